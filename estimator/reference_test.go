@@ -186,8 +186,10 @@ func quantity(t *testing.T, c refCase, name string) (got float64, flags estimato
 	case "dcor_ycol1_only", "bcdcor_ycol1_only":
 		y, base = y.column(0), strings.TrimSuffix(base, "_ycol1_only")
 	}
-	if f, isPartial := c.Files["z"]; isPartial && strings.Contains(base, "pd") || strings.HasPrefix(base, "partial_") || base == "bcdcor_xz" || base == "bcdcor_yz" || base == "bcdcor_xy" && isPartial {
-		z := readCSV(t, f)
+	partial := strings.HasPrefix(base, "pd") || strings.HasPrefix(base, "partial_") ||
+		base == "bcdcor_xz" || base == "bcdcor_yz" || base == "bcdcor_xy"
+	if zf := c.Files["z"]; partial && zf != "" {
+		z := readCSV(t, zf)
 		st := naiveStats(alpha, x, y, z)
 		p := st.Partial(0, 1, 2)
 		switch base {
