@@ -1,0 +1,633 @@
+package block
+
+import (
+	"math"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+)
+
+const (
+	// gramMinDim is the smallest dimension computed with the Gram kernel;
+	// below it, direct differences are faster (see BenchmarkKernel).
+	gramMinDim = 16
+	// refineTol: a Gram squared distance d² < refineTol·(|x_i|²+|x_j|²) has
+	// lost more than about half of its digits to cancellation and is
+	// recomputed by direct differences.
+	refineTol = 1e-6
+	// gemmRows and gemmCols bound the blocks handed to Gemm: gonum's native
+	// Dgemm starts its own goroutines from 4 blocks of 64×64 up, and the
+	// worker pool already uses every core it was given.
+	gemmRows = 64
+	gemmCols = 192
+)
+
+// kernel selects the squared-distance kernel of the spaces.
+type kernel int
+
+const (
+	kernelAuto   kernel = iota // Gram from gramMinDim up, else direct
+	kernelDirect               // direct differences for every space
+	kernelGram                 // Gram trick for every space
+)
+
+// power selects how a distance is raised to the exponent α.
+type power int
+
+const (
+	powGeneral     power = iota // exp(α/2·log d²)
+	powHalf                     // α = 0.5
+	powOne                      // α = 1
+	powThreeHalves              // α = 1.5
+	powTwo                      // α = 2
+)
+
+func powerOf(alpha float64) power {
+	switch alpha {
+	case 0.5:
+		return powHalf
+	case 1:
+		return powOne
+	case 1.5:
+		return powThreeHalves
+	case 2:
+		return powTwo
+	}
+	return powGeneral
+}
+
+// plan holds what every tile of one Compute call shares. It is read-only
+// while the workers run.
+type plan struct {
+	spaces   []Space
+	k, n     int
+	tileSize int
+	alpha    float64
+	pow      power
+	mean     [][]float64 // per space: rounded column means
+	gram     []bool      // per space: Gram kernel, else direct differences
+	shift    []float64   // c_k
+	// uni: K <= 2 univariate spaces and α = 1 or 2, computed by the fused
+	// kernels uni1 and uni2.
+	uni bool
+}
+
+func newPlan(spaces []Space, n int, alpha float64, tileSize int, kern kernel) *plan {
+	k := len(spaces)
+	p := &plan{
+		spaces:   spaces,
+		k:        k,
+		n:        n,
+		tileSize: tileSize,
+		alpha:    alpha,
+		pow:      powerOf(alpha),
+		mean:     make([][]float64, k),
+		gram:     make([]bool, k),
+		shift:    make([]float64, k),
+	}
+	p.uni = k <= 2 && (p.pow == powOne || p.pow == powTwo) && kern != kernelGram
+	for i, s := range spaces {
+		p.mean[i] = columnMeans(s, min(n, meanRows))
+		p.gram[i] = kern == kernelGram || kern == kernelAuto && s.Dim >= gramMinDim
+		p.uni = p.uni && s.Dim == 1
+	}
+	return p
+}
+
+// columnMeans returns the column means of the first m rows of s, each
+// rounded to roundingBits significant bits.
+func columnMeans(s Space, m int) []float64 {
+	mu := make([]float64, s.Dim)
+	if m == 0 {
+		return mu
+	}
+	for i := range m {
+		for q, v := range s.Data[i*s.Dim : (i+1)*s.Dim] {
+			mu[q] += v
+		}
+	}
+	for q := range mu {
+		mu[q] = roundBits(mu[q]/float64(m), roundingBits)
+	}
+	return mu
+}
+
+// roundBits returns x rounded to the given number of significant bits
+// (half away from zero). Zero, infinities and NaN are returned unchanged.
+func roundBits(x float64, bits int) float64 {
+	if x == 0 || math.IsNaN(x) || math.IsInf(x, 0) {
+		return x
+	}
+	frac, exp := math.Frexp(x) // x = frac·2^exp, 0.5 <= |frac| < 1
+	return math.Ldexp(math.Round(math.Ldexp(frac, bits)), exp-bits)
+}
+
+// shifts returns c_k, the mean of a^k_ij over the pairs i < j of the first
+// tile, rounded to roundingBits significant bits; 0 if that tile has fewer
+// than two rows. It uses sc as scratch and depends only on the data and the
+// tile size.
+func (p *plan) shifts(sc *scratch) []float64 {
+	c := make([]float64, p.k)
+	m := p.tileSize
+	if m < 2 {
+		return c
+	}
+	sl := p.newSlot()
+	for k := range p.k {
+		sl.rowI[k] = sl.rowI[k][:m]
+		sl.rowJ[k] = sl.rowJ[k][:m]
+	}
+	p.tile(sc, 0, m, 0, m, true, c, sl.s, sl.rowI, sl.rowJ)
+	pairs := float64(m) * float64(m-1) // ordered pairs i != j
+	for k := range p.k {
+		var total float64
+		for _, r := range sl.rowI[k] {
+			total += r
+		}
+		c[k] = roundBits(total/pairs, roundingBits)
+	}
+	return c
+}
+
+// scratch is one worker's memory, O(TileSize × sum of Dim + TileSize² per
+// Gram space); it is only touched by the worker that owns it. Panels hold centred rows, transposed (Dim × rows), except
+// the rows I of a Gram space, which are row-major (rows × Dim).
+type scratch struct {
+	pi, pj [][]float64 // per space: panels of the rows I and J
+	ni, nj [][]float64 // per Gram space: squared norms of the panel rows
+	g      [][]float64 // per Gram space: the inner products x_i·x_j
+	xi     [][]float64 // per direct space: row i, gathered
+	d      [][]float64 // per space: row i of the shifted distance tile
+}
+
+func (p *plan) newScratch() *scratch {
+	t := p.tileSize
+	sc := &scratch{
+		pi: make([][]float64, p.k),
+		pj: make([][]float64, p.k),
+		ni: make([][]float64, p.k),
+		nj: make([][]float64, p.k),
+		g:  make([][]float64, p.k),
+		xi: make([][]float64, p.k),
+		d:  make([][]float64, p.k),
+	}
+	for k, s := range p.spaces {
+		sc.pi[k] = make([]float64, t*s.Dim)
+		sc.pj[k] = make([]float64, t*s.Dim)
+		sc.d[k] = make([]float64, t)
+		if p.gram[k] {
+			sc.ni[k] = make([]float64, t)
+			sc.nj[k] = make([]float64, t)
+			sc.g[k] = make([]float64, t*t)
+		} else {
+			sc.xi[k] = make([]float64, s.Dim)
+		}
+	}
+	return sc
+}
+
+// tile computes the contribution of the pairs (i, j), i in [i0, i0+ni),
+// j in [j0, j0+nj), with the shifted distances a'^k_ij = a^k_ij - shift[k],
+// in the layout of estimator.Tile:
+//
+//	s[PairIndex(K,k,l)] = 2 · sum_{i in I, j in J} a'^k_ij a'^l_ij
+//	rowI[k][i-i0]       = sum_{j in J} a'^k_ij
+//	rowJ[k][j-j0]       = sum_{i in I} a'^k_ij
+//
+// If diag (then i0 == j0, ni == nj), only the pairs i < j are computed,
+// which makes s the sum over i != j, and rowI[k][i-i0] = sum_{j != i};
+// rowJ is then used as scratch. Each entry of s is summed per row i, then
+// over the rows.
+//
+// This is the kernel that assembly micro-kernels would replace.
+func (p *plan) tile(sc *scratch, i0, ni, j0, nj int, diag bool, shift, s []float64, rowI, rowJ [][]float64) {
+	for k, sp := range p.spaces {
+		if p.gram[k] {
+			loadRows(sc.pi[k], sc.ni[k], sp, p.mean[k], i0, ni)
+			loadCols(sc.pj[k], sc.nj[k], sp, p.mean[k], j0, nj)
+			gram(sc.g[k], sc.pi[k], sc.pj[k], ni, nj, sp.Dim, diag)
+			continue
+		}
+		loadCols(sc.pi[k], nil, sp, p.mean[k], i0, ni)
+		if !diag {
+			loadCols(sc.pj[k], nil, sp, p.mean[k], j0, nj)
+		}
+	}
+	clear(s)
+	for k := range p.k {
+		clear(rowJ[k][:nj])
+	}
+
+	if p.uni {
+		p.uniRows(sc, ni, nj, diag, shift, s, rowI, rowJ)
+	} else {
+		p.rows(sc, ni, nj, diag, shift, s, rowI, rowJ)
+	}
+
+	for q := range s {
+		s[q] *= 2
+	}
+	if diag {
+		for k := range p.k {
+			ri, rj := rowI[k][:ni], rowJ[k][:ni]
+			for i := range ri {
+				ri[i] += rj[i]
+			}
+		}
+	}
+}
+
+// rows is the row loop of tile: for each row i, the shifted distance row
+// of every space (distRow), then the row sums, column sums and products
+// (acc1, dot), one pass each.
+func (p *plan) rows(sc *scratch, ni, nj int, diag bool, shift, s []float64, rowI, rowJ [][]float64) {
+	for i := range ni {
+		j := 0
+		if diag {
+			j = i + 1
+		}
+		for k := range p.k {
+			p.distRow(sc, k, i, ni, j, nj, diag, shift[k])
+		}
+		q := 0 // PairIndex(K, k, l)
+		for k := range p.k {
+			dk := sc.d[k][j:nj]
+			r, ss := acc1(dk, rowJ[k][j:nj])
+			rowI[k][i] = r
+			s[q] += ss
+			q++
+			for l := k + 1; l < p.k; l++ {
+				s[q] += dot(dk, sc.d[l][j:nj])
+				q++
+			}
+		}
+	}
+}
+
+// uniRows is rows for p.uni, with the fused kernels uni1 and uni2.
+func (p *plan) uniRows(sc *scratch, ni, nj int, diag bool, shift, s []float64, rowI, rowJ [][]float64) {
+	sq := p.pow == powTwo
+	xa, ya := sc.pi[0], sc.pj[0]
+	if diag {
+		ya = xa
+	}
+	if p.k == 1 {
+		for i := range ni {
+			j := 0
+			if diag {
+				j = i + 1
+			}
+			r, ss := uni1(xa[i], ya[j:nj], rowJ[0][j:nj], shift[0], sq)
+			rowI[0][i] = r
+			s[0] += ss
+		}
+		return
+	}
+	xb, yb := sc.pi[1], sc.pj[1]
+	if diag {
+		yb = xb
+	}
+	for i := range ni {
+		j := 0
+		if diag {
+			j = i + 1
+		}
+		r0, r1, s00, s01, s11 := uni2(xa[i], xb[i], ya[j:nj], yb[j:nj], rowJ[0][j:nj], rowJ[1][j:nj], shift[0], shift[1], sq)
+		rowI[0][i], rowI[1][i] = r0, r1
+		s[0] += s00
+		s[1] += s01
+		s[2] += s11
+	}
+}
+
+// uni1 is acc1 fused with the distances a_j = |x - y_j|^α - c, α = 2 if sq
+// else 1, of a univariate space.
+func uni1(x float64, y, col []float64, c float64, sq bool) (r, s float64) {
+	col = col[:len(y)]
+	var r1, s1 float64
+	j := 0
+	if sq {
+		for ; j+1 < len(y); j += 2 {
+			t0, t1 := x-y[j], x-y[j+1]
+			a0, a1 := t0*t0-c, t1*t1-c
+			r += a0
+			r1 += a1
+			s += a0 * a0
+			s1 += a1 * a1
+			col[j] += a0
+			col[j+1] += a1
+		}
+	} else {
+		for ; j+1 < len(y); j += 2 {
+			a0, a1 := math.Abs(x-y[j])-c, math.Abs(x-y[j+1])-c
+			r += a0
+			r1 += a1
+			s += a0 * a0
+			s1 += a1 * a1
+			col[j] += a0
+			col[j+1] += a1
+		}
+	}
+	if j < len(y) {
+		t := x - y[j]
+		a := math.Abs(t) - c
+		if sq {
+			a = t*t - c
+		}
+		r += a
+		s += a * a
+		col[j] += a
+	}
+	return r + r1, s + s1
+}
+
+// uni2 returns the sums of a, b, a², ab and b² and adds a to colA and b
+// to colB, for the distances a_j = |xa - ya_j|^α - ca and
+// b_j = |xb - yb_j|^α - cb of two univariate spaces, α = 2 if sq else 1.
+func uni2(xa, xb float64, ya, yb, colA, colB []float64, ca, cb float64, sq bool) (ra, rb, saa, sab, sbb float64) {
+	n := len(ya)
+	yb, colA, colB = yb[:n], colA[:n], colB[:n]
+	if sq {
+		for j, u := range ya {
+			ta, tb := xa-u, xb-yb[j]
+			a, b := ta*ta-ca, tb*tb-cb
+			ra += a
+			rb += b
+			saa += a * a
+			sab += a * b
+			sbb += b * b
+			colA[j] += a
+			colB[j] += b
+		}
+		return ra, rb, saa, sab, sbb
+	}
+	for j, u := range ya {
+		a, b := math.Abs(xa-u)-ca, math.Abs(xb-yb[j])-cb
+		ra += a
+		rb += b
+		saa += a * a
+		sab += a * b
+		sbb += b * b
+		colA[j] += a
+		colB[j] += b
+	}
+	return ra, rb, saa, sab, sbb
+}
+
+// distRow writes the shifted distances a^k_ij - c, j in [j, nj), of row i
+// of the current tile to sc.d[k][j:nj].
+func (p *plan) distRow(sc *scratch, k, i, ni, j, nj int, diag bool, c float64) {
+	d := sc.d[k][j:nj]
+	dim := p.spaces[k].Dim
+	if p.gram[k] {
+		gramRow(d, sc.g[k][i*nj+j:i*nj+nj], sc.ni[k][i], sc.nj[k][j:nj],
+			sc.pi[k][i*dim:(i+1)*dim], sc.pj[k], nj, j)
+		p.raise(d, c)
+		return
+	}
+	b := sc.pi[k]
+	if !diag {
+		b = sc.pj[k]
+	}
+	if dim == 1 {
+		p.absRow(d, sc.pi[k][i], b[j:nj], c)
+		return
+	}
+	xi := sc.xi[k]
+	for q := range xi {
+		xi[q] = sc.pi[k][q*ni+i]
+	}
+	directRow(d, xi, b, nj, j)
+	p.raise(d, c)
+}
+
+// loadCols copies rows [r0, r0+m) of s, centred by mu, into dst
+// transposed, dst[q*m+i] = x_{r0+i,q} - mu_q, and if norms is not nil
+// their squared norms into norms.
+func loadCols(dst, norms []float64, s Space, mu []float64, r0, m int) {
+	dim := s.Dim
+	if dim == 1 && norms == nil {
+		c := mu[0]
+		for i, v := range s.Data[r0 : r0+m] {
+			dst[i] = v - c
+		}
+		return
+	}
+	for i := range m {
+		var sq float64
+		for q, v := range s.Data[(r0+i)*dim : (r0+i+1)*dim] {
+			c := v - mu[q]
+			dst[q*m+i] = c
+			sq += c * c
+		}
+		if norms != nil {
+			norms[i] = sq
+		}
+	}
+}
+
+// loadRows copies rows [r0, r0+m) of s, centred by mu, into dst row-major
+// and their squared norms into norms.
+func loadRows(dst, norms []float64, s Space, mu []float64, r0, m int) {
+	dim := s.Dim
+	for i := range m {
+		out := dst[i*dim : (i+1)*dim]
+		var sq float64
+		for q, v := range s.Data[(r0+i)*dim : (r0+i+1)*dim] {
+			c := v - mu[q]
+			out[q] = c
+			sq += c * c
+		}
+		norms[i] = sq
+	}
+}
+
+// gram sets g[i*nj+j] = a_i·b_j for the rows a_i of the row-major panel a
+// (ni×dim) and the columns b_j of the transposed panel b (dim×nj); if
+// diag, only in the blocks holding some j > i.
+func gram(g, a, b []float64, ni, nj, dim int, diag bool) {
+	for r := 0; r < ni; r += gemmRows {
+		rows := min(gemmRows, ni-r)
+		for c := 0; c < nj; c += gemmCols {
+			cols := min(gemmCols, nj-c)
+			if diag && c+cols-1 <= r {
+				continue
+			}
+			blas64.Gemm(blas.NoTrans, blas.NoTrans, 1,
+				blas64.General{Rows: rows, Cols: dim, Stride: dim, Data: a[r*dim:]},
+				blas64.General{Rows: dim, Cols: cols, Stride: nj, Data: b[c:]},
+				0, blas64.General{Rows: rows, Cols: cols, Stride: nj, Data: g[r*nj+c:]})
+		}
+	}
+}
+
+// gramRow sets d[j'] = |x_i - y_j|² = |x_i|² + |y_j|² - 2 x_i·y_j, j = j0+j',
+// from the inner products g[j'] = x_i·y_j, the squared norms ni = |x_i|²
+// and nb[j'] = |y_j|², recomputing it by direct differences from the row
+// xi and the transposed panel b (len(xi) × stride) where it is below
+// refineTol·(|x_i|² + |y_j|²): there the Gram form has lost more than
+// half of its digits (and near-duplicates would not give exactly 0).
+func gramRow(d, g []float64, ni float64, nb, xi, b []float64, stride, j0 int) {
+	g = g[:len(d)]
+	nb = nb[:len(d)]
+	for j := range d {
+		sum := ni + nb[j]
+		v := sum - 2*g[j]
+		if v < refineTol*sum {
+			v = 0
+			for q, x := range xi {
+				t := x - b[q*stride+j0+j]
+				v += t * t
+			}
+		}
+		d[j] = v
+	}
+}
+
+// directRow sets d[j'] = sum_q (xi_q - b_q,j+j')² for the transposed panel
+// b (len(xi) × stride), up to four coordinates per pass over d.
+func directRow(d, xi, b []float64, stride, j int) {
+	n := len(d)
+	col := func(q int) []float64 { return b[q*stride+j : q*stride+j+n] }
+	q := len(xi) % 4
+	switch q {
+	case 1:
+		v, c := xi[0], col(0)
+		for jj, w := range c {
+			t := v - w
+			d[jj] = t * t
+		}
+	case 2:
+		v0, v1, c0, c1 := xi[0], xi[1], col(0), col(1)
+		c1 = c1[:len(c0)]
+		for jj, w := range c0 {
+			t0, t1 := v0-w, v1-c1[jj]
+			d[jj] = t0*t0 + t1*t1
+		}
+	case 3:
+		v0, v1, v2, c0, c1, c2 := xi[0], xi[1], xi[2], col(0), col(1), col(2)
+		c1, c2 = c1[:len(c0)], c2[:len(c0)]
+		for jj, w := range c0 {
+			t0, t1, t2 := v0-w, v1-c1[jj], v2-c2[jj]
+			d[jj] = t0*t0 + t1*t1 + t2*t2
+		}
+	default:
+		clear(d)
+	}
+	for ; q < len(xi); q += 4 {
+		v0, v1, v2, v3 := xi[q], xi[q+1], xi[q+2], xi[q+3]
+		c0, c1, c2, c3 := col(q), col(q+1), col(q+2), col(q+3)
+		c1, c2, c3 = c1[:len(c0)], c2[:len(c0)], c3[:len(c0)]
+		d := d[:len(c0)]
+		for jj, w := range c0 {
+			t0, t1, t2, t3 := v0-w, v1-c1[jj], v2-c2[jj], v3-c3[jj]
+			d[jj] += (t0*t0 + t1*t1) + (t2*t2 + t3*t3)
+		}
+	}
+}
+
+// raise replaces the squared distances d by d^(α/2) - c: α = 2 as they
+// are, α = 1 by a square root, α = 0.5 and 1.5 by square roots too
+// (sqrt(sqrt(d)) and s·sqrt(s), s = sqrt(d), within an ulp or two of
+// math.Pow and many times faster), any other α by exp(α/2·log d).
+func (p *plan) raise(d []float64, c float64) {
+	switch p.pow {
+	case powTwo:
+		for j, v := range d {
+			d[j] = v - c
+		}
+	case powOne:
+		for j, v := range d {
+			d[j] = math.Sqrt(v) - c
+		}
+	case powHalf:
+		for j, v := range d {
+			d[j] = math.Sqrt(math.Sqrt(v)) - c
+		}
+	case powThreeHalves:
+		for j, v := range d {
+			r := math.Sqrt(v)
+			d[j] = r*math.Sqrt(r) - c
+		}
+	default:
+		// 0 < e < 1: exp(e·log v) is what math.Pow computes for e <= 0.5
+		// (for e > 0.5 it takes v·exp((e-1)·log v)), without its special
+		// cases: twice as fast, with a relative error of a few ulps times
+		// |e·log v|. v = 0 gives exp(-Inf) = 0.
+		e := p.alpha / 2
+		for j, v := range d {
+			d[j] = math.Exp(e*math.Log(v)) - c
+		}
+	}
+}
+
+// absRow sets d[j] = |x - b[j]|^α - c for a one-dimensional space, from
+// |x - b[j]| rather than its square (exact for α = 1).
+func (p *plan) absRow(d []float64, x float64, b []float64, c float64) {
+	b = b[:len(d)]
+	switch p.pow {
+	case powTwo:
+		for j, w := range b {
+			t := x - w
+			d[j] = t*t - c
+		}
+	case powOne:
+		for j, w := range b {
+			d[j] = math.Abs(x-w) - c
+		}
+	case powHalf:
+		for j, w := range b {
+			d[j] = math.Sqrt(math.Abs(x-w)) - c
+		}
+	case powThreeHalves:
+		for j, w := range b {
+			t := math.Abs(x - w)
+			d[j] = t*math.Sqrt(t) - c
+		}
+	default:
+		e := p.alpha / 2 // as in raise, from the square
+		for j, w := range b {
+			t := x - w
+			d[j] = math.Exp(e*math.Log(t*t)) - c
+		}
+	}
+}
+
+// acc1 returns sum_j a[j] and sum_j a[j]² and adds a to col. Even and odd
+// j are summed separately (two independent dependency chains), then added.
+func acc1(a, col []float64) (r, s float64) {
+	col = col[:len(a)]
+	var r1, s1 float64
+	j := 0
+	for ; j+1 < len(a); j += 2 {
+		v0, v1 := a[j], a[j+1]
+		r += v0
+		r1 += v1
+		s += v0 * v0
+		s1 += v1 * v1
+		col[j] += v0
+		col[j+1] += v1
+	}
+	if j < len(a) {
+		v := a[j]
+		r += v
+		s += v * v
+		col[j] += v
+	}
+	return r + r1, s + s1
+}
+
+// dot returns sum_j a[j] b[j], even and odd j summed separately.
+func dot(a, b []float64) float64 {
+	b = b[:len(a)]
+	var s0, s1 float64
+	j := 0
+	for ; j+1 < len(a); j += 2 {
+		s0 += a[j] * b[j]
+		s1 += a[j+1] * b[j+1]
+	}
+	if j < len(a) {
+		s0 += a[j] * b[j]
+	}
+	return s0 + s1
+}
