@@ -1,0 +1,368 @@
+// Package arrowio opens tabular input files and hands out their rows as
+// Arrow record batches. It is the only package of dcor-stream that knows
+// file formats:
+//
+//   - Arrow IPC file ("ARROW1" magic): random access, memory-mapped where the
+//     platform allows, re-readable any number of times;
+//   - Arrow IPC stream (continuation marker 0xFFFFFFFF, or the legacy format
+//     without it): read front to back; re-readable when it is a regular
+//     file, read once when it is standard input or a pipe;
+//   - Parquet ("PAR1" magic): read row group by row group through pqarrow,
+//     never the whole file at once;
+//   - CSV (recognised by the .csv extension): a header row, then one sample
+//     per line; columns whose every non-empty value parses as a number are
+//     read as float64, others as utf8.
+//
+// Every batch handed out has been checked structurally (buffer sizes, list
+// offsets, null counts) with array.ValidateFull, so that later code may index
+// it without bounds surprises. Errors name the file. A truncated or corrupt
+// file gives an error wrapping ErrCorrupt, never a panic.
+//
+// Memory: a Source takes a memory.Allocator (see Options.Alloc) and
+// releases everything it allocates from it once every reader is released
+// and the Source closed.
+package arrowio
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// Sentinel errors. Errors returned by this package wrap one of them (with
+// %w) together with the name of the file and, where known, the cause.
+var (
+	// ErrFormat reports an input whose format is not recognised.
+	ErrFormat = errors.New("unrecognised input format (want Arrow IPC file or stream, Parquet, or a .csv file)")
+	// ErrCorrupt reports a truncated or corrupt input.
+	ErrCorrupt = errors.New("corrupt or truncated input")
+	// ErrUnsupported reports a recognised input that this package cannot read.
+	ErrUnsupported = errors.New("unsupported input")
+	// ErrReadOnce reports a second reader asked of a source that can be
+	// read only once (standard input, a pipe).
+	ErrReadOnce = errors.New("input can be read only once")
+)
+
+// Format is the format of a Source.
+type Format int
+
+// The formats a Source can have.
+const (
+	FormatIPCFile Format = iota + 1
+	FormatIPCStream
+	FormatParquet
+	FormatCSV
+)
+
+// String returns a short lower-case name of f, such as "arrow ipc file".
+func (f Format) String() string {
+	switch f {
+	case FormatIPCFile:
+		return "arrow ipc file"
+	case FormatIPCStream:
+		return "arrow ipc stream"
+	case FormatParquet:
+		return "parquet"
+	case FormatCSV:
+		return "csv"
+	}
+	return fmt.Sprintf("Format(%d)", int(f))
+}
+
+// Stdin is the path that names standard input.
+const Stdin = "-"
+
+// Default limits; see Options.
+const (
+	DefaultMaxMetadataSize int64 = 64 << 20
+	DefaultMaxBodySize     int64 = 1 << 30
+	DefaultBatchRows             = 64 << 10
+)
+
+// Options configures Open. The zero value is ready to use.
+type Options struct {
+	// Alloc allocates the batches of CSV and Parquet input. Optional;
+	// default memory.DefaultAllocator.
+	//
+	// IPC input does not use it: the batches of an IPC file point into the
+	// memory-mapped file, those of an IPC stream into message bodies read
+	// onto the Go heap (as are decompressed buffers). The reason is a leak
+	// in arrow-go v18.8.0: when it panics on a corrupt batch (recovered
+	// here), it keeps a reference to the message body, which a tracking
+	// allocator would then never get back; the garbage collector does.
+	Alloc memory.Allocator
+
+	// Stdin is read when the path is "-". Optional; default os.Stdin.
+	Stdin io.Reader
+
+	// MaxMetadataSize and MaxBodySize bound the size of one IPC message's
+	// metadata and body, so that a corrupt length field cannot make the
+	// reader allocate without bound. Optional; defaults
+	// DefaultMaxMetadataSize and DefaultMaxBodySize.
+	MaxMetadataSize int64
+	MaxBodySize     int64
+
+	// BatchRows is the number of rows per batch for CSV and Parquet input
+	// (IPC input keeps the writer's batches). Optional; default
+	// DefaultBatchRows.
+	BatchRows int
+}
+
+func (o Options) withDefaults() Options {
+	if o.Alloc == nil {
+		o.Alloc = memory.DefaultAllocator
+	}
+	if o.Stdin == nil {
+		o.Stdin = os.Stdin
+	}
+	if o.MaxMetadataSize <= 0 {
+		o.MaxMetadataSize = DefaultMaxMetadataSize
+	}
+	if o.MaxBodySize <= 0 {
+		o.MaxBodySize = DefaultMaxBodySize
+	}
+	if o.BatchRows <= 0 {
+		o.BatchRows = DefaultBatchRows
+	}
+	return o
+}
+
+// source is what each format implements. Errors it returns need not name
+// the file: Source adds that.
+type source interface {
+	schema() *arrow.Schema
+	// newReader returns a fresh reader positioned at the first batch.
+	newReader(ctx context.Context) (array.RecordReader, error)
+	close() error
+}
+
+// Source is an opened input. Its zero value is not usable; get one from Open.
+// A Source is not safe for concurrent use. Call Close when done.
+type Source struct {
+	name   string
+	format Format
+	src    source
+	closed bool
+}
+
+// Open opens the input at path ("-" is standard input), recognising its
+// format from its first bytes (Arrow IPC file, Arrow IPC stream, Parquet)
+// or, failing that, from a .csv extension. It reads the schema, so a file
+// that is not readable at all is reported here.
+//
+// Open recovers a panic raised by arrow-go while decoding a corrupt file
+// and returns it as an error wrapping ErrCorrupt; this is the package's API
+// boundary and the only place where it recovers (the same holds for the
+// readers' Next).
+func Open(ctx context.Context, path string, opts Options) (s *Source, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	opts = opts.withDefaults()
+	name := DisplayName(path)
+	defer func() {
+		if p := recover(); p != nil {
+			s = nil
+			err = fmt.Errorf("%s: %w: %v", name, ErrCorrupt, p)
+		}
+	}()
+	src, format, err := open(path, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &Source{name: name, format: format, src: src}, nil
+}
+
+// DisplayName returns the name under which errors refer to path: path
+// itself, or "stdin" for "-".
+func DisplayName(path string) string {
+	if path == Stdin {
+		return "stdin"
+	}
+	return path
+}
+
+// Name returns the name errors use for the source: its path, or "stdin".
+func (s *Source) Name() string { return s.name }
+
+// Format returns the format recognised by Open.
+func (s *Source) Format() Format { return s.format }
+
+// Schema returns the schema of every batch of the source.
+func (s *Source) Schema() *arrow.Schema { return s.src.schema() }
+
+// NewRecordReader returns a reader over all batches of the source, from the
+// first. Each batch has been validated (see the package doc); it is valid
+// until the next call to Next, as for every array.RecordReader. Reader
+// errors (Err) name the file and the batch index and wrap ErrCorrupt.
+// Release the reader when done, before closing the Source.
+//
+// IPC files, Parquet, CSV and IPC streams in regular files can be read any
+// number of times; standard input and pipes only once (the second call
+// returns an error wrapping ErrReadOnce).
+func (s *Source) NewRecordReader(ctx context.Context) (rr array.RecordReader, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if s.closed {
+		return nil, fmt.Errorf("%s: source is closed", s.name)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			rr = nil
+			err = fmt.Errorf("%s: %w: %v", s.name, ErrCorrupt, p)
+		}
+	}()
+	r, err := s.src.newReader(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.name, err)
+	}
+	return newCheckedReader(s.name, r), nil
+}
+
+// Close releases the resources of the source (for an IPC file, it unmaps
+// the file). Every reader, and every batch retained from one, must have been
+// released before: batches of a memory-mapped file point into the mapping.
+// Close is idempotent.
+func (s *Source) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if err := s.src.close(); err != nil {
+		return fmt.Errorf("%s: close: %w", s.name, err)
+	}
+	return nil
+}
+
+// corrupt marks err as a sign of a corrupt input, unless it already says
+// what is wrong (ErrCorrupt, ErrUnsupported).
+func corrupt(err error) error {
+	if errors.Is(err, ErrCorrupt) || errors.Is(err, ErrUnsupported) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrCorrupt, err)
+}
+
+const magicLen = 8
+
+var (
+	arrowMagic   = []byte("ARROW1")
+	parquetMagic = []byte("PAR1")
+	continuation = []byte{0xff, 0xff, 0xff, 0xff}
+)
+
+// open recognises the format of path and opens it.
+func open(path string, opts Options) (source, Format, error) {
+	if path == Stdin {
+		return openPipe(bufio.NewReader(opts.Stdin), nil, opts)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	if fi.IsDir() {
+		f.Close()
+		return nil, 0, fmt.Errorf("is a directory")
+	}
+	if !fi.Mode().IsRegular() {
+		// A pipe or device: read it front to back, once.
+		return openPipe(bufio.NewReader(f), f, opts)
+	}
+	head := make([]byte, magicLen)
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		f.Close()
+		return nil, 0, err
+	}
+	head = head[:n]
+	isCSV := strings.EqualFold(filepath.Ext(path), ".csv")
+	switch {
+	case n == 0:
+		f.Close()
+		return nil, 0, fmt.Errorf("empty file: %w", ErrFormat)
+	case bytes.HasPrefix(head, arrowMagic):
+		src, err := openIPCFile(f, fi.Size(), opts)
+		return src, FormatIPCFile, err
+	case bytes.HasPrefix(head, parquetMagic):
+		src, err := openParquet(f, opts)
+		return src, FormatParquet, err
+	case isCSV:
+		f.Close()
+		src, err := openCSV(path, opts)
+		return src, FormatCSV, err
+	case looksLikeStream(head, opts):
+		f.Close()
+		src, err := openStreamFile(path, opts, bytes.HasPrefix(head, continuation))
+		return src, FormatIPCStream, err
+	}
+	f.Close()
+	return nil, 0, ErrFormat
+}
+
+// openPipe opens an input that can be read only once. closer, if not nil,
+// is closed with the source.
+func openPipe(r *bufio.Reader, closer io.Closer, opts Options) (source, Format, error) {
+	closeNow := func() {
+		if closer != nil {
+			closer.Close()
+		}
+	}
+	head, err := r.Peek(magicLen)
+	if err != nil && !errors.Is(err, io.EOF) {
+		closeNow()
+		return nil, 0, err
+	}
+	switch {
+	case len(head) == 0:
+		closeNow()
+		return nil, 0, fmt.Errorf("empty input: %w", ErrFormat)
+	case bytes.HasPrefix(head, arrowMagic):
+		// An IPC file is its magic, padded to 8 bytes, then the IPC
+		// stream format, then a footer: read it as a stream.
+		if _, err := r.Discard(magicLen); err != nil {
+			closeNow()
+			return nil, 0, fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
+		src, err := openStreamOnce(r, closer, opts, true)
+		return src, FormatIPCFile, err
+	case bytes.HasPrefix(head, parquetMagic):
+		closeNow()
+		return nil, 0, fmt.Errorf("parquet needs random access, it cannot be read from a pipe: %w", ErrUnsupported)
+	case looksLikeStream(head, opts):
+		src, err := openStreamOnce(r, closer, opts, bytes.HasPrefix(head, continuation))
+		return src, FormatIPCStream, err
+	}
+	closeNow()
+	return nil, 0, fmt.Errorf("%w (csv is recognised by its .csv extension, so it cannot come from a pipe)", ErrFormat)
+}
+
+// looksLikeStream reports whether head can start an Arrow IPC stream: the
+// continuation marker, or (legacy format before Arrow 0.15) a positive
+// little-endian int32 metadata length within the limit.
+func looksLikeStream(head []byte, opts Options) bool {
+	if len(head) < 4 {
+		return false
+	}
+	if bytes.HasPrefix(head, continuation) {
+		return true
+	}
+	n := int32(binary.LittleEndian.Uint32(head))
+	return n >= 8 && int64(n) <= opts.MaxMetadataSize
+}
