@@ -171,7 +171,7 @@ func compute(ctx context.Context, spaces []Space, opts Options, kern kernel) (*e
 		return nil, err
 	}
 	p.shift = p.shifts(scratches[0])
-	st := estimator.New(p.k, n, alpha, p.shift)
+	st := estimator.New(p.k, n, alpha, p.shift, p.bounds())
 	if tiles == 0 {
 		return st, nil
 	}

@@ -17,28 +17,31 @@ var (
 
 const (
 	encodingMagic   = "DCST"
-	encodingVersion = 1
+	encodingVersion = 2
 	// maxSpaces bounds k in a decoded state, so that a corrupt header
 	// cannot ask for a huge allocation.
 	maxSpaces = 1 << 12
 )
 
-// MarshalBinary encodes s. Version 1 of the encoding, all numbers little
+// MarshalBinary encodes s. Version 2 of the encoding, all numbers little
 // endian:
 //
 //	bytes  0..3   magic "DCST"
-//	byte   4      version (1)
+//	byte   4      version (2)
 //	uvarint       k, the number of spaces (1..4096)
 //	uvarint       n, the number of samples
 //	float64       exponent α
 //	k × float64   shifts c_k
-//	k(k+1)/2 × 2 × float64   S'_kl as (sum, compensation), in PairIndex order
-//	k × n × float64          shifted row sums, space by space
+//	k × float64   bounds B_k
+//	k(k+1)/2 × (int64 hi, uint64 lo)   S'_kl in units of its quantum, in PairIndex order
+//	k × n × int64                      shifted row sums in units of their quantum, space by space
 //
-// The encoding is exact: UnmarshalBinary of it gives a state whose results
-// are bit-identical to those of s.
+// The quanta are derived from n and the bounds (see New), so they are not
+// stored. The encoding is exact: UnmarshalBinary of it gives a state whose
+// results are bit-identical to those of s. (Version 1, with float64 sums,
+// is no longer read.)
 func (s *Stats) MarshalBinary() ([]byte, error) {
-	size := 5 + 2*binary.MaxVarintLen64 + 8*(1+s.k+2*len(s.s)+s.k*s.n)
+	size := 5 + 2*binary.MaxVarintLen64 + 8*(1+2*s.k+2*len(s.s)+s.k*s.n)
 	b := make([]byte, 0, size)
 	b = append(b, encodingMagic...)
 	b = append(b, encodingVersion)
@@ -48,13 +51,16 @@ func (s *Stats) MarshalBinary() ([]byte, error) {
 	for _, c := range s.shift {
 		b = appendFloat(b, c)
 	}
+	for _, c := range s.bound {
+		b = appendFloat(b, c)
+	}
 	for _, v := range s.s {
-		b = appendFloat(b, v.hi)
-		b = appendFloat(b, v.lo)
+		b = binary.LittleEndian.AppendUint64(b, uint64(v.hi))
+		b = binary.LittleEndian.AppendUint64(b, v.lo)
 	}
 	for _, r := range s.rows {
 		for _, v := range r {
-			b = appendFloat(b, v)
+			b = binary.LittleEndian.AppendUint64(b, uint64(v))
 		}
 	}
 	return b, nil
@@ -65,8 +71,9 @@ func appendFloat(b []byte, v float64) []byte {
 }
 
 // UnmarshalBinary decodes a state written by MarshalBinary into s. On error
-// s is unchanged and the error wraps ErrCorrupt or ErrVersion. Every number
-// must be finite, the exponent in (0, 2], and the length exact.
+// s is unchanged and the error wraps ErrCorrupt or ErrVersion. Every float
+// must be finite, the exponent in (0, 2], the bounds positive, every sum
+// within its bound, and the length exact.
 func (s *Stats) UnmarshalBinary(data []byte) error {
 	d := decoder{b: data}
 	if len(data) < 5 || string(data[:4]) != encodingMagic {
@@ -89,10 +96,10 @@ func (s *Stats) UnmarshalBinary(data []byte) error {
 	}
 	pairs := k * (k + 1) / 2
 	// Check the length before allocating anything sized by the header.
-	if want := 8 * (1 + k + 2*pairs); uint64(len(d.b)) < want || (uint64(len(d.b))-want)/8/k != n || (uint64(len(d.b))-want)%(8*k) != 0 {
+	if want := 8 * (1 + 2*k + 2*pairs); uint64(len(d.b)) < want || (uint64(len(d.b))-want)/8/k != n || (uint64(len(d.b))-want)%(8*k) != 0 {
 		return fmt.Errorf("length %d does not fit %d spaces of %d samples: %w", len(data), k, n, ErrCorrupt)
 	}
-	out := Stats{k: int(k), n: int(n), shift: make([]float64, k), s: make([]sum, pairs), rows: make([][]float64, k)}
+	out := Stats{k: int(k), n: int(n), shift: make([]float64, k), bound: make([]float64, k), s: make([]int128, pairs), rows: make([][]int64, k)}
 	if out.exponent, err = d.float("exponent"); err != nil {
 		return err
 	}
@@ -104,22 +111,32 @@ func (s *Stats) UnmarshalBinary(data []byte) error {
 			return err
 		}
 	}
+	for i := range out.bound {
+		if out.bound[i], err = d.float("bound"); err != nil {
+			return err
+		}
+		if !(out.bound[i] > 0) {
+			return fmt.Errorf("bound %v: %w", out.bound[i], ErrCorrupt)
+		}
+	}
 	for i := range out.s {
-		if out.s[i].hi, err = d.float("sum"); err != nil {
-			return err
+		hi, lo := int64(d.uint64()), d.uint64()
+		if hi >= 1<<(sBits-64) || hi < -(1<<(sBits-64)) {
+			return fmt.Errorf("product sum out of range: %w", ErrCorrupt)
 		}
-		if out.s[i].lo, err = d.float("sum"); err != nil {
-			return err
-		}
+		out.s[i] = int128{hi: hi, lo: lo}
 	}
 	for i := range out.rows {
-		out.rows[i] = make([]float64, n)
+		out.rows[i] = make([]int64, n)
 		for j := range out.rows[i] {
-			if out.rows[i][j], err = d.float("row sum"); err != nil {
-				return err
+			v := int64(d.uint64())
+			if v >= 1<<rowBits || v <= -(1<<rowBits) {
+				return fmt.Errorf("row sum out of range: %w", ErrCorrupt)
 			}
+			out.rows[i][j] = v
 		}
 	}
+	out.setQuanta()
 	*s = out
 	return nil
 }
@@ -133,6 +150,13 @@ func (d *decoder) uvarint(what string) (uint64, error) {
 	}
 	d.b = d.b[m:]
 	return v, nil
+}
+
+// uint64 reads 8 bytes; the length was checked up front.
+func (d *decoder) uint64() uint64 {
+	v := binary.LittleEndian.Uint64(d.b)
+	d.b = d.b[8:]
+	return v
 }
 
 func (d *decoder) float(what string) (float64, error) {

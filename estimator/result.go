@@ -129,27 +129,36 @@ type PartialResult struct {
 // the cut-off does not depend on the scale of the data.
 const nearOne = 1e-9
 
-// totals returns T'_k (shifted, compensated) for every space.
+// totals returns T'_k, the sum of the shifted row sums, for every space:
+// summed exactly as integers, then rounded once.
 func (s *Stats) totals() []float64 {
 	t := make([]float64, s.k)
 	for k := range s.k {
-		var acc sum
+		var acc int128
 		for _, r := range s.rows[k] {
-			acc.add(r)
+			acc = acc.add(int128{hi: r >> 63, lo: uint64(r)})
 		}
-		t[k] = acc.value()
+		t[k] = acc.float(s.rowQ[k])
 	}
 	return t
 }
 
-// q returns sum_i (r_k,i − dk)(r_l,i − dl), compensated.
+// q returns sum_i (r_k,i − dk)(r_l,i − dl), compensated, summed in sample
+// order.
 func (s *Stats) q(k, l int, dk, dl float64) float64 {
 	var acc sum
 	rk, rl := s.rows[k], s.rows[l]
+	qk, ql := s.rowQ[k], s.rowQ[l]
 	for i := range rk {
-		acc.add((rk[i] - dk) * (rl[i] - dl))
+		acc.add((float64(rk[i])*qk - dk) * (float64(rl[i])*ql - dl))
 	}
 	return acc.value()
+}
+
+// sum returns S'_kl.
+func (s *Stats) sum(k, l int) float64 {
+	p := PairIndex(s.k, k, l)
+	return s.s[p].float(s.sQ[p])
 }
 
 // V2 returns the V-statistic V²_n(k, l) of Székely, Rizzo & Bakirov (2007),
@@ -173,7 +182,7 @@ func (s *Stats) v2(k, l int, t []float64) float64 {
 	ck, cl := s.shift[k], s.shift[l]
 	// With the diagonal at −c: S'' = S' + n·c_k·c_l, r'' = r' − c, T'' = T' − n·c.
 	var s2 sum
-	s2.merge(s.s[PairIndex(s.k, k, l)])
+	s2.add(s.sum(k, l))
 	s2.add(n * ck * cl)
 	q := s.q(k, l, ck, cl)
 	tk, tl := t[k]-n*ck, t[l]-n*cl
@@ -197,7 +206,7 @@ func (s *Stats) U(k, l int) (u float64, ok bool) {
 
 func (s *Stats) u(k, l int, t []float64) float64 {
 	n := float64(s.n)
-	sk := s.s[PairIndex(s.k, k, l)].value()
+	sk := s.sum(k, l)
 	q := s.q(k, l, 0, 0)
 	v := sk/(n*(n-3)) - 2*q/(n*(n-2)*(n-3)) + (t[k]/(n*(n-1)))*(t[l]/((n-2)*(n-3)))
 	if k == l {

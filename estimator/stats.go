@@ -28,8 +28,17 @@
 // from the shifted sums directly; double-centring is invariant to a constant
 // added to every entry, the diagonal included, so the V-statistics are
 // computed with the diagonal set to -c_k, whose contributions are known in
-// closed form. Long sums are compensated (Neumaier) and the compensation
-// terms are merged too.
+// closed form.
+//
+// The sums are exact. Each tile's contributions are rounded once to a
+// fixed-point grid — row sums to int64 multiples of a power of two fixed by
+// n and a bound B_k on |a'^k_ij|, S_kl to 128-bit multiples of another —
+// and then added as integers. Integer addition is associative, so the state
+// is the same to the last bit whatever the order of the tiles, the number
+// of workers, the way the tile grid was split into shards, or the order in
+// which the shards' states are merged. The grids leave 62 (row sums) and
+// 125 (S) bits for values up to the bound, finer than float64 rounding of
+// the same sums unless one distance is more than about 2^10 times the mean.
 package estimator
 
 import (
@@ -52,39 +61,84 @@ type Stats struct {
 	n        int
 	exponent float64
 	shift    []float64 // c_k
-	rows     [][]float64
-	s        []sum // S'_kl packed by PairIndex
+	bound    []float64 // B_k >= max |a'^k_ij|
+	rowQ     []float64 // quantum of the row sums of space k, a power of two
+	sQ       []float64 // quantum of S'_kl, packed by PairIndex, a power of two
+	rows     [][]int64 // shifted row sums, in units of rowQ[k]
+	s        []int128  // S'_kl in units of sQ, packed by PairIndex
 }
 
 // New returns an empty state for k spaces of n samples, with the distance
-// exponent and the per-space shifts c_k (len(shift) == k) that every tile
-// added to it was computed with. It panics if k < 1, n < 0,
-// len(shift) != k or the exponent is outside (0, 2].
-func New(k, n int, exponent float64, shift []float64) *Stats {
+// exponent, the per-space shifts c_k that every tile added to it was
+// computed with, and bounds B_k >= max_{i != j} |a^k_ij − c_k| (a bound on
+// the shifted distances: for instance max((2R_k)^α − c_k, c_k) with R_k the
+// largest distance of a sample of space k from any fixed point). The bounds
+// fix the fixed-point grids of the sums; a tighter bound gives a finer grid.
+// It panics if k < 1, n < 0, len(shift) != k, len(bound) != k, a bound is
+// not positive and finite, or the exponent is outside (0, 2].
+func New(k, n int, exponent float64, shift, bound []float64) *Stats {
 	if k < 1 {
 		panic("estimator: k < 1")
 	}
 	if n < 0 {
 		panic("estimator: negative n")
 	}
-	if len(shift) != k {
-		panic("estimator: len(shift) != k")
+	if len(shift) != k || len(bound) != k {
+		panic("estimator: len(shift) or len(bound) != k")
 	}
 	if !(exponent > 0 && exponent <= 2) {
 		panic("estimator: exponent outside (0, 2]")
+	}
+	for i := range k {
+		if !(bound[i] > 0 && bound[i] <= math.MaxFloat64) || math.IsNaN(shift[i]) || math.IsInf(shift[i], 0) {
+			panic("estimator: bound not positive and finite, or shift not finite")
+		}
 	}
 	st := &Stats{
 		k:        k,
 		n:        n,
 		exponent: exponent,
 		shift:    append([]float64(nil), shift...),
-		rows:     make([][]float64, k),
-		s:        make([]sum, k*(k+1)/2),
+		bound:    append([]float64(nil), bound...),
+		rows:     make([][]int64, k),
+		s:        make([]int128, k*(k+1)/2),
 	}
+	st.setQuanta()
 	for i := range st.rows {
-		st.rows[i] = make([]float64, n)
+		st.rows[i] = make([]int64, n)
 	}
 	return st
+}
+
+// Bits of headroom of the fixed-point grids: a row sum is at most
+// (n−1)·B_k < 2^rowBits quanta, |S'_kl| at most n²·B_k·B_l < 2^sBits quanta.
+const (
+	rowBits = 62
+	sBits   = 125
+)
+
+// setQuanta derives the grids from n and the bounds.
+func (s *Stats) setQuanta() {
+	n := float64(max(s.n, 1))
+	s.rowQ = make([]float64, s.k)
+	for k, b := range s.bound {
+		s.rowQ[k] = pow2AtLeast(n*b) / (1 << rowBits)
+	}
+	s.sQ = make([]float64, s.k*(s.k+1)/2)
+	for k := range s.k {
+		for l := k; l < s.k; l++ {
+			s.sQ[PairIndex(s.k, k, l)] = math.Ldexp(pow2AtLeast(n*s.bound[k]), -62) * math.Ldexp(pow2AtLeast(n*s.bound[l]), -(sBits-62))
+		}
+	}
+}
+
+// pow2AtLeast returns the least power of two >= x, for x > 0.
+func pow2AtLeast(x float64) float64 {
+	frac, exp := math.Frexp(x)
+	if frac == 0.5 {
+		return x
+	}
+	return math.Ldexp(1, exp)
 }
 
 // K returns the number of feature spaces.
@@ -99,6 +153,9 @@ func (s *Stats) Exponent() float64 { return s.exponent }
 // Shift returns c_k, the constant subtracted from every off-diagonal
 // distance of space k before accumulation.
 func (s *Stats) Shift(k int) float64 { return s.shift[k] }
+
+// Bound returns B_k, the bound on |a^k_ij − c_k| the state was created with.
+func (s *Stats) Bound(k int) float64 { return s.bound[k] }
 
 // PairIndex returns the position of the pair (k, l) of k spaces in the packed
 // upper triangle used by Tile.S: pairs are ordered (0,0), (0,1), …, (0,K-1),
@@ -132,29 +189,36 @@ type Tile struct {
 	RowJ     [][]float64
 }
 
-// AddTile adds the contribution of t. It panics if t does not fit the state.
+// AddTile adds the contribution of t: each value is rounded once to the
+// state's fixed-point grid and added exactly. It panics if t does not fit
+// the state, or if a value exceeds what the bounds allow (a bound that does
+// not hold).
 func (s *Stats) AddTile(t *Tile) {
 	if len(t.S) != len(s.s) || len(t.RowI) != s.k || (!t.Diagonal && len(t.RowJ) != s.k) {
 		panic("estimator: tile does not match the state's spaces")
 	}
 	for p, v := range t.S {
-		s.s[p].add(v)
+		s.s[p] = s.s[p].add(toInt128(v / s.sQ[p]))
 	}
 	for k := range s.k {
-		addRows(s.rows[k], t.I0, t.RowI[k])
+		addRows(s.rows[k], t.I0, t.RowI[k], s.rowQ[k])
 		if !t.Diagonal {
-			addRows(s.rows[k], t.J0, t.RowJ[k])
+			addRows(s.rows[k], t.J0, t.RowJ[k], s.rowQ[k])
 		}
 	}
 }
 
-func addRows(dst []float64, off int, src []float64) {
+func addRows(dst []int64, off int, src []float64, q float64) {
 	if off < 0 || off+len(src) > len(dst) {
 		panic("estimator: tile rows out of range")
 	}
 	dst = dst[off : off+len(src)]
 	for i, v := range src {
-		dst[i] += v
+		u := math.RoundToEven(v / q)
+		if !(math.Abs(u) < 1<<rowBits) {
+			panic("estimator: row sum exceeds the bound")
+		}
+		dst[i] += int64(u)
 	}
 }
 
@@ -180,15 +244,26 @@ func (s *Stats) Merge(other *Stats) error {
 		return fmt.Errorf("exponent %v vs %v: %w", s.exponent, other.exponent, ErrIncompatible)
 	}
 	for k := range s.shift {
-		if s.shift[k] != other.shift[k] {
-			return fmt.Errorf("space %d shift %v vs %v: %w", k, s.shift[k], other.shift[k], ErrIncompatible)
+		if s.shift[k] != other.shift[k] || s.bound[k] != other.bound[k] {
+			return fmt.Errorf("space %d shift/bound %v/%v vs %v/%v: %w", k, s.shift[k], s.bound[k], other.shift[k], other.bound[k], ErrIncompatible)
+		}
+	}
+	// Check for overflow before changing anything: states of disjoint
+	// tiles of the same samples never overflow.
+	for k := range s.rows {
+		for i, v := range other.rows[k] {
+			if sum := s.rows[k][i] + v; sum >= 1<<rowBits || sum <= -(1<<rowBits) {
+				return fmt.Errorf("space %d row %d: sum exceeds the bound (overlapping states?): %w", k, i, ErrIncompatible)
+			}
 		}
 	}
 	for p := range s.s {
-		s.s[p].merge(other.s[p])
+		s.s[p] = s.s[p].add(other.s[p])
 	}
 	for k := range s.rows {
-		addRows(s.rows[k], 0, other.rows[k])
+		for i, v := range other.rows[k] {
+			s.rows[k][i] += v
+		}
 	}
 	return nil
 }
@@ -202,11 +277,14 @@ func (s *Stats) clone() *Stats {
 		n:        s.n,
 		exponent: s.exponent,
 		shift:    append([]float64(nil), s.shift...),
-		rows:     make([][]float64, len(s.rows)),
-		s:        append([]sum(nil), s.s...),
+		bound:    append([]float64(nil), s.bound...),
+		rowQ:     append([]float64(nil), s.rowQ...),
+		sQ:       append([]float64(nil), s.sQ...),
+		rows:     make([][]int64, len(s.rows)),
+		s:        append([]int128(nil), s.s...),
 	}
 	for k := range s.rows {
-		c.rows[k] = append([]float64(nil), s.rows[k]...)
+		c.rows[k] = append([]int64(nil), s.rows[k]...)
 	}
 	return c
 }
@@ -224,10 +302,23 @@ func (k *sum) add(x float64) {
 	k.hi = t
 }
 
-// merge adds o, its compensation included.
-func (k *sum) merge(o sum) {
-	k.add(o.hi)
-	k.add(o.lo)
+func (k sum) value() float64 { return k.hi + k.lo }
+
+// S returns the shifted product sum S'_kl = sum_{i != j} (a^k_ij − c_k)(a^l_ij − c_l)
+// accumulated so far.
+func (s *Stats) S(k, l int) float64 {
+	s.checkSpace(k)
+	s.checkSpace(l)
+	return s.sum(k, l)
 }
 
-func (k sum) value() float64 { return k.hi + k.lo }
+// RowSums appends to dst the shifted row sums r'^k_i = sum_{j != i} (a^k_ij − c_k)
+// of space k accumulated so far, i = 0..n−1, and returns the result.
+func (s *Stats) RowSums(k int, dst []float64) []float64 {
+	s.checkSpace(k)
+	q := s.rowQ[k]
+	for _, r := range s.rows[k] {
+		dst = append(dst, float64(r)*q)
+	}
+	return dst
+}

@@ -14,8 +14,9 @@ import (
 )
 
 // intMatrix returns n rows of d small integers, so that with exponent 2 and
-// an integer shift every sum is exact in float64 and the split, merge and
-// order properties hold with ==.
+// an integer shift every tile sum is exact and the state equals the one of a
+// single naive tile with ==. (For real-valued data the tiles' own sums
+// round, but the state is still order-free: see TestOrderIndependent.)
 func intMatrix(rng *rand.Rand, n, d int) matrix {
 	m := matrix{n: n, d: d, v: make([]float64, n*d)}
 	for i := range m.v {
@@ -79,14 +80,15 @@ func TestSplitMergeExact(t *testing.T) {
 		x, y, z := intMatrix(rng, n, 1+rng.IntN(3)), intMatrix(rng, n, 1+rng.IntN(3)), intMatrix(rng, n, 2)
 		shift := []float64{float64(rng.IntN(30)), float64(rng.IntN(30)), 7}
 		const alpha = 2
+		bnd := naiveBound(alpha, shift, x, y, z)
 
-		one := estimator.New(3, n, alpha, shift)
+		one := estimator.New(3, n, alpha, shift, bnd)
 		one.AddTile(naiveTile(alpha, shift, 0, n, x, y, z))
 
 		ts := tiles(alpha, shift, n, 1+rng.IntN(7), x, y, z)
 		rng.Shuffle(len(ts), func(i, j int) { ts[i], ts[j] = ts[j], ts[i] })
 		cut := rng.IntN(len(ts) + 1)
-		a, b := estimator.New(3, n, alpha, shift), estimator.New(3, n, alpha, shift)
+		a, b := estimator.New(3, n, alpha, shift, bnd), estimator.New(3, n, alpha, shift, bnd)
 		for _, tl := range ts[:cut] {
 			a.AddTile(tl)
 		}
@@ -114,7 +116,7 @@ func TestSplitMergeExact(t *testing.T) {
 		}
 
 		// Associativity over three parts, and the empty identity.
-		parts := []*estimator.Stats{estimator.New(3, n, alpha, shift), estimator.New(3, n, alpha, shift), estimator.New(3, n, alpha, shift)}
+		parts := []*estimator.Stats{estimator.New(3, n, alpha, shift, bnd), estimator.New(3, n, alpha, shift, bnd), estimator.New(3, n, alpha, shift, bnd)}
 		for i, tl := range ts {
 			parts[i%3].AddTile(tl)
 		}
@@ -125,7 +127,7 @@ func TestSplitMergeExact(t *testing.T) {
 		mustMerge(t, right, parts[2])
 		right2 := parts[0].Clone()
 		mustMerge(t, right2, right)
-		mustMerge(t, right2, estimator.New(3, n, alpha, shift))
+		mustMerge(t, right2, estimator.New(3, n, alpha, shift, bnd))
 		mustMerge(t, right2, nil)
 		var zero estimator.Stats
 		mustMerge(t, &zero, right2)
@@ -143,17 +145,19 @@ func mustMerge(t *testing.T, s, o *estimator.Stats) {
 }
 
 func TestMergeIncompatible(t *testing.T) {
-	base := estimator.New(2, 10, 1, []float64{1, 2})
+	bnd := []float64{4, 4}
+	base := estimator.New(2, 10, 1, []float64{1, 2}, bnd)
 	base.AddTile(&estimator.Tile{Diagonal: true, S: []float64{1, 2, 3}, RowI: [][]float64{make([]float64, 10), make([]float64, 10)}})
 	before := encode(t, base)
 	for _, tc := range []struct {
 		name  string
 		other *estimator.Stats
 	}{
-		{"spaces", estimator.New(3, 10, 1, []float64{1, 2, 3})},
-		{"samples", estimator.New(2, 11, 1, []float64{1, 2})},
-		{"exponent", estimator.New(2, 10, 0.5, []float64{1, 2})},
-		{"shift", estimator.New(2, 10, 1, []float64{1, 2.5})},
+		{"spaces", estimator.New(3, 10, 1, []float64{1, 2, 3}, []float64{4, 4, 4})},
+		{"samples", estimator.New(2, 11, 1, []float64{1, 2}, bnd)},
+		{"exponent", estimator.New(2, 10, 0.5, []float64{1, 2}, bnd)},
+		{"shift", estimator.New(2, 10, 1, []float64{1, 2.5}, bnd)},
+		{"bound", estimator.New(2, 10, 1, []float64{1, 2}, []float64{4, 8})},
 	} {
 		err := base.Merge(tc.other)
 		if !errors.Is(err, estimator.ErrIncompatible) {
@@ -174,13 +178,13 @@ func TestShiftInvariance(t *testing.T) {
 	for i := range y.v {
 		y.v[i] += x.v[i/2*3] // some dependence
 	}
-	ref := estimator.New(3, n, 1, []float64{0, 0, 0})
+	ref := estimator.New(3, n, 1, []float64{0, 0, 0}, naiveBound(1, []float64{0, 0, 0}, x, y, z))
 	ref.AddTile(naiveTile(1, []float64{0, 0, 0}, 0, n, x, y, z))
 	// Mean distances here are about 2. The invariance is exact in
 	// arithmetic; in float64 its rounding grows with |c − mean| (a shift of
 	// 1000 moved dcor by 4e-11), which is why block picks c ≈ mean.
 	for _, shift := range [][]float64{{1, 2, 3}, {-5, 0.25, 10}, {1e-3, 20, 1}} {
-		st := estimator.New(3, n, 1, shift)
+		st := estimator.New(3, n, 1, shift, naiveBound(1, shift, x, y, z))
 		for _, tl := range tiles(1, shift, n, 13, x, y, z) {
 			st.AddTile(tl)
 		}
@@ -215,7 +219,7 @@ func TestDegenerate(t *testing.T) {
 		x := randMatrix(rand.New(rand.NewPCG(1, 2)), n, 2)
 		var st *estimator.Stats
 		if n == 0 {
-			st = estimator.New(2, 0, 1, []float64{0, 0})
+			st = estimator.New(2, 0, 1, []float64{0, 0}, []float64{1, 1})
 		} else {
 			st = naiveStats(1, x, x)
 		}
@@ -261,7 +265,7 @@ func FuzzUnmarshalBinary(f *testing.F) {
 	rng := rand.New(rand.NewPCG(7, 2))
 	for _, n := range []int{0, 1, 4, 9} {
 		x := randMatrix(rng, max(n, 1), 2)
-		st := estimator.New(1, n, 1, []float64{0.5})
+		st := estimator.New(1, n, 1, []float64{0.5}, []float64{1})
 		if n > 0 {
 			st = naiveStats(1, x, x)
 		}
@@ -270,7 +274,7 @@ func FuzzUnmarshalBinary(f *testing.F) {
 	}
 	f.Add([]byte("DCST\x01"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		s := estimator.New(1, 2, 1, []float64{3})
+		s := estimator.New(1, 2, 1, []float64{3}, []float64{5})
 		before := encode(t, s)
 		err := s.UnmarshalBinary(b)
 		if err != nil {
@@ -344,8 +348,8 @@ func ExampleStats_Merge() {
 	// Two halves of the pairs of 4 samples on a line, x = y = 0, 1, 2, 4.
 	x := matrix{n: 4, d: 1, v: []float64{0, 1, 2, 4}}
 	shift := []float64{0, 0}
-	a := estimator.New(2, 4, 1, shift)
-	b := estimator.New(2, 4, 1, shift)
+	a := estimator.New(2, 4, 1, shift, []float64{4, 4})
+	b := estimator.New(2, 4, 1, shift, []float64{4, 4})
 	a.AddTile(naiveTile(1, shift, 0, 2, x, x))
 	b.AddTile(naiveTile(1, shift, 2, 4, x, x))
 	b.AddTile(offTile(1, shift, 0, 2, 2, 4, x, x))
@@ -356,4 +360,46 @@ func ExampleStats_Merge() {
 	r := a.Pair(0, 1)
 	fmt.Printf("dcor %.6f bcdcor %.6f\n", r.DCor, r.BCDCor)
 	// Output: dcor 1.000000 bcdcor 1.000000
+}
+
+// TestOrderIndependent checks that the state does not depend on the order
+// of the tiles, how they are split into shards, or the order the shards
+// are merged in, to the last bit, for real-valued data: every sum is rounded
+// once per tile to a fixed-point grid and then added exactly.
+func TestOrderIndependent(t *testing.T) {
+	for seed := range uint64(6) {
+		rng := rand.New(rand.NewPCG(seed, 9))
+		n := 10 + rng.IntN(50)
+		x, y, z := randMatrix(rng, n, 1+rng.IntN(5)), randMatrix(rng, n, 1+rng.IntN(3)), randMatrix(rng, n, 2)
+		alpha := []float64{0.5, 1, 1.5, 2}[rng.IntN(4)]
+		shift := []float64{rng.Float64() * 3, rng.Float64() * 3, 1.5}
+		bnd := naiveBound(alpha, shift, x, y, z)
+		ts := tiles(alpha, shift, n, 1+rng.IntN(9), x, y, z)
+
+		one := estimator.New(3, n, alpha, shift, bnd)
+		for _, tl := range ts {
+			one.AddTile(tl)
+		}
+		want := encode(t, one)
+
+		rng.Shuffle(len(ts), func(i, j int) { ts[i], ts[j] = ts[j], ts[i] })
+		shards := make([]*estimator.Stats, 1+rng.IntN(5))
+		for i := range shards {
+			shards[i] = estimator.New(3, n, alpha, shift, bnd)
+		}
+		for _, tl := range ts {
+			shards[rng.IntN(len(shards))].AddTile(tl)
+		}
+		rng.Shuffle(len(shards), func(i, j int) { shards[i], shards[j] = shards[j], shards[i] })
+		var merged estimator.Stats
+		for _, sh := range shards {
+			mustMerge(t, &merged, sh)
+		}
+		if got := encode(t, &merged); !bytes.Equal(got, want) {
+			t.Errorf("seed %d (n=%d, α=%v, %d tiles, %d shards): shuffled, sharded and merged state differs from the in-order one", seed, n, alpha, len(ts), len(shards))
+		}
+		if merged.Pair(0, 1) != one.Pair(0, 1) || merged.Partial(0, 1, 2) != one.Partial(0, 1, 2) {
+			t.Errorf("seed %d: results differ", seed)
+		}
+	}
 }
