@@ -11,7 +11,15 @@
 //     never the whole file at once;
 //   - CSV (recognised by the .csv extension): a header row, then one sample
 //     per line; columns whose every non-empty value parses as a number are
-//     read as float64, others as utf8.
+//     read as float64, others as utf8;
+//   - NumPy .npy ("\x93NUMPY" magic, format 1.0, 2.0, 3.0; little-endian
+//     float16/32/64 or integers; C order): memory-mapped and read by
+//     offset, one column named NpyColumn (see npyFile).
+//
+// A pipe (standard input) holding an IPC stream is read once, or, with
+// Options.Spill, copied to a temporary file as it is read so that it can
+// be read again. A regular file that changes while it is read (size,
+// modification time, identity) is an error wrapping ErrChanged.
 //
 // Every batch handed out has been checked structurally (buffer sizes, list
 // offsets, null counts) with array.ValidateFull, so that later code may index
@@ -44,14 +52,20 @@ import (
 // %w) together with the name of the file and, where known, the cause.
 var (
 	// ErrFormat reports an input whose format is not recognised.
-	ErrFormat = errors.New("unrecognised input format (want Arrow IPC file or stream, Parquet, or a .csv file)")
+	ErrFormat = errors.New("unrecognised input format (want Arrow IPC file or stream, Parquet, NumPy .npy, or a .csv file)")
 	// ErrCorrupt reports a truncated or corrupt input.
 	ErrCorrupt = errors.New("corrupt or truncated input")
 	// ErrUnsupported reports a recognised input that this package cannot read.
 	ErrUnsupported = errors.New("unsupported input")
 	// ErrReadOnce reports a second reader asked of a source that can be
-	// read only once (standard input, a pipe).
-	ErrReadOnce = errors.New("input can be read only once")
+	// read only once (standard input, a pipe, without Options.Spill).
+	ErrReadOnce = errors.New("input can be read only once (a pipe that is not spilled to a temporary file)")
+	// ErrSpill reports a failure to copy a pipe to its temporary file
+	// (Options.Spill), such as a full disk.
+	ErrSpill = errors.New("cannot spill input to a temporary file")
+	// ErrChanged reports a file whose size, modification time or identity
+	// changed since Open: it cannot be read again consistently.
+	ErrChanged = errors.New("file changed since it was opened")
 )
 
 // Format is the format of a Source.
@@ -63,6 +77,7 @@ const (
 	FormatIPCStream
 	FormatParquet
 	FormatCSV
+	FormatNpy
 )
 
 // String returns a short lower-case name of f, such as "arrow ipc file".
@@ -76,6 +91,8 @@ func (f Format) String() string {
 		return "parquet"
 	case FormatCSV:
 		return "csv"
+	case FormatNpy:
+		return "npy"
 	}
 	return fmt.Sprintf("Format(%d)", int(f))
 }
@@ -113,10 +130,25 @@ type Options struct {
 	MaxMetadataSize int64
 	MaxBodySize     int64
 
-	// BatchRows is the number of rows per batch for CSV and Parquet input
-	// (IPC input keeps the writer's batches). Optional; default
-	// DefaultBatchRows.
+	// BatchRows is the number of rows per batch for CSV, Parquet and .npy
+	// input (IPC input keeps the writer's batches; a .npy batch also holds
+	// at most 8 MiB). Optional; default DefaultBatchRows.
 	BatchRows int
+
+	// Spill makes an Arrow IPC stream read from a pipe (standard input)
+	// re-readable: its first reader copies it, as it reads, to a temporary
+	// file in TempDir, and later readers read that copy. The copy is
+	// removed by Close, when writing it fails (a full disk: the error wraps
+	// ErrSpill), and when the ctx given to Open is done; on Unix it is
+	// unlinked as soon as created, so that it vanishes however the process
+	// ends. Spill has no effect on regular files, which are re-read in
+	// place.
+	Spill bool
+	// TempDir is the directory of the spill file. Optional; default
+	// os.TempDir().
+	TempDir string
+
+	createTemp func(dir string) (tempFile, error) // tests: a failing file
 }
 
 func (o Options) withDefaults() Options {
@@ -151,9 +183,19 @@ type source interface {
 // A Source is not safe for concurrent use. Call Close when done.
 type Source struct {
 	name   string
+	path   string
 	format Format
 	src    source
+	fi     os.FileInfo // a regular file: its state at Open; nil for a pipe
 	closed bool
+}
+
+// seeker is implemented by the formats that can start reading at a row.
+type seeker interface {
+	// newReaderAt returns a reader whose first batch starts at row first
+	// <= row (first = row clamped to [0, n] if the format can start
+	// anywhere).
+	newReaderAt(ctx context.Context, row int64) (rr array.RecordReader, first int64, err error)
 }
 
 // Open opens the input at path ("-" is standard input), recognising its
@@ -177,11 +219,18 @@ func Open(ctx context.Context, path string, opts Options) (s *Source, err error)
 			err = fmt.Errorf("%s: %w: %v", name, ErrCorrupt, p)
 		}
 	}()
-	src, format, err := open(path, opts)
+	var fi os.FileInfo
+	if path != Stdin {
+		// Stat before reading, so that a change while Open reads is seen.
+		if fi, err = os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+			fi = nil
+		}
+	}
+	src, format, err := open(ctx, path, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return &Source{name: name, format: format, src: src}, nil
+	return &Source{name: name, path: path, format: format, src: src, fi: fi}, nil
 }
 
 // DisplayName returns the name under which errors refer to path: path
@@ -202,6 +251,38 @@ func (s *Source) Format() Format { return s.format }
 // Schema returns the schema of every batch of the source.
 func (s *Source) Schema() *arrow.Schema { return s.src.schema() }
 
+// Rereadable reports whether NewRecordReader can be called more than once:
+// true for regular files, and for pipes with Options.Spill.
+func (s *Source) Rereadable() bool {
+	if st, ok := s.src.(*ipcStream); ok && st.path == "" {
+		return st.spill != nil
+	}
+	return true
+}
+
+// CheckUnchanged returns an error wrapping ErrChanged if the file is no
+// longer the one opened: another file at its path, or another size or
+// modification time. It returns nil for pipes and standard input. Readers
+// call it when they are made and when they reach the end, so that a pass
+// over a file that changed fails instead of mixing old and new rows.
+func (s *Source) CheckUnchanged() error {
+	if s.fi == nil {
+		return nil
+	}
+	fi, err := os.Stat(s.path)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%s: %w: %w", s.name, ErrChanged, err)
+	case !os.SameFile(fi, s.fi):
+		return fmt.Errorf("%s: %w: another file now has its name", s.name, ErrChanged)
+	case fi.Size() != s.fi.Size():
+		return fmt.Errorf("%s: %w: size %d bytes, was %d", s.name, ErrChanged, fi.Size(), s.fi.Size())
+	case !fi.ModTime().Equal(s.fi.ModTime()):
+		return fmt.Errorf("%s: %w: modified at %v, was %v", s.name, ErrChanged, fi.ModTime(), s.fi.ModTime())
+	}
+	return nil
+}
+
 // NewRecordReader returns a reader over all batches of the source, from the
 // first. Each batch has been validated (see the package doc); it is valid
 // until the next call to Next, as for every array.RecordReader. Reader
@@ -212,11 +293,24 @@ func (s *Source) Schema() *arrow.Schema { return s.src.schema() }
 // number of times; standard input and pipes only once (the second call
 // returns an error wrapping ErrReadOnce).
 func (s *Source) NewRecordReader(ctx context.Context) (rr array.RecordReader, err error) {
+	rr, _, err = s.NewRecordReaderAt(ctx, 0)
+	return rr, err
+}
+
+// NewRecordReaderAt is NewRecordReader starting at or before row: the
+// reader's first batch starts at row first <= row. Formats that can start
+// anywhere (.npy) give first = row (clamped to the row count), Parquet the
+// start of the row group holding row, the others 0. The caller skips the
+// rows first..row-1.
+func (s *Source) NewRecordReaderAt(ctx context.Context, row int64) (rr array.RecordReader, first int64, err error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if s.closed {
-		return nil, fmt.Errorf("%s: source is closed", s.name)
+		return nil, 0, fmt.Errorf("%s: source is closed", s.name)
+	}
+	if err := s.CheckUnchanged(); err != nil {
+		return nil, 0, err
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -224,11 +318,18 @@ func (s *Source) NewRecordReader(ctx context.Context) (rr array.RecordReader, er
 			err = fmt.Errorf("%s: %w: %v", s.name, ErrCorrupt, p)
 		}
 	}()
-	r, err := s.src.newReader(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", s.name, err)
+	var r array.RecordReader
+	if sk, ok := s.src.(seeker); ok && row > 0 {
+		r, first, err = sk.newReaderAt(ctx, row)
+	} else {
+		r, err = s.src.newReader(ctx)
 	}
-	return newCheckedReader(s.name, r), nil
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", s.name, err)
+	}
+	c := newCheckedReader(s.name, r)
+	c.atEnd = s.CheckUnchanged
+	return c, first, nil
 }
 
 // Close releases the resources of the source (for an IPC file, it unmaps
@@ -249,7 +350,7 @@ func (s *Source) Close() error {
 // corrupt marks err as a sign of a corrupt input, unless it already says
 // what is wrong (ErrCorrupt, ErrUnsupported).
 func corrupt(err error) error {
-	if errors.Is(err, ErrCorrupt) || errors.Is(err, ErrUnsupported) {
+	if errors.Is(err, ErrCorrupt) || errors.Is(err, ErrUnsupported) || errors.Is(err, ErrSpill) || errors.Is(err, ErrChanged) {
 		return err
 	}
 	return fmt.Errorf("%w: %w", ErrCorrupt, err)
@@ -264,9 +365,9 @@ var (
 )
 
 // open recognises the format of path and opens it.
-func open(path string, opts Options) (source, Format, error) {
+func open(ctx context.Context, path string, opts Options) (source, Format, error) {
 	if path == Stdin {
-		return openPipe(bufio.NewReader(opts.Stdin), nil, opts)
+		return openPipe(ctx, bufio.NewReader(opts.Stdin), nil, opts)
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -283,7 +384,7 @@ func open(path string, opts Options) (source, Format, error) {
 	}
 	if !fi.Mode().IsRegular() {
 		// A pipe or device: read it front to back, once.
-		return openPipe(bufio.NewReader(f), f, opts)
+		return openPipe(ctx, bufio.NewReader(f), f, opts)
 	}
 	head := make([]byte, magicLen)
 	n, err := io.ReadFull(f, head)
@@ -303,6 +404,9 @@ func open(path string, opts Options) (source, Format, error) {
 	case bytes.HasPrefix(head, parquetMagic):
 		src, err := openParquet(f, opts)
 		return src, FormatParquet, err
+	case bytes.HasPrefix(head, npyMagic):
+		src, err := openNpy(f, fi.Size(), opts)
+		return src, FormatNpy, err
 	case isCSV:
 		f.Close()
 		src, err := openCSV(path, opts)
@@ -318,7 +422,7 @@ func open(path string, opts Options) (source, Format, error) {
 
 // openPipe opens an input that can be read only once. closer, if not nil,
 // is closed with the source.
-func openPipe(r *bufio.Reader, closer io.Closer, opts Options) (source, Format, error) {
+func openPipe(ctx context.Context, r *bufio.Reader, closer io.Closer, opts Options) (source, Format, error) {
 	closeNow := func() {
 		if closer != nil {
 			closer.Close()
@@ -340,13 +444,16 @@ func openPipe(r *bufio.Reader, closer io.Closer, opts Options) (source, Format, 
 			closeNow()
 			return nil, 0, fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}
-		src, err := openStreamOnce(r, closer, opts, true)
+		src, err := openStreamOnce(ctx, r, closer, opts, true)
 		return src, FormatIPCFile, err
 	case bytes.HasPrefix(head, parquetMagic):
 		closeNow()
 		return nil, 0, fmt.Errorf("parquet needs random access, it cannot be read from a pipe: %w", ErrUnsupported)
+	case bytes.HasPrefix(head, npyMagic):
+		closeNow()
+		return nil, 0, fmt.Errorf(".npy is read by offset, it cannot be read from a pipe: %w", ErrUnsupported)
 	case looksLikeStream(head, opts):
-		src, err := openStreamOnce(r, closer, opts, bytes.HasPrefix(head, continuation))
+		src, err := openStreamOnce(ctx, r, closer, opts, bytes.HasPrefix(head, continuation))
 		return src, FormatIPCStream, err
 	}
 	closeNow()

@@ -152,13 +152,18 @@ func (r *ipcFileReader) Next() bool {
 
 // ipcStream is an Arrow IPC stream. In a regular file it is re-read by
 // opening the file again; from a pipe it is read once.
+//
+// With Options.Spill, a pipe is copied to a temporary file as its first
+// reader reads it (see spill), and later readers read the copy.
 type ipcStream struct {
 	path   string        // regular file: reopened by each reader; "" for a pipe
 	opts   Options       //
 	sch    *arrow.Schema //
-	pipe   *ipc.Reader   // pipe: the only reader, nil once handed out
+	pipe   *ipc.Reader   // pipe: the first reader, nil once handed out
 	closer io.Closer     // pipe: closed with the source; nil for stdin
-	used   bool          // pipe: the reader was handed out
+	used   bool          // pipe: the first reader was handed out
+	spill  *spill        // pipe with Options.Spill: the copy; else nil
+	first  *spillFirst   // pipe with Options.Spill: the first reader
 }
 
 // newIPCStreamReader returns an ipc.Reader whose messages are verified
@@ -196,29 +201,42 @@ func openStreamFile(path string, opts Options, marked bool) (source, error) {
 	return s, nil
 }
 
-// openStreamOnce takes ownership of closer.
-func openStreamOnce(r io.Reader, closer io.Closer, opts Options, marked bool) (source, error) {
+// openStreamOnce takes ownership of closer. With opts.Spill it copies the
+// stream to a temporary file as it is read (see spill); ctx being done
+// then removes the copy.
+func openStreamOnce(ctx context.Context, r io.Reader, closer io.Closer, opts Options, marked bool) (source, error) {
+	var sp *spill
+	if opts.Spill {
+		var err error
+		if sp, err = newSpill(ctx, r, opts); err != nil {
+			if closer != nil {
+				closer.Close()
+			}
+			return nil, err
+		}
+		r = sp
+	}
 	rr, err := newIPCStreamReader(r, opts)
 	if err != nil {
 		if closer != nil {
 			closer.Close()
 		}
+		if sp != nil {
+			sp.close()
+			if sp.err != nil {
+				return nil, sp.err
+			}
+		}
 		return nil, streamError(err, marked)
 	}
-	return &ipcStream{opts: opts, sch: rr.Schema(), pipe: rr, closer: closer}, nil
+	return &ipcStream{opts: opts, sch: rr.Schema(), pipe: rr, closer: closer, spill: sp}, nil
 }
 
 func (s *ipcStream) schema() *arrow.Schema { return s.sch }
 
 func (s *ipcStream) newReader(ctx context.Context) (array.RecordReader, error) {
 	if s.path == "" {
-		if s.used {
-			return nil, ErrReadOnce
-		}
-		s.used = true
-		r := s.pipe
-		s.pipe = nil
-		return r, nil
+		return s.newPipeReader()
 	}
 	f, err := os.Open(s.path)
 	if err != nil {
@@ -237,17 +255,91 @@ func (s *ipcStream) newReader(ctx context.Context) (array.RecordReader, error) {
 	return &closingReader{RecordReader: r, c: f}, nil
 }
 
+// newPipeReader hands out the first reader of a pipe, then (with a spill)
+// readers of the copy.
+func (s *ipcStream) newPipeReader() (array.RecordReader, error) {
+	if !s.used {
+		s.used = true
+		r := s.pipe
+		s.pipe = nil
+		if s.spill == nil {
+			return r, nil
+		}
+		s.first = &spillFirst{Reader: r, refs: 1}
+		return s.first, nil
+	}
+	if s.spill == nil {
+		return nil, ErrReadOnce
+	}
+	if !s.spill.done {
+		if !s.first.eos && s.first.refs > 0 {
+			return nil, fmt.Errorf("the first reader of a spilled pipe must be read to the end or released before the next")
+		}
+		var rest *messageReader
+		if !s.first.eos {
+			rest = newMessageReader(s.spill, s.opts)
+		}
+		if err := s.spill.finish(rest); err != nil {
+			return nil, err
+		}
+	}
+	rd, err := s.spill.reader()
+	if err != nil {
+		return nil, err
+	}
+	r, err := newIPCStreamReader(rd, s.opts)
+	if err != nil {
+		return nil, corrupt(err)
+	}
+	if !r.Schema().Equal(s.sch) {
+		r.Release()
+		return nil, fmt.Errorf("%w: the temporary copy has another schema", ErrCorrupt)
+	}
+	return r, nil
+}
+
+// spillFirst is the first reader of a spilled pipe: it notes whether it
+// reached the end of the stream, after which the copy is complete.
+type spillFirst struct {
+	*ipc.Reader
+	refs int // readers are not shared between goroutines (see Source)
+	eos  bool
+}
+
+func (r *spillFirst) Retain() {
+	r.refs++
+	r.Reader.Retain()
+}
+
+func (r *spillFirst) Release() {
+	r.refs--
+	r.Reader.Release()
+}
+
+func (r *spillFirst) Next() bool {
+	if r.Reader.Next() {
+		return true
+	}
+	if err := r.Reader.Err(); err == nil || errors.Is(err, io.EOF) {
+		r.eos = true
+	}
+	return false
+}
+
 func (s *ipcStream) close() error {
 	if s.pipe != nil {
 		s.pipe.Release()
 		s.pipe = nil
 	}
-	if s.closer != nil {
-		err := s.closer.Close()
-		s.closer = nil
-		return err
+	var err error
+	if s.spill != nil {
+		err = s.spill.close()
 	}
-	return nil
+	if s.closer != nil {
+		err = errors.Join(err, s.closer.Close())
+		s.closer = nil
+	}
+	return err
 }
 
 // closingReader closes c when the reader is released for the last time.

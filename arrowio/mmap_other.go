@@ -9,3 +9,6 @@ import "os"
 func mmapFile(f *os.File, size int64) (data []byte, unmap func() error, err error) {
 	return nil, nil, nil
 }
+
+// dropPages does nothing: there is no mapping on this platform.
+func dropPages(data []byte, lo, hi int64) {}

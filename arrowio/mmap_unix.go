@@ -26,3 +26,19 @@ func mmapFile(f *os.File, size int64) (data []byte, unmap func() error, err erro
 	}
 	return data, func() error { return syscall.Munmap(data) }, nil
 }
+
+// dropPages tells the kernel that bytes lo..hi of the mapping data will not
+// be needed soon (madvise MADV_DONTNEED), which frees their pages from the
+// resident set. The mapping being private and never written, a page
+// touched again is read back from the file: the data stays valid.
+func dropPages(data []byte, lo, hi int64) {
+	page := int64(os.Getpagesize())
+	lo = lo / page * page
+	if hi > int64(len(data)) {
+		hi = int64(len(data))
+	}
+	if lo >= hi {
+		return
+	}
+	_ = syscall.Madvise(data[lo:hi], syscall.MADV_DONTNEED) // advice only
+}

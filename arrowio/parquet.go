@@ -14,32 +14,48 @@ import (
 )
 
 // parquetFile is a Parquet file read through pqarrow, BatchRows rows at a
-// time: only the pages of the current row group are held, never the whole
-// file. The arrays handed out are allocated from Options.Alloc; the
-// decoder's scratch buffers (pooled by parquet/file and freed by finalizers)
-// come from a Go allocator, so that they are not charged to Options.Alloc.
+// time, row group after row group. Column chunks are read through a
+// buffered stream of parquetBufferSize bytes, page by page: what is held is
+// the pages being decoded and the current batch, never a whole row group
+// (a writer's default row group holds the whole file) nor the whole file.
+// The arrays handed out are allocated from Options.Alloc; the decoder's
+// scratch buffers (pooled by parquet/file and freed by finalizers) come from
+// a Go allocator, so that they are not charged to Options.Alloc.
 type parquetFile struct {
 	f   *file.Reader
 	r   *pqarrow.FileReader
 	sch *arrow.Schema
 }
 
+// parquetBufferSize is the read buffer of each column chunk.
+const parquetBufferSize = 1 << 20
+
 // openParquet takes ownership of f.
 func openParquet(f *os.File, opts Options) (source, error) {
-	props := parquet.NewReaderProperties(memory.NewGoAllocator())
-	pf, err := file.NewParquetReader(f, file.WithReadProps(props))
+	s, err := newParquet(f, opts)
 	if err != nil {
 		f.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// newParquet reads the footer of the Parquet file r. On success the
+// returned source closes in if it is an io.Closer.
+func newParquet(in parquet.ReaderAtSeeker, opts Options) (*parquetFile, error) {
+	props := parquet.NewReaderProperties(memory.NewGoAllocator())
+	props.BufferedStreamEnabled = true
+	props.BufferSize = parquetBufferSize
+	pf, err := file.NewParquetReader(in, file.WithReadProps(props))
+	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	r, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: int64(opts.BatchRows)}, opts.Alloc)
 	if err != nil {
-		pf.Close()
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	sch, err := r.Schema()
 	if err != nil {
-		pf.Close()
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	return &parquetFile{f: pf, r: r, sch: sch}, nil
@@ -48,16 +64,32 @@ func openParquet(f *os.File, opts Options) (source, error) {
 func (s *parquetFile) schema() *arrow.Schema { return s.sch }
 
 func (s *parquetFile) newReader(ctx context.Context) (array.RecordReader, error) {
-	if s.f.NumRowGroups() == 0 || s.sch.NumFields() == 0 {
-		return emptyReader{s.sch}, nil
+	r, _, err := s.newReaderAt(ctx, 0)
+	return r, err
+}
+
+// newReaderAt starts at the row group that holds row.
+func (s *parquetFile) newReaderAt(ctx context.Context, row int64) (array.RecordReader, int64, error) {
+	var groups []int
+	first := int64(0)
+	for g := range s.f.NumRowGroups() {
+		n := s.f.MetaData().RowGroup(g).NumRows()
+		if first+n <= row && groups == nil {
+			first += n
+			continue
+		}
+		groups = append(groups, g)
+	}
+	if len(groups) == 0 || s.sch.NumFields() == 0 {
+		return emptyReader{s.sch}, first, nil
 	}
 	// Reading is synchronous (Parallel is false): the caller checks for
 	// cancellation between batches.
-	r, err := s.r.GetRecordReader(ctx, nil, nil)
+	r, err := s.r.GetRecordReader(ctx, nil, groups)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+		return nil, 0, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
-	return r, nil
+	return r, first, nil
 }
 
 func (s *parquetFile) close() error { return s.f.Close() }

@@ -19,6 +19,7 @@ type checkedReader struct {
 	rec   arrow.RecordBatch // current batch, validated; owned by r
 	batch int               // index of the next batch
 	err   error
+	atEnd func() error // optional: checks the file once the last batch is read
 }
 
 func newCheckedReader(name string, r array.RecordReader) *checkedReader {
@@ -67,6 +68,8 @@ func (c *checkedReader) Next() (ok bool) {
 	if !c.r.Next() {
 		if err := c.r.Err(); err != nil && err != io.EOF {
 			c.err = c.wrap(err)
+		} else if c.atEnd != nil {
+			c.err = c.atEnd()
 		}
 		return false
 	}

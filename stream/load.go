@@ -4,20 +4,19 @@
 // files and hands out Arrow record batches.
 //
 // A feature space is named by a Spec (see ParseSpec). Decoder converts the
-// batches of one space; Load reads whole spaces into memory.
+// batches of one space; Reader hands out blocks of rows of every space,
+// pass after pass, for data larger than memory; Load reads whole spaces
+// into memory (one pass of a Reader).
 package stream
 
 import (
 	"context"
-	"fmt"
 	"io"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
-
-	"github.com/dcor-stream/dcor-stream/arrowio"
 )
 
-// Options configures Load. The zero value is ready to use.
+// Options configures Load and NewReader. The zero value is ready to use.
 type Options struct {
 	Alloc memory.Allocator // optional; default memory.DefaultAllocator
 
@@ -28,6 +27,22 @@ type Options struct {
 	// value, from every space (also spaces of other files), and counts
 	// them in Table.Dropped. When false such a value is an error.
 	DropInvalid bool
+
+	// BatchRows is the number of rows per Arrow batch of CSV, Parquet and
+	// .npy input (see arrowio.Options.BatchRows); a Reader holds one batch
+	// per file besides its block, so a memory budget should bound it.
+	// Optional; default arrowio.DefaultBatchRows.
+	BatchRows int
+
+	// Spill makes standard input (an Arrow IPC stream) re-readable by a
+	// Reader: the first pass copies it to a temporary file in TempDir,
+	// which later passes read, and which Close, an error or the
+	// cancellation of the ctx given to NewReader remove (see
+	// arrowio.Options.Spill). Load reads once and needs no spill.
+	Spill bool
+	// TempDir is the directory of the spill file. Optional; default
+	// os.TempDir().
+	TempDir string
 }
 
 // Space is one feature space held in memory. Load makes them; a Space owns
@@ -51,176 +66,54 @@ type Table struct {
 	// standard input).
 }
 
+// loadBlockRows is the block size of Load's pass.
+const loadBlockRows = 16 << 10
+
 // Load reads the spaces named by specs into memory. A spec without File
 // reads defaultFile. Each distinct file is opened once and read once, front
 // to back, whatever the number of its spaces. Spaces from different files
 // are aligned by row order: the files must have the same number of rows.
+//
+// Load is one pass of a Reader (NewReader), its blocks appended.
 //
 // Errors wrap one of this package's sentinels or one of arrowio's (a file
 // that cannot be read, is corrupt or truncated); data errors are *Error
 // values naming the file, the column and the row. Cancelling ctx stops
 // Load between batches.
 func Load(ctx context.Context, defaultFile string, specs []Spec, opts Options) (*Table, error) {
-	if opts.Alloc == nil {
-		opts.Alloc = memory.DefaultAllocator
+	opts.Spill = false // one pass
+	r, err := NewReader(ctx, defaultFile, specs, opts)
+	if err != nil {
+		return nil, err
 	}
-	if len(specs) == 0 {
-		return nil, fmt.Errorf("no spaces to load: %w", ErrSpec)
+	defer r.Close()
+	p, err := r.NewPass(ctx, 0, loadBlockRows)
+	if err != nil {
+		return nil, err
 	}
-
-	// Group the specs by file, keeping the order of first use.
-	var files []*input
-	byPath := make(map[string]*input)
-	fileOf := make([]*input, len(specs))
-	for k, sp := range specs {
-		p := sp.File
-		if p == "" {
-			p = defaultFile
+	defer p.Close()
+	data := make([][]float64, len(specs))
+	for {
+		b, err := p.Next(ctx)
+		if err == io.EOF {
+			break
 		}
-		if p == "" {
-			return nil, fmt.Errorf("spec %q names no file and no default file is given: %w", sp, ErrSpec)
-		}
-		in := byPath[p]
-		if in == nil {
-			in = &input{path: p}
-			byPath[p] = in
-			files = append(files, in)
-		}
-		in.spaces = append(in.spaces, k)
-		fileOf[k] = in
-	}
-
-	// Open every file and resolve every spec before reading any data, so
-	// that a typo in the last spec does not wait for the first file.
-	defer func() {
-		for _, in := range files {
-			if in.src != nil {
-				in.src.Close()
-			}
-		}
-	}()
-	decs := make([]*Decoder, len(specs))
-	for _, in := range files {
-		src, err := arrowio.Open(ctx, in.path, arrowio.Options{Alloc: opts.Alloc, Stdin: opts.Stdin})
 		if err != nil {
 			return nil, err
 		}
-		in.src = src
-		for _, k := range in.spaces {
-			d, err := NewDecoder(src.Name(), src.Schema(), specs[k].Columns)
-			if err != nil {
-				return nil, err
-			}
-			decs[k] = d
+		for k, x := range b.Spaces {
+			data[k] = append(data[k], x...)
 		}
 	}
-
-	data := make([][]float64, len(specs))
-	for _, in := range files {
-		if err := in.read(ctx, decs, data, opts.DropInvalid); err != nil {
-			return nil, err
-		}
+	t := &Table{N: int(r.N()), Dropped: int(r.Dropped()), Spaces: r.Spaces(), Files: r.Files()}
+	if !opts.DropInvalid {
+		t.Dropped = 0
 	}
-	n := files[0].rows
-	for _, in := range files[1:] {
-		if in.rows != n {
-			return nil, fmt.Errorf("%w: %s has %d rows, %s has %d rows: spaces from different files are aligned by row",
-				ErrRowMismatch, files[0].src.Name(), n, in.src.Name(), in.rows)
-		}
-	}
-
-	// Drop the invalid rows of any file from every space.
-	var drop []bool
-	dropped := 0
-	for _, in := range files {
-		if in.invalid == nil {
-			continue
-		}
-		if drop == nil {
-			drop = make([]bool, n)
-		}
-		for i, bad := range in.invalid {
-			if bad && !drop[i] {
-				drop[i] = true
-				dropped++
-			}
-		}
-	}
-
-	t := &Table{N: int(n) - dropped, Dropped: dropped, Spaces: make([]Space, len(specs))}
-	for _, in := range files {
-		t.Files = append(t.Files, in.path)
-	}
-	for k, sp := range specs {
-		d := decs[k]
-		x := data[k]
-		if len(x) != int(n)*d.Dim() {
+	for k := range t.Spaces {
+		t.Spaces[k].Data = data[k]
+		if len(data[k]) != t.N*t.Spaces[k].Dim {
 			panic("stream: decoded data does not match the row count")
 		}
-		if dropped > 0 {
-			x = compact(x, d.Dim(), drop)
-		}
-		t.Spaces[k] = Space{Name: sp.String(), Columns: d.Columns(), Dim: d.Dim(), Data: x}
 	}
 	return t, nil
-}
-
-// input is one distinct file of Load.
-type input struct {
-	path    string
-	src     *arrowio.Source
-	spaces  []int  // indices of the specs read from this file
-	rows    int64  // rows read
-	invalid []bool // rows with an invalid value, when dropping; nil if none
-}
-
-// read reads the file once, appending each of its spaces to data[k].
-func (in *input) read(ctx context.Context, decs []*Decoder, data [][]float64, dropInvalid bool) error {
-	rr, err := in.src.NewRecordReader(ctx)
-	if err != nil {
-		return err
-	}
-	defer rr.Release()
-	var mark func(int)
-	var flags []bool
-	if dropInvalid {
-		mark = func(i int) { flags[int(in.rows)+i] = true }
-	}
-	for rr.Next() {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		rec := rr.RecordBatch()
-		if dropInvalid {
-			flags = append(flags, make([]bool, rec.NumRows())...)
-		}
-		for _, k := range in.spaces {
-			if data[k], err = decs[k].Append(data[k], rec, in.rows, mark); err != nil {
-				return err
-			}
-		}
-		in.rows += rec.NumRows()
-	}
-	if err := rr.Err(); err != nil {
-		return err
-	}
-	for _, bad := range flags {
-		if bad {
-			in.invalid = flags
-			break
-		}
-	}
-	return nil
-}
-
-// compact removes the rows i with drop[i] from the row-major x of width w,
-// in place.
-func compact(x []float64, w int, drop []bool) []float64 {
-	out := x[:0]
-	for i, bad := range drop {
-		if !bad {
-			out = append(out, x[i*w:(i+1)*w]...)
-		}
-	}
-	return out
 }
