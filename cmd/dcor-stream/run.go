@@ -99,6 +99,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 
 // run is the whole command: it returns the exit status.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "matrix" {
+		return runMatrix(ctx, args[1:], stdin, stdout, stderr)
+	}
 	o, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0

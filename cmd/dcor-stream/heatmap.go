@@ -1,0 +1,248 @@
+package main
+
+import (
+	"fmt"
+	"image/color"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
+	"gonum.org/v1/plot/palette"
+	"gonum.org/v1/plot/palette/moreland"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/text"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgsvg"
+)
+
+// heatGrid presents a matrix to plotter.HeatMap: column c at x = c, row r
+// at y = rows−1−r, so that the first row is at the top as in a table.
+type heatGrid [][]float64
+
+func (g heatGrid) Dims() (c, r int)   { return len(g[0]), len(g) }
+func (g heatGrid) Z(c, r int) float64 { return g[len(g)-1-r][c] }
+func (g heatGrid) X(c int) float64    { return float64(c) }
+func (g heatGrid) Y(r int) float64    { return float64(r) }
+
+// heatStatTitle names each statistic in the heatmap's title.
+var heatStatTitle = map[string]string{
+	"bcdcor":       "bias-corrected dCor² (bcdcor)",
+	"dcor":         "dCor (V-statistic, biased upward in high dimension)",
+	"pdcor":        "partial dCor given %s (pdcor)",
+	"semi_partial": "semi-partial dCor given %s, as the seed paper's code",
+}
+
+// writeHeatmap draws the matrix stat of r as a heatmap to file, PNG or SVG
+// by its extension: the row spaces top to bottom, the column spaces left
+// to right, each cell coloured on a fixed scale from min(0, smallest
+// value) to max(1, largest value) so that heatmaps of different runs
+// compare, with its value printed when the matrix is at most 24×24, a
+// colour bar, and a title naming the statistic, n and the estimator.
+func writeHeatmap(file string, r *matrixReport, stat string) error {
+	var grid [][]float64
+	for _, s := range r.stats() {
+		if s.key == stat {
+			grid = s.grid
+		}
+	}
+	if grid == nil {
+		return usagef("-heatmap-stat %s: no such matrix in this run", stat)
+	}
+	nr, nc := len(grid), len(grid[0])
+	lo, hi := 0.0, 1.0
+	for _, row := range grid {
+		for _, v := range row {
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+		}
+	}
+
+	var cmap palette.ColorMap = viridis()
+	if lo < 0 && stat != "bcdcor" && stat != "dcor" {
+		// A partial statistic can be far below 0: a diverging map centred
+		// at 0 shows the sign.
+		m := math.Max(-lo, hi)
+		lo, hi = -m, m
+		cmap = moreland.SmoothBlueRed()
+	}
+	cmap.SetMin(lo)
+	cmap.SetMax(hi)
+	pal := cmap.Palette(256)
+
+	// Sizes: cells of 0.5 inch (smaller beyond 16 spaces), widened up to
+	// 1.2 inch so that the column labels fit horizontally; longer labels
+	// are turned upright.
+	tickFont := font.Font{Typeface: plot.DefaultFont.Typeface, Variant: plot.DefaultFont.Variant, Size: vg.Points(10)}
+	face := font.DefaultCache.Lookup(tickFont, tickFont.Size)
+	longest := func(names []string) vg.Length {
+		var w vg.Length
+		for _, n := range names {
+			w = max(w, face.Width(n))
+		}
+		return w
+	}
+	cellH := vg.Length(0.5) * vg.Inch
+	if m := max(nr, nc); m > 16 {
+		cellH = vg.Length(math.Max(0.18, 8.0/float64(m))) * vg.Inch
+	}
+	cellW := max(cellH, min(longest(r.colNames)+0.2*vg.Inch, 1.2*vg.Inch))
+	upright := longest(r.colNames)+0.1*vg.Inch > cellW
+	if vg.Length(nc)*cellW > 12*vg.Inch {
+		cellW, upright = cellH, true
+	}
+	colLabelH := face.Extents().Height
+	if upright {
+		colLabelH = longest(r.colNames)
+	}
+	const barW = 1.3 * vg.Inch
+	w := longest(r.rowNames) + cellW*vg.Length(nc) + barW + 1.2*vg.Inch
+	h := colLabelH + cellH*vg.Length(nr) + 1.8*vg.Inch
+	w, h = max(w, 5*vg.Inch), max(h, 4*vg.Inch)
+
+	p := plot.New()
+	name := heatStatTitle[stat]
+	if strings.Contains(name, "%s") {
+		name = fmt.Sprintf(name, r.given)
+	}
+	title := fmt.Sprintf("%s, n = %d", name, r.res.n)
+	if r.res.minibatch > 0 {
+		title += "\n" + r.estimatorLabel()
+	}
+	if r.normalize {
+		title += "\nrows normalised to unit norm"
+	}
+	p.Title.Text = title
+	p.Title.TextStyle.Font.Size = vg.Points(12)
+	p.X.Label.Text = r.colTitle
+	p.Y.Label.Text = r.rowTitle
+	colNames := r.colNames
+	if upright {
+		// Trailing spaces keep the ends of upright labels off the cells.
+		colNames = make([]string, nc)
+		for i, n := range r.colNames {
+			colNames[i] = n + "  "
+		}
+	}
+	p.NominalX(colNames...)
+	rev := make([]string, nr)
+	for i, n := range r.rowNames {
+		rev[nr-1-i] = n
+	}
+	p.NominalY(rev...)
+	p.X.Tick.Label.Font.Size = tickFont.Size
+	p.Y.Tick.Label.Font.Size = tickFont.Size
+	if upright {
+		p.X.Tick.Label.Rotation = math.Pi / 2
+		p.X.Tick.Label.XAlign = draw.XRight
+		p.X.Tick.Label.YAlign = draw.YCenter
+	}
+	p.Title.Padding = vg.Points(8)
+	p.X.Padding, p.Y.Padding = 0, 0
+
+	hm := plotter.NewHeatMap(heatGrid(grid), pal)
+	hm.Min, hm.Max = lo, hi
+	p.Add(hm)
+	if nr <= 24 && nc <= 24 {
+		p.Add(cellLabels(grid, cmap))
+	}
+	p.X.Min, p.X.Max = -0.5, float64(nc)-0.5
+	p.Y.Min, p.Y.Max = -0.5, float64(nr)-0.5
+
+	bar := plot.New()
+	bar.Add(&plotter.ColorBar{ColorMap: cmap, Vertical: true})
+	bar.HideX()
+	bar.Y.Padding = 0
+	bar.Y.Label.Text = stat
+	bar.Y.Tick.Label.Font.Size = tickFont.Size
+
+	var c vg.CanvasWriterTo
+	switch strings.ToLower(filepath.Ext(file)) {
+	case ".svg":
+		c = vgsvg.New(w, h)
+	default:
+		c = vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(120), vgimg.UseBackgroundColor(color.White))}
+	}
+	dc := draw.New(c)
+	mainC := draw.Crop(dc, 0, -barW, 0, 0)
+	p.Draw(mainC)
+	// Align the colour bar with the heatmap's data area.
+	da := p.DataCanvas(mainC)
+	barC := draw.Crop(dc, w-barW+0.25*vg.Inch, -0.25*vg.Inch, 0, 0)
+	bda := bar.DataCanvas(barC)
+	barC.Min.Y += da.Min.Y - bda.Min.Y
+	barC.Max.Y += da.Max.Y - bda.Max.Y
+	bar.Draw(barC)
+
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := c.WriteTo(f); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	return f.Close()
+}
+
+// viridis returns matplotlib's viridis colour map (Smith & van der Walt
+// 2015), from 9 of its colours interpolated in CIELAB: perceptually
+// uniform, readable in grey and by colour-blind readers, and what most
+// layer-similarity heatmaps use.
+func viridis() palette.ColorMap {
+	stops := []color.Color{
+		color.NRGBA{0x44, 0x01, 0x54, 0xff}, color.NRGBA{0x47, 0x2d, 0x7b, 0xff},
+		color.NRGBA{0x3b, 0x52, 0x8b, 0xff}, color.NRGBA{0x2c, 0x72, 0x8e, 0xff},
+		color.NRGBA{0x21, 0x91, 0x8c, 0xff}, color.NRGBA{0x28, 0xae, 0x80, 0xff},
+		color.NRGBA{0x5e, 0xc9, 0x62, 0xff}, color.NRGBA{0xad, 0xdc, 0x30, 0xff},
+		color.NRGBA{0xfd, 0xe7, 0x25, 0xff},
+	}
+	m, err := moreland.NewLuminance(stops)
+	if err != nil {
+		panic(err) // the stops are fixed and increase in luminance
+	}
+	return m
+}
+
+// cellLabels prints each cell's value with 2 decimals, white on dark cells
+// and black on light ones.
+func cellLabels(grid [][]float64, cmap palette.ColorMap) *plotter.Labels {
+	var xys plotter.XYs
+	var labels []string
+	var styles []text.Style
+	nr := len(grid)
+	base := text.Style{
+		Font:    font.From(plot.DefaultFont, vg.Points(8)),
+		XAlign:  draw.XCenter,
+		YAlign:  draw.YCenter,
+		Handler: plot.DefaultTextHandler,
+	}
+	for i, row := range grid {
+		for j, v := range row {
+			xys = append(xys, plotter.XY{X: float64(j), Y: float64(nr - 1 - i)})
+			labels = append(labels, fmt.Sprintf("%.2f", v))
+			st := base
+			st.Color = color.Black
+			if c, err := cmap.At(v); err == nil && luminance(c) < 0.5 {
+				st.Color = color.White
+			}
+			styles = append(styles, st)
+		}
+	}
+	l, err := plotter.NewLabels(plotter.XYLabels{XYs: xys, Labels: labels})
+	if err != nil {
+		panic(err) // the XYs are finite and as many as the labels
+	}
+	l.TextStyle = styles
+	return l
+}
+
+// luminance returns the relative luminance of c in [0, 1] (Rec. 709
+// weights on the gamma-encoded channels, enough to pick a text colour).
+func luminance(c color.Color) float64 {
+	r, g, b, _ := c.RGBA()
+	return (0.2126*float64(r) + 0.7152*float64(g) + 0.0722*float64(b)) / 0xffff
+}
