@@ -71,6 +71,26 @@ type Options struct {
 	Exponent float64 // optional; default 1; must be in (0, 2]
 	TileSize int     // optional; default DefaultTileSize rows
 	Workers  int     // optional; default runtime.GOMAXPROCS(0)
+
+	// Tiles restricts Compute to the tiles [Tiles.From, Tiles.To) of the
+	// fixed tile order (see TileCount and Shard). Optional; the zero value
+	// means every tile.
+	Tiles Range
+
+	// Resume continues an interrupted run: a state that Compute returned or
+	// passed to Progress for the same spaces and options, of which the
+	// first ResumeDone tiles of the range are done. Compute adds the rest
+	// of the range into Resume and returns it. Optional.
+	Resume     *estimator.Stats
+	ResumeDone int
+
+	// Progress, if not nil, is called after each tile is added, from the
+	// goroutine that called Compute, with the state and the number of tiles
+	// of the range done so far (a prefix of the range, in tile order), and
+	// the range's size. The workers go on meanwhile; st must not be kept or
+	// modified after Progress returns (encode it to keep it). A non-nil
+	// error stops Compute, which returns it.
+	Progress func(st *estimator.Stats, done, total int) error
 }
 
 // DefaultTileSize is the tile edge used when Options.TileSize is 0. Tiles of
@@ -172,13 +192,49 @@ func compute(ctx context.Context, spaces []Space, opts Options, kern kernel) (*e
 	}
 	p.shift = p.shifts(scratches[0])
 	st := estimator.New(p.k, n, alpha, p.shift, p.bounds())
-	if tiles == 0 {
+	rng := opts.Tiles
+	if rng == (Range{}) {
+		rng = Range{0, tiles}
+	}
+	if rng.From < 0 || rng.From > rng.To || rng.To > tiles {
+		return nil, fmt.Errorf("tiles [%d, %d) of %d: %w", rng.From, rng.To, tiles, ErrRange)
+	}
+	if opts.Resume != nil {
+		if err := compatible(opts.Resume, st); err != nil {
+			return nil, err
+		}
+		if opts.ResumeDone < 0 || opts.ResumeDone > rng.To-rng.From {
+			return nil, fmt.Errorf("resume after %d of %d tiles: %w", opts.ResumeDone, rng.To-rng.From, ErrRange)
+		}
+		st = opts.Resume
+	}
+	sch := &schedule{rng: rng, done: opts.ResumeDone, progress: opts.Progress}
+	if opts.Resume == nil {
+		sch.done = 0
+	}
+	if rng.From+sch.done == rng.To {
 		return st, nil
 	}
-	if err := p.run(ctx, st, scratches, grid); err != nil {
+	if err := p.run(ctx, st, scratches, grid, sch); err != nil {
 		return nil, err
 	}
 	return st, nil
+}
+
+// compatible reports whether a state to resume was made with the same
+// samples, exponent, shifts and bounds as fresh, a new state for this run.
+func compatible(resume, fresh *estimator.Stats) error {
+	if resume.K() != fresh.K() || resume.N() != fresh.N() || resume.Exponent() != fresh.Exponent() {
+		return fmt.Errorf("state of %d spaces, %d samples, exponent %v; this run has %d, %d, %v: %w",
+			resume.K(), resume.N(), resume.Exponent(), fresh.K(), fresh.N(), fresh.Exponent(), ErrResume)
+	}
+	for k := range fresh.K() {
+		if resume.Shift(k) != fresh.Shift(k) || resume.Bound(k) != fresh.Bound(k) {
+			return fmt.Errorf("space %d: state shift %v bound %v, this run %v %v: %w",
+				k, resume.Shift(k), resume.Bound(k), fresh.Shift(k), fresh.Bound(k), ErrResume)
+		}
+	}
+	return nil
 }
 
 // validate checks the spaces and returns their common sample count.
@@ -229,7 +285,7 @@ type slot struct {
 // it has added tile t - len(slots) to st, so at most len(slots) partials
 // exist and each is reused; it adds tile t only after tile t-1, so the
 // floating-point sums are the same for any worker count and timing.
-func (p *plan) run(ctx context.Context, st *estimator.Stats, scratches []*scratch, grid int) error {
+func (p *plan) run(ctx context.Context, st *estimator.Stats, scratches []*scratch, grid int, sch *schedule) error {
 	tiles := grid * (grid + 1) / 2
 	slots := make([]slot, min(tiles, windowPerWorker*len(scratches)))
 	for i := range slots {
@@ -257,7 +313,7 @@ func (p *plan) run(ctx context.Context, st *estimator.Stats, scratches []*scratc
 		})
 	}
 
-	err := p.dispatch(gctx, st, slots, jobs, grid)
+	err := p.dispatch(gctx, st, slots, jobs, grid, sch)
 	close(jobs)
 	if werr := g.Wait(); err == nil {
 		err = werr
@@ -270,7 +326,7 @@ func (p *plan) run(ctx context.Context, st *estimator.Stats, scratches []*scratc
 
 // dispatch sends the tiles to the workers in order and adds them to st in
 // the same order, as they complete.
-func (p *plan) dispatch(ctx context.Context, st *estimator.Stats, slots []slot, jobs chan<- *slot, grid int) error {
+func (p *plan) dispatch(ctx context.Context, st *estimator.Stats, slots []slot, jobs chan<- *slot, grid int, sch *schedule) error {
 	reduce := func(sl *slot) error {
 		select {
 		case <-sl.done:
@@ -281,11 +337,24 @@ func (p *plan) dispatch(ctx context.Context, st *estimator.Stats, slots []slot, 
 			return err // the worker may have skipped the tile
 		}
 		st.AddTile(&sl.tile)
+		sch.done++
+		if sch.progress != nil {
+			return sch.progress(st, sch.done, sch.rng.To-sch.rng.From)
+		}
 		return nil
 	}
-	t := 0
+	// t counts the tiles handed out; idx is the position of (bi, bj) in the
+	// tile order, of which only [rng.From+done, rng.To) are computed.
+	t, idx := 0, 0
+	first, last := sch.rng.From+sch.done, sch.rng.To
 	for bi := range grid {
-		for bj := bi; bj < grid; bj++ {
+		for bj := bi; bj < grid; bj, idx = bj+1, idx+1 {
+			if idx < first {
+				continue
+			}
+			if idx >= last {
+				break
+			}
 			sl := &slots[t%len(slots)]
 			if t >= len(slots) {
 				if err := reduce(sl); err != nil {
