@@ -6,8 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"runtime"
+	"io/fs"
+	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/dcor-stream/dcor-stream/block"
 	"github.com/dcor-stream/dcor-stream/estimator"
@@ -44,13 +47,17 @@ func usagef(format string, args ...any) error {
 }
 
 type options struct {
-	x, y, z     string
-	exponent    float64
-	workers     int
-	tile        int
-	format      string
-	dropInvalid bool
-	file        string
+	computeFlags
+	x, y, z string
+	format  string
+	file    string
+
+	shard           string        // "I/N", with state
+	state           string        // where -shard writes its state
+	checkpoint      string        // checkpoint file, resumed from if present
+	checkpointEvery time.Duration // how often the checkpoint is written
+
+	shardIndex, shardCount int // parsed from shard
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -64,11 +71,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.x, "x", "", "feature space `SPEC` of X (required)")
 	fs.StringVar(&o.y, "y", "", "feature space `SPEC` of Y (required)")
 	fs.StringVar(&o.z, "z", "", "feature space `SPEC` of Z: adds partial dCor of X and Y given Z")
-	fs.Float64Var(&o.exponent, "exponent", 1, "exponent α in (0, 2] on the Euclidean distances")
-	fs.IntVar(&o.workers, "workers", runtime.GOMAXPROCS(0), "number of tile workers")
-	fs.IntVar(&o.tile, "tile", 0, "tile size in rows (0: the default)")
+	o.computeFlags.register(fs)
 	fs.StringVar(&o.format, "format", "text", "output format: text or json")
-	fs.BoolVar(&o.dropInvalid, "drop-invalid", false, "drop rows with a null, NaN or Inf in any space (jointly) instead of failing")
+	fs.StringVar(&o.shard, "shard", "", "compute only shard `I/N` of the tile grid (0 <= I < N) and write its state to -state; combine with 'dcor-stream merge'")
+	fs.StringVar(&o.state, "state", "", "`FILE` the state of a -shard run is written to")
+	fs.StringVar(&o.checkpoint, "checkpoint", "", "write the state to `FILE` as the run goes, and resume from it if it exists; removed when the run ends")
+	fs.DurationVar(&o.checkpointEvery, "checkpoint-every", time.Minute, "how often -checkpoint is written")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err
@@ -82,32 +90,65 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	default:
 		return o, usagef("more than one FILE: %s", strings.Join(fs.Args(), " "))
 	}
-	switch {
-	case o.x == "" || o.y == "":
+	if o.x == "" || o.y == "" {
 		return o, usagef("-x and -y are required")
-	case !(o.exponent > 0 && o.exponent <= 2):
-		return o, usagef("-exponent %v is outside (0, 2]", o.exponent)
-	case o.workers < 1:
-		return o, usagef("-workers %d: need at least 1", o.workers)
-	case o.tile < 0:
-		return o, usagef("-tile %d is negative", o.tile)
+	}
+	if err := o.computeFlags.check(); err != nil {
+		return o, err
+	}
+	switch {
 	case o.format != "text" && o.format != "json":
 		return o, usagef("-format %q: want text or json", o.format)
+	case (o.shard == "") != (o.state == ""):
+		return o, usagef("-shard and -state go together")
+	case o.checkpointEvery < 0:
+		return o, usagef("-checkpoint-every %v is negative", o.checkpointEvery)
+	}
+	if o.shard != "" {
+		var err error
+		if o.shardIndex, o.shardCount, err = parseShard(o.shard); err != nil {
+			return o, err
+		}
 	}
 	return o, nil
 }
 
+// parseShard parses "I/N" with 0 <= I < N.
+func parseShard(s string) (i, n int, err error) {
+	a, b, ok := strings.Cut(s, "/")
+	i, err1 := strconv.Atoi(a)
+	n, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || n < 1 || i < 0 || i >= n {
+		return 0, 0, usagef("-shard %q: want I/N with 0 <= I < N", s)
+	}
+	return i, n, nil
+}
+
 // run is the whole command: it returns the exit status.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "matrix" {
-		return runMatrix(ctx, args[1:], stdin, stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "matrix":
+			return runMatrix(ctx, args[1:], stdin, stdout, stderr)
+		case "merge":
+			return exitCode(runMerge(args[1:], stdout, stderr), stderr)
+		}
 	}
 	o, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
 	if err == nil {
-		err = compute(ctx, o, stdin, stdout)
+		err = compute(ctx, o, stdin, stdout, stderr)
+	}
+	return exitCode(err, stderr)
+}
+
+// exitCode prints err and returns the exit status it calls for: 0 for nil
+// or -h, 2 for a usage error, 1 otherwise.
+func exitCode(err error, stderr io.Writer) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
 	}
 	var ue usageError
 	switch {
@@ -123,7 +164,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 }
 
-func compute(ctx context.Context, o options, stdin io.Reader, stdout io.Writer) error {
+func compute(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.Writer) error {
 	names := []string{o.x, o.y}
 	if o.z != "" {
 		names = append(names, o.z)
@@ -147,24 +188,64 @@ func compute(ctx context.Context, o options, stdin io.Reader, stdout io.Writer) 
 	for i, sp := range tab.Spaces {
 		spaces[i] = block.Space{Data: sp.Data, Dim: sp.Dim}
 	}
-	st, err := block.Compute(ctx, spaces, block.Options{Exponent: o.exponent, Workers: o.workers, TileSize: o.tile})
+	bo := o.blockOptions()
+	hdr := newStateHeader(tab, o)
+	if o.shard != "" {
+		bo.Tiles = block.Shard(tab.N, bo, o.shardIndex, o.shardCount)
+		hdr.Shard, hdr.Shards = o.shardIndex, o.shardCount
+	}
+	hdr.Range = [2]int{bo.Tiles.From, bo.Tiles.To}
+	if bo.Tiles == (block.Range{}) {
+		hdr.Range = [2]int{0, block.TileCount(tab.N, bo)}
+	}
+	if o.checkpoint != "" {
+		if err := resumeCheckpoint(o.checkpoint, hdr, &bo, stderr); err != nil {
+			return err
+		}
+		bo.Progress = checkpointer(o.checkpoint, o.checkpointEvery, hdr)
+	}
+	st, err := block.Compute(ctx, spaces, bo)
 	if err != nil {
 		return err
 	}
-	rep := report{
-		spaces:   tab.Spaces,
-		dropped:  tab.Dropped,
-		exponent: o.exponent,
+	if o.shard != "" {
+		hdr.Done = hdr.Range[1] - hdr.Range[0]
+		if err := writeState(o.state, hdr, st); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "dcor-stream: shard %d/%d (tiles %d to %d of %d) written to %s\n",
+			o.shardIndex, o.shardCount, hdr.Range[0], hdr.Range[1], block.TileCount(tab.N, bo), o.state)
+	} else if err := newReport(hdr, st).write(stdout, o.format); err != nil {
+		return err
+	}
+	if o.checkpoint != "" {
+		if err := os.Remove(o.checkpoint); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+// newReport makes the report of a whole state described by hdr.
+func newReport(hdr *stateHeader, st *estimator.Stats) *report {
+	rep := &report{
+		spaces:   hdr.spaces(),
+		dropped:  hdr.Dropped,
+		exponent: hdr.Options.Exponent,
 		pair:     st.Pair(0, 1),
 	}
-	if len(tab.Spaces) == 3 {
+	if st.K() == 3 {
 		p := st.Partial(0, 1, 2)
 		rep.partial = &p
 	}
-	if o.format == "json" {
-		return rep.writeJSON(stdout)
+	return rep
+}
+
+func (r *report) write(w io.Writer, format string) error {
+	if format == "json" {
+		return r.writeJSON(w)
 	}
-	return rep.writeText(stdout)
+	return r.writeText(w)
 }
 
 // report is what one run prints.

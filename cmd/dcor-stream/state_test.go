@@ -1,0 +1,244 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dcor-stream/dcor-stream/block"
+	"github.com/dcor-stream/dcor-stream/estimator"
+	"github.com/dcor-stream/dcor-stream/stream"
+)
+
+// TestShardMerge: N shards merged, in any order, print exactly what one
+// run prints, on the example and on an energy reference case.
+func TestShardMerge(t *testing.T) {
+	ref := filepath.Join("..", "..", "testdata", "energy")
+	inputs := [][]string{
+		{"-tile", "64", "-x", "model_a", "-y", "model_b", "-z", "label", example},
+		{"-exponent", "0.5", "-tile", "32", "-x", filepath.Join(ref, "d2_pdcor_direct_n300_x.csv"),
+			"-y", filepath.Join(ref, "d2_pdcor_direct_n300_y.csv"), "-z", filepath.Join(ref, "d2_pdcor_direct_n300_z.csv")},
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i, in := range inputs {
+		_, want, _ := runCLI(t, nil, append([]string{"-format", "json"}, in...)...)
+		for _, n := range []int{1, 3, 4} {
+			dir := t.TempDir()
+			var states []string
+			for s := range n {
+				path := filepath.Join(dir, fmt.Sprintf("s%d", s))
+				code, stdout, stderr := runCLI(t, nil, append([]string{"-shard", fmt.Sprintf("%d/%d", s, n), "-state", path}, in...)...)
+				if code != 0 || stdout != "" || !strings.Contains(stderr, "written to") {
+					t.Fatalf("shard %d/%d: exit %d, stdout %q, stderr %q", s, n, code, stdout, stderr)
+				}
+				states = append(states, path)
+			}
+			rng.Shuffle(len(states), func(a, b int) { states[a], states[b] = states[b], states[a] })
+			code, got, stderr := runCLI(t, nil, append([]string{"merge", "-format", "json"}, states...)...)
+			if code != 0 {
+				t.Fatalf("merge: exit %d: %s", code, stderr)
+			}
+			if got != want {
+				t.Errorf("input %d, %d shards merged:\n%s\nwant (one run):\n%s", i, n, got, want)
+			}
+		}
+	}
+}
+
+func TestMergeErrors(t *testing.T) {
+	dir := t.TempDir()
+	shard := func(name, spec string, i, n int, extra ...string) string {
+		path := filepath.Join(dir, name)
+		args := append([]string{"-shard", fmt.Sprintf("%d/%d", i, n), "-state", path, "-tile", "64", "-x", "model_a", "-y", spec}, extra...)
+		if code, _, stderr := runCLI(t, nil, append(args, example)...); code != 0 {
+			t.Fatalf("shard: %s", stderr)
+		}
+		return path
+	}
+	a0, a1, a2 := shard("a0", "model_b", 0, 3), shard("a1", "model_b", 1, 3), shard("a2", "model_b", 2, 3)
+	other := shard("b1", "noise", 1, 3)
+	exp := shard("c1", "model_b", 1, 3, "-exponent", "0.5")
+	two := shard("d1", "model_b", 1, 2)
+	junk := filepath.Join(dir, "junk")
+	os.WriteFile(junk, []byte("not a state"), 0o644)
+	whole, _ := os.ReadFile(a1)
+	trunc := filepath.Join(dir, "trunc")
+	os.WriteFile(trunc, whole[:len(whole)-9], 0o644)
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"missing shard", []string{a0, a2}, 1, "missing shards [1]"},
+		{"duplicate", []string{a0, a1, a1, a2}, 1, "both shard 1/3"},
+		{"other data", []string{a0, other, a2}, 1, "not shards of the same run"},
+		{"other options", []string{a0, exp, a2}, 1, "not shards of the same run"},
+		{"other count", []string{a0, two, a2}, 1, "not shards of the same run"},
+		{"not a state", []string{a0, junk}, 1, "not a dcor-stream state file"},
+		{"truncated", []string{a0, trunc, a2}, 1, "trunc"},
+		{"no such file", []string{a0, filepath.Join(dir, "nope")}, 1, "nope"},
+		{"no files", nil, 2, "needs the state files"},
+	} {
+		code, stdout, stderr := runCLI(t, nil, append([]string{"merge"}, tc.args...)...)
+		if code != tc.code || stdout != "" || !strings.Contains(stderr, tc.want) {
+			t.Errorf("merge (%s): exit %d (want %d), stdout %q, stderr %q (want it to mention %q)", tc.name, code, tc.code, stdout, stderr, tc.want)
+		}
+	}
+	// Usage errors of -shard.
+	for _, args := range [][]string{
+		{"-shard", "3/3", "-state", filepath.Join(dir, "x"), "-x", "model_a", "-y", "model_b", example},
+		{"-shard", "1", "-state", filepath.Join(dir, "x"), "-x", "model_a", "-y", "model_b", example},
+		{"-shard", "0/2", "-x", "model_a", "-y", "model_b", example},
+	} {
+		if code, _, stderr := runCLI(t, nil, args...); code != 2 {
+			t.Errorf("dcor-stream %s: exit %d, want 2; %s", strings.Join(args, " "), code, stderr)
+		}
+	}
+}
+
+// partialCheckpoint writes the checkpoint of the run of args after k tiles,
+// as an interrupted run would leave it.
+func partialCheckpoint(t *testing.T, path string, k int, args ...string) {
+	t.Helper()
+	o, err := parseFlags(append([]string{"-checkpoint", path}, args...), os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	specs := []stream.Spec{}
+	for _, s := range []string{o.x, o.y} {
+		sp, err := stream.ParseSpec(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		specs = append(specs, sp)
+	}
+	tab, err := stream.Load(t.Context(), o.file, specs, stream.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := newStateHeader(tab, o)
+	bo := o.blockOptions()
+	hdr.Range = [2]int{0, block.TileCount(tab.N, bo)}
+	stop := errors.New("stop")
+	bo.Progress = func(st *estimator.Stats, done, total int) error {
+		if done < k {
+			return nil
+		}
+		h := *hdr
+		h.Done = done
+		if err := writeState(path, &h, st); err != nil {
+			t.Fatal(err)
+		}
+		return stop
+	}
+	if _, err := block.Compute(t.Context(), []block.Space{{Data: tab.Spaces[0].Data, Dim: tab.Spaces[0].Dim}, {Data: tab.Spaces[1].Data, Dim: tab.Spaces[1].Dim}}, bo); !errors.Is(err, stop) {
+		t.Fatalf("partial run: %v", err)
+	}
+}
+
+func TestCheckpointResume(t *testing.T) {
+	args := []string{"-format", "json", "-tile", "32", "-x", "model_a", "-y", "noise", example}
+	_, want, _ := runCLI(t, nil, args...)
+	dir := t.TempDir()
+	for _, k := range []int{1, 100, 527} {
+		cp := filepath.Join(dir, "cp")
+		partialCheckpoint(t, cp, k, args...)
+		code, got, stderr := runCLI(t, nil, append([]string{"-checkpoint", cp}, args...)...)
+		if code != 0 || !strings.Contains(stderr, fmt.Sprintf("resuming from %s: %d of 528 tiles done", cp, k)) {
+			t.Fatalf("resume after %d tiles: exit %d, stderr %q", k, code, stderr)
+		}
+		if got != want {
+			t.Errorf("resumed after %d tiles:\n%s\nwant:\n%s", k, got, want)
+		}
+		if _, err := os.Stat(cp); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("checkpoint left behind after a successful run: %v", err)
+		}
+	}
+	// A checkpoint of other data or other options is refused, not used.
+	cp := filepath.Join(dir, "cp")
+	partialCheckpoint(t, cp, 10, args...)
+	for _, other := range [][]string{
+		{"-format", "json", "-tile", "32", "-x", "model_a", "-y", "model_b", example},
+		{"-format", "json", "-tile", "32", "-exponent", "1.5", "-x", "model_a", "-y", "noise", example},
+	} {
+		code, stdout, stderr := runCLI(t, nil, append([]string{"-checkpoint", cp}, other...)...)
+		if code != 1 || stdout != "" || !strings.Contains(stderr, "cannot be resumed") || !strings.Contains(stderr, "remove it") {
+			t.Errorf("mismatched checkpoint: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+		}
+	}
+}
+
+// TestKillResume kills the command with SIGKILL at five random moments,
+// resuming each time from its checkpoint; the final output equals that of
+// an uninterrupted run, bit for bit.
+func TestKillResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the command and runs it seven times: skipped in -short mode")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "dcor-stream")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	// n = 20,000 univariate pairs: long enough (a fraction of a second)
+	// for kills to land mid-run.
+	data := filepath.Join(dir, "xy.csv")
+	var b strings.Builder
+	b.WriteString("a,b\n")
+	gen := rand.New(rand.NewPCG(8, 8))
+	for range 20000 {
+		a := gen.NormFloat64()
+		fmt.Fprintf(&b, "%v,%v\n", a, a*a+gen.NormFloat64())
+	}
+	if err := os.WriteFile(data, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cp := filepath.Join(dir, "cp")
+	args := []string{"-format", "json", "-tile", "128", "-workers", "2", "-checkpoint", cp, "-checkpoint-every", "5ms",
+		"-x", "a", "-y", "b", data}
+	start := time.Now()
+	want, err := exec.Command(bin, args...).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := time.Since(start)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
+	resumed := 0
+	for kill := range 5 {
+		cmd := exec.Command(bin, args...)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(full/10 + time.Duration(rng.Int64N(int64(full/3))))
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		if strings.Contains(stderr.String(), "resuming") {
+			resumed++
+		}
+		if _, err := os.Stat(cp); err != nil && kill == 0 {
+			t.Logf("no checkpoint after the first kill (the run may have been killed before its first tile)")
+		}
+	}
+	got, err := exec.Command(bin, args...).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("after 5 kills and resumes:\n%s\nwant (uninterrupted):\n%s", got, want)
+	}
+	if resumed == 0 {
+		t.Errorf("no run resumed from a checkpoint: the kills did not test resuming")
+	}
+	t.Logf("%d of 4 later runs resumed from a checkpoint", resumed)
+}
