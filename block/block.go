@@ -136,9 +136,11 @@ const (
 //
 // Squared distances are direct sums of squared differences below Dim 16;
 // from Dim 16 up they come from the Gram form |x_i|² + |x_j|² - 2 x_i·x_j
-// (one blas64.Gemm per space and tile), recomputed by direct differences
-// where the Gram form cancels (below 1e-6·(|x_i|² + |x_j|²)), so that
-// duplicated rows are at distance exactly 0 in either kernel.
+// (the fused kernel of fused.go: a register-blocked FMA micro-kernel in
+// assembly on amd64 with AVX2 or AVX-512, pure Go elsewhere and under the
+// purego build tag), recomputed by direct differences where the Gram form
+// cancels (below 1e-6·(|x_i|² + |x_j|²)), so that duplicated rows are at
+// distance exactly 0 in either kernel.
 //
 // The result is bit-identical for every Workers value. Compute returns an
 // error wrapping ErrNoSpaces, ErrSampleCount, ErrShape, ErrExponent or
@@ -151,6 +153,11 @@ func Compute(ctx context.Context, spaces []Space, opts Options) (*estimator.Stat
 
 // compute is Compute with the choice of kernel.
 func compute(ctx context.Context, spaces []Space, opts Options, kern kernel) (*estimator.Stats, error) {
+	return computeWith(ctx, spaces, opts, kern, bestKernels())
+}
+
+// computeWith is compute with the strip kernels of the fused Gram path.
+func computeWith(ctx context.Context, spaces []Space, opts Options, kern kernel, impl kernels) (*estimator.Stats, error) {
 	if opts.TileSize < 0 {
 		panic("block: negative tile size")
 	}
@@ -178,7 +185,7 @@ func compute(ctx context.Context, spaces []Space, opts Options, kern kernel) (*e
 		workers = runtime.GOMAXPROCS(0)
 	}
 
-	p := newPlan(spaces, n, alpha, tileSize, kern)
+	p := newPlanWith(spaces, n, alpha, tileSize, kern, impl)
 	grid := (n + tileSize - 1) / tileSize
 	tiles := grid * (grid + 1) / 2
 	workers = max(1, min(workers, tiles))

@@ -70,9 +70,19 @@ type plan struct {
 	// uni: K <= 2 univariate spaces and α = 1 or 2, computed by the fused
 	// kernels uni1 and uni2.
 	uni bool
+	// fused: some space is a Gram space; tiles are computed by fusedTile
+	// with the strip kernels kern, chunk rows of I per pass.
+	fused bool
+	kern  kernels
+	chunk int
 }
 
 func newPlan(spaces []Space, n int, alpha float64, tileSize int, kern kernel) *plan {
+	return newPlanWith(spaces, n, alpha, tileSize, kern, bestKernels())
+}
+
+// newPlanWith is newPlan with the strip kernels of the fused Gram path.
+func newPlanWith(spaces []Space, n int, alpha float64, tileSize int, kern kernel, impl kernels) *plan {
 	k := len(spaces)
 	p := &plan{
 		spaces:   spaces,
@@ -90,7 +100,10 @@ func newPlan(spaces []Space, n int, alpha float64, tileSize int, kern kernel) *p
 		p.mean[i] = columnMeans(s, min(n, meanRows))
 		p.gram[i] = kern == kernelGram || kern == kernelAuto && s.Dim >= gramMinDim
 		p.uni = p.uni && s.Dim == 1
+		p.fused = p.fused || p.gram[i]
 	}
+	p.kern = impl
+	p.chunk = p.fusedChunk()
 	return p
 }
 
@@ -158,6 +171,7 @@ type scratch struct {
 	g      [][]float64 // per Gram space: the inner products x_i·x_j
 	xi     [][]float64 // per direct space: row i, gathered
 	d      [][]float64 // per space: row i of the shifted distance tile
+	f      *fusedScratch
 }
 
 func (p *plan) newScratch() *scratch {
@@ -183,6 +197,9 @@ func (p *plan) newScratch() *scratch {
 			sc.xi[k] = make([]float64, s.Dim)
 		}
 	}
+	if p.fused {
+		sc.f = p.newFusedScratch()
+	}
 	return sc
 }
 
@@ -201,6 +218,10 @@ func (p *plan) newScratch() *scratch {
 //
 // This is the kernel that assembly micro-kernels would replace.
 func (p *plan) tile(sc *scratch, i0, ni, j0, nj int, diag bool, shift, s []float64, rowI, rowJ [][]float64) {
+	if p.fused {
+		p.fusedTile(sc, i0, ni, j0, nj, diag, shift, s, rowI, rowJ)
+		return
+	}
 	for k, sp := range p.spaces {
 		if p.gram[k] {
 			loadRows(sc.pi[k], sc.ni[k], sp, p.mean[k], i0, ni)

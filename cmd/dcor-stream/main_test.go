@@ -56,7 +56,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if stdout != string(want) {
+			if !sameOutput(stdout, string(want)) {
 				t.Errorf("dcor-stream %s:\ngot:\n%s\nwant (%s):\n%s", strings.Join(tc.args, " "), stdout, golden, want)
 			}
 			if strings.HasSuffix(tc.name, "json") && !json.Valid([]byte(stdout)) {

@@ -1,0 +1,474 @@
+package block
+
+import "math"
+
+// The fused tile kernel.
+//
+// A tile I×J is cut into strips of nr columns of J. For each strip and
+// each space k it computes the shifted distances a'^k_ij of the rows of I
+// (or of a chunk of them, see plan.chunk) against the nr columns into a
+// small strip buffer (chunk × nr float64, in L1), then folds the buffers
+// into the row sums, column sums and product sums of the tile before the
+// next strip overwrites them: the TileSize² Gram and distance tiles are
+// never written out.
+//
+// For a Gram space the strip is computed by a register-blocked micro-kernel
+// (gramStrip: blocks of mr rows × nr columns of inner products, each row
+// panel packed once per tile, centred, in float64) followed by the
+// epilogue distStrip, which turns the inner products g_ij into
+//
+//	d²_ij = |x_i|² + |x_j|² − 2 g_ij,  clamped at 0,
+//	a'_ij = (d²_ij)^(α/2) − c_k,       0 for the pairs outside the tile
+//
+// and flags every row holding a pair with d²_ij < refineTol·(|x_i|²+|x_j|²),
+// where the Gram form has cancelled; those rows are recomputed in Go by
+// direct differences (refineRow), as in gramRow. For a direct space (Dim
+// below gramMinDim) the strip is filled by directRow or absRow.
+//
+// The strip kernels exist in pure Go (goKernels) and, on amd64 with AVX2
+// and FMA, in assembly (asmKernels); plan.kern holds the set in use.
+
+const (
+	// mr and nr are the rows and columns of a micro-block of the Gram
+	// micro-kernel: with AVX-512, 8×24 float64 accumulators fill 24 of
+	// the 32 ZMM registers, leaving 3 for a row of the J panel and some
+	// for broadcast elements of the I panel; the AVX2 kernel computes the
+	// block as four 4×12 blocks, in 12 of its 16 YMM registers.
+	mr = 8
+	nr = 24
+	// chunkBytes bounds the packed I panels of the Gram spaces that one
+	// pass over the strips of a tile streams from L2 (of 1 MiB per core
+	// on the development machine; half of it leaves room for the J
+	// strips, the strip buffers and the other worker's data in L3).
+	chunkBytes = 512 << 10
+)
+
+// Epilogue modes: how distStrip raises d² to α/2.
+const (
+	modeTwo         = iota // d², α = 2 (and the general α, raised afterwards)
+	modeOne                // sqrt(d²), α = 1
+	modeHalf               // sqrt(sqrt(d²)), α = 0.5
+	modeThreeHalves        // r·sqrt(r), r = sqrt(d²), α = 1.5
+)
+
+// kernels is one implementation of the strip kernels. Their slices must
+// be long enough for the sizes given; the wrappers panic otherwise.
+//
+//   - gramStrip(dim, nb, a, b, g): for the nb blocks of mr rows of the
+//     packed I panel a (block t at a[t·mr·dim:], element (r, q) at
+//     q·mr + r) and the packed strip b (element (c, q) at b[q·nr + c]),
+//     g[(t·mr + r)·nr + c] = sum_q a_(t,r,q) b_(c,q).
+//   - distStrip(rows, g, na, nb, jidx, i0, c, mode, flags): in place over
+//     g[:rows·nr], the epilogue above for row i = i0 + r (as a float64)
+//     and column c, valid where i < jidx[c]; sets flags[r] to 1 (else 0)
+//     for a row with a valid pair that needs refinement and returns their
+//     number.
+//   - accStrip(rows, d, row, col): row[r] += sum_c d[r·nr+c], col[c] +=
+//     sum_r d[r·nr+c], returns sum of d² over d[:rows·nr].
+//   - dotStrip(n, a, b): sum_x a[x]·b[x] over x < n, n a multiple of nr.
+type kernels struct {
+	name      string
+	gramStrip func(dim, nb int, a, b, g []float64)
+	distStrip func(rows int, g, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8) int
+	accStrip  func(rows int, d, row, col []float64) float64
+	dotStrip  func(n int, a, b []float64) float64
+}
+
+// bestKernels returns the assembly kernels where the CPU runs them, else
+// the pure-Go ones.
+func bestKernels() kernels {
+	if k, ok := asmKernels(); ok {
+		return k
+	}
+	return goKernels()
+}
+
+func goKernels() kernels {
+	return kernels{
+		name:      "go",
+		gramStrip: gramStripGo,
+		distStrip: distStripGo,
+		accStrip:  accStripGo,
+		dotStrip:  dotStripGo,
+	}
+}
+
+// gramStripGo is gramStrip in Go, 4 columns of a block at a time.
+func gramStripGo(dim, nb int, a, b, g []float64) {
+	b = b[:dim*nr]
+	g = g[:nb*mr*nr]
+	for t := range nb {
+		at := a[t*mr*dim : (t+1)*mr*dim]
+		for r := range mr {
+			out := g[(t*mr+r)*nr : (t*mr+r+1)*nr]
+			for c := 0; c < nr; c += 4 {
+				var s0, s1, s2, s3 float64
+				for q := range dim {
+					x := at[q*mr+r]
+					bq := b[q*nr+c : q*nr+c+4]
+					s0 += x * bq[0]
+					s1 += x * bq[1]
+					s2 += x * bq[2]
+					s3 += x * bq[3]
+				}
+				out[c], out[c+1], out[c+2], out[c+3] = s0, s1, s2, s3
+			}
+		}
+	}
+}
+
+// raiseMode returns d2^(α/2) for the modes of distStrip.
+func raiseMode(d2 float64, mode int) float64 {
+	switch mode {
+	case modeOne:
+		return math.Sqrt(d2)
+	case modeHalf:
+		return math.Sqrt(math.Sqrt(d2))
+	case modeThreeHalves:
+		r := math.Sqrt(d2)
+		return r * math.Sqrt(r)
+	}
+	return d2
+}
+
+func distStripGo(rows int, g, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8) int {
+	nb = nb[:nr]
+	flags = flags[:rows]
+	nflag := 0
+	for r := range rows {
+		i := i0 + float64(r)
+		row := g[r*nr : (r+1)*nr]
+		flags[r] = 0
+		for col, gv := range row {
+			s := na[r] + nb[col]
+			v := s - 2*gv
+			valid := i < jidx[col]
+			if valid && v < refineTol*s {
+				flags[r] = 1
+			}
+			if !valid {
+				row[col] = 0
+				continue
+			}
+			row[col] = raiseMode(max(v, 0), mode) - c
+		}
+		nflag += int(flags[r])
+	}
+	return nflag
+}
+
+func accStripGo(rows int, d, row, col []float64) float64 {
+	col = col[:nr]
+	var s float64
+	for r := range rows {
+		var t float64
+		for c, v := range d[r*nr : (r+1)*nr] {
+			t += v
+			col[c] += v
+			s += v * v
+		}
+		row[r] += t
+	}
+	return s
+}
+
+func dotStripGo(n int, a, b []float64) float64 {
+	a, b = a[:n], b[:n]
+	var s0, s1, s2, s3 float64
+	for x := 0; x < n; x += 4 {
+		s0 += a[x] * b[x]
+		s1 += a[x+1] * b[x+1]
+		s2 += a[x+2] * b[x+2]
+		s3 += a[x+3] * b[x+3]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// fusedScratch is the part of a worker's scratch used by the fused kernel.
+type fusedScratch struct {
+	a, b   [][]float64 // per Gram space: packed panels of I and J
+	na, nb [][]float64 // per Gram space: their squared norms, 0 for padding
+	d      [][]float64 // per space: the strip buffer, chunk × nr
+	col    [][]float64 // per space: column sums of the current strip
+	flags  []uint8     // per row of the chunk: needs refinement
+	jidx   [nr]float64
+	// packedI0, packedNI are the rows packed in a (packedNI = 0: none).
+	// Consecutive tiles share their rows I, so a worker mostly packs only
+	// the J panels.
+	packedI0, packedNI int
+}
+
+func roundUp(x, m int) int { return (x + m - 1) / m * m }
+
+// fusedChunk returns the number of rows of I processed per pass over the
+// strips: a multiple of mr whose packed Gram panels fit chunkBytes.
+func (p *plan) fusedChunk() int {
+	var dims int
+	for k, s := range p.spaces {
+		if p.gram[k] {
+			dims += s.Dim
+		}
+	}
+	c := p.tileSize
+	if dims > 0 {
+		c = min(c, chunkBytes/(8*dims))
+	}
+	return max(mr, c/mr*mr)
+}
+
+func (p *plan) newFusedScratch() *fusedScratch {
+	t := p.tileSize
+	fs := &fusedScratch{
+		a:     make([][]float64, p.k),
+		b:     make([][]float64, p.k),
+		na:    make([][]float64, p.k),
+		nb:    make([][]float64, p.k),
+		d:     make([][]float64, p.k),
+		col:   make([][]float64, p.k),
+		flags: make([]uint8, p.chunk),
+	}
+	for k, s := range p.spaces {
+		fs.d[k] = make([]float64, roundUp(p.chunk, mr)*nr)
+		fs.col[k] = make([]float64, nr)
+		if p.gram[k] {
+			fs.a[k] = make([]float64, roundUp(t, mr)*s.Dim)
+			fs.b[k] = make([]float64, roundUp(t, nr)*s.Dim)
+			fs.na[k] = make([]float64, roundUp(t, mr))
+			fs.nb[k] = make([]float64, roundUp(t, nr))
+		}
+	}
+	return fs
+}
+
+// pack copies rows [r0, r0+m) of s, centred by mu, into dst in blocks of
+// w rows (block t at dst[t·w·dim:], element (r, q) at q·w + r), padded
+// with zero rows to a multiple of w, and their squared norms (summed in q
+// order, as in loadRows) into norms.
+func pack(dst, norms []float64, s Space, mu []float64, r0, m, w int) {
+	dim := s.Dim
+	mu = mu[:dim]
+	for t := range (m + w - 1) / w {
+		blk := dst[t*w*dim : (t+1)*w*dim]
+		for r := range w {
+			i := t*w + r
+			if i >= m {
+				for q := r; q < len(blk); q += w {
+					blk[q] = 0
+				}
+				norms[i] = 0
+				continue
+			}
+			var sq float64
+			src := s.Data[(r0+i)*dim : (r0+i+1)*dim]
+			for q, v := range src {
+				c := v - mu[q]
+				blk[q*w+r] = c
+				sq += c * c
+			}
+			norms[i] = sq
+		}
+	}
+}
+
+// fusedMode returns the epilogue mode of α and whether the strip must be
+// raised to α/2 afterwards (general α).
+func (p *plan) fusedMode() (mode int, general bool) {
+	switch p.pow {
+	case powOne:
+		return modeOne, false
+	case powHalf:
+		return modeHalf, false
+	case powThreeHalves:
+		return modeThreeHalves, false
+	case powTwo:
+		return modeTwo, false
+	}
+	return modeTwo, true
+}
+
+// fusedTile is tile (same contract) with the fused kernel. The direct
+// spaces use sc.pi (row-major) and sc.pj (transposed) as in tile.
+func (p *plan) fusedTile(sc *scratch, i0, ni, j0, nj int, diag bool, shift, s []float64, rowI, rowJ [][]float64) {
+	fs := sc.f
+	repack := fs.packedI0 != i0 || fs.packedNI != ni
+	fs.packedI0, fs.packedNI = i0, ni
+	for k, sp := range p.spaces {
+		if p.gram[k] {
+			if repack {
+				pack(fs.a[k], fs.na[k], sp, p.mean[k], i0, ni, mr)
+			}
+			pack(fs.b[k], fs.nb[k], sp, p.mean[k], j0, nj, nr)
+			continue
+		}
+		loadRowsPlain(sc.pi[k], sp, p.mean[k], i0, ni)
+		loadCols(sc.pj[k], nil, sp, p.mean[k], j0, nj)
+	}
+	clear(s)
+	for k := range p.k {
+		clear(rowI[k][:ni])
+		clear(rowJ[k][:nj])
+	}
+	mode, general := p.fusedMode()
+	strips := (nj + nr - 1) / nr
+	for r0 := 0; r0 < ni; r0 += p.chunk {
+		rows := min(p.chunk, ni-r0)
+		for sj := range strips {
+			c0 := sj * nr
+			ncols := min(nr, nj-c0)
+			rr := rows
+			if diag {
+				// Rows i < c0+ncols-1 hold a pair i < j of the strip.
+				rr = min(rows, c0+ncols-1-r0)
+				if rr <= 0 {
+					continue
+				}
+			}
+			for c := range nr {
+				switch {
+				case c >= ncols:
+					fs.jidx[c] = math.Inf(-1)
+				case diag:
+					fs.jidx[c] = float64(c0 + c)
+				default:
+					fs.jidx[c] = math.Inf(1)
+				}
+			}
+			for k := range p.k {
+				if p.gram[k] {
+					p.gramStrip(fs, k, r0, rr, sj, mode, general, shift[k])
+				} else {
+					p.directStrip(sc, k, r0, rr, c0, ncols, nj, diag, shift[k])
+				}
+			}
+			q := 0 // PairIndex(K, k, l)
+			for k := range p.k {
+				col := fs.col[k]
+				clear(col)
+				s[q] += p.kern.accStrip(rr, fs.d[k], rowI[k][r0:r0+rr], col)
+				q++
+				for l := k + 1; l < p.k; l++ {
+					s[q] += p.kern.dotStrip(rr*nr, fs.d[k], fs.d[l])
+					q++
+				}
+				for c, v := range col[:ncols] {
+					rowJ[k][c0+c] += v
+				}
+			}
+		}
+	}
+	for q := range s {
+		s[q] *= 2
+	}
+	if diag {
+		for k := range p.k {
+			ri, rj := rowI[k][:ni], rowJ[k][:ni]
+			for i := range ri {
+				ri[i] += rj[i]
+			}
+		}
+	}
+}
+
+// gramStrip fills fs.d[k] with the shifted distances of the rows
+// [r0, r0+rr) of I against the strip sj of J of the Gram space k.
+func (p *plan) gramStrip(fs *fusedScratch, k, r0, rr, sj, mode int, general bool, c float64) {
+	dim := p.spaces[k].Dim
+	d := fs.d[k]
+	a := fs.a[k][r0*dim:]
+	b := fs.b[k][sj*nr*dim : (sj+1)*nr*dim]
+	na, nb := fs.na[k][r0:], fs.nb[k][sj*nr:(sj+1)*nr]
+	cc := c
+	if general {
+		cc = 0
+	}
+	p.kern.gramStrip(dim, (rr+mr-1)/mr, a, b, d)
+	if p.kern.distStrip(rr, d, na, nb, &fs.jidx, float64(r0), cc, mode, fs.flags) > 0 {
+		for r, f := range fs.flags[:rr] {
+			if f != 0 {
+				refineRow(d[r*nr:(r+1)*nr], a, b, na[r], nb, r, dim, &fs.jidx, float64(r0+r), cc, mode)
+			}
+		}
+	}
+	if general {
+		e := p.alpha / 2
+		for r := range rr {
+			i := float64(r0 + r)
+			row := d[r*nr : (r+1)*nr]
+			for col, v := range row {
+				if i < fs.jidx[col] {
+					row[col] = math.Exp(e*math.Log(v)) - c // as in raise
+				}
+			}
+		}
+	}
+}
+
+// refineRow recomputes the row r of a strip (see distStrip) in Go, from
+// the packed panels: the Gram form where it has not cancelled, else
+// direct differences, as gramRow does.
+func refineRow(out, a, b []float64, na float64, nb []float64, r, dim int, jidx *[nr]float64, i, c float64, mode int) {
+	blk := a[r/mr*mr*dim:]
+	rr := r % mr
+	for col := range nr {
+		if !(i < jidx[col]) {
+			out[col] = 0
+			continue
+		}
+		var g float64
+		for q := range dim {
+			g += blk[q*mr+rr] * b[q*nr+col]
+		}
+		s := na + nb[col]
+		v := s - 2*g
+		if v < refineTol*s {
+			v = 0
+			for q := range dim {
+				t := blk[q*mr+rr] - b[q*nr+col]
+				v += t * t
+			}
+		}
+		out[col] = raiseMode(max(v, 0), mode) - c
+	}
+}
+
+// directStrip fills fs.d[k] with the shifted distances of the rows
+// [r0, r0+rr) of I against the columns [c0, c0+ncols) of J of the direct
+// space k, 0 outside the tile.
+func (p *plan) directStrip(sc *scratch, k, r0, rr, c0, ncols, nj int, diag bool, c float64) {
+	fs := sc.f
+	dim := p.spaces[k].Dim
+	d := fs.d[k]
+	b := sc.pj[k]
+	for r := range rr {
+		i := r0 + r
+		row := d[r*nr : (r+1)*nr]
+		lo := 0
+		if diag {
+			lo = max(0, min(ncols, i+1-c0)) // columns j <= i are outside
+		}
+		clear(row[:lo])
+		clear(row[ncols:])
+		out := row[lo:ncols]
+		if len(out) == 0 {
+			continue
+		}
+		if dim == 1 {
+			p.absRow(out, sc.pi[k][i], b[c0+lo:c0+ncols], c)
+			continue
+		}
+		directRow(out, sc.pi[k][i*dim:(i+1)*dim], b, nj, c0+lo)
+		p.raise(out, c)
+	}
+}
+
+// loadRowsPlain copies rows [r0, r0+m) of s, centred by mu, into dst
+// row-major.
+func loadRowsPlain(dst []float64, s Space, mu []float64, r0, m int) {
+	dim := s.Dim
+	for i := range m {
+		out := dst[i*dim : (i+1)*dim]
+		for q, v := range s.Data[(r0+i)*dim : (r0+i+1)*dim] {
+			out[q] = v - mu[q]
+		}
+	}
+}

@@ -1,0 +1,100 @@
+//go:build !purego
+
+package block
+
+import "golang.org/x/sys/cpu"
+
+// asmKernels returns the strip kernels of fused_amd64.s if the CPU (and
+// the operating system, which must save the YMM registers) runs them:
+// AVX2+FMA, with the AVX-512 Gram micro-kernel where AVX-512F is
+// available (it doubles the FMA throughput on the development machine).
+func asmKernels() (kernels, bool) {
+	if !cpu.X86.HasAVX2 || !cpu.X86.HasFMA || !cpu.X86.HasAVX {
+		return kernels{}, false
+	}
+	gram := gramStripAVX2
+	name := "avx2"
+	if cpu.X86.HasAVX512F {
+		gram, name = gramStripAVX512, "avx512"
+	}
+	return kernels{
+		name:      name,
+		gramStrip: gram,
+		distStrip: distStripAVX2,
+		accStrip:  accStripAVX2,
+		dotStrip:  dotStripAVX2,
+	}, true
+}
+
+// The wrappers check the slice lengths the assembly relies on.
+
+func gramStripAVX2(dim, nb int, a, b, g []float64) {
+	if nb <= 0 || dim <= 0 {
+		return
+	}
+	_ = a[nb*mr*dim-1]
+	_ = b[nr*dim-1]
+	_ = g[nb*mr*nr-1]
+	gramStripAsm(dim, nb, &a[0], &b[0], &g[0])
+}
+
+func gramStripAVX512(dim, nb int, a, b, g []float64) {
+	if nb <= 0 || dim <= 0 {
+		return
+	}
+	_ = a[nb*mr*dim-1]
+	_ = b[nr*dim-1]
+	_ = g[nb*mr*nr-1]
+	gramStripAsm512(dim, nb, &a[0], &b[0], &g[0])
+}
+
+func distStripAVX2(rows int, g, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8) int {
+	if rows <= 0 {
+		return 0
+	}
+	_ = g[rows*nr-1]
+	_ = na[rows-1]
+	_ = nb[nr-1]
+	_ = flags[rows-1]
+	if mode < modeTwo || mode > modeThreeHalves {
+		panic("block: invalid epilogue mode")
+	}
+	return distStripAsm(rows, &g[0], &na[0], &nb[0], &jidx[0], i0, c, mode, &flags[0])
+}
+
+func accStripAVX2(rows int, d, row, col []float64) float64 {
+	_ = col[nr-1]
+	if rows <= 0 {
+		return 0
+	}
+	_ = d[rows*nr-1]
+	_ = row[rows-1]
+	return accStripAsm(rows, &d[0], &row[0], &col[0])
+}
+
+func dotStripAVX2(n int, a, b []float64) float64 {
+	if n <= 0 {
+		return 0
+	}
+	if n%nr != 0 {
+		panic("block: dotStrip length not a multiple of nr")
+	}
+	_ = a[n-1]
+	_ = b[n-1]
+	return dotStripAsm(n/nr, &a[0], &b[0])
+}
+
+//go:noescape
+func gramStripAsm(dim, nb int, a, b, gs *float64)
+
+//go:noescape
+func gramStripAsm512(dim, nb int, a, b, gs *float64)
+
+//go:noescape
+func distStripAsm(rows int, gs, na, nb, jidx *float64, i0, c float64, mode int, flags *uint8) int
+
+//go:noescape
+func accStripAsm(rows int, d, row, col *float64) float64
+
+//go:noescape
+func dotStripAsm(blocks int, a, b *float64) float64

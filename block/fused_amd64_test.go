@@ -1,0 +1,22 @@
+//go:build !purego
+
+package block
+
+import "golang.org/x/sys/cpu"
+
+// kernelSets returns every strip-kernel set this CPU runs: pure Go, AVX2
+// and, with AVX-512F, the AVX-512 Gram micro-kernel.
+func kernelSets() []kernels {
+	sets := []kernels{goKernels()}
+	if !cpu.X86.HasAVX2 || !cpu.X86.HasFMA {
+		return sets
+	}
+	avx2 := kernels{name: "avx2", gramStrip: gramStripAVX2, distStrip: distStripAVX2, accStrip: accStripAVX2, dotStrip: dotStripAVX2}
+	sets = append(sets, avx2)
+	if cpu.X86.HasAVX512F {
+		avx512 := avx2
+		avx512.name, avx512.gramStrip = "avx512", gramStripAVX512
+		sets = append(sets, avx512)
+	}
+	return sets
+}
