@@ -17,29 +17,30 @@ var (
 
 const (
 	encodingMagic   = "DCST"
-	encodingVersion = 2
+	encodingVersion = 3
 	// maxSpaces bounds k in a decoded state, so that a corrupt header
 	// cannot ask for a huge allocation.
 	maxSpaces = 1 << 12
 )
 
-// MarshalBinary encodes s. Version 2 of the encoding, all numbers little
+// MarshalBinary encodes s. Version 3 of the encoding, all numbers little
 // endian:
 //
 //	bytes  0..3   magic "DCST"
-//	byte   4      version (2)
+//	byte   4      version (3)
 //	uvarint       k, the number of spaces (1..4096)
 //	uvarint       n, the number of samples
+//	uvarint       capacity − n (0 unless the state was grown)
 //	float64       exponent α
 //	k × float64   shifts c_k
 //	k × float64   bounds B_k
 //	k(k+1)/2 × (int64 hi, uint64 lo)   S'_kl in units of its quantum, in PairIndex order
 //	k × n × int64                      shifted row sums in units of their quantum, space by space
 //
-// The quanta are derived from n and the bounds (see New), so they are not
-// stored. The encoding is exact: UnmarshalBinary of it gives a state whose
-// results are bit-identical to those of s. (Version 1, with float64 sums,
-// is no longer read.)
+// The quanta are derived from the capacity and the bounds (see New and
+// Grow), so they are not stored. The encoding is exact: UnmarshalBinary of
+// it gives a state whose results are bit-identical to those of s.
+// (Versions 1 and 2, without the capacity, are not read.)
 func (s *Stats) MarshalBinary() ([]byte, error) {
 	size := 5 + 2*binary.MaxVarintLen64 + 8*(1+2*s.k+2*len(s.s)+s.k*s.n)
 	b := make([]byte, 0, size)
@@ -47,6 +48,7 @@ func (s *Stats) MarshalBinary() ([]byte, error) {
 	b = append(b, encodingVersion)
 	b = binary.AppendUvarint(b, uint64(s.k))
 	b = binary.AppendUvarint(b, uint64(s.n))
+	b = binary.AppendUvarint(b, uint64(s.capacity-s.n))
 	b = appendFloat(b, s.exponent)
 	for _, c := range s.shift {
 		b = appendFloat(b, c)
@@ -94,12 +96,19 @@ func (s *Stats) UnmarshalBinary(data []byte) error {
 	if err != nil {
 		return err
 	}
+	extra, err := d.uvarint("capacity")
+	if err != nil {
+		return err
+	}
+	if extra > 1<<40 {
+		return fmt.Errorf("capacity %d beyond n: %w", extra, ErrCorrupt)
+	}
 	pairs := k * (k + 1) / 2
 	// Check the length before allocating anything sized by the header.
 	if want := 8 * (1 + 2*k + 2*pairs); uint64(len(d.b)) < want || (uint64(len(d.b))-want)/8/k != n || (uint64(len(d.b))-want)%(8*k) != 0 {
 		return fmt.Errorf("length %d does not fit %d spaces of %d samples: %w", len(data), k, n, ErrCorrupt)
 	}
-	out := Stats{k: int(k), n: int(n), shift: make([]float64, k), bound: make([]float64, k), s: make([]int128, pairs), rows: make([][]int64, k)}
+	out := Stats{k: int(k), n: int(n), capacity: int(n + extra), shift: make([]float64, k), bound: make([]float64, k), s: make([]int128, pairs), rows: make([][]int64, k)}
 	if out.exponent, err = d.float("exponent"); err != nil {
 		return err
 	}

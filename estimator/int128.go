@@ -52,3 +52,19 @@ func (a int128) float(q float64) float64 {
 	r, _ := f.Float64()
 	return r
 }
+
+// shiftRound returns a/2^sh rounded to the nearest integer, ties to even.
+func (a int128) shiftRound(sh uint) int128 {
+	v := new(big.Int).SetInt64(a.hi)
+	v.Lsh(v, 64)
+	v.Add(v, new(big.Int).SetUint64(a.lo))
+	d := new(big.Int).Lsh(big.NewInt(1), sh)
+	q, r := new(big.Int).DivMod(v, d, new(big.Int)) // floor division: 0 <= r < d
+	switch c := new(big.Int).Lsh(r, 1).Cmp(d); {
+	case c > 0, c == 0 && q.Bit(0) == 1:
+		q.Add(q, big.NewInt(1))
+	}
+	lo := new(big.Int).And(q, new(big.Int).SetUint64(math.MaxUint64)).Uint64()
+	hi := new(big.Int).Rsh(q, 64).Int64()
+	return int128{hi: hi, lo: lo}
+}

@@ -59,6 +59,7 @@ var ErrIncompatible = errors.New("estimator: incompatible states")
 type Stats struct {
 	k        int
 	n        int
+	capacity int // n the grids are set for: n, or more after Grow
 	exponent float64
 	shift    []float64 // c_k
 	bound    []float64 // B_k >= max |a'^k_ij|
@@ -97,6 +98,7 @@ func New(k, n int, exponent float64, shift, bound []float64) *Stats {
 	st := &Stats{
 		k:        k,
 		n:        n,
+		capacity: n,
 		exponent: exponent,
 		shift:    append([]float64(nil), shift...),
 		bound:    append([]float64(nil), bound...),
@@ -117,9 +119,9 @@ const (
 	sBits   = 125
 )
 
-// setQuanta derives the grids from n and the bounds.
+// setQuanta derives the grids from the capacity and the bounds.
 func (s *Stats) setQuanta() {
-	n := float64(max(s.n, 1))
+	n := float64(max(s.capacity, 1))
 	s.rowQ = make([]float64, s.k)
 	for k, b := range s.bound {
 		s.rowQ[k] = pow2AtLeast(n*b) / (1 << rowBits)
@@ -238,8 +240,8 @@ func (s *Stats) Merge(other *Stats) error {
 	switch {
 	case s.k != other.k:
 		return fmt.Errorf("%d spaces vs %d: %w", s.k, other.k, ErrIncompatible)
-	case s.n != other.n:
-		return fmt.Errorf("%d samples vs %d: %w", s.n, other.n, ErrIncompatible)
+	case s.n != other.n || s.capacity != other.capacity:
+		return fmt.Errorf("%d samples (capacity %d) vs %d (%d): %w", s.n, s.capacity, other.n, other.capacity, ErrIncompatible)
 	case s.exponent != other.exponent:
 		return fmt.Errorf("exponent %v vs %v: %w", s.exponent, other.exponent, ErrIncompatible)
 	}
@@ -275,6 +277,7 @@ func (s *Stats) clone() *Stats {
 	c := &Stats{
 		k:        s.k,
 		n:        s.n,
+		capacity: s.capacity,
 		exponent: s.exponent,
 		shift:    append([]float64(nil), s.shift...),
 		bound:    append([]float64(nil), s.bound...),
@@ -321,4 +324,88 @@ func (s *Stats) RowSums(k int, dst []float64) []float64 {
 		dst = append(dst, float64(r)*q)
 	}
 	return dst
+}
+
+// Grow appends m samples to the state, with zero row sums, for the online
+// case: tiles of the new rows against the old ones and among themselves are
+// then added as usual. When n passes the capacity the grids were set for,
+// the capacity doubles (or more) and every sum is rescaled to the coarser
+// grid, each rounded once; the grids then have the precision of a state
+// created for the new capacity. It panics if m < 0.
+func (s *Stats) Grow(m int) {
+	if m < 0 {
+		panic("estimator: negative growth")
+	}
+	n := s.n + m
+	for k := range s.rows {
+		s.rows[k] = append(s.rows[k], make([]int64, m)...)
+	}
+	s.n = n
+	if n <= s.capacity {
+		return
+	}
+	c := max(1, s.capacity)
+	for c < n {
+		c *= 2
+	}
+	s.regrid(func() { s.capacity = c })
+}
+
+// Widen raises the bound of space k to at least b (to 2b when it grows,
+// so that widening is rare), rescaling the sums of space k to the coarser
+// grid. It is for the online case, when new samples lie farther apart than
+// the bound allows. It panics if b is not finite.
+func (s *Stats) Widen(k int, b float64) {
+	s.checkSpace(k)
+	if math.IsNaN(b) || math.IsInf(b, 0) {
+		panic("estimator: bound not finite")
+	}
+	if b <= s.bound[k] {
+		return
+	}
+	s.regrid(func() { s.bound[k] = 2 * b })
+}
+
+// regrid applies change to the capacity or bounds and moves every sum to
+// the new grids, which are never finer than the old ones.
+func (s *Stats) regrid(change func()) {
+	oldRowQ, oldSQ := append([]float64(nil), s.rowQ...), append([]float64(nil), s.sQ...)
+	change()
+	s.setQuanta()
+	for k, r := range s.rows {
+		if sh := shiftBits(s.rowQ[k], oldRowQ[k]); sh > 0 {
+			for i, v := range r {
+				r[i] = shiftRound(v, sh)
+			}
+		}
+	}
+	for p := range s.s {
+		if sh := shiftBits(s.sQ[p], oldSQ[p]); sh > 0 {
+			s.s[p] = s.s[p].shiftRound(sh)
+		}
+	}
+}
+
+// shiftBits returns log2(q/old) for powers of two q >= old.
+func shiftBits(q, old float64) uint {
+	_, e := math.Frexp(q)
+	_, eo := math.Frexp(old)
+	if e < eo {
+		panic("estimator: finer grid after regrid")
+	}
+	return uint(e - eo)
+}
+
+// shiftRound returns v/2^sh rounded to the nearest integer, ties to even.
+func shiftRound(v int64, sh uint) int64 {
+	if sh >= 63 {
+		return 0 // |v| < 2^rowBits
+	}
+	q := v >> sh // floor
+	r := v - q<<sh
+	half := int64(1) << (sh - 1)
+	if r > half || r == half && q&1 == 1 {
+		q++
+	}
+	return q
 }
