@@ -321,9 +321,9 @@ func (p *plan) uniRows(sc *scratch, ni, nj int, diag bool, shift, s []float64, r
 	}
 }
 
-// uni1 is acc1 fused with the distances a_j = |x - y_j|^α - c, α = 2 if sq
-// else 1, of a univariate space.
-func uni1(x float64, y, col []float64, c float64, sq bool) (r, s float64) {
+// uni1Go is uni1 in Go: acc1 fused with the distances a_j = |x - y_j|^α - c,
+// α = 2 if sq else 1, of a univariate space.
+func uni1Go(x float64, y, col []float64, c float64, sq bool) (r, s float64) {
 	col = col[:len(y)]
 	var r1, s1 float64
 	j := 0
@@ -362,10 +362,10 @@ func uni1(x float64, y, col []float64, c float64, sq bool) (r, s float64) {
 	return r + r1, s + s1
 }
 
-// uni2 returns the sums of a, b, a², ab and b² and adds a to colA and b
-// to colB, for the distances a_j = |xa - ya_j|^α - ca and
-// b_j = |xb - yb_j|^α - cb of two univariate spaces, α = 2 if sq else 1.
-func uni2(xa, xb float64, ya, yb, colA, colB []float64, ca, cb float64, sq bool) (ra, rb, saa, sab, sbb float64) {
+// uni2Go is uni2 in Go: it returns the sums of a, b, a², ab and b² and
+// adds a to colA and b to colB, for the distances a_j = |xa - ya_j|^α - ca
+// and b_j = |xb - yb_j|^α - cb of two univariate spaces, α = 2 if sq else 1.
+func uni2Go(xa, xb float64, ya, yb, colA, colB []float64, ca, cb float64, sq bool) (ra, rb, saa, sab, sbb float64) {
 	n := len(ya)
 	yb, colA, colB = yb[:n], colA[:n], colB[:n]
 	if sq {
@@ -505,9 +505,10 @@ func gramRow(d, g []float64, ni float64, nb, xi, b []float64, stride, j0 int) {
 	}
 }
 
-// directRow sets d[j'] = sum_q (xi_q - b_q,j+j')² for the transposed panel
-// b (len(xi) × stride), up to four coordinates per pass over d.
-func directRow(d, xi, b []float64, stride, j int) {
+// directRowGo is directRow in Go: it sets d[j'] = sum_q (xi_q - b_q,j+j')²
+// for the transposed panel b (len(xi) × stride), up to four coordinates per
+// pass over d.
+func directRowGo(d, xi, b []float64, stride, j int) {
 	n := len(d)
 	col := func(q int) []float64 { return b[q*stride+j : q*stride+j+n] }
 	q := len(xi) % 4
@@ -552,6 +553,7 @@ func directRow(d, xi, b []float64, stride, j int) {
 // (sqrt(sqrt(d)) and s·sqrt(s), s = sqrt(d), within an ulp or two of
 // math.Pow and many times faster), any other α by exp(α/2·log d).
 func (p *plan) raise(d []float64, c float64) {
+	d = d[raiseRow(d, c, p.pow):] // the vectorised prefix (none in pure Go)
 	switch p.pow {
 	case powTwo:
 		for j, v := range d {
@@ -582,9 +584,10 @@ func (p *plan) raise(d []float64, c float64) {
 	}
 }
 
-// absRow sets d[j] = |x - b[j]|^α - c for a one-dimensional space, from
-// |x - b[j]| rather than its square (exact for α = 1).
-func (p *plan) absRow(d []float64, x float64, b []float64, c float64) {
+// absRowGo is absRow in Go: it sets d[j] = |x - b[j]|^α - c for a
+// one-dimensional space, from |x - b[j]| rather than its square (exact for
+// α = 1).
+func (p *plan) absRowGo(d []float64, x float64, b []float64, c float64) {
 	b = b[:len(d)]
 	switch p.pow {
 	case powTwo:
