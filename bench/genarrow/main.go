@@ -2,7 +2,8 @@
 // samples of p standard normal values, and y = tanh(x·W/sqrt(p)) + 0.5·e,
 // q values per sample (W and e standard normal), as an Arrow IPC file with
 // the fixed_size_list<double> columns "x" and "y", and the same values as
-// raw little-endian float64 row-major files x.f64 and y.f64 for R and NumPy.
+// raw little-endian float64 row-major files x.f64 and y.f64 for R and NumPy;
+// with -parquet, also as xy.parquet, one row group per batch.
 //
 //	go run ./bench/genarrow -n 10000 -p 64 -q 64 -o DIR
 package main
@@ -21,6 +22,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
 
 func main() {
@@ -30,18 +33,19 @@ func main() {
 	seed := flag.Uint64("seed", 7, "random seed")
 	batch := flag.Int("batch", 4096, "rows per record batch")
 	dir := flag.String("o", ".", "output directory (xy.arrow, x.f64, y.f64)")
+	pq := flag.Bool("parquet", false, "also write xy.parquet, one row group per batch")
 	flag.Parse()
 	if *n < 1 || *p < 1 || *q < 1 || *batch < 1 || flag.NArg() > 0 {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(*dir, *n, *p, *q, *batch, *seed); err != nil {
+	if err := run(*dir, *n, *p, *q, *batch, *seed, *pq); err != nil {
 		fmt.Fprintln(os.Stderr, "genarrow:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir string, n, p, q, batch int, seed uint64) error {
+func run(dir string, n, p, q, batch int, seed uint64, pq bool) error {
 	rng := rand.New(rand.NewPCG(seed, 2026))
 	x := make([]float64, n*p)
 	for i := range x {
@@ -67,7 +71,11 @@ func run(dir string, n, p, q, batch int, seed uint64) error {
 	if err := writeRaw(filepath.Join(dir, "y.f64"), y); err != nil {
 		return err
 	}
-	return writeArrow(filepath.Join(dir, "xy.arrow"), x, y, n, p, q, batch)
+	pqPath := ""
+	if pq {
+		pqPath = filepath.Join(dir, "xy.parquet")
+	}
+	return writeArrow(filepath.Join(dir, "xy.arrow"), pqPath, x, y, n, p, q, batch)
 }
 
 func writeRaw(path string, v []float64) error {
@@ -87,7 +95,10 @@ func writeRaw(path string, v []float64) error {
 	return f.Close()
 }
 
-func writeArrow(path string, x, y []float64, n, p, q, batch int) error {
+// writeArrow writes the Arrow file, and the Parquet file if pqPath is not
+// empty. Each record batch is one row group: pqarrow (v18.8.0) writes a
+// fixed-size-list column wrongly when a record spans row groups.
+func writeArrow(path, pqPath string, x, y []float64, n, p, q, batch int) error {
 	schema := arrow.NewSchema([]arrow.Field{
 		{Name: "x", Type: arrow.FixedSizeListOf(int32(p), arrow.PrimitiveTypes.Float64)},
 		{Name: "y", Type: arrow.FixedSizeListOf(int32(q), arrow.PrimitiveTypes.Float64)},
@@ -100,6 +111,18 @@ func writeArrow(path string, x, y []float64, n, p, q, batch int) error {
 	w, err := ipc.NewFileWriter(f, ipc.WithSchema(schema), ipc.WithAllocator(memory.DefaultAllocator))
 	if err != nil {
 		return err
+	}
+	var pw *pqarrow.FileWriter
+	if pqPath != "" {
+		pf, err := os.Create(pqPath)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		props := parquet.NewWriterProperties(parquet.WithMaxRowGroupLength(int64(batch)))
+		if pw, err = pqarrow.NewFileWriter(schema, pf, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema())); err != nil {
+			return err
+		}
 	}
 	rb := array.NewRecordBuilder(memory.DefaultAllocator, schema)
 	defer rb.Release()
@@ -122,8 +145,16 @@ func writeArrow(path string, x, y []float64, n, p, q, batch int) error {
 		}
 		rec := rb.NewRecordBatch()
 		err := w.Write(rec)
+		if err == nil && pw != nil {
+			err = pw.Write(rec)
+		}
 		rec.Release()
 		if err != nil {
+			return err
+		}
+	}
+	if pw != nil {
+		if err := pw.Close(); err != nil {
 			return err
 		}
 	}

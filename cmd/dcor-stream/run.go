@@ -58,6 +58,13 @@ type options struct {
 	checkpointEvery time.Duration // how often the checkpoint is written
 
 	shardIndex, shardCount int // parsed from shard
+
+	memText string // -mem as given
+	mem     int64  // -mem in bytes; 0: in memory
+	tmpdir  string // where standard input is spilled under -mem
+	every   int    // -every: print the running estimate every N rows
+
+	afterPass func(pass int) // tests: called after each pass of -mem
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -77,6 +84,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.state, "state", "", "`FILE` the state of a -shard run is written to")
 	fs.StringVar(&o.checkpoint, "checkpoint", "", "write the state to `FILE` as the run goes, and resume from it if it exists; removed when the run ends")
 	fs.DurationVar(&o.checkpointEvery, "checkpoint-every", time.Minute, "how often -checkpoint is written")
+	fs.StringVar(&o.memText, "mem", "", "memory budget `SIZE` (64MiB, 8GiB, 512MB, bytes): hold a panel of rows that fits, stream the rest past it, one pass per panel (default: load the data in memory)")
+	fs.StringVar(&o.tmpdir, "tmpdir", "", "`DIR` where standard input is spilled for the passes of -mem (default: the system's)")
+	fs.IntVar(&o.every, "every", 0, "print the running estimate as one JSON line per `N` new rows, then the result")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err
@@ -109,6 +119,20 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		if o.shardIndex, o.shardCount, err = parseShard(o.shard); err != nil {
 			return o, err
 		}
+	}
+	if o.memText != "" {
+		var err error
+		if o.mem, err = parseSize(o.memText); err != nil {
+			return o, err
+		}
+	}
+	switch {
+	case o.every < 0:
+		return o, usagef("-every %d is negative", o.every)
+	case (o.mem > 0 || o.every > 0) && (o.shard != "" || o.checkpoint != ""):
+		return o, usagef("-mem and -every do not combine with -shard or -checkpoint")
+	case o.mem > 0 && o.every > 0:
+		return o, usagef("-mem and -every do not combine")
 	}
 	return o, nil
 }
@@ -179,6 +203,12 @@ func compute(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.
 			return usagef("-%c %q names no file and no FILE argument is given", "xyz"[i], s)
 		}
 		specs[i] = sp
+	}
+	switch {
+	case o.mem > 0:
+		return computeOutOfCore(ctx, o, specs, stdin, stdout, stderr)
+	case o.every > 0:
+		return computeOnline(ctx, o, specs, stdin, stdout, stderr)
 	}
 	tab, err := stream.Load(ctx, o.file, specs, stream.Options{DropInvalid: o.dropInvalid, Stdin: stdin})
 	if err != nil {

@@ -1,0 +1,349 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+
+	"github.com/dcor-stream/dcor-stream/block"
+	"github.com/dcor-stream/dcor-stream/estimator"
+	"github.com/dcor-stream/dcor-stream/stream"
+)
+
+// parseSize parses a memory size: a number of bytes, optionally followed
+// by a unit: B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (of
+// 1024), in any case.
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	i := strings.IndexFunc(t, func(c rune) bool { return !(c >= '0' && c <= '9' || c == '.') })
+	num, unit := t, ""
+	if i >= 0 {
+		num, unit = t[:i], strings.ToLower(strings.TrimSpace(t[i:]))
+	}
+	mult := map[string]float64{
+		"": 1, "b": 1,
+		"k": 1e3, "kb": 1e3, "m": 1e6, "mb": 1e6, "g": 1e9, "gb": 1e9, "t": 1e12, "tb": 1e12,
+		"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40,
+	}[unit]
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || mult == 0 || !(v*mult >= 1) || v*mult >= 1<<62 {
+		return 0, usagef("-mem %q: want a size such as 64MiB, 8GiB, 512MB or a number of bytes", s)
+	}
+	return int64(v * mult), nil
+}
+
+// toSpaces views the spaces of a stream block as block spaces.
+func toSpaces(dst []block.Space, b *stream.Block) []block.Space {
+	dst = dst[:0]
+	for k, x := range b.Spaces {
+		dst = append(dst, block.Space{Data: x, Dim: b.Dims[k]})
+	}
+	return dst
+}
+
+// outOfCore is the layout of a run under a memory budget.
+type outOfCore struct {
+	held, streamed int // rows of a panel, and of a streamed block
+	clamped        bool
+}
+
+// panelLayout chooses the panel: the streamed blocks are up to 4 tiles, and the
+// held panel the largest multiple of them that fits what the budget leaves
+// after the stream's buffers (the block, its copy in the panel and an
+// input batch), the workers' scratch and the row sums of the state; at
+// least one tile each.
+func panelLayout(pl *block.Plan, budget int64, n int) outOfCore {
+	t := pl.TileSize()
+	rb := pl.RowBytes()
+	fixed := pl.ScratchBytes() + 16*int64(n)*int64(len(pl.Dims()))
+	streamed := t
+	for c := 4; c > 1; c-- {
+		if fixed+3*int64(c*t)*rb+int64(c*t)*rb <= budget {
+			streamed = c * t
+			break
+		}
+	}
+	left := budget - fixed - 3*int64(streamed)*rb
+	held := int(max(0, left/rb)) / streamed * streamed
+	l := outOfCore{held: held, streamed: streamed}
+	if held < streamed {
+		l.held, l.clamped = streamed, true
+	}
+	// No larger than the data, in whole blocks.
+	l.held = min(l.held, max(streamed, (n+streamed-1)/streamed*streamed))
+	return l
+}
+
+// computeOutOfCore is compute under -mem: the first pass reads the leading
+// rows (centring means, shifts), the bounds and n; then each panel of rows
+// is held in memory while every later block is streamed past it, one pass
+// per panel. The state is the same, byte for byte, as the in-memory run's.
+func computeOutOfCore(ctx context.Context, o options, specs []stream.Spec, stdin io.Reader, stdout, stderr io.Writer) (err error) {
+	// The garbage collector keeps the heap near the budget (plus room for
+	// the runtime and the input's decoding buffers), unless GOMEMLIMIT
+	// says otherwise: by default it lets the heap grow to twice what is
+	// live, the input batches of each pass being garbage.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(o.mem + 16<<20))
+	}
+	bo := o.blockOptions()
+	t := block.LeadRows(bo)
+	sopts := stream.Options{DropInvalid: o.dropInvalid, Stdin: stdin, Spill: true, TempDir: o.tmpdir, BatchRows: 1024}
+	r, err := stream.NewReader(ctx, o.file, specs, sopts)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := r.Close(); err == nil {
+			err = cerr
+		}
+	}()
+
+	// Pass 1: leading rows, then bounds and n.
+	pl, passes, err := scanPass(ctx, r, bo, t)
+	if err != nil {
+		return err
+	}
+	if o.afterPass != nil {
+		o.afterPass(passes)
+	}
+	st, err := pl.NewStats()
+	if err != nil {
+		return err
+	}
+	n := pl.N()
+	lay := panelLayout(pl, o.mem, n)
+	if lay.clamped {
+		fmt.Fprintf(stderr, "dcor-stream: -mem %s is less than the smallest panel; using panels of one tile (%d rows)\n", o.memText, lay.held)
+	}
+	pn := pl.NewPanel(lay.held, lay.streamed)
+	var sp []block.Space
+	for i0 := 0; i0 < n; i0 += lay.held {
+		m := min(lay.held, n-i0)
+		if err := panelPass(ctx, r, pl, pn, st, i0, m, lay.streamed, &sp); err != nil {
+			return err
+		}
+		passes++
+		if o.afterPass != nil {
+			o.afterPass(passes)
+		}
+	}
+	fmt.Fprintf(stderr, "dcor-stream: out of core: %d rows in %d panels of %d rows, %d passes over the input\n",
+		n, (n+lay.held-1)/max(1, lay.held), lay.held, passes)
+
+	hdr := readerHeader(r, o, n)
+	rep := newReport(hdr, st)
+	if o.format != "json" {
+		return rep.write(stdout, o.format)
+	}
+	return writeJSONWith(stdout, rep, fmt.Sprintf("\"passes\":%d", passes))
+}
+
+// scanPass is the first pass: it keeps the first lead rows until it has
+// them all (or the data ends) to prepare the plan, and takes every row
+// into the bounds.
+func scanPass(ctx context.Context, r *stream.Reader, bo block.Options, lead int) (*block.Plan, int, error) {
+	pass, err := r.NewPass(ctx, 0, 1024)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer pass.Close()
+	var (
+		first [][]float64
+		dims  []int
+		pl    *block.Plan
+		sp    []block.Space
+		have  int
+	)
+	prepare := func() error {
+		fs := make([]block.Space, len(first))
+		for k := range first {
+			fs[k] = block.Space{Data: first[k], Dim: dims[k]}
+		}
+		var err error
+		if pl, err = block.Prepare(fs, bo); err != nil {
+			return err
+		}
+		first = nil
+		return pl.ScanBound(fs)
+	}
+	for {
+		b, err := pass.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		sp = toSpaces(sp, b)
+		if pl != nil {
+			if err := pl.ScanBound(sp); err != nil {
+				return nil, 0, err
+			}
+			continue
+		}
+		if first == nil {
+			first = make([][]float64, len(sp))
+			dims = append([]int(nil), b.Dims...)
+		}
+		for k, s := range sp {
+			first[k] = append(first[k], s.Data...)
+		}
+		have += b.N
+		if have >= lead {
+			if err := prepare(); err != nil {
+				return nil, 0, err
+			}
+		}
+	}
+	if pl == nil {
+		if first == nil { // no rows
+			first = make([][]float64, len(r.Spaces()))
+			dims = make([]int, len(first))
+			for k, s := range r.Spaces() {
+				dims[k] = max(1, s.Dim)
+			}
+		}
+		if err := prepare(); err != nil {
+			return nil, 0, err
+		}
+	}
+	return pl, 1, nil
+}
+
+// panelPass holds the rows [i0, i0+m) in pn, adds their tiles, then
+// streams every later row past them.
+func panelPass(ctx context.Context, r *stream.Reader, pl *block.Plan, pn *block.Panel, st *estimator.Stats, i0, m, streamed int, sp *[]block.Space) error {
+	pass, err := r.NewPass(ctx, int64(i0), streamed)
+	if err != nil {
+		return err
+	}
+	defer pass.Close()
+	pn.Hold(i0)
+	for {
+		b, err := pass.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		*sp = toSpaces(*sp, b)
+		if int(b.Row0) < i0+m {
+			if err := pn.Append(*sp); err != nil {
+				return err
+			}
+			if pn.Held() == m {
+				if err := pn.AddHeld(ctx, st); err != nil {
+					return err
+				}
+				if i0+m == pl.N() {
+					return nil // the last panel: no later rows
+				}
+			}
+			continue
+		}
+		if err := pn.AddStream(ctx, st, int(b.Row0), *sp); err != nil {
+			return err
+		}
+	}
+	if pn.Held() != m {
+		return fmt.Errorf("%w: the input ended at row %d in this pass, at %d in the first: it changed", stream.ErrRowMismatch, i0+pn.Held(), pl.N())
+	}
+	return nil
+}
+
+// readerHeader describes the run over r as newStateHeader does over a
+// loaded table (without the fingerprint, which -mem does not write).
+func readerHeader(r *stream.Reader, o options, n int) *stateHeader {
+	h := &stateHeader{
+		Version: 1,
+		Options: stateOptions{Exponent: o.exponent, Tile: o.tile, DropInvalid: o.dropInvalid},
+		N:       n,
+		Shards:  1,
+	}
+	if o.dropInvalid {
+		h.Dropped = int(max(0, r.Dropped()))
+	}
+	for _, sp := range r.Spaces() {
+		h.Spaces = append(h.Spaces, stateSpace{Name: sp.Name, Columns: sp.Columns, Dim: sp.Dim})
+	}
+	return h
+}
+
+// writeJSONWith writes rep as JSON with one more member, extra ("key":value),
+// at the end of the object.
+func writeJSONWith(w io.Writer, rep *report, extra string) error {
+	var b bytes.Buffer
+	if err := rep.writeJSON(&b); err != nil {
+		return err
+	}
+	out := bytes.TrimSuffix(b.Bytes(), []byte("}\n"))
+	if len(out) == b.Len() {
+		return errors.New("internal error: JSON report does not end with }")
+	}
+	out = append(out, ","...)
+	out = append(out, extra...)
+	out = append(out, "}\n"...)
+	_, err := w.Write(out)
+	return err
+}
+
+// computeOnline is compute under -every N: the rows are added to an
+// online computation N at a time, a JSON line of the statistics so far is
+// printed after each N rows, and the result after the last row.
+func computeOnline(ctx context.Context, o options, specs []stream.Spec, stdin io.Reader, stdout, stderr io.Writer) (err error) {
+	sopts := stream.Options{DropInvalid: o.dropInvalid, Stdin: stdin, BatchRows: min(o.every, 64<<10)}
+	r, err := stream.NewReader(ctx, o.file, specs, sopts)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := r.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	pass, err := r.NewPass(ctx, 0, o.every)
+	if err != nil {
+		return err
+	}
+	defer pass.Close()
+	var (
+		on *block.Online
+		sp []block.Space
+	)
+	for {
+		b, err := pass.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		sp = toSpaces(sp, b)
+		if on == nil {
+			if on, err = block.NewOnline(b.Dims, o.blockOptions()); err != nil {
+				return err
+			}
+		}
+		if err := on.Add(ctx, sp); err != nil {
+			return err
+		}
+		if b.N == o.every {
+			hdr := readerHeader(r, o, on.N())
+			if err := newReport(hdr, on.Stats()).writeJSON(stdout); err != nil {
+				return err
+			}
+		}
+	}
+	if on == nil {
+		return errors.New("the input has no rows")
+	}
+	return newReport(readerHeader(r, o, on.N()), on.Stats()).write(stdout, o.format)
+}

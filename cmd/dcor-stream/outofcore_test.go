@@ -1,0 +1,218 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"gonum.org/v1/gonum/floats/scalar"
+)
+
+// exampleStream returns the example as an Arrow IPC stream.
+func exampleStream(t *testing.T) []byte {
+	t.Helper()
+	f, err := os.Open(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := ipc.NewFileReader(f, ipc.WithAllocator(memory.DefaultAllocator))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var buf bytes.Buffer
+	w := ipc.NewWriter(&buf, ipc.WithSchema(r.Schema()))
+	for i := range r.NumRecords() {
+		rec, err := r.RecordBatch(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Write(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+var passesField = regexp.MustCompile(`,"passes":(\d+)}`)
+
+// TestOutOfCoreEqualsInMemory: under -mem small enough for several passes
+// the JSON output is the in-memory run's, character for character, plus
+// the "passes" member.
+func TestOutOfCoreEqualsInMemory(t *testing.T) {
+	stream := exampleStream(t)
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		stdin bool
+	}{
+		{"pair", []string{"-x", "model_a", "-y", "model_b"}, false},
+		{"partial", []string{"-x", "model_b", "-y", "label", "-z", "model_a"}, false},
+		{"exponent", []string{"-exponent", "0.5", "-x", "noise", "-y", "label", "-z", "model_b", "-workers", "3"}, false},
+		{"tile", []string{"-tile", "100", "-x", "model_a", "-y", "noise"}, false},
+		{"stdin", []string{"-x", "model_b", "-y", "label", "-z", "model_a"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in, file := []byte(nil), example
+			if tc.stdin {
+				in, file = stream, "-"
+			}
+			args := append([]string{"-format", "json"}, tc.args...)
+			code, want, stderr := runCLI(t, in, append(args, file)...)
+			if code != 0 {
+				t.Fatalf("in memory: exit %d: %s", code, stderr)
+			}
+			code, got, stderr := runCLI(t, in, append(append(args, "-mem", "64KiB", "-tmpdir", t.TempDir()), file)...)
+			if code != 0 {
+				t.Fatalf("-mem 64KiB: exit %d: %s", code, stderr)
+			}
+			m := passesField.FindStringSubmatch(got)
+			if m == nil {
+				t.Fatalf("-mem 64KiB: no passes field in %s", got)
+			}
+			if p, _ := strconv.Atoi(m[1]); p < 3 {
+				t.Errorf("-mem 64KiB: %d passes, want >= 3", p)
+			}
+			if stripped := passesField.ReplaceAllString(got, "}"); stripped != want {
+				t.Errorf("-mem 64KiB:\n%s\nin memory:\n%s", stripped, want)
+			}
+			for _, line := range []string{"using panels of one tile", "passes over the input"} {
+				if !strings.Contains(stderr, line) {
+					t.Errorf("-mem 64KiB: stderr lacks %q:\n%s", line, stderr)
+				}
+			}
+		})
+	}
+}
+
+// TestOutOfCoreText: the text output is the in-memory one, and a large
+// budget is one panel: two passes.
+func TestOutOfCoreText(t *testing.T) {
+	args := []string{"-x", "model_a", "-y", "noise", "-z", "label", example}
+	_, want, _ := runCLI(t, nil, args...)
+	code, got, stderr := runCLI(t, nil, append([]string{"-mem", "1GiB"}, args...)...)
+	if code != 0 || got != want {
+		t.Errorf("-mem 1GiB: exit %d, stdout:\n%s\nwant:\n%s", code, got, want)
+	}
+	if !strings.Contains(stderr, "1 panels of 1024 rows, 2 passes") {
+		t.Errorf("-mem 1GiB: stderr %q, want one panel and 2 passes", stderr)
+	}
+}
+
+// TestOutOfCoreChanged: a file rewritten between passes is an error, exit
+// status 1.
+func TestOutOfCoreChanged(t *testing.T) {
+	src, err := os.ReadFile(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "acts.arrow")
+	if err := os.WriteFile(path, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	o, err := parseFlags([]string{"-mem", "64KiB", "-x", "model_a", "-y", "model_b", path}, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.afterPass = func(pass int) {
+		if pass == 2 {
+			if err := os.WriteFile(path, append(src, 0), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var stdout bytes.Buffer
+	err = compute(t.Context(), o, nil, &stdout, &stderr)
+	t.Logf("error: %v", err)
+	if code := exitCode(err, &stderr); code != 1 || !strings.Contains(stderr.String(), "changed") {
+		t.Errorf("file changed after pass 2: exit %d, stderr:\n%s", code, &stderr)
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("file changed after pass 2: stdout %q, want nothing", &stdout)
+	}
+}
+
+// TestEvery: -every N prints one JSON line per N rows with the statistics
+// of the rows so far, then the result, which equals the in-memory one to
+// 1e-12; from a file and from standard input.
+func TestEvery(t *testing.T) {
+	args := []string{"-format", "json", "-x", "model_b", "-y", "label", "-z", "model_a"}
+	for _, stdin := range []bool{false, true} {
+		in, file := []byte(nil), example
+		if stdin {
+			in, file = exampleStream(t), "-"
+		}
+		_, want, _ := runCLI(t, in, append(args, file)...)
+		code, got, stderr := runCLI(t, in, append(append(args, "-every", "300"), file)...)
+		if code != 0 {
+			t.Fatalf("-every 300: exit %d: %s", code, stderr)
+		}
+		lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
+		if len(lines) != 4 {
+			t.Fatalf("-every 300 over 1000 rows: %d lines, want 4:\n%s", len(lines), got)
+		}
+		for i, line := range lines {
+			var v map[string]any
+			if err := json.Unmarshal([]byte(line), &v); err != nil {
+				t.Fatalf("line %d: %v: %s", i, err, line)
+			}
+			if wantN := min(300*(i+1), 1000); v["n"] != float64(wantN) {
+				t.Errorf("line %d: n = %v, want %d", i, v["n"], wantN)
+			}
+		}
+		var g, w map[string]any
+		json.Unmarshal([]byte(lines[3]), &g)
+		json.Unmarshal([]byte(want), &w)
+		for k, wv := range w {
+			if f, ok := wv.(float64); ok {
+				if gf, _ := g[k].(float64); !scalar.EqualWithinAbsOrRel(gf, f, 1e-300, 1e-12) {
+					t.Errorf("stdin=%v: final %s = %v, want %v", stdin, k, gf, f)
+				}
+			}
+		}
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+	}{
+		{"64MiB", 64 << 20}, {"8GiB", 8 << 30}, {"512MB", 512e6}, {"4096", 4096},
+		{"64KiB", 64 << 10}, {"1.5GiB", 3 << 29}, {"100kb", 1e5}, {"7 B", 7},
+	} {
+		if got, err := parseSize(tc.in); err != nil || got != tc.want {
+			t.Errorf("parseSize(%q) = %d, %v, want %d", tc.in, got, err, tc.want)
+		}
+	}
+	for _, in := range []string{"", "0", "-5MiB", "12XB", "MiB", "1e30"} {
+		if _, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q): no error", in)
+		}
+	}
+}
+
+func TestOutOfCoreUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"-mem", "lots", "-x", "model_a", "-y", "model_b", example},
+		{"-mem", "64MiB", "-shard", "0/2", "-state", "s", "-x", "model_a", "-y", "model_b", example},
+		{"-mem", "64MiB", "-every", "10", "-x", "model_a", "-y", "model_b", example},
+		{"-every", "-1", "-x", "model_a", "-y", "model_b", example},
+	} {
+		if code, _, stderr := runCLI(t, nil, args...); code != 2 {
+			t.Errorf("%s: exit %d, want 2: %s", strings.Join(args, " "), code, stderr)
+		}
+	}
+}
