@@ -64,6 +64,8 @@ type options struct {
 	tmpdir  string // where standard input is spilled under -mem
 	every   int    // -every: print the running estimate every N rows
 
+	quiet, progress bool // -quiet, -progress
+
 	afterPass func(pass int) // tests: called after each pass of -mem
 }
 
@@ -86,6 +88,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.checkpointEvery, "checkpoint-every", time.Minute, "how often -checkpoint is written")
 	fs.StringVar(&o.memText, "mem", "", "memory budget `SIZE` (64MiB, 8GiB, 512MB, bytes): hold a panel of rows that fits, stream the rest past it, one pass per panel (default: load the data in memory)")
 	fs.StringVar(&o.tmpdir, "tmpdir", "", "`DIR` where standard input is spilled for the passes of -mem (default: the system's)")
+	fs.BoolVar(&o.quiet, "quiet", false, "no progress on stderr")
+	fs.BoolVar(&o.progress, "progress", false, "report progress on stderr even when it is not a terminal (a line every 10 s); on a terminal a bar is shown anyway")
 	fs.IntVar(&o.every, "every", 0, "print the running estimate as one JSON line per `N` new rows, then the result")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -228,11 +232,20 @@ func compute(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.
 	if bo.Tiles == (block.Range{}) {
 		hdr.Range = [2]int{0, block.TileCount(tab.N, bo)}
 	}
+	var save func(*estimator.Stats, int, int) error
 	if o.checkpoint != "" {
 		if err := resumeCheckpoint(o.checkpoint, hdr, &bo, stderr); err != nil {
 			return err
 		}
-		bo.Progress = checkpointer(o.checkpoint, o.checkpointEvery, hdr)
+		save = checkpointer(o.checkpoint, o.checkpointEvery, hdr)
+	}
+	all := block.TileCount(tab.N, bo)
+	pairs := float64(tab.N) * float64(tab.N-1) / 2 * float64(hdr.Range[1]-hdr.Range[0]) / float64(max(all, 1))
+	if prog := newProgress(stderr, o.quiet, o.progress, pairs); prog != nil {
+		bo.Progress = chain(save, prog.update)
+		defer prog.finish()
+	} else {
+		bo.Progress = save
 	}
 	st, err := block.Compute(ctx, spaces, bo)
 	if err != nil {

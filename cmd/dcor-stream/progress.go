@@ -1,0 +1,113 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/dcor-stream/dcor-stream/estimator"
+)
+
+// progress reports a run's tiles on stderr: a bar redrawn in place when
+// stderr is a terminal, or, when it is not (a log file, a pipe) and the
+// user asked for it with -progress, a plain line every interval.
+type progress struct {
+	w        io.Writer
+	terminal bool
+	every    time.Duration // between updates
+	pairs    float64       // pairs of the whole range
+	start    time.Time
+	last     time.Time
+	drawn    bool
+	now      func() time.Time // time.Now, replaced in tests
+}
+
+// newProgress returns nil when nothing is to be shown: -quiet, or stderr
+// not a terminal and -progress not given.
+func newProgress(w io.Writer, quiet, asked bool, pairs float64) *progress {
+	term := isTerminal(w)
+	if quiet || !term && !asked {
+		return nil
+	}
+	every := 10 * time.Second
+	if term {
+		every = 200 * time.Millisecond
+	}
+	return &progress{w: w, terminal: term, every: every, pairs: pairs, now: time.Now}
+}
+
+// isTerminal reports whether w is a character device, such as a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// update is a block.Options.Progress: it never fails.
+func (p *progress) update(_ *estimator.Stats, done, total int) error {
+	now := p.now()
+	if p.start.IsZero() {
+		p.start, p.last = now, now
+	}
+	if done < total && now.Sub(p.last) < p.every {
+		return nil
+	}
+	p.last = now
+	frac := float64(done) / float64(max(total, 1))
+	elapsed := now.Sub(p.start)
+	rate, eta := 0.0, "?"
+	if s := elapsed.Seconds(); s > 0 {
+		rate = frac * p.pairs / s
+		if frac > 0 {
+			eta = (time.Duration(float64(elapsed)/frac) - elapsed).Round(time.Second).String()
+		}
+	}
+	if p.terminal {
+		const width = 30
+		fill := int(frac * width)
+		bar := strings.Repeat("=", fill) + strings.Repeat(" ", width-fill)
+		fmt.Fprintf(p.w, "\r[%s] %5.1f%%  %d/%d tiles  %.3g pairs/s  ETA %s ", bar, 100*frac, done, total, rate, eta)
+		p.drawn = true
+		if done == total {
+			p.finish()
+		}
+		return nil
+	}
+	fmt.Fprintf(p.w, "dcor-stream: %.1f%% (%d of %d tiles), %.3g pairs/s, elapsed %s, ETA %s\n",
+		100*frac, done, total, rate, elapsed.Round(time.Second), eta)
+	return nil
+}
+
+// finish ends the bar's line.
+func (p *progress) finish() {
+	if p != nil && p.drawn {
+		fmt.Fprintln(p.w)
+		p.drawn = false
+	}
+}
+
+// chain returns a block.Options.Progress calling each non-nil f in turn.
+func chain(fs ...func(*estimator.Stats, int, int) error) func(*estimator.Stats, int, int) error {
+	var live []func(*estimator.Stats, int, int) error
+	for _, f := range fs {
+		if f != nil {
+			live = append(live, f)
+		}
+	}
+	if len(live) == 0 {
+		return nil
+	}
+	return func(st *estimator.Stats, done, total int) error {
+		for _, f := range live {
+			if err := f(st, done, total); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
