@@ -127,6 +127,9 @@ type matrixOptions struct {
 	normalizeRows bool
 	minibatch     int
 	file          string
+	memText       string // -mem as given
+	mem           int64  // -mem in bytes; 0: in memory
+	tmpdir        string
 }
 
 func parseMatrixFlags(args []string, stderr io.Writer) (matrixOptions, error) {
@@ -148,6 +151,8 @@ func parseMatrixFlags(args []string, stderr io.Writer) (matrixOptions, error) {
 	fs.StringVar(&o.heatmapStat, "heatmap-stat", "bcdcor", "statistic of the heatmap: bcdcor, dcor, pdcor or semi_partial")
 	fs.BoolVar(&o.normalizeRows, "normalize-rows", false, "scale every sample's vector to unit L2 norm, per space, before distances (as the seed paper's code)")
 	fs.IntVar(&o.minibatch, "minibatch", 0, "mean over consecutive batches of `B` samples instead of the exact statistic (a different, biased estimator)")
+	fs.StringVar(&o.memText, "mem", "", "memory budget `SIZE` (64MiB, 8GiB, …): passes over the input, as in the pair mode (default: load the data in memory)")
+	fs.StringVar(&o.tmpdir, "tmpdir", "", "`DIR` where standard input is spilled for the passes of -mem")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err
@@ -164,7 +169,15 @@ func parseMatrixFlags(args []string, stderr io.Writer) (matrixOptions, error) {
 	if err := o.computeFlags.check(); err != nil {
 		return o, err
 	}
+	if o.memText != "" {
+		var err error
+		if o.mem, err = parseSize(o.memText); err != nil {
+			return o, err
+		}
+	}
 	switch {
+	case o.mem > 0 && o.minibatch > 0:
+		return o, usagef("-mem and -minibatch do not combine: minibatches are small")
 	case len(o.square) > 0 && (len(o.rows) > 0 || len(o.cols) > 0):
 		return o, usagef("-spaces or -space cannot be combined with -rows and -cols")
 	case len(o.rows) > 0 != (len(o.cols) > 0):
@@ -201,7 +214,7 @@ func runMatrix(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return 0
 	}
 	if err == nil {
-		err = matrixCommand(ctx, o, stdin, stdout)
+		err = matrixCommand(ctx, o, stdin, stdout, stderr)
 	}
 	var ue usageError
 	switch {
@@ -217,7 +230,7 @@ func runMatrix(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 }
 
-func matrixCommand(ctx context.Context, o matrixOptions, stdin io.Reader, stdout io.Writer) error {
+func matrixCommand(ctx context.Context, o matrixOptions, stdin io.Reader, stdout, stderr io.Writer) error {
 	// Standard input is read twice (the schema to expand globs, then the
 	// data), so it is held in memory; the data is loaded whole anyway.
 	open := func() io.Reader { return stdin }
@@ -228,7 +241,7 @@ func matrixCommand(ctx context.Context, o matrixOptions, stdin io.Reader, stdout
 		}
 		open = func() io.Reader { return bytes.NewReader(b) }
 	}
-	return matrixRun(ctx, o, open, stdout)
+	return matrixRun(ctx, o, open, stdout, stderr)
 }
 
 // usesStdin reports whether any space may be read from "-".
@@ -253,43 +266,72 @@ type layout struct {
 	given      int      // index into specs, or -1
 }
 
-func matrixRun(ctx context.Context, o matrixOptions, stdin func() io.Reader, stdout io.Writer) error {
+func matrixRun(ctx context.Context, o matrixOptions, stdin func() io.Reader, stdout, stderr io.Writer) error {
 	lay, err := resolveLayout(ctx, o, stdin)
 	if err != nil {
 		return err
 	}
-	tab, err := stream.Load(ctx, o.file, lay.specs, stream.Options{DropInvalid: o.dropInvalid, Stdin: stdin()})
-	if err != nil {
-		return err
-	}
-	spaces := make([]block.Space, len(tab.Spaces))
-	for k, sp := range tab.Spaces {
-		spaces[k] = block.Space{Data: sp.Data, Dim: sp.Dim}
-		if o.normalizeRows {
-			normalizeRows(sp.Data, sp.Dim) // the Table owns its data
+	var (
+		res     *matrixResult
+		dims    []int
+		dropped int
+	)
+	if o.mem > 0 {
+		job := memJob{
+			file: o.file, specs: lay.specs, stdin: stdin(),
+			mem: o.mem, memText: o.memText, tmpdir: o.tmpdir, dropInvalid: o.dropInvalid,
+			bo: o.blockOptions(),
 		}
-	}
-	res, err := computeMatrix(ctx, spaces, lay.rows, lay.cols, lay.given, o.blockOptions(), o.minibatch)
-	if err != nil {
-		return err
+		if o.normalizeRows {
+			job.transform = func(sp []block.Space) {
+				for _, s := range sp {
+					normalizeRows(s.Data, s.Dim)
+				}
+			}
+		}
+		mr, err := runOutOfCore(ctx, job, stderr)
+		if err != nil {
+			return err
+		}
+		res, dropped = matrixFromStats(mr.st, lay.rows, lay.cols, lay.given), mr.dropped
+		for _, sp := range mr.spaces {
+			dims = append(dims, sp.Dim)
+		}
+	} else {
+		tab, err := stream.Load(ctx, o.file, lay.specs, stream.Options{DropInvalid: o.dropInvalid, Stdin: stdin()})
+		if err != nil {
+			return err
+		}
+		spaces := make([]block.Space, len(tab.Spaces))
+		for k, sp := range tab.Spaces {
+			spaces[k] = block.Space{Data: sp.Data, Dim: sp.Dim}
+			if o.normalizeRows {
+				normalizeRows(sp.Data, sp.Dim) // the Table owns its data
+			}
+			dims = append(dims, sp.Dim)
+		}
+		if res, err = computeMatrix(ctx, spaces, lay.rows, lay.cols, lay.given, o.blockOptions(), o.minibatch); err != nil {
+			return err
+		}
+		dropped = tab.Dropped
 	}
 	rep := &matrixReport{
 		res:       res,
 		exponent:  o.exponent,
-		dropped:   tab.Dropped,
+		dropped:   dropped,
 		normalize: o.normalizeRows,
 	}
 	for _, k := range lay.rows {
 		rep.rowNames = append(rep.rowNames, lay.labels[k])
-		rep.rowDims = append(rep.rowDims, tab.Spaces[k].Dim)
+		rep.rowDims = append(rep.rowDims, dims[k])
 	}
 	for _, k := range lay.cols {
 		rep.colNames = append(rep.colNames, lay.labels[k])
-		rep.colDims = append(rep.colDims, tab.Spaces[k].Dim)
+		rep.colDims = append(rep.colDims, dims[k])
 	}
 	if lay.given >= 0 {
 		rep.given = lay.labels[lay.given]
-		rep.givenDim = tab.Spaces[lay.given].Dim
+		rep.givenDim = dims[lay.given]
 	}
 	rep.square = len(o.square) > 0
 	rep.rowTitle, rep.colTitle = "space", "space"

@@ -84,20 +84,64 @@ func panelLayout(pl *block.Plan, budget int64, n int) outOfCore {
 // rows (centring means, shifts), the bounds and n; then each panel of rows
 // is held in memory while every later block is streamed past it, one pass
 // per panel. The state is the same, byte for byte, as the in-memory run's.
-func computeOutOfCore(ctx context.Context, o options, specs []stream.Spec, stdin io.Reader, stdout, stderr io.Writer) (err error) {
+func computeOutOfCore(ctx context.Context, o options, specs []stream.Spec, stdin io.Reader, stdout, stderr io.Writer) error {
+	res, err := runOutOfCore(ctx, memJob{
+		file: o.file, specs: specs, stdin: stdin,
+		mem: o.mem, memText: o.memText, tmpdir: o.tmpdir, dropInvalid: o.dropInvalid,
+		bo: o.blockOptions(), afterPass: o.afterPass,
+	}, stderr)
+	if err != nil {
+		return err
+	}
+	hdr := runHeader(o, res.n, res.dropped, res.spaces)
+	rep := newReport(hdr, res.st)
+	if o.format != "json" {
+		return rep.write(stdout, o.format)
+	}
+	return writeJSONWith(stdout, rep, fmt.Sprintf("\"passes\":%d", res.passes))
+}
+
+// memJob is a run of the out-of-core schedule under a memory budget.
+type memJob struct {
+	file        string
+	specs       []stream.Spec
+	stdin       io.Reader
+	mem         int64  // the budget in bytes
+	memText     string // as the user gave it, for messages
+	tmpdir      string
+	dropInvalid bool
+	bo          block.Options
+	transform   func([]block.Space) // applied to every block as it is read (-normalize-rows); optional
+	afterPass   func(int)           // called after each pass, for tests; optional
+}
+
+// memResult is what outOfCore computed.
+type memResult struct {
+	st      *estimator.Stats
+	n       int
+	dropped int
+	passes  int
+	spaces  []stream.Space // without data
+}
+
+// runOutOfCore runs the schedule of DESIGN §3: a first pass finds the plan
+// (leading rows), the bounds and n; then each pass holds the largest panel
+// of rows the budget allows, adds its own tiles, and streams every later
+// row past it. The state equals block.Compute's on the whole data, byte
+// for byte.
+func runOutOfCore(ctx context.Context, job memJob, stderr io.Writer) (res memResult, err error) {
 	// The garbage collector keeps the heap near the budget (plus room for
 	// the runtime and the input's decoding buffers), unless GOMEMLIMIT
 	// says otherwise: by default it lets the heap grow to twice what is
 	// live, the input batches of each pass being garbage.
 	if os.Getenv("GOMEMLIMIT") == "" {
-		defer debug.SetMemoryLimit(debug.SetMemoryLimit(o.mem + 16<<20))
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(job.mem + 16<<20))
 	}
-	bo := o.blockOptions()
-	t := block.LeadRows(bo)
-	sopts := stream.Options{DropInvalid: o.dropInvalid, Stdin: stdin, Spill: true, TempDir: o.tmpdir, BatchRows: 1024}
-	r, err := stream.NewReader(ctx, o.file, specs, sopts)
+	t := block.LeadRows(job.bo)
+	sopts := stream.Options{DropInvalid: job.dropInvalid, Stdin: job.stdin, Spill: true, TempDir: job.tmpdir, BatchRows: 1024}
+	r, err := stream.NewReader(ctx, job.file, job.specs, sopts)
 	if err != nil {
-		return err
+		return res, err
 	}
 	defer func() {
 		if cerr := r.Close(); err == nil {
@@ -106,49 +150,47 @@ func computeOutOfCore(ctx context.Context, o options, specs []stream.Spec, stdin
 	}()
 
 	// Pass 1: leading rows, then bounds and n.
-	pl, passes, err := scanPass(ctx, r, bo, t)
+	pl, passes, err := scanPass(ctx, r, job.bo, t, job.transform)
 	if err != nil {
-		return err
+		return res, err
 	}
-	if o.afterPass != nil {
-		o.afterPass(passes)
+	if job.afterPass != nil {
+		job.afterPass(passes)
 	}
 	st, err := pl.NewStats()
 	if err != nil {
-		return err
+		return res, err
 	}
 	n := pl.N()
-	lay := panelLayout(pl, o.mem, n)
+	lay := panelLayout(pl, job.mem, n)
 	if lay.clamped {
-		fmt.Fprintf(stderr, "dcor-stream: -mem %s is less than the smallest panel; using panels of one tile (%d rows)\n", o.memText, lay.held)
+		fmt.Fprintf(stderr, "dcor-stream: -mem %s is less than the smallest panel; using panels of one tile (%d rows)\n", job.memText, lay.held)
 	}
 	pn := pl.NewPanel(lay.held, lay.streamed)
 	var sp []block.Space
 	for i0 := 0; i0 < n; i0 += lay.held {
 		m := min(lay.held, n-i0)
-		if err := panelPass(ctx, r, pl, pn, st, i0, m, lay.streamed, &sp); err != nil {
-			return err
+		if err := panelPass(ctx, r, pl, pn, st, i0, m, lay.streamed, &sp, job.transform); err != nil {
+			return res, err
 		}
 		passes++
-		if o.afterPass != nil {
-			o.afterPass(passes)
+		if job.afterPass != nil {
+			job.afterPass(passes)
 		}
 	}
 	fmt.Fprintf(stderr, "dcor-stream: out of core: %d rows in %d panels of %d rows, %d passes over the input\n",
 		n, (n+lay.held-1)/max(1, lay.held), lay.held, passes)
-
-	hdr := readerHeader(r, o, n)
-	rep := newReport(hdr, st)
-	if o.format != "json" {
-		return rep.write(stdout, o.format)
+	res = memResult{st: st, n: n, passes: passes, spaces: r.Spaces()}
+	if job.dropInvalid {
+		res.dropped = int(max(0, r.Dropped()))
 	}
-	return writeJSONWith(stdout, rep, fmt.Sprintf("\"passes\":%d", passes))
+	return res, nil
 }
 
 // scanPass is the first pass: it keeps the first lead rows until it has
 // them all (or the data ends) to prepare the plan, and takes every row
 // into the bounds.
-func scanPass(ctx context.Context, r *stream.Reader, bo block.Options, lead int) (*block.Plan, int, error) {
+func scanPass(ctx context.Context, r *stream.Reader, bo block.Options, lead int, transform func([]block.Space)) (*block.Plan, int, error) {
 	pass, err := r.NewPass(ctx, 0, 1024)
 	if err != nil {
 		return nil, 0, err
@@ -182,6 +224,9 @@ func scanPass(ctx context.Context, r *stream.Reader, bo block.Options, lead int)
 			return nil, 0, err
 		}
 		sp = toSpaces(sp, b)
+		if transform != nil {
+			transform(sp)
+		}
 		if pl != nil {
 			if err := pl.ScanBound(sp); err != nil {
 				return nil, 0, err
@@ -219,7 +264,7 @@ func scanPass(ctx context.Context, r *stream.Reader, bo block.Options, lead int)
 
 // panelPass holds the rows [i0, i0+m) in pn, adds their tiles, then
 // streams every later row past them.
-func panelPass(ctx context.Context, r *stream.Reader, pl *block.Plan, pn *block.Panel, st *estimator.Stats, i0, m, streamed int, sp *[]block.Space) error {
+func panelPass(ctx context.Context, r *stream.Reader, pl *block.Plan, pn *block.Panel, st *estimator.Stats, i0, m, streamed int, sp *[]block.Space, transform func([]block.Space)) error {
 	pass, err := r.NewPass(ctx, int64(i0), streamed)
 	if err != nil {
 		return err
@@ -235,6 +280,9 @@ func panelPass(ctx context.Context, r *stream.Reader, pl *block.Plan, pn *block.
 			return err
 		}
 		*sp = toSpaces(*sp, b)
+		if transform != nil {
+			transform(*sp)
+		}
 		if int(b.Row0) < i0+m {
 			if err := pn.Append(*sp); err != nil {
 				return err
@@ -259,22 +307,30 @@ func panelPass(ctx context.Context, r *stream.Reader, pl *block.Plan, pn *block.
 	return nil
 }
 
-// readerHeader describes the run over r as newStateHeader does over a
-// loaded table (without the fingerprint, which -mem does not write).
-func readerHeader(r *stream.Reader, o options, n int) *stateHeader {
+// runHeader describes a run of o over n rows as newStateHeader does over a
+// loaded table (without the fingerprint, which -mem and -every do not
+// write).
+func runHeader(o options, n, dropped int, spaces []stream.Space) *stateHeader {
 	h := &stateHeader{
 		Version: 1,
 		Options: stateOptions{Exponent: o.exponent, Tile: o.tile, DropInvalid: o.dropInvalid},
 		N:       n,
+		Dropped: dropped,
 		Shards:  1,
 	}
-	if o.dropInvalid {
-		h.Dropped = int(max(0, r.Dropped()))
-	}
-	for _, sp := range r.Spaces() {
+	for _, sp := range spaces {
 		h.Spaces = append(h.Spaces, stateSpace{Name: sp.Name, Columns: sp.Columns, Dim: sp.Dim})
 	}
 	return h
+}
+
+// readerHeader is runHeader for the rows r has read so far.
+func readerHeader(r *stream.Reader, o options, n int) *stateHeader {
+	dropped := 0
+	if o.dropInvalid {
+		dropped = int(max(0, r.Dropped()))
+	}
+	return runHeader(o, n, dropped, r.Spaces())
 }
 
 // writeJSONWith writes rep as JSON with one more member, extra ("key":value),

@@ -216,3 +216,32 @@ func TestOutOfCoreUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestMatrixOutOfCore: the matrix mode under -mem prints what it prints in
+// memory, with -given, -normalize-rows and a rectangular layout.
+func TestMatrixOutOfCore(t *testing.T) {
+	for _, args := range [][]string{
+		{"matrix", "-format", "json", "-spaces", "a_layer*", networks},
+		{"matrix", "-format", "csv", "-rows", "a_layer[1-3]", "-cols", "b_*", "-given", "input", "-normalize-rows", networks},
+		{"matrix", "-format", "json", "-exponent", "0.5", "-spaces", "model_a,noise,label", example},
+	} {
+		code, want, stderr := runCLI(t, nil, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+		mem := append([]string{args[0], "-mem", "256KiB"}, args[1:]...)
+		code, got, stderr := runCLI(t, nil, mem...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", mem, code, stderr)
+		}
+		if !strings.Contains(stderr, "passes over the input") {
+			t.Errorf("%v: stderr %q does not report the passes", mem, stderr)
+		}
+		if got != want {
+			t.Errorf("%v:\n%s\nwant (in memory):\n%s", mem, got, want)
+		}
+	}
+	if code, _, stderr := runCLI(t, nil, "matrix", "-mem", "1MiB", "-minibatch", "100", "-spaces", "a_layer*", networks); code != 2 {
+		t.Errorf("-mem with -minibatch: exit %d, want 2 (%s)", code, stderr)
+	}
+}
