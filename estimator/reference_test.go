@@ -144,31 +144,29 @@ func naiveBound(alpha float64, shift []float64, spaces ...matrix) []float64 {
 	return b
 }
 
-// naiveTile returns the diagonal tile of rows [lo, hi).
+// naiveTile returns the diagonal tile of rows [lo, hi), pair by pair: it
+// never holds a distance matrix.
 func naiveTile(alpha float64, shift []float64, lo, hi int, spaces ...matrix) *estimator.Tile {
 	k := len(spaces)
 	tile := &estimator.Tile{I0: lo, J0: lo, Diagonal: true, S: make([]float64, k*(k+1)/2), RowI: make([][]float64, k)}
-	a := make([][]float64, k)
 	for s := range spaces {
 		tile.RowI[s] = make([]float64, hi-lo)
-		a[s] = make([]float64, (hi-lo)*(hi-lo))
-		for i := lo; i < hi; i++ {
-			for j := lo; j < hi; j++ {
-				if i != j {
-					v := dist(spaces[s], i, j, alpha) - shift[s]
-					a[s][(i-lo)*(hi-lo)+j-lo] = v
-					tile.RowI[s][i-lo] += v
+	}
+	a := make([]float64, k)
+	for i := lo; i < hi; i++ {
+		for j := lo; j < hi; j++ {
+			if i == j {
+				continue
+			}
+			for s := range spaces {
+				a[s] = dist(spaces[s], i, j, alpha) - shift[s]
+				tile.RowI[s][i-lo] += a[s]
+			}
+			for p := range k {
+				for q := p; q < k; q++ {
+					tile.S[estimator.PairIndex(k, p, q)] += a[p] * a[q]
 				}
 			}
-		}
-	}
-	for p := range k {
-		for q := p; q < k; q++ {
-			var sum float64
-			for e := range a[p] {
-				sum += a[p][e] * a[q][e]
-			}
-			tile.S[estimator.PairIndex(k, p, q)] = sum
 		}
 	}
 	return tile
