@@ -72,6 +72,14 @@ type Options struct {
 	TileSize int     // optional; default DefaultTileSize rows
 	Workers  int     // optional; default runtime.GOMAXPROCS(0)
 
+	// Precision of the inner products of the Gram spaces (Dim >= 16):
+	// Float64 (the default and the reference) or Float32, which computes
+	// them in float32 from rows centred in float64 and keeps norms,
+	// distances, the refinement of cancelled pairs and every sum in
+	// float64 (see Float32). The direct and univariate paths (Dim < 16)
+	// are float64 in both modes. Anything else is an ErrPrecision.
+	Precision Precision
+
 	// Tiles restricts Compute to the tiles [Tiles.From, Tiles.To) of the
 	// fixed tile order (see TileCount and Shard). Optional; the zero value
 	// means every tile.
@@ -140,7 +148,10 @@ const (
 // assembly on amd64 with AVX2 or AVX-512, pure Go elsewhere and under the
 // purego build tag), recomputed by direct differences where the Gram form
 // cancels (below 1e-6·(|x_i|² + |x_j|²)), so that duplicated rows are at
-// distance exactly 0 in either kernel.
+// distance exactly 0 in either kernel. With opts.Precision = Float32 the
+// inner products of those spaces are computed in float32 and everything
+// else in float64; the refinement threshold is then 1e-3 (see Float32).
+// The direct and univariate paths are float64 in both modes.
 //
 // The result is bit-identical for every Workers value. Compute returns an
 // error wrapping ErrNoSpaces, ErrSampleCount, ErrShape, ErrExponent or
@@ -171,6 +182,9 @@ func computeWith(ctx context.Context, spaces []Space, opts Options, kern kernel,
 	if !(alpha > 0 && alpha <= 2) {
 		return nil, fmt.Errorf("exponent %v: %w", opts.Exponent, ErrExponent)
 	}
+	if err := opts.Precision.valid(); err != nil {
+		return nil, err
+	}
 	n, err := validate(spaces)
 	if err != nil {
 		return nil, err
@@ -186,6 +200,7 @@ func computeWith(ctx context.Context, spaces []Space, opts Options, kern kernel,
 	}
 
 	p := newPlanWith(spaces, n, alpha, tileSize, kern, impl)
+	p.prec = opts.Precision
 	grid := (n + tileSize - 1) / tileSize
 	tiles := grid * (grid + 1) / 2
 	workers = max(1, min(workers, tiles))

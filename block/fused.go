@@ -72,6 +72,8 @@ type kernels struct {
 	distStrip func(rows int, g, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8) int
 	accStrip  func(rows int, d, row, col []float64) float64
 	dotStrip  func(n int, a, b []float64) float64
+	// k32, if not nil, replaces bestKernels32 in float32 mode (tests).
+	k32 *kernels32
 }
 
 // bestKernels returns the assembly kernels where the CPU runs them, else
@@ -196,6 +198,7 @@ type fusedScratch struct {
 	// Consecutive tiles share their rows I, so a worker mostly packs only
 	// the J panels.
 	packedI0, packedNI int
+	f32                *fused32Scratch // float32 mode, allocated on first use
 }
 
 func roundUp(x, m int) int { return (x + m - 1) / m * m }
@@ -294,6 +297,10 @@ func (p *plan) fusedTile(sc *scratch, i0, ni, j0, nj int, diag bool, shift, s []
 	fs.packedI0, fs.packedNI = i0, ni
 	for k, sp := range p.spaces {
 		if p.gram[k] {
+			if p.prec == Float32 {
+				p.pack32(fs, k, i0, ni, j0, nj, repack)
+				continue
+			}
 			if repack {
 				pack(fs.a[k], fs.na[k], sp, p.mean[k], i0, ni, mr)
 			}
@@ -334,9 +341,12 @@ func (p *plan) fusedTile(sc *scratch, i0, ni, j0, nj int, diag bool, shift, s []
 				}
 			}
 			for k := range p.k {
-				if p.gram[k] {
+				switch {
+				case p.gram[k] && p.prec == Float32:
+					p.gramStrip32(fs, k, r0, rows, rr, sj, nj, diag, mode, general, shift[k])
+				case p.gram[k]:
 					p.gramStrip(fs, k, r0, rr, sj, mode, general, shift[k])
-				} else {
+				default:
 					p.directStrip(sc, k, r0, rr, c0, ncols, nj, diag, shift[k])
 				}
 			}

@@ -75,6 +75,9 @@ type plan struct {
 	fused bool
 	kern  kernels
 	chunk int
+	// prec: the inner products of the Gram spaces in float64 or float32
+	// (fused32.go); set before the first tile.
+	prec Precision
 }
 
 func newPlan(spaces []Space, n int, alpha float64, tileSize int, kern kernel) *plan {

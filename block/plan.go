@@ -79,6 +79,9 @@ func Prepare(first []Space, opts Options) (*Plan, error) {
 	if !(alpha > 0 && alpha <= 2) {
 		return nil, fmt.Errorf("exponent %v: %w", opts.Exponent, ErrExponent)
 	}
+	if err := opts.Precision.valid(); err != nil {
+		return nil, err
+	}
 	lead := LeadRows(opts)
 	cut := make([]Space, len(first))
 	for k, s := range first {
@@ -98,6 +101,7 @@ func Prepare(first []Space, opts Options) (*Plan, error) {
 	// For n >= lead rows, Compute's tile edge and means do not depend on
 	// n; for fewer, first is all the data and n = m.
 	p := newPlan(cut, m, alpha, tileEdge(m, opts), kernelAuto)
+	p.prec = opts.Precision
 	sc := p.newScratch()
 	p.shift = p.shifts(sc)
 	p.spaces = nil

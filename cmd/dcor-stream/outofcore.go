@@ -313,7 +313,7 @@ func panelPass(ctx context.Context, r *stream.Reader, pl *block.Plan, pn *block.
 func runHeader(o options, n, dropped int, spaces []stream.Space) *stateHeader {
 	h := &stateHeader{
 		Version: 1,
-		Options: stateOptions{Exponent: o.exponent, Tile: o.tile, DropInvalid: o.dropInvalid},
+		Options: stateOptions{Exponent: o.exponent, Tile: o.tile, DropInvalid: o.dropInvalid, Precision: o.prec.String()},
 		N:       n,
 		Dropped: dropped,
 		Shards:  1,

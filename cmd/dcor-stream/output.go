@@ -93,6 +93,9 @@ func (r *report) writeJSON(w io.Writer) error {
 		}
 	}
 	fmt.Fprintf(&b, ",\"exponent\":%s,\"dropped_rows\":%d", jsonNumber(r.exponent), r.dropped)
+	if r.precision != "" {
+		fmt.Fprintf(&b, ",\"precision\":%q", r.precision)
+	}
 	for i, sp := range r.spaces {
 		fmt.Fprintf(&b, ",\"%c_dim\":%d", "xyz"[i], sp.Dim)
 	}
@@ -114,7 +117,11 @@ func (r *report) writeText(w io.Writer) error {
 	if r.dropped > 0 {
 		fmt.Fprintf(&b, " (%d rows with null, NaN or Inf dropped)", r.dropped)
 	}
-	fmt.Fprintf(&b, ", distance exponent %s\n", jsonNumber(r.exponent))
+	fmt.Fprintf(&b, ", distance exponent %s", jsonNumber(r.exponent))
+	if r.precision != "" {
+		fmt.Fprintf(&b, ", Gram products in %s (see the README for its error)", r.precision)
+	}
+	b.WriteByte('\n')
 	for i, sp := range r.spaces {
 		unit := "dims"
 		if sp.Dim == 1 {

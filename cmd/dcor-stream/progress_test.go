@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -61,5 +63,34 @@ func TestProgressFlag(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "100.0% (136 of 136 tiles)") {
 		t.Errorf("-progress stderr %q: want the final 100%% line", stderr)
+	}
+}
+
+// TestPrecisionFlag: -precision float32 stays within its documented error
+// of the float64 reference, and says so in the output.
+func TestPrecisionFlag(t *testing.T) {
+	args := []string{"-format", "json", "-x", "model_a", "-y", "model_b", "-z", "noise", example}
+	_, want, _ := runCLI(t, nil, args...)
+	code, got, stderr := runCLI(t, nil, append([]string{"-precision", "float32"}, args...)...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(got, `"precision":"float32"`) || strings.Contains(want, `"precision"`) {
+		t.Errorf("precision field: float32 %q, float64 %q", got, want)
+	}
+	var g, w map[string]any
+	json.Unmarshal([]byte(got), &g)
+	json.Unmarshal([]byte(want), &w)
+	for _, k := range []string{"dcor", "bcdcor", "pdcor", "bcdcor_xz"} {
+		gv, wv := g[k].(float64), w[k].(float64)
+		if math.Abs(gv-wv) > 1e-7 {
+			t.Errorf("%s: float32 %v, float64 %v: differ by more than 1e-7", k, gv, wv)
+		}
+	}
+	if code, _, _ := runCLI(t, nil, append([]string{"-precision", "float16"}, args...)...); code != 2 {
+		t.Errorf("-precision float16: exit %d, want 2", code)
+	}
+	if code, _, _ := runCLI(t, nil, "matrix", "-precision", "float32", "-spaces", "model_a,model_b", example); code != 0 {
+		t.Errorf("matrix -precision float32: exit %d", code)
 	}
 }

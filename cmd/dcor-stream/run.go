@@ -277,6 +277,9 @@ func newReport(hdr *stateHeader, st *estimator.Stats) *report {
 		exponent: hdr.Options.Exponent,
 		pair:     st.Pair(0, 1),
 	}
+	if p := hdr.Options.Precision; p != "" && p != block.Float64.String() {
+		rep.precision = p
+	}
 	if st.K() == 3 {
 		p := st.Partial(0, 1, 2)
 		rep.partial = &p
@@ -298,4 +301,7 @@ type report struct {
 	exponent float64
 	pair     estimator.Result
 	partial  *estimator.PartialResult
+	// precision is "float32" when the Gram products were computed in
+	// float32 (-precision float32); empty for the float64 reference.
+	precision string
 }

@@ -52,6 +52,7 @@ type stateOptions struct {
 	Exponent    float64 `json:"exponent"`
 	Tile        int     `json:"tile"`
 	DropInvalid bool    `json:"drop_invalid"`
+	Precision   string  `json:"precision"`
 }
 
 type stateSpace struct {
@@ -65,7 +66,7 @@ type stateSpace struct {
 func newStateHeader(tab *stream.Table, o options) *stateHeader {
 	h := &stateHeader{
 		Version: 1,
-		Options: stateOptions{Exponent: o.exponent, Tile: o.tile, DropInvalid: o.dropInvalid},
+		Options: stateOptions{Exponent: o.exponent, Tile: o.tile, DropInvalid: o.dropInvalid, Precision: o.prec.String()},
 		N:       tab.N,
 		Dropped: tab.Dropped,
 		Shards:  1,
@@ -168,7 +169,12 @@ func writeState(path string, hdr *stateHeader, st *estimator.Stats) error {
 	return nil
 }
 
-// readState reads a state file.
+// readState reads a state file. Every error wraps errState (the
+// estimator's decoding errors are reported in its message). A state it
+// returns is one merge and resume can use: header and estimator state
+// agree (n, spaces, exponent), it has 2 or 3 spaces (x, y and maybe z),
+// 0 <= shard < shards, its tiles lie in the grid of n samples, and at
+// most all of them are done (see stateHeader.check).
 func readState(path string) (*stateHeader, *estimator.Stats, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -196,10 +202,36 @@ func readState(path string) (*stateHeader, *estimator.Stats, error) {
 	if err := st.UnmarshalBinary(b[m+int(n):]); err != nil {
 		return nil, nil, bad("%v", err)
 	}
-	if st.N() != hdr.N || st.K() != len(hdr.Spaces) || hdr.Done < 0 || hdr.Done > hdr.Range[1]-hdr.Range[0] {
-		return nil, nil, bad("header and state disagree")
+	if err := hdr.check(&st); err != nil {
+		return nil, nil, bad("%v", err)
 	}
 	return &hdr, &st, nil
+}
+
+// check reports what makes h, read with st, a header no run writes:
+// merge and resume rely on these (block.Shard panics on a shard outside
+// [0, shards), the report on other than 2 or 3 spaces).
+func (h *stateHeader) check(st *estimator.Stats) error {
+	if st.N() != h.N || st.K() != len(h.Spaces) || st.Exponent() != h.Options.Exponent {
+		return errors.New("header and state disagree")
+	}
+	if k := len(h.Spaces); k != 2 && k != 3 {
+		return fmt.Errorf("%d spaces, want 2 or 3", k)
+	}
+	if h.Options.Tile < 0 || h.Dropped < 0 {
+		return fmt.Errorf("negative tile size %d or dropped rows %d", h.Options.Tile, h.Dropped)
+	}
+	if h.Shard < 0 || h.Shard >= h.Shards {
+		return fmt.Errorf("shard %d of %d", h.Shard, h.Shards)
+	}
+	tiles := block.TileCount(h.N, block.Options{TileSize: h.Options.Tile})
+	if h.Range[0] < 0 || h.Range[0] > h.Range[1] || h.Range[1] > tiles {
+		return fmt.Errorf("tiles %v outside the grid of %d tiles", h.Range, tiles)
+	}
+	if h.Done < 0 || h.Done > h.Range[1]-h.Range[0] {
+		return fmt.Errorf("%d tiles done of %v", h.Done, h.Range)
+	}
+	return nil
 }
 
 // sameRun reports why a saved header does not describe the run of cur,

@@ -1,0 +1,367 @@
+package block
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// The float32 mode of the fused Gram path (Options.Precision = Float32).
+//
+// Only the inner products of the Gram spaces change: the rows are centred
+// in float64 exactly as in float64 mode (pack), then rounded to float32
+// into the packed panels, and the micro-kernel accumulates x_i·x_j in
+// float32 (AVX-512: 16 lanes per ZMM; AVX2: 8 per YMM; Go elsewhere). The
+// squared norms stay float64 (from the float64-centred rows, as in
+// float64 mode), and the epilogue distStrip32 converts each inner product
+// to float64 and does everything else in float64:
+//
+//	d²_ij = |x_i|² + |x_j|² − 2 g_ij,  clamped to [0, 2(|x_i|²+|x_j|²)],
+//	a'_ij = (d²_ij)^(α/2) − c_k
+//
+// The upper clamp is exact arithmetic ((|x|+|y|)² <= 2(|x|²+|y|²)), and
+// keeps every distance below 2R_k, the diameter the bounds of the state
+// assume, whatever the float32 rounding.
+//
+// Pairs where the float32 Gram form cancels, d² < refineTol32·(|x_i|²+|x_j|²),
+// are recomputed by direct differences in float64 from the source rows
+// (refineRow32), so duplicated rows are at exactly 0 distance.
+//
+// Why refineTol32 = 1e-3: the float32 inner product of the rounded rows is
+// off by about u·sqrt(dim)·|x_i||x_j| (u = 2⁻²⁴ ≈ 6e-8; at worst u·dim),
+// so the Gram form's d² carries an absolute error of about
+// 2u·sqrt(dim)·|x_i||x_j| <= u·sqrt(dim)·(|x_i|²+|x_j|²). Above the
+// threshold its relative error is at most about u·sqrt(dim)/1e-3 =
+// 6e-5·sqrt(dim) (1e-3 at dim 256, 3e-3 at dim 2048), and only in the
+// rare pairs close to the threshold: typical pairs of centred data have
+// d² of the order of |x_i|²+|x_j|², with a relative error of about
+// u·sqrt(dim). Below it, d² would keep fewer than about 3 of float32's 7
+// digits (1e-3 ≈ 1e4·u; float64's refineTol = 1e-6 is the same rule,
+// 1e10·u at u = 1.1e-16, which keeps 6). A larger threshold would refine
+// more pairs (in Go, dim flops each) for a gain confined to
+// near-duplicates; the errors measured on the statistics (bcdcor within
+// 1e-8, see fused32_test.go and BENCHMARKS.md) are far below this
+// per-pair bound, because the rounding errors of the pairs average out.
+//
+// Range: the float32 products overflow for centred coordinates beyond
+// about 1e19 in magnitude and lose precision to underflow below about
+// 1e-19; Float32 is meant for data within those (float64 handles any
+// finite data).
+const refineTol32 = 1e-3
+
+// nr2 is the column count of the float32 micro-kernel: a double strip of
+// 2·nr columns, so that 8 rows × 48 columns of float32 fill 24 ZMM (or
+// four 4×24 blocks of 12 YMM), the layout of the float64 kernel.
+const nr2 = 2 * nr
+
+// Precision selects the floating-point format of the Gram inner products
+// of the fused path (spaces of Dim >= 16). See Options.Precision.
+type Precision int
+
+const (
+	// Float64 computes everything in float64: the default and the
+	// reference.
+	Float64 Precision = iota
+	// Float32 computes the inner products x_i·x_j of the Gram spaces
+	// (Dim >= 16) in float32, from rows centred in float64; norms,
+	// distances, refinement and every sum stay float64. The direct and
+	// univariate paths (Dim < 16) are float64 in either mode.
+	Float32
+)
+
+// ErrPrecision is returned for an Options.Precision that is neither Float64
+// nor Float32.
+var ErrPrecision = errors.New("block: unknown precision")
+
+func (p Precision) String() string {
+	switch p {
+	case Float64:
+		return "float64"
+	case Float32:
+		return "float32"
+	}
+	return fmt.Sprintf("Precision(%d)", int(p))
+}
+
+// ParsePrecision returns the Precision named "float64" or "float32".
+func ParsePrecision(s string) (Precision, error) {
+	switch s {
+	case "float64":
+		return Float64, nil
+	case "float32":
+		return Float32, nil
+	}
+	return 0, fmt.Errorf("precision %q (want float64 or float32): %w", s, ErrPrecision)
+}
+
+func (p Precision) valid() error {
+	if p != Float64 && p != Float32 {
+		return fmt.Errorf("%v: %w", p, ErrPrecision)
+	}
+	return nil
+}
+
+// kernels32 is one implementation of the float32 strip kernels.
+//
+//   - gramStrip(dim, nb, a, b, g): for the nb blocks of mr rows of the
+//     packed float32 I panel a (as in kernels.gramStrip) and the packed
+//     float32 double strip b (element (c, q) at b[q·nr2 + c]),
+//     g[(t·mr + r)·nr2 + c] = sum_q a_(t,r,q) b_(c,q), in float32.
+//   - distStrip(rows, g, d, na, nb, jidx, i0, c, mode, flags): the
+//     epilogue of kernels.distStrip with refineTol32 and the clamp above,
+//     reading the float32 inner products of row r at g[r·nr2:][:nr] and
+//     writing the float64 distances of row r to d[r·nr:][:nr].
+type kernels32 struct {
+	name      string
+	gramStrip func(dim, nb int, a, b, g []float32)
+	distStrip func(rows int, g []float32, d, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8) int
+}
+
+// bestKernels32 returns the assembly float32 kernels where the CPU runs
+// them, else the pure-Go ones.
+func bestKernels32() kernels32 {
+	if k, ok := asmKernels32(); ok {
+		return k
+	}
+	return goKernels32()
+}
+
+func goKernels32() kernels32 {
+	return kernels32{name: "go", gramStrip: gramStrip32Go, distStrip: distStrip32Go}
+}
+
+// gramStrip32Go is kernels32.gramStrip in Go, 4 columns at a time.
+func gramStrip32Go(dim, nb int, a, b, g []float32) {
+	b = b[:dim*nr2]
+	g = g[:nb*mr*nr2]
+	for t := range nb {
+		at := a[t*mr*dim : (t+1)*mr*dim]
+		for r := range mr {
+			out := g[(t*mr+r)*nr2 : (t*mr+r+1)*nr2]
+			for c := 0; c < nr2; c += 4 {
+				var s0, s1, s2, s3 float32
+				for q := range dim {
+					x := at[q*mr+r]
+					bq := b[q*nr2+c : q*nr2+c+4]
+					s0 += x * bq[0]
+					s1 += x * bq[1]
+					s2 += x * bq[2]
+					s3 += x * bq[3]
+				}
+				out[c], out[c+1], out[c+2], out[c+3] = s0, s1, s2, s3
+			}
+		}
+	}
+}
+
+func distStrip32Go(rows int, g []float32, d, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8) int {
+	nb = nb[:nr]
+	flags = flags[:rows]
+	nflag := 0
+	for r := range rows {
+		i := i0 + float64(r)
+		gr := g[r*nr2 : r*nr2+nr]
+		out := d[r*nr : (r+1)*nr]
+		flags[r] = 0
+		for col, gv := range gr {
+			if !(i < jidx[col]) {
+				out[col] = 0
+				continue
+			}
+			s := na[r] + nb[col]
+			v := s - 2*float64(gv)
+			if v < refineTol32*s {
+				flags[r] = 1
+			}
+			out[col] = raiseMode(min(max(v, 0), 2*s), mode) - c
+		}
+		nflag += int(flags[r])
+	}
+	return nflag
+}
+
+// fused32Scratch is the part of a worker's scratch used in float32 mode.
+type fused32Scratch struct {
+	a, b [][]float32 // per Gram space: packed float32 panels of I and J
+	g    [][]float32 // per Gram space: inner products of a double strip
+	// pair, pairR0: the double strip and first row held in g (pair -1:
+	// none, set when a tile packs its J panel).
+	pair, pairR0 []int
+	i0, j0       int       // the tile's first rows, for refineRow32
+	xi           []float64 // a centred row of I
+}
+
+func (p *plan) newFused32Scratch() *fused32Scratch {
+	t := p.tileSize
+	f := &fused32Scratch{
+		a:      make([][]float32, p.k),
+		b:      make([][]float32, p.k),
+		g:      make([][]float32, p.k),
+		pair:   make([]int, p.k),
+		pairR0: make([]int, p.k),
+	}
+	maxDim := 0
+	for k, s := range p.spaces {
+		f.pair[k] = -1
+		if p.gram[k] {
+			f.a[k] = make([]float32, roundUp(t, mr)*s.Dim)
+			f.b[k] = make([]float32, roundUp(t, nr2)*s.Dim)
+			f.g[k] = make([]float32, roundUp(p.chunk, mr)*nr2)
+			maxDim = max(maxDim, s.Dim)
+		}
+	}
+	f.xi = make([]float64, maxDim)
+	return f
+}
+
+// kernels32 returns the float32 kernels of the plan: those attached to its
+// kernel set (tests), else the best of this CPU.
+func (p *plan) kernels32() kernels32 {
+	if p.kern.k32 != nil {
+		return *p.kern.k32
+	}
+	return bestKernels32()
+}
+
+// pack32 packs the Gram space k of a tile in float32 mode: the rows I
+// (if repack) and J centred in float64, rounded to float32, with their
+// float64 squared norms in fs.na[k] and fs.nb[k] (as pack computes them).
+func (p *plan) pack32(fs *fusedScratch, k, i0, ni, j0, nj int, repack bool) {
+	if fs.f32 == nil {
+		fs.f32 = p.newFused32Scratch()
+	}
+	f := fs.f32
+	f.i0, f.j0 = i0, j0
+	f.pair[k] = -1
+	s := p.spaces[k]
+	if repack {
+		pack32(f.a[k], fs.na[k], s, p.mean[k], i0, ni, mr)
+	}
+	pack32(f.b[k], fs.nb[k], s, p.mean[k], j0, nj, nr2)
+}
+
+// pack32 is pack into a float32 panel: the rows are centred and their
+// squared norms summed in float64, as in pack (in four partial sums);
+// only the stored coordinates are rounded. Norms of padding rows are 0 up to the end of
+// norms or of the last block, whichever comes first.
+func pack32(dst []float32, norms []float64, s Space, mu []float64, r0, m, w int) {
+	dim := s.Dim
+	mu = mu[:dim]
+	for t := range (m + w - 1) / w {
+		blk := dst[t*w*dim : (t+1)*w*dim]
+		for r := range w {
+			i := t*w + r
+			if i >= m {
+				for q := r; q < len(blk); q += w {
+					blk[q] = 0
+				}
+				if i < len(norms) {
+					norms[i] = 0
+				}
+				continue
+			}
+			// Four partial sums break the dependency chain of one (this
+			// loop is a fifth of a float32 tile at dim 256 otherwise); the
+			// order differs from maxNorm2's by rounding far below
+			// boundMargin.
+			var s0, s1, s2, s3 float64
+			src := s.Data[(r0+i)*dim : (r0+i+1)*dim]
+			q := 0
+			for ; q+4 <= dim; q += 4 {
+				c0, c1, c2, c3 := src[q]-mu[q], src[q+1]-mu[q+1], src[q+2]-mu[q+2], src[q+3]-mu[q+3]
+				blk[q*w+r] = float32(c0)
+				blk[(q+1)*w+r] = float32(c1)
+				blk[(q+2)*w+r] = float32(c2)
+				blk[(q+3)*w+r] = float32(c3)
+				s0 += c0 * c0
+				s1 += c1 * c1
+				s2 += c2 * c2
+				s3 += c3 * c3
+			}
+			for ; q < dim; q++ {
+				c := src[q] - mu[q]
+				blk[q*w+r] = float32(c)
+				s0 += c * c
+			}
+			norms[i] = (s0 + s1) + (s2 + s3)
+		}
+	}
+}
+
+// gramStrip32 is gramStrip in float32 mode: it fills fs.d[k] with the
+// shifted distances of the rows [r0, r0+rr) of I against the strip sj of
+// J of the Gram space k. rows is the chunk's row count, nj and diag those
+// of the tile: the inner products are computed for the double strip sj/2
+// at once, for every row of the chunk either of its strips needs, and
+// kept for the other strip.
+func (p *plan) gramStrip32(fs *fusedScratch, k, r0, rows, rr, sj, nj int, diag bool, mode int, general bool, c float64) {
+	f := fs.f32
+	k32 := p.kernels32()
+	dim := p.spaces[k].Dim
+	pair := sj / 2
+	if f.pair[k] != pair || f.pairR0[k] != r0 {
+		need := rows
+		if diag {
+			// Rows i < the last column of the double strip.
+			need = min(rows, min(nj, (pair+1)*nr2)-1-r0)
+		}
+		k32.gramStrip(dim, (need+mr-1)/mr, f.a[k][r0*dim:], f.b[k][pair*nr2*dim:(pair+1)*nr2*dim], f.g[k])
+		f.pair[k], f.pairR0[k] = pair, r0
+	}
+	g := f.g[k][(sj%2)*nr:]
+	d := fs.d[k]
+	na, nb := fs.na[k][r0:], fs.nb[k][sj*nr:(sj+1)*nr]
+	cc := c
+	if general {
+		cc = 0
+	}
+	if k32.distStrip(rr, g, d, na, nb, &fs.jidx, float64(r0), cc, mode, fs.flags) > 0 {
+		s := p.spaces[k]
+		for r, fl := range fs.flags[:rr] {
+			if fl != 0 {
+				p.refineRow32(f, s, p.mean[k], d[r*nr:(r+1)*nr], g[r*nr2:r*nr2+nr], na[r], nb, f.i0+r0+r, f.j0+sj*nr, &fs.jidx, float64(r0+r), cc, mode)
+			}
+		}
+	}
+	if general {
+		e := p.alpha / 2
+		for r := range rr {
+			i := float64(r0 + r)
+			row := d[r*nr : (r+1)*nr]
+			for col, v := range row {
+				if i < fs.jidx[col] {
+					row[col] = math.Exp(e*math.Log(v)) - c // as in raise
+				}
+			}
+		}
+	}
+}
+
+// refineRow32 recomputes the row of a strip of row gi of s against the
+// columns gj, gj+1, … (rows of s): the float64 Gram form of the float32
+// inner products g as distStrip32 computes it where it has not cancelled,
+// else the float64 direct differences of the centred rows.
+func (p *plan) refineRow32(f *fused32Scratch, s Space, mu []float64, out []float64, g []float32, na float64, nb []float64, gi, gj int, jidx *[nr]float64, i, c float64, mode int) {
+	dim := s.Dim
+	xi := f.xi[:dim]
+	for q, v := range s.Data[gi*dim : (gi+1)*dim] {
+		xi[q] = v - mu[q]
+	}
+	for col := range nr {
+		if !(i < jidx[col]) {
+			out[col] = 0
+			continue
+		}
+		sum := na + nb[col]
+		v := sum - 2*float64(g[col])
+		if v < refineTol32*sum {
+			v = 0
+			xj := s.Data[(gj+col)*dim : (gj+col+1)*dim]
+			for q, x := range xi {
+				t := x - (xj[q] - mu[q])
+				v += t * t
+			}
+		}
+		out[col] = raiseMode(min(max(v, 0), 2*sum), mode) - c
+	}
+}
