@@ -1,14 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/apache/arrow-go/v18/arrow/ipc"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
 // TestErrors checks the exit status and that the message names what is
@@ -106,33 +102,8 @@ func TestDropInvalid(t *testing.T) {
 // TestStdin feeds the example as an Arrow IPC stream on standard input: the
 // result must be the same as from the file.
 func TestStdin(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
-	f, err := os.Open(example)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := ipc.NewFileReader(f, ipc.WithAllocator(mem))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	var buf bytes.Buffer
-	w := ipc.NewWriter(&buf, ipc.WithSchema(r.Schema()), ipc.WithAllocator(mem))
-	for i := range r.NumRecords() {
-		rec, err := r.RecordBatch(i)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Write(rec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	code, got, stderr := runCLI(t, buf.Bytes(), "-format", "json", "-x", "model_a", "-y", "label", "-")
+	stdin := ipcStream(t, example)
+	code, got, stderr := runCLI(t, stdin, "-format", "json", "-x", "model_a", "-y", "label", "-")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}

@@ -1,9 +1,16 @@
 package main
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"gonum.org/v1/gonum/floats/scalar"
 )
@@ -58,4 +65,56 @@ func TestSameOutput(t *testing.T) {
 			t.Errorf("sameOutput(%q, %q) = %v, want %v", tc.got, tc.want, got, tc.same)
 		}
 	}
+}
+
+// checkGolden compares the stdout of the command run with args against
+// testdata/NAME.stdout (see sameOutput), rewriting the file under -update.
+func checkGolden(t *testing.T, name, stdout string, args []string) {
+	t.Helper()
+	golden := filepath.Join("testdata", name+".stdout")
+	if *update {
+		if err := os.WriteFile(golden, []byte(stdout), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameOutput(stdout, string(want)) {
+		t.Errorf("dcor-stream %s:\ngot:\n%s\nwant (%s):\n%s", strings.Join(args, " "), stdout, golden, want)
+	}
+}
+
+// ipcStream returns the Arrow IPC file at path rewritten as an IPC stream,
+// as a pipe would bring it to standard input.
+func ipcStream(t *testing.T, path string) []byte {
+	t.Helper()
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := ipc.NewFileReader(f, ipc.WithAllocator(mem))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var buf bytes.Buffer
+	w := ipc.NewWriter(&buf, ipc.WithSchema(r.Schema()), ipc.WithAllocator(mem))
+	for i := range r.NumRecords() {
+		rec, err := r.RecordBatch(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Write(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }

@@ -46,19 +46,7 @@ func TestGolden(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 			}
-			golden := filepath.Join("testdata", tc.name+".stdout")
-			if *update {
-				if err := os.WriteFile(golden, []byte(stdout), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !sameOutput(stdout, string(want)) {
-				t.Errorf("dcor-stream %s:\ngot:\n%s\nwant (%s):\n%s", strings.Join(tc.args, " "), stdout, golden, want)
-			}
+			checkGolden(t, tc.name, stdout, tc.args)
 			if strings.HasSuffix(tc.name, "json") && !json.Valid([]byte(stdout)) {
 				t.Errorf("output is not valid JSON: %s", stdout)
 			}

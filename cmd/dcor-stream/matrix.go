@@ -218,24 +218,10 @@ func parseMatrixFlags(args []string, stderr io.Writer) (matrixOptions, error) {
 // the exit status.
 func runMatrix(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	o, err := parseMatrixFlags(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
 	if err == nil {
 		err = matrixCommand(ctx, o, stdin, stdout, stderr)
 	}
-	var ue usageError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "dcor-stream matrix: %v\n", err)
-		fmt.Fprintln(stderr, "run 'dcor-stream matrix -h' for usage")
-		return 2
-	default:
-		fmt.Fprintf(stderr, "dcor-stream matrix: %v\n", err)
-		return 1
-	}
+	return exitCode(err, "dcor-stream matrix", stderr)
 }
 
 func matrixCommand(ctx context.Context, o matrixOptions, stdin io.Reader, stdout, stderr io.Writer) error {

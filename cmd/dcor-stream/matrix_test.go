@@ -15,8 +15,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/apache/arrow-go/v18/arrow/ipc"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"gonum.org/v1/gonum/floats/scalar"
 
 	"github.com/dcor-stream/dcor-stream/block"
@@ -195,19 +193,7 @@ func TestMatrixGolden(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 			}
-			golden := filepath.Join("testdata", tc.name+".stdout")
-			if *update {
-				if err := os.WriteFile(golden, []byte(stdout), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !sameOutput(stdout, string(want)) {
-				t.Errorf("dcor-stream %s:\ngot:\n%s\nwant (%s):\n%s", strings.Join(tc.args, " "), stdout, golden, want)
-			}
+			checkGolden(t, tc.name, stdout, tc.args)
 			if strings.HasSuffix(tc.name, "json") && !json.Valid([]byte(stdout)) {
 				t.Errorf("output is not valid JSON: %s", stdout)
 			}
@@ -509,34 +495,9 @@ func BenchmarkMatrix(b *testing.B) {
 // standard input (globs expanded against its schema) and from two files
 // holding columns of the same names, which are then labelled FILE:COLUMN.
 func TestMatrixStdinAndFiles(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
-	f, err := os.Open(networks)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := ipc.NewFileReader(f, ipc.WithAllocator(mem))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	var buf bytes.Buffer
-	w := ipc.NewWriter(&buf, ipc.WithSchema(r.Schema()), ipc.WithAllocator(mem))
-	for i := range r.NumRecords() {
-		rec, err := r.RecordBatch(i)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Write(rec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	stdin := ipcStream(t, networks)
 	args := []string{"matrix", "-format", "json", "-rows", "a_layer[12]", "-cols", "b_*", "-given", "label"}
-	code, got, stderr := runCLI(t, buf.Bytes(), append(args, "-")...)
+	code, got, stderr := runCLI(t, stdin, append(args, "-")...)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}

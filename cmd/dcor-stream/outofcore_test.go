@@ -136,7 +136,7 @@ func TestOutOfCoreChanged(t *testing.T) {
 	var stdout bytes.Buffer
 	err = compute(t.Context(), o, nil, &stdout, &stderr)
 	t.Logf("error: %v", err)
-	if code := exitCode(err, &stderr); code != 1 || !strings.Contains(stderr.String(), "changed") {
+	if code := exitCode(err, "dcor-stream", &stderr); code != 1 || !strings.Contains(stderr.String(), "changed") {
 		t.Errorf("file changed after pass 2: exit %d, stderr:\n%s", code, &stderr)
 	}
 	if stdout.Len() != 0 {

@@ -159,7 +159,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		case "matrix":
 			return runMatrix(ctx, args[1:], stdin, stdout, stderr)
 		case "merge":
-			return exitCode(runMerge(args[1:], stdout, stderr), stderr)
+			return exitCode(runMerge(args[1:], stdout, stderr), "dcor-stream merge", stderr)
 		}
 	}
 	o, err := parseFlags(args, stderr)
@@ -169,27 +169,23 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err == nil {
 		err = compute(ctx, o, stdin, stdout, stderr)
 	}
-	return exitCode(err, stderr)
+	return exitCode(err, "dcor-stream", stderr)
 }
 
-// exitCode prints err and returns the exit status it calls for: 0 for nil
-// or -h, 2 for a usage error, 1 otherwise.
-func exitCode(err error, stderr io.Writer) int {
-	if errors.Is(err, flag.ErrHelp) {
+// exitCode prints err, prefixed by the command's name ("dcor-stream",
+// "dcor-stream matrix"), and returns the exit status it calls for: 0 for
+// nil or -h, 2 for a usage error, 1 otherwise.
+func exitCode(err error, name string, stderr io.Writer) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
+	fmt.Fprintf(stderr, "%s: %v\n", name, err)
 	var ue usageError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "dcor-stream: %v\n", err)
-		fmt.Fprintln(stderr, "run 'dcor-stream -h' for usage")
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "run '%s -h' for usage\n", name)
 		return 2
-	default:
-		fmt.Fprintf(stderr, "dcor-stream: %v\n", err)
-		return 1
 	}
+	return 1
 }
 
 func compute(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.Writer) error {
