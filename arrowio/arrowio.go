@@ -8,7 +8,10 @@
 //     without it): read front to back; re-readable when it is a regular
 //     file, read once when it is standard input or a pipe;
 //   - Parquet ("PAR1" magic): read row group by row group through pqarrow,
-//     never the whole file at once;
+//     never the whole file at once; the page headers of a row group are
+//     checked before pqarrow reads it, so that a corrupt size or count
+//     cannot make arrow-go allocate far more than the file holds (see
+//     checkColumnChunk);
 //   - CSV (recognised by the .csv extension): a header row, then one sample
 //     per line; columns whose every non-empty value parses as a number are
 //     read as float64, others as utf8;
