@@ -30,10 +30,16 @@ import (
 //     from its compressed size (maxExpansion), beyond a floor of
 //     minPageLimit;
 //   - a dictionary page whose num_values values cannot fit in its
-//     uncompressed size.
+//     uncompressed size;
+//   - a Snappy or zstd page whose body claims to decompress to more than
+//     its header's uncompressed size (checkBody): the decoders allocate
+//     the claim first.
 //
-// Headers it cannot parse it leaves to arrow-go, which reports them. The
-// walk reads only the headers: about one small read per page. The footer
+// Headers it cannot parse it leaves to arrow-go, which reports them. A page
+// with a negative size ends the walk (stepping back over it would loop for
+// ever; arrow-go refuses it). The walk reads the headers, the first bytes
+// of a Snappy body and the frame and block headers of a zstd body: a few
+// small reads per page. The footer
 // is checked likewise before arrow-go decodes it (checkFooter).
 //
 // Not checked: levels. A few bytes of run-length encoded levels can
@@ -88,6 +94,8 @@ type pageHeader struct {
 	dataValues   int32 // DataPageHeader.num_values
 	dictValues   int32 // DictionaryPageHeader.num_values
 	v2Rows       int32 // DataPageHeaderV2.num_rows
+	v2Def, v2Rep int32 // DataPageHeaderV2's level bytes
+	v2Plain      bool  // !DataPageHeaderV2.is_compressed
 	size         int   // bytes of the header
 }
 
@@ -123,10 +131,15 @@ func checkColumnChunk(r io.ReaderAt, cc columnChunk) error {
 				break
 			}
 		}
-		if err != nil {
-			return nil // arrow-go reports it
+		if err != nil || h.compressed < 0 || h.uncompressed < 0 {
+			// arrow-go reports it. (Walking on past a negative size
+			// would go back: an endless loop, as a fuzzer found.)
+			return nil
 		}
 		if err := cc.checkPage(h, off); err != nil {
+			return err
+		}
+		if err := cc.checkBody(r, h, off); err != nil {
 			return err
 		}
 		// Move on as arrow-go does: past the body of a data or
@@ -150,10 +163,9 @@ func checkColumnChunk(r io.ReaderAt, cc columnChunk) error {
 	return nil
 }
 
+// checkPage checks the page header h at byte off; its sizes are not
+// negative.
 func (cc columnChunk) checkPage(h pageHeader, off int64) error {
-	if h.compressed < 0 || h.uncompressed < 0 {
-		return nil // arrow-go refuses it
-	}
 	if r := maxExpansion(cc.codec); r > 0 && int64(h.uncompressed) > max(minPageLimit, r*int64(h.compressed)) {
 		return fmt.Errorf("%w: the page at byte %d claims %d bytes uncompressed from %d compressed with %s",
 			ErrCorrupt, off, h.uncompressed, h.compressed, cc.codec)
@@ -163,6 +175,166 @@ func (cc columnChunk) checkPage(h pageHeader, off int64) error {
 			ErrCorrupt, off, h.dictValues, h.uncompressed)
 	}
 	return nil
+}
+
+// checkBody checks what the compressed body of the page at byte off says
+// of its own size, where arrow-go's decoders allocate what it says before
+// they find out whether it is true: the length preamble of a Snappy block
+// (up to 4 GiB) and the content sizes of zstd frames (up to 64 GiB). A
+// valid page decodes to exactly the uncompressed size in its header (for a
+// V2 data page, less its levels, which are not compressed), so neither may
+// claim more. Bodies it cannot parse it leaves to arrow-go.
+func (cc columnChunk) checkBody(r io.ReaderAt, h pageHeader, off int64) error {
+	if cc.codec != compress.Codecs.Snappy && cc.codec != compress.Codecs.Zstd {
+		return nil
+	}
+	body, n, room := off+int64(h.size), int64(h.compressed), int64(h.uncompressed)
+	switch h.typ {
+	case pageData, pageDictionary:
+	case pageDataV2:
+		levels := int64(h.v2Def) + int64(h.v2Rep)
+		if h.v2Plain || h.v2Def < 0 || h.v2Rep < 0 || levels > n {
+			return nil // not decompressed, or refused by arrow-go
+		}
+		if levels > room {
+			return fmt.Errorf("%w: the page at byte %d has %d bytes of levels in %d bytes uncompressed",
+				ErrCorrupt, off, levels, room)
+		}
+		body, n, room = body+levels, n-levels, room-levels
+	default:
+		return nil
+	}
+	n = min(n, cc.end-body)
+	if n <= 0 {
+		return nil
+	}
+	w := window{r: r, end: body + n}
+	var claim uint64
+	if cc.codec == compress.Codecs.Snappy {
+		b := w.at(body, int(min(n, binary.MaxVarintLen32)))
+		v, k := binary.Uvarint(b)
+		if k <= 0 {
+			return nil // s2 refuses it
+		}
+		claim = v
+	} else {
+		claim = zstdClaim(&w, body, uint64(room))
+	}
+	if claim > uint64(room) {
+		return fmt.Errorf("%w: the %s page at byte %d claims to decompress to %d bytes, its header to %d",
+			ErrCorrupt, cc.codec, off, claim, room)
+	}
+	return nil
+}
+
+// zstdClaim returns the sum of the content sizes declared by the zstd
+// frames from byte off of w, as far as they parse (klauspost/compress
+// allocates each frame's declared size when the room left in its output is
+// smaller), or a sum past limit as soon as it exceeds limit. Frames that do
+// not declare their size count 0: they grow the output only as they are
+// decoded.
+func zstdClaim(w *window, off int64, limit uint64) uint64 {
+	const (
+		frameMagic     = 0xFD2FB528
+		skippableMagic = 0x184D2A50 // to 0x184D2A5F
+	)
+	var sum uint64
+	for off < w.end {
+		b := w.at(off, 4)
+		if b == nil {
+			return sum
+		}
+		switch magic := binary.LittleEndian.Uint32(b); {
+		case magic&^0xf == skippableMagic:
+			b = w.at(off+4, 4)
+			if b == nil {
+				return sum
+			}
+			off += 8 + int64(binary.LittleEndian.Uint32(b))
+			continue
+		case magic != frameMagic:
+			return sum
+		}
+		b = w.at(off+4, 1)
+		if b == nil {
+			return sum
+		}
+		desc := b[0]
+		single := desc&0x20 != 0
+		pos := off + 5 + int64([4]int{0, 1, 2, 4}[desc&3]) // the dictionary ID
+		if !single {
+			pos++ // the window descriptor
+		}
+		if size := [4]int{0, 2, 4, 8}[desc>>6]; size > 0 || single {
+			size = max(size, 1)
+			b = w.at(pos, size)
+			if b == nil {
+				return sum
+			}
+			var fcs uint64
+			for i := size - 1; i >= 0; i-- {
+				fcs = fcs<<8 | uint64(b[i])
+			}
+			if size == 2 {
+				fcs += 256
+			}
+			if fcs > limit-sum {
+				return limit + 1
+			}
+			sum += fcs
+			pos += int64(size)
+		}
+		for last := false; !last; {
+			b = w.at(pos, 3)
+			if b == nil {
+				return sum
+			}
+			head := uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16
+			last = head&1 != 0
+			pos += 3
+			switch head >> 1 & 3 {
+			case 0, 2: // raw, compressed
+				pos += int64(head >> 3)
+			case 1: // run length
+				pos++
+			default:
+				return sum
+			}
+		}
+		if desc&4 != 0 {
+			pos += 4 // the checksum
+		}
+		off = pos
+	}
+	return sum
+}
+
+// window reads small pieces of r below end through a buffer.
+type window struct {
+	r     io.ReaderAt
+	end   int64
+	buf   []byte
+	start int64 // of buf in r
+}
+
+// at returns the k bytes at off, or nil if they are not all there.
+func (w *window) at(off int64, k int) []byte {
+	if off < 0 || off+int64(k) > w.end {
+		return nil
+	}
+	if off < w.start || off+int64(k) > w.start+int64(len(w.buf)) {
+		if w.buf == nil {
+			w.buf = make([]byte, 0, 64<<10)
+		}
+		n := min(int64(cap(w.buf)), w.end-off)
+		w.buf = w.buf[:n]
+		if m, _ := w.r.ReadAt(w.buf, off); int64(m) < n {
+			w.buf = w.buf[:0]
+			return nil
+		}
+		w.start = off
+	}
+	return w.buf[off-w.start : off-w.start+int64(k)]
 }
 
 // valueBits returns the least bits of a PLAIN-encoded value of a column
@@ -205,7 +377,6 @@ func parsePageHeader(b []byte) (pageHeader, error) {
 	err := t.fields(func(id int16, typ byte) error {
 		var v *int32 // the field read
 		var sub *int32
-		subID := int16(1)
 		switch {
 		case id == 1 && typ == tI32:
 			v = &h.typ
@@ -218,13 +389,13 @@ func parsePageHeader(b []byte) (pageHeader, error) {
 		case id == 7 && typ == tStruct:
 			sub = &h.dictValues
 		case id == 8 && typ == tStruct:
-			sub, subID = &h.v2Rows, 3
+			return h.parseV2(&t)
 		default:
 			return t.skip(typ, 0)
 		}
 		if sub != nil {
 			return t.fields(func(id int16, typ byte) error {
-				if id != subID || typ != tI32 {
+				if id != 1 || typ != tI32 {
 					return t.skip(typ, 1)
 				}
 				var err error
@@ -247,6 +418,33 @@ func parsePageHeader(b []byte) (pageHeader, error) {
 	return h, nil
 }
 
+// parseV2 reads the fields of a DataPageHeaderV2 that are checked:
+//
+//	3: i32 num_rows, 5: i32 definition_levels_byte_length,
+//	6: i32 repetition_levels_byte_length, 7: bool is_compressed
+func (h *pageHeader) parseV2(t *thriftReader) error {
+	return t.fields(func(id int16, typ byte) error {
+		switch {
+		case id == 3 && typ == tI32:
+			v, err := t.i32()
+			h.v2Rows = v
+			return err
+		case id == 5 && typ == tI32:
+			v, err := t.i32()
+			h.v2Def = v
+			return err
+		case id == 6 && typ == tI32:
+			v, err := t.i32()
+			h.v2Rep = v
+			return err
+		case id == 7 && (typ == tBoolTrue || typ == tBoolFalse):
+			h.v2Plain = typ == tBoolFalse
+			return nil
+		}
+		return t.skip(typ, 1)
+	})
+}
+
 // Thrift compact protocol types.
 const (
 	tBoolTrue  = 1
@@ -261,10 +459,13 @@ const (
 	tSet       = 10
 	tMap       = 11
 	tStruct    = 12
+	tUUID      = 13
 )
 
-// maxThriftDepth bounds the nesting of skipped values, as Thrift does.
-const maxThriftDepth = 64
+// maxThriftDepth bounds the nesting of skipped values. It is deeper than
+// the Thrift library allows (64 below each struct it knows), so that
+// whatever arrow-go reads, this reads.
+const maxThriftDepth = 128
 
 // thriftReader reads the Thrift compact protocol from b.
 type thriftReader struct {
@@ -280,29 +481,39 @@ func (t *thriftReader) byte() (byte, error) {
 	return t.b[t.i-1], nil
 }
 
+// uvarint reads a varint as the Thrift library does: up to 10 bytes,
+// bits beyond 64 dropped.
 func (t *thriftReader) uvarint() (uint64, error) {
-	v, n := binary.Uvarint(t.b[t.i:])
-	switch {
-	case n == 0:
-		return 0, errShortHeader
-	case n < 0:
-		return 0, errBadHeader
+	var v uint64
+	for k := 0; k < 10; k++ {
+		c, err := t.byte()
+		if err != nil {
+			return 0, err
+		}
+		v |= uint64(c&0x7f) << (7 * k)
+		if c < 0x80 {
+			return v, nil
+		}
 	}
-	t.i += n
-	return v, nil
+	return 0, errBadHeader
 }
 
-func (t *thriftReader) varint() (int64, error) {
-	v, err := t.uvarint()
-	return int64(v>>1) ^ -int64(v&1), err
-}
-
+// i32 reads a zigzag i32 as the Thrift library does: the varint is cut to
+// 32 bits before it is decoded.
 func (t *thriftReader) i32() (int32, error) {
-	v, err := t.varint()
-	if err == nil && int64(int32(v)) != v {
+	v, err := t.uvarint()
+	u := uint32(v)
+	return int32(u>>1) ^ -int32(u&1), err
+}
+
+// size reads the varint size of a binary, list, set or map, which the
+// Thrift library reads as an int32 and refuses if negative.
+func (t *thriftReader) size() (uint64, error) {
+	v, err := t.uvarint()
+	if err == nil && int32(v) < 0 {
 		err = errBadHeader
 	}
-	return int32(v), err
+	return uint64(uint32(v)), err
 }
 
 func (t *thriftReader) advance(n uint64) error {
@@ -328,7 +539,7 @@ func (t *thriftReader) fields(f func(id int16, typ byte) error) error {
 		}
 		id := last + int16(c>>4)
 		if c>>4 == 0 {
-			v, err := t.varint()
+			v, err := t.i32()
 			if err != nil {
 				return err
 			}
@@ -356,8 +567,10 @@ func (t *thriftReader) skip(typ byte, depth int) error {
 		return err
 	case tDouble:
 		return t.advance(8)
+	case tUUID:
+		return t.advance(16)
 	case tBinary:
-		n, err := t.uvarint()
+		n, err := t.size()
 		if err != nil {
 			return err
 		}
@@ -369,13 +582,13 @@ func (t *thriftReader) skip(typ byte, depth int) error {
 		}
 		n := uint64(c >> 4)
 		if n == 15 {
-			if n, err = t.uvarint(); err != nil {
+			if n, err = t.size(); err != nil {
 				return err
 			}
 		}
 		return t.skipElems(n, []byte{c & 0x0f}, depth)
 	case tMap:
-		n, err := t.uvarint()
+		n, err := t.size()
 		if err != nil || n == 0 {
 			return err
 		}
@@ -451,7 +664,7 @@ func checkFooter(r io.ReaderAt, size int64) error {
 		c, _ := t.byte()
 		elems := uint64(c >> 4)
 		if elems == 15 {
-			elems, _ = t.uvarint()
+			elems, _ = t.size()
 		}
 		if c&0x0f != tStruct {
 			return t.skipElems(elems, []byte{c & 0x0f}, 0)
