@@ -3,7 +3,9 @@
 // q values per sample (W and e standard normal), as an Arrow IPC file with
 // the fixed_size_list<double> columns "x" and "y", and the same values as
 // raw little-endian float64 row-major files x.f64 and y.f64 for R and NumPy;
-// with -parquet, also as xy.parquet, one row group per batch.
+// with -parquet, also as xy.parquet, one row group per batch; with -npy,
+// also as x.npy and y.npy (float64, C order), which the .npy reader maps and
+// releases page by page (bench/moonshot.sh).
 //
 //	go run ./bench/genarrow -n 10000 -p 64 -q 64 -o DIR
 package main
@@ -17,6 +19,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -34,18 +37,19 @@ func main() {
 	batch := flag.Int("batch", 4096, "rows per record batch")
 	dir := flag.String("o", ".", "output directory (xy.arrow, x.f64, y.f64)")
 	pq := flag.Bool("parquet", false, "also write xy.parquet, one row group per batch")
+	npy := flag.Bool("npy", false, "also write x.npy and y.npy")
 	flag.Parse()
 	if *n < 1 || *p < 1 || *q < 1 || *batch < 1 || flag.NArg() > 0 {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(*dir, *n, *p, *q, *batch, *seed, *pq); err != nil {
+	if err := run(*dir, *n, *p, *q, *batch, *seed, *pq, *npy); err != nil {
 		fmt.Fprintln(os.Stderr, "genarrow:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir string, n, p, q, batch int, seed uint64, pq bool) error {
+func run(dir string, n, p, q, batch int, seed uint64, pq, npy bool) error {
 	rng := rand.New(rand.NewPCG(seed, 2026))
 	x := make([]float64, n*p)
 	for i := range x {
@@ -65,11 +69,19 @@ func run(dir string, n, p, q, batch int, seed uint64, pq bool) error {
 			y[i*q+c] = math.Tanh(s) + 0.5*rng.NormFloat64()
 		}
 	}
-	if err := writeRaw(filepath.Join(dir, "x.f64"), x); err != nil {
+	if err := writeRaw(filepath.Join(dir, "x.f64"), "", x); err != nil {
 		return err
 	}
-	if err := writeRaw(filepath.Join(dir, "y.f64"), y); err != nil {
+	if err := writeRaw(filepath.Join(dir, "y.f64"), "", y); err != nil {
 		return err
+	}
+	if npy {
+		if err := writeRaw(filepath.Join(dir, "x.npy"), npyHeader(n, p), x); err != nil {
+			return err
+		}
+		if err := writeRaw(filepath.Join(dir, "y.npy"), npyHeader(n, q), y); err != nil {
+			return err
+		}
 	}
 	pqPath := ""
 	if pq {
@@ -78,12 +90,23 @@ func run(dir string, n, p, q, batch int, seed uint64, pq bool) error {
 	return writeArrow(filepath.Join(dir, "xy.arrow"), pqPath, x, y, n, p, q, batch)
 }
 
-func writeRaw(path string, v []float64) error {
+// npyHeader returns the header of a version 1.0 .npy file of rows×cols
+// little-endian float64 in C order, padded to 64 bytes as NumPy does.
+func npyHeader(rows, cols int) string {
+	dict := fmt.Sprintf("{'descr': '<f8', 'fortran_order': False, 'shape': (%d, %d), }", rows, cols)
+	pad := 63 - (10+len(dict))%64
+	h := dict + strings.Repeat(" ", pad) + "\n"
+	return "\x93NUMPY\x01\x00" + string([]byte{byte(len(h)), byte(len(h) >> 8)}) + h
+}
+
+// writeRaw writes header, then v as little-endian float64, to path.
+func writeRaw(path, header string, v []float64) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
 	bw := bufio.NewWriter(f)
+	bw.WriteString(header)
 	if err := binary.Write(bw, binary.LittleEndian, v); err != nil {
 		f.Close()
 		return err
