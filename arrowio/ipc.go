@@ -97,6 +97,13 @@ func (s *ipcFile) close() error {
 // batch it returns (RecordBatchAt transfers ownership), so several readers
 // of one file do not disturb each other. The refs field is not atomic:
 // readers are not shared between goroutines (see Source).
+//
+// Once it moves past a batch of a mapped file it tells the kernel that the
+// batch's pages are no longer needed (dropPages), as npyReader does, so
+// that a pass over a file larger than memory does not fill the resident
+// set; a batch still retained by a caller stays valid, its pages read
+// again from the file when touched (the mapping is private and never
+// written: verify.go refuses data arrow-go would byte-swap in place).
 type ipcFileReader struct {
 	f    *ipcFile
 	refs int
@@ -109,9 +116,21 @@ func (r *ipcFileReader) Retain() { r.refs++ }
 
 func (r *ipcFileReader) Release() {
 	r.refs--
-	if r.refs == 0 && r.rec != nil {
-		r.rec.Release()
-		r.rec = nil
+	if r.refs == 0 {
+		r.drop()
+	}
+}
+
+// drop releases the current batch, and its pages if the file is mapped.
+func (r *ipcFileReader) drop() {
+	if r.rec == nil {
+		return
+	}
+	r.rec.Release()
+	r.rec = nil
+	if r.f.unmap != nil {
+		b := r.f.recs[r.i-1]
+		dropPages(r.f.data, b.offset, b.offset+int64(b.metaLen)+b.bodyLen)
 	}
 }
 
@@ -125,10 +144,7 @@ func (r *ipcFileReader) Record() arrow.RecordBatch { return r.rec }
 func (r *ipcFileReader) Err() error                { return r.err }
 
 func (r *ipcFileReader) Next() bool {
-	if r.rec != nil {
-		r.rec.Release()
-		r.rec = nil
-	}
+	r.drop()
 	if r.err != nil || r.i >= len(r.f.recs) {
 		return false
 	}
