@@ -274,7 +274,7 @@ func matrixRun(ctx context.Context, o matrixOptions, stdin func() io.Reader, std
 		job := memJob{
 			file: o.file, specs: lay.specs, stdin: stdin(),
 			mem: o.mem, memText: o.memText, tmpdir: o.tmpdir, dropInvalid: o.dropInvalid,
-			bo: o.blockOptions(),
+			bo: o.blockOptions(), quiet: true, // matrix has no progress
 		}
 		if o.normalizeRows {
 			job.transform = func(sp []block.Space) {

@@ -88,7 +88,7 @@ func computeOutOfCore(ctx context.Context, o options, specs []stream.Spec, stdin
 	res, err := runOutOfCore(ctx, memJob{
 		file: o.file, specs: specs, stdin: stdin,
 		mem: o.mem, memText: o.memText, tmpdir: o.tmpdir, dropInvalid: o.dropInvalid,
-		bo: o.blockOptions(), afterPass: o.afterPass,
+		bo: o.blockOptions(), afterPass: o.afterPass, quiet: o.quiet, progress: o.progress,
 	}, stderr)
 	if err != nil {
 		return err
@@ -113,6 +113,8 @@ type memJob struct {
 	bo          block.Options
 	transform   func([]block.Space) // applied to every block as it is read (-normalize-rows); optional
 	afterPass   func(int)           // called after each pass, for tests; optional
+	quiet       bool                // -quiet: no progress
+	progress    bool                // -progress: progress lines even when stderr is not a terminal
 }
 
 // memResult is what outOfCore computed.
@@ -168,9 +170,25 @@ func runOutOfCore(ctx context.Context, job memJob, stderr io.Writer) (res memRes
 	}
 	pn := pl.NewPanel(lay.held, lay.streamed)
 	var sp []block.Space
+	// Progress counts pairs (with each row's pair with itself): a panel
+	// of m rows is m(m+1)/2 of them, and each streamed block of k rows
+	// adds k·m.
+	total := n * (n + 1) / 2
+	prog := newProgress(stderr, job.quiet, job.progress, float64(total))
+	done := 0
+	advance := func(pairs int) {
+		done += pairs
+		if prog != nil {
+			prog.update(st, done, total)
+		}
+	}
+	if prog != nil {
+		prog.unit = "pairs"
+		defer prog.finish()
+	}
 	for i0 := 0; i0 < n; i0 += lay.held {
 		m := min(lay.held, n-i0)
-		if err := panelPass(ctx, r, pl, pn, st, i0, m, lay.streamed, &sp, job.transform); err != nil {
+		if err := panelPass(ctx, r, pl, pn, st, i0, m, lay.streamed, &sp, job.transform, advance); err != nil {
 			return res, err
 		}
 		passes++
@@ -263,8 +281,9 @@ func scanPass(ctx context.Context, r *stream.Reader, bo block.Options, lead int,
 }
 
 // panelPass holds the rows [i0, i0+m) in pn, adds their tiles, then
-// streams every later row past them.
-func panelPass(ctx context.Context, r *stream.Reader, pl *block.Plan, pn *block.Panel, st *estimator.Stats, i0, m, streamed int, sp *[]block.Space, transform func([]block.Space)) error {
+// streams every later row past them, telling advance how many pairs each
+// step added.
+func panelPass(ctx context.Context, r *stream.Reader, pl *block.Plan, pn *block.Panel, st *estimator.Stats, i0, m, streamed int, sp *[]block.Space, transform func([]block.Space), advance func(pairs int)) error {
 	pass, err := r.NewPass(ctx, int64(i0), streamed)
 	if err != nil {
 		return err
@@ -291,6 +310,7 @@ func panelPass(ctx context.Context, r *stream.Reader, pl *block.Plan, pn *block.
 				if err := pn.AddHeld(ctx, st); err != nil {
 					return err
 				}
+				advance(m * (m + 1) / 2)
 				if i0+m == pl.N() {
 					return nil // the last panel: no later rows
 				}
@@ -300,6 +320,7 @@ func panelPass(ctx context.Context, r *stream.Reader, pl *block.Plan, pn *block.
 		if err := pn.AddStream(ctx, st, int(b.Row0), *sp); err != nil {
 			return err
 		}
+		advance(m * b.N)
 	}
 	if pn.Held() != m {
 		return fmt.Errorf("%w: the input ended at row %d in this pass, at %d in the first: it changed", stream.ErrRowMismatch, i0+pn.Held(), pl.N())

@@ -110,6 +110,26 @@ func TestOutOfCoreText(t *testing.T) {
 	}
 }
 
+// TestOutOfCoreProgress: under -mem, -progress counts pairs and ends at
+// all of them, whatever the panels; stdout is unchanged.
+func TestOutOfCoreProgress(t *testing.T) {
+	args := []string{"-format", "json", "-x", "model_a", "-y", "model_b", example}
+	for _, mem := range []string{"1GiB", "100KiB"} {
+		_, want, _ := runCLI(t, nil, append([]string{"-mem", mem}, args...)...)
+		code, got, stderr := runCLI(t, nil, append([]string{"-progress", "-mem", mem}, args...)...)
+		if code != 0 || got != want {
+			t.Errorf("-progress -mem %s: exit %d, stdout:\n%s\nwant:\n%s", mem, code, got, want)
+		}
+		// n = 1000: 1000·1001/2 pairs with the diagonal.
+		if !strings.Contains(stderr, "100.0% (5.005e+05 of 5.005e+05 pairs)") {
+			t.Errorf("-progress -mem %s: stderr %q, want a last line at 100%% of 5.005e+05 pairs", mem, stderr)
+		}
+	}
+	if _, _, stderr := runCLI(t, nil, append([]string{"-quiet", "-progress", "-mem", "100KiB"}, args...)...); strings.Contains(stderr, "pairs") {
+		t.Errorf("-quiet -progress -mem: stderr %q, want no progress", stderr)
+	}
+}
+
 // TestOutOfCoreChanged: a file rewritten between passes is an error, exit
 // status 1.
 func TestOutOfCoreChanged(t *testing.T) {

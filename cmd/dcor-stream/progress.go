@@ -18,6 +18,7 @@ type progress struct {
 	terminal bool
 	every    time.Duration // between updates
 	pairs    float64       // pairs of the whole range
+	unit     string        // what update counts: "tiles", or "pairs" under -mem
 	start    time.Time
 	last     time.Time
 	drawn    bool
@@ -35,7 +36,7 @@ func newProgress(w io.Writer, quiet, asked bool, pairs float64) *progress {
 	if term {
 		every = 200 * time.Millisecond
 	}
-	return &progress{w: w, terminal: term, every: every, pairs: pairs, now: time.Now}
+	return &progress{w: w, terminal: term, every: every, pairs: pairs, unit: "tiles", now: time.Now}
 }
 
 // isTerminal reports whether w is a character device, such as a terminal.
@@ -71,16 +72,25 @@ func (p *progress) update(_ *estimator.Stats, done, total int) error {
 		const width = 30
 		fill := int(frac * width)
 		bar := strings.Repeat("=", fill) + strings.Repeat(" ", width-fill)
-		fmt.Fprintf(p.w, "\r[%s] %5.1f%%  %d/%d tiles  %.3g pairs/s  ETA %s ", bar, 100*frac, done, total, rate, eta)
+		fmt.Fprintf(p.w, "\r[%s] %5.1f%%  %s  %.3g pairs/s  ETA %s ", bar, 100*frac, p.count(done, total, "/"), rate, eta)
 		p.drawn = true
 		if done == total {
 			p.finish()
 		}
 		return nil
 	}
-	fmt.Fprintf(p.w, "dcor-stream: %.1f%% (%d of %d tiles), %.3g pairs/s, elapsed %s, ETA %s\n",
-		100*frac, done, total, rate, elapsed.Round(time.Second), eta)
+	fmt.Fprintf(p.w, "dcor-stream: %.1f%% (%s), %.3g pairs/s, elapsed %s, ETA %s\n",
+		100*frac, p.count(done, total, " of "), rate, elapsed.Round(time.Second), eta)
 	return nil
+}
+
+// count says how much of the work is done: "3 of 10 tiles", or in pairs
+// (too many to count one by one) "1.235e+09 of 5e+11 pairs".
+func (p *progress) count(done, total int, of string) string {
+	if p.unit == "pairs" {
+		return fmt.Sprintf("%.4g%s%.4g pairs", float64(done), of, float64(total))
+	}
+	return fmt.Sprintf("%d%s%d %s", done, of, total, p.unit)
 }
 
 // finish ends the bar's line.
