@@ -491,3 +491,52 @@ func TestBigEndian(t *testing.T) {
 		}
 	}
 }
+
+// TestCSVPadded: cells padded with spaces, as R's format() and fixed-width
+// writers pad them, are numbers and nulls like unpadded ones; a number out
+// of float64's range is a number (+Inf), for the caller to refuse.
+func TestCSVPadded(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	path := filepath.Join(t.TempDir(), "padded.csv")
+	data := "  a,  b , label\n 1.5,   2 , x y\n  -3 ,  NA,z\n10,1e400, \n"
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := arrowio.Open(t.Context(), path, arrowio.Options{Alloc: mem, BatchRows: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	want := arrow.NewSchema([]arrow.Field{
+		{Name: "a", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+		{Name: "b", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+		{Name: "label", Type: arrow.BinaryTypes.String, Nullable: true},
+	}, nil)
+	if !src.Schema().Equal(want) {
+		t.Fatalf("Schema() = %v, want %v", src.Schema(), want)
+	}
+	rr, err := src.NewRecordReader(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rr.Release()
+	var got []string
+	for rr.Next() {
+		rec := rr.RecordBatch()
+		for i := range int(rec.NumRows()) {
+			var row []string
+			for _, col := range rec.Columns() {
+				row = append(row, col.ValueStr(i))
+			}
+			got = append(got, strings.Join(row, "|"))
+		}
+	}
+	if err := rr.Err(); err != nil {
+		t.Fatal(err)
+	}
+	wantRows := []string{"1.5|2|x y", "-3|(null)|z", "10|+Inf|(null)"}
+	if strings.Join(got, "\n") != strings.Join(wantRows, "\n") {
+		t.Errorf("rows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantRows, "\n"))
+	}
+}

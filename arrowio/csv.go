@@ -10,10 +10,11 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	arrowcsv "github.com/apache/arrow-go/v18/arrow/csv"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
 // csvNulls are the cell values read as null in a CSV file. "NaN", "Inf" and
@@ -35,8 +36,10 @@ func isCSVNull(s string) bool {
 // columns: a column is float64 when every non-null cell parses with
 // strconv.ParseFloat, utf8 otherwise. (arrow-go's inferring reader types a
 // column from its first row only, which fails on "1" followed by "1.5".)
-// Integers above 2^53 lose precision. Meant for small dumps: it is read
-// twice, and the header must be one line.
+// Cells are read without the spaces around them, as R's format() and
+// fixed-width writers pad numbers (arrow-go's reader reads " 1.5" as a
+// string). Integers above 2^53 lose precision. Meant for small dumps: it is
+// read twice, and the header must be one line.
 type csvFile struct {
 	path string
 	opts Options
@@ -77,6 +80,9 @@ func scanCSV(r io.Reader) (*arrow.Schema, error) {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	names := append([]string(nil), header...)
+	for i, name := range names {
+		names[i] = strings.TrimSpace(name)
+	}
 	numeric := make([]bool, len(names))
 	for i := range numeric {
 		numeric[i] = true
@@ -90,8 +96,10 @@ func scanCSV(r io.Reader) (*arrow.Schema, error) {
 			return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}
 		for i, v := range rec {
+			v = strings.TrimSpace(v)
 			if numeric[i] && !isCSVNull(v) {
-				if _, err := strconv.ParseFloat(v, 64); err != nil {
+				// Out of range is a number (±Inf), refused as such later.
+				if _, err := strconv.ParseFloat(v, 64); err != nil && !errors.Is(err, strconv.ErrRange) {
 					numeric[i] = false
 				}
 			}
@@ -114,13 +122,106 @@ func (s *csvFile) newReader(ctx context.Context) (array.RecordReader, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := arrowcsv.NewReader(skipBOM(bufio.NewReader(f)), s.sch,
-		arrowcsv.WithHeader(true),
-		arrowcsv.WithChunk(s.opts.BatchRows),
-		arrowcsv.WithNullReader(true, csvNulls...),
-		arrowcsv.WithAllocator(s.opts.Alloc),
-	)
-	return &closingReader{RecordReader: r, c: f}, nil
+	cr := csv.NewReader(skipBOM(bufio.NewReader(f)))
+	cr.ReuseRecord = true
+	if _, err := cr.Read(); err != nil { // the header, read by openCSV
+		f.Close()
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return &csvReader{f: f, cr: cr, sch: s.sch, batch: max(1, s.opts.BatchRows), mem: s.opts.Alloc, refs: 1}, nil
 }
 
 func (s *csvFile) close() error { return nil }
+
+// csvReader reads the rows of a csvFile in batches of its schema's types.
+type csvReader struct {
+	f     *os.File
+	cr    *csv.Reader
+	sch   *arrow.Schema
+	batch int
+	mem   memory.Allocator
+	row   int // data rows read, from 0
+	rec   arrow.RecordBatch
+	err   error
+	refs  int // readers are not shared between goroutines (see Source)
+}
+
+func (r *csvReader) Retain() { r.refs++ }
+
+func (r *csvReader) Release() {
+	if r.refs--; r.refs == 0 {
+		if r.rec != nil {
+			r.rec.Release()
+			r.rec = nil
+		}
+		r.f.Close()
+	}
+}
+
+func (r *csvReader) Schema() *arrow.Schema          { return r.sch }
+func (r *csvReader) RecordBatch() arrow.RecordBatch { return r.rec }
+
+// Record returns the current batch.
+//
+// Deprecated: Use [csvReader.RecordBatch] instead.
+func (r *csvReader) Record() arrow.RecordBatch { return r.rec }
+func (r *csvReader) Err() error                { return r.err }
+
+func (r *csvReader) Next() bool {
+	if r.rec != nil {
+		r.rec.Release()
+		r.rec = nil
+	}
+	if r.err != nil {
+		return false
+	}
+	mem := r.mem
+	if mem == nil {
+		mem = memory.DefaultAllocator
+	}
+	b := array.NewRecordBuilder(mem, r.sch)
+	defer b.Release()
+	n := 0
+	for ; n < r.batch; n++ {
+		rec, err := r.cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			r.err = fmt.Errorf("%w: %w", ErrCorrupt, err)
+			return false
+		}
+		if len(rec) != len(r.sch.Fields()) {
+			r.err = fmt.Errorf("%w: row %d has %d fields, the header %d", ErrCorrupt, r.row, len(rec), len(r.sch.Fields()))
+			return false
+		}
+		for i, v := range rec {
+			v = strings.TrimSpace(v)
+			switch fb := b.Field(i).(type) {
+			case *array.Float64Builder:
+				if isCSVNull(v) {
+					fb.AppendNull()
+					continue
+				}
+				x, err := strconv.ParseFloat(v, 64)
+				if err != nil && !errors.Is(err, strconv.ErrRange) {
+					r.err = fmt.Errorf("column %q: row %d: %q is not a number (the file changed since it was opened?)", r.sch.Field(i).Name, r.row, v)
+					return false
+				}
+				fb.Append(x)
+			case *array.StringBuilder:
+				if isCSVNull(v) {
+					fb.AppendNull()
+				} else {
+					fb.Append(v)
+				}
+			}
+		}
+		r.row++
+	}
+	if n == 0 {
+		return false
+	}
+	r.rec = b.NewRecordBatch()
+	return true
+}
