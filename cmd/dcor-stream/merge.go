@@ -71,6 +71,9 @@ func mergeStates(paths []string) (*stateHeader, *estimator.Stats, error) {
 		if h.Range != [2]int{want.From, want.To} {
 			return nil, nil, fmt.Errorf("%s: shard %d/%d covers tiles %v, want [%d %d]: %w", p, h.Shard, h.Shards, h.Range, want.From, want.To, errState)
 		}
+		if h.Panel != nil {
+			return nil, nil, fmt.Errorf("%s: a checkpoint of a -mem run, not a shard: %w", p, errState)
+		}
 		if h.Done != h.Range[1]-h.Range[0] {
 			return nil, nil, fmt.Errorf("%s: shard %d/%d is incomplete (%d of %d tiles): %w", p, h.Shard, h.Shards, h.Done, h.Range[1]-h.Range[0], errState)
 		}

@@ -3,13 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
+	"io/fs"
+	"math"
 	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/dcor-stream/dcor-stream/block"
 	"github.com/dcor-stream/dcor-stream/estimator"
@@ -89,6 +96,7 @@ func computeOutOfCore(ctx context.Context, o options, specs []stream.Spec, stdin
 		file: o.file, specs: specs, stdin: stdin,
 		mem: o.mem, memText: o.memText, tmpdir: o.tmpdir, dropInvalid: o.dropInvalid,
 		bo: o.blockOptions(), afterPass: o.afterPass, quiet: o.quiet, progress: o.progress,
+		checkpoint: o.checkpoint, checkpointEvery: o.checkpointEvery, header: runHeader(o, 0, 0, nil),
 	}, stderr)
 	if err != nil {
 		return err
@@ -96,9 +104,16 @@ func computeOutOfCore(ctx context.Context, o options, specs []stream.Spec, stdin
 	hdr := runHeader(o, res.n, res.dropped, res.spaces)
 	rep := newReport(hdr, res.st)
 	if o.format != "json" {
-		return rep.write(stdout, o.format)
+		err = rep.write(stdout, o.format)
+	} else {
+		err = writeJSONWith(stdout, rep, fmt.Sprintf("\"passes\":%d", res.passes))
 	}
-	return writeJSONWith(stdout, rep, fmt.Sprintf("\"passes\":%d", res.passes))
+	if err == nil && o.checkpoint != "" {
+		if err = os.Remove(o.checkpoint); errors.Is(err, fs.ErrNotExist) {
+			err = nil
+		}
+	}
+	return err
 }
 
 // memJob is a run of the out-of-core schedule under a memory budget.
@@ -115,6 +130,13 @@ type memJob struct {
 	afterPass   func(int)           // called after each pass, for tests; optional
 	quiet       bool                // -quiet: no progress
 	progress    bool                // -progress: progress lines even when stderr is not a terminal
+	// With checkpoint, the state is written there every checkpointEvery
+	// (see writeState), and a run finding it resumes from it, if it is
+	// of the same run: header (its options), the inputs (a SHA-256 of
+	// every value, taken in the first pass) and the panels.
+	checkpoint      string
+	checkpointEvery time.Duration
+	header          *stateHeader
 }
 
 // memResult is what outOfCore computed.
@@ -152,7 +174,11 @@ func runOutOfCore(ctx context.Context, job memJob, stderr io.Writer) (res memRes
 	}()
 
 	// Pass 1: leading rows, then bounds and n.
-	pl, passes, err := scanPass(ctx, r, job.bo, t, job.transform)
+	var sum hash.Hash
+	if job.checkpoint != "" {
+		sum = sha256.New()
+	}
+	pl, passes, err := scanPass(ctx, r, job.bo, t, job.transform, sum)
 	if err != nil {
 		return res, err
 	}
@@ -170,12 +196,38 @@ func runOutOfCore(ctx context.Context, job memJob, stderr io.Writer) (res memRes
 	}
 	pn := pl.NewPanel(lay.held, lay.streamed)
 	var sp []block.Space
+	// The checkpoint: resume from it, and save to it as the run goes.
+	at := panelProgress{Rows: lay.held}
+	save := func(panelProgress) error { return nil }
+	if job.checkpoint != "" {
+		hdr := *job.header
+		hdr.N, hdr.Spaces = n, stateSpaces(r.Spaces())
+		if job.dropInvalid {
+			hdr.Dropped = int(max(0, r.Dropped()))
+		}
+		hdr.Fingerprint = streamFingerprint(sum, n, r.Spaces())
+		hdr.Range = [2]int{0, block.TileCount(n, job.bo)}
+		hdr.Panel = &at
+		if at, st, err = resumePanels(job.checkpoint, &hdr, st, stderr); err != nil {
+			return res, err
+		}
+		var last time.Time
+		save = func(p panelProgress) error {
+			if time.Since(last) < job.checkpointEvery {
+				return nil
+			}
+			last = time.Now()
+			h := hdr
+			h.Panel = &p
+			return writeState(job.checkpoint, &h, st)
+		}
+	}
 	// Progress counts pairs (with each row's pair with itself): a panel
 	// of m rows is m(m+1)/2 of them, and each streamed block of k rows
 	// adds k·m.
 	total := n * (n + 1) / 2
 	prog := newProgress(stderr, job.quiet, job.progress, float64(total))
-	done := 0
+	done := at.pairs(n)
 	advance := func(pairs int) {
 		done += pairs
 		if prog != nil {
@@ -183,12 +235,20 @@ func runOutOfCore(ctx context.Context, job memJob, stderr io.Writer) (res memRes
 		}
 	}
 	if prog != nil {
-		prog.unit = "pairs"
+		prog.unit, prog.base = "pairs", done
 		defer prog.finish()
 	}
-	for i0 := 0; i0 < n; i0 += lay.held {
+	for i0 := at.Done * lay.held; i0 < n; i0 += lay.held {
 		m := min(lay.held, n-i0)
-		if err := panelPass(ctx, r, pl, pn, st, i0, m, lay.streamed, &sp, job.transform, advance); err != nil {
+		from := 0
+		if i0 == at.Done*lay.held {
+			from = at.Streamed
+		}
+		step := func(pairs, streamed int) error {
+			advance(pairs)
+			return save(panelProgress{Rows: lay.held, Done: i0 / lay.held, Streamed: streamed})
+		}
+		if err := panelPass(ctx, r, pl, pn, st, i0, m, lay.streamed, from, &sp, job.transform, step); err != nil {
 			return res, err
 		}
 		passes++
@@ -205,10 +265,87 @@ func runOutOfCore(ctx context.Context, job memJob, stderr io.Writer) (res memRes
 	return res, nil
 }
 
+// pairs returns the pairs of rows (with each row's pair with itself)
+// that p says are added, in a run of n rows.
+func (p panelProgress) pairs(n int) int {
+	done := 0
+	for i0 := 0; i0 < p.Done*p.Rows && i0 < n; i0 += p.Rows {
+		m := min(p.Rows, n-i0)
+		done += m*(m+1)/2 + m*(n-i0-m)
+	}
+	if i0 := p.Done * p.Rows; p.Streamed > 0 && i0 < n {
+		m := min(p.Rows, n-i0)
+		done += m*(m+1)/2 + m*(p.Streamed-i0-m)
+	}
+	return done
+}
+
+// resumePanels returns the progress and state of the checkpoint at path,
+// if there is one and it is of the run cur; at the start and st if there
+// is none. A checkpoint of another run is an error: the user removes it.
+func resumePanels(path string, cur *stateHeader, st *estimator.Stats, stderr io.Writer) (panelProgress, *estimator.Stats, error) {
+	saved, sst, err := readState(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return *cur.Panel, st, nil
+	}
+	if err != nil {
+		return panelProgress{}, nil, err
+	}
+	if err := sameRun(saved, cur); err != nil {
+		return panelProgress{}, nil, fmt.Errorf("checkpoint %s cannot be resumed: %v; remove it to start over: %w", path, err, errState)
+	}
+	for k := range st.K() {
+		if sst.Bound(k) != st.Bound(k) {
+			return panelProgress{}, nil, fmt.Errorf("checkpoint %s cannot be resumed: its sums are on another grid; remove it to start over: %w", path, errState)
+		}
+	}
+	p := *saved.Panel
+	fmt.Fprintf(stderr, "dcor-stream: resuming from %s: %d of %d panels done", path, p.Done, (cur.N+p.Rows-1)/p.Rows)
+	if p.Streamed > 0 {
+		fmt.Fprintf(stderr, ", and panel %d up to row %d", p.Done, p.Streamed)
+	}
+	fmt.Fprintln(stderr)
+	return p, sst, nil
+}
+
+// streamFingerprint is fingerprint for a run under -mem: a SHA-256 of the
+// number of rows, the columns and dimensions of each space, and sum, the
+// hash of every value the first pass read.
+func streamFingerprint(sum hash.Hash, n int, spaces []stream.Space) string {
+	h := sha256.New()
+	var b [8]byte
+	put := func(v uint64) {
+		binary.LittleEndian.PutUint64(b[:], v)
+		h.Write(b[:])
+	}
+	put(uint64(n))
+	for _, sp := range spaces {
+		put(uint64(sp.Dim))
+		for _, c := range sp.Columns {
+			put(uint64(len(c)))
+			io.WriteString(h, c)
+		}
+	}
+	h.Write(sum.Sum(nil))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// hashValues writes the values of every space of b to h.
+func hashValues(h hash.Hash, b *stream.Block, buf []byte) []byte {
+	for _, x := range b.Spaces {
+		buf = buf[:0]
+		for _, v := range x {
+			buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(v))
+		}
+		h.Write(buf)
+	}
+	return buf
+}
+
 // scanPass is the first pass: it keeps the first lead rows until it has
 // them all (or the data ends) to prepare the plan, and takes every row
-// into the bounds.
-func scanPass(ctx context.Context, r *stream.Reader, bo block.Options, lead int, transform func([]block.Space)) (*block.Plan, int, error) {
+// into the bounds, and into sum if it is not nil.
+func scanPass(ctx context.Context, r *stream.Reader, bo block.Options, lead int, transform func([]block.Space), sum hash.Hash) (*block.Plan, int, error) {
 	pass, err := r.NewPass(ctx, 0, 1024)
 	if err != nil {
 		return nil, 0, err
@@ -220,6 +357,7 @@ func scanPass(ctx context.Context, r *stream.Reader, bo block.Options, lead int,
 		pl    *block.Plan
 		sp    []block.Space
 		have  int
+		buf   []byte
 	)
 	prepare := func() error {
 		fs := make([]block.Space, len(first))
@@ -240,6 +378,9 @@ func scanPass(ctx context.Context, r *stream.Reader, bo block.Options, lead int,
 		}
 		if err != nil {
 			return nil, 0, err
+		}
+		if sum != nil {
+			buf = hashValues(sum, b, buf)
 		}
 		sp = toSpaces(sp, b)
 		if transform != nil {
@@ -281,9 +422,11 @@ func scanPass(ctx context.Context, r *stream.Reader, bo block.Options, lead int,
 }
 
 // panelPass holds the rows [i0, i0+m) in pn, adds their tiles, then
-// streams every later row past them, telling advance how many pairs each
-// step added.
-func panelPass(ctx context.Context, r *stream.Reader, pl *block.Plan, pn *block.Panel, st *estimator.Stats, i0, m, streamed int, sp *[]block.Space, transform func([]block.Space), advance func(pairs int)) error {
+// streams every later row past them, telling step after each addition how
+// many pairs it added and the row streaming has reached. A pass resumed
+// from a checkpoint skips what is done: with from > 0, the panel's own
+// tiles and the rows before from.
+func panelPass(ctx context.Context, r *stream.Reader, pl *block.Plan, pn *block.Panel, st *estimator.Stats, i0, m, streamed, from int, sp *[]block.Space, transform func([]block.Space), step func(pairs, streamed int) error) error {
 	pass, err := r.NewPass(ctx, int64(i0), streamed)
 	if err != nil {
 		return err
@@ -307,20 +450,33 @@ func panelPass(ctx context.Context, r *stream.Reader, pl *block.Plan, pn *block.
 				return err
 			}
 			if pn.Held() == m {
-				if err := pn.AddHeld(ctx, st); err != nil {
-					return err
+				if from == 0 {
+					if err := pn.AddHeld(ctx, st); err != nil {
+						return err
+					}
+					if err := step(m*(m+1)/2, i0+m); err != nil {
+						return err
+					}
 				}
-				advance(m * (m + 1) / 2)
 				if i0+m == pl.N() {
 					return nil // the last panel: no later rows
 				}
 			}
 			continue
 		}
-		if err := pn.AddStream(ctx, st, int(b.Row0), *sp); err != nil {
+		row0 := int(b.Row0)
+		if row0+b.N <= from {
+			continue // added before the checkpoint
+		}
+		if row0 < from {
+			return fmt.Errorf("the checkpoint ends inside the block of rows %d to %d: %w", row0, row0+b.N, errState)
+		}
+		if err := pn.AddStream(ctx, st, row0, *sp); err != nil {
 			return err
 		}
-		advance(m * b.N)
+		if err := step(m*b.N, row0+b.N); err != nil {
+			return err
+		}
 	}
 	if pn.Held() != m {
 		return fmt.Errorf("%w: the input ended at row %d in this pass, at %d in the first: it changed", stream.ErrRowMismatch, i0+pn.Held(), pl.N())
@@ -339,9 +495,7 @@ func runHeader(o options, n, dropped int, spaces []stream.Space) *stateHeader {
 		Dropped: dropped,
 		Shards:  1,
 	}
-	for _, sp := range spaces {
-		h.Spaces = append(h.Spaces, stateSpace{Name: sp.Name, Columns: sp.Columns, Dim: sp.Dim})
-	}
+	h.Spaces = stateSpaces(spaces)
 	return h
 }
 

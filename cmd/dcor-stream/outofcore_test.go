@@ -2,7 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -161,6 +165,79 @@ func TestOutOfCoreChanged(t *testing.T) {
 	}
 	if stdout.Len() != 0 {
 		t.Errorf("file changed after pass 2: stdout %q, want nothing", &stdout)
+	}
+}
+
+// TestOutOfCoreCheckpoint: a -mem run stopped after any pass resumes from
+// its checkpoint and prints what an uninterrupted run prints; a checkpoint
+// is refused by a run with another -mem, or without -mem.
+func TestOutOfCoreCheckpoint(t *testing.T) {
+	cp := filepath.Join(t.TempDir(), "cp")
+	args := []string{"-format", "json", "-x", "model_a", "-y", "model_b", "-z", "label", "-mem", "64KiB", example}
+	withCP := append([]string{"-checkpoint", cp, "-checkpoint-every", "1ns"}, args...)
+	// The passes of the process differ after a resume; the rest may not.
+	passes := regexp.MustCompile(`,"passes":[0-9]+`)
+	_, want, _ := runCLI(t, nil, args...)
+	want = passes.ReplaceAllString(want, "")
+	for _, stop := range []int{1, 2, 4} {
+		os.Remove(cp)
+		var stderr bytes.Buffer
+		o, err := parseFlags(withCP, &stderr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		o.afterPass = func(pass int) {
+			if pass == stop {
+				cancel()
+			}
+		}
+		err = compute(ctx, o, nil, io.Discard, &stderr)
+		cancel()
+		if err == nil {
+			t.Fatalf("stopped after pass %d: no error", stop)
+		}
+		if _, err := os.Stat(cp); err != nil && stop > 1 {
+			t.Fatalf("stopped after pass %d: no checkpoint: %v", stop, err)
+		}
+		code, got, stderrText := runCLI(t, nil, withCP...)
+		if code != 0 || passes.ReplaceAllString(got, "") != want {
+			t.Errorf("resumed after pass %d: exit %d, stdout:\n%s\nwant:\n%s", stop, code, got, want)
+		}
+		if stop > 1 && !strings.Contains(stderrText, "resuming from") {
+			t.Errorf("after pass %d: stderr %q, want a resume", stop, stderrText)
+		}
+		if _, err := os.Stat(cp); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("after the run resumed from pass %d: the checkpoint is still there (%v)", stop, err)
+		}
+	}
+
+	// A checkpoint of another layout, or of a -mem run for one without.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-checkpoint", cp, "-mem", "8MiB", "-x", "model_a", "-y", "model_b", "-z", "label", example}, "give the same -mem"},
+		{[]string{"-checkpoint", cp, "-x", "model_a", "-y", "model_b", "-z", "label", example}, "-mem"},
+		{[]string{"-checkpoint", cp, "-mem", "64KiB", "-x", "model_a", "-y", "model_b", "-z", "model_a", example}, "other input data"},
+	} {
+		os.Remove(cp)
+		o, err := parseFlags(withCP, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		o.afterPass = func(pass int) {
+			if pass == 3 {
+				cancel()
+			}
+		}
+		compute(ctx, o, nil, io.Discard, io.Discard)
+		cancel()
+		code, _, stderr := runCLI(t, nil, tc.args...)
+		if code != 1 || !strings.Contains(stderr, tc.want) || !strings.Contains(stderr, "remove it") {
+			t.Errorf("%v: exit %d, stderr %q, want 1 and %q", tc.args, code, stderr, tc.want)
+		}
 	}
 }
 

@@ -19,6 +19,7 @@ type progress struct {
 	every    time.Duration // between updates
 	pairs    float64       // pairs of the whole range
 	unit     string        // what update counts: "tiles", or "pairs" under -mem
+	base     int           // what was done before this process (resumed from a checkpoint)
 	start    time.Time
 	last     time.Time
 	drawn    bool
@@ -60,12 +61,13 @@ func (p *progress) update(_ *estimator.Stats, done, total int) error {
 	}
 	p.last = now
 	frac := float64(done) / float64(max(total, 1))
+	ran := float64(done-p.base) / float64(max(total, 1)) // by this process
 	elapsed := now.Sub(p.start)
 	rate, eta := 0.0, "?"
 	if s := elapsed.Seconds(); s > 0 {
-		rate = frac * p.pairs / s
-		if frac > 0 {
-			eta = (time.Duration(float64(elapsed)/frac) - elapsed).Round(time.Second).String()
+		rate = ran * p.pairs / s
+		if ran > 0 {
+			eta = time.Duration(float64(elapsed) * (1 - frac) / ran).Round(time.Second).String()
 		}
 	}
 	if p.terminal {

@@ -133,8 +133,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	switch {
 	case o.every < 0:
 		return o, usagef("-every %d is negative", o.every)
-	case (o.mem > 0 || o.every > 0) && (o.shard != "" || o.checkpoint != ""):
-		return o, usagef("-mem and -every do not combine with -shard or -checkpoint")
+	case (o.mem > 0 || o.every > 0) && o.shard != "":
+		return o, usagef("-mem and -every do not combine with -shard")
+	case o.every > 0 && o.checkpoint != "":
+		return o, usagef("-every does not combine with -checkpoint")
 	case o.mem > 0 && o.every > 0:
 		return o, usagef("-mem and -every do not combine")
 	}
@@ -238,6 +240,7 @@ func compute(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.
 	all := block.TileCount(tab.N, bo)
 	pairs := float64(tab.N) * float64(tab.N-1) / 2 * float64(hdr.Range[1]-hdr.Range[0]) / float64(max(all, 1))
 	if prog := newProgress(stderr, o.quiet, o.progress, pairs); prog != nil {
+		prog.base = bo.ResumeDone
 		bo.Progress = chain(save, prog.update)
 		defer prog.finish()
 	} else {

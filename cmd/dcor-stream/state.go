@@ -46,6 +46,19 @@ type stateHeader struct {
 	Shards      int          `json:"shards"`
 	Range       [2]int       `json:"tiles"` // [from, to) of the tile order
 	Done        int          `json:"done"`  // tiles of Range added, a prefix
+	// Panel is the progress of a -mem run, whose schedule is in panels of
+	// rows, not tiles (Done is then 0); nil otherwise.
+	Panel *panelProgress `json:"panel,omitempty"`
+}
+
+// panelProgress is how far a -mem run is (DESIGN §3): the panels of Rows
+// rows before panel Done are added whole; of panel Done, nothing if
+// Streamed is 0, else its own pairs and its pairs with the rows before
+// Streamed.
+type panelProgress struct {
+	Rows     int `json:"rows"`
+	Done     int `json:"done"`
+	Streamed int `json:"streamed"`
 }
 
 type stateOptions struct {
@@ -71,11 +84,18 @@ func newStateHeader(tab *stream.Table, o options) *stateHeader {
 		Dropped: tab.Dropped,
 		Shards:  1,
 	}
-	for _, sp := range tab.Spaces {
-		h.Spaces = append(h.Spaces, stateSpace{Name: sp.Name, Columns: sp.Columns, Dim: sp.Dim})
-	}
+	h.Spaces = stateSpaces(tab.Spaces)
 	h.Fingerprint = fingerprint(tab)
 	return h
+}
+
+// stateSpaces describes spaces in a header.
+func stateSpaces(spaces []stream.Space) []stateSpace {
+	var out []stateSpace
+	for _, sp := range spaces {
+		out = append(out, stateSpace{Name: sp.Name, Columns: sp.Columns, Dim: sp.Dim})
+	}
+	return out
 }
 
 func (h *stateHeader) spaces() []stream.Space {
@@ -231,6 +251,14 @@ func (h *stateHeader) check(st *estimator.Stats) error {
 	if h.Done < 0 || h.Done > h.Range[1]-h.Range[0] {
 		return fmt.Errorf("%d tiles done of %v", h.Done, h.Range)
 	}
+	if p := h.Panel; p != nil {
+		if p.Rows < 1 || p.Done < 0 || p.Done > (h.N+p.Rows-1)/p.Rows || h.Done != 0 || h.Shards != 1 {
+			return fmt.Errorf("-mem progress %+v in a run of %d rows", *p, h.N)
+		}
+		if i1 := min(h.N, (p.Done+1)*p.Rows); p.Streamed != 0 && (p.Streamed < i1 || p.Streamed > h.N) {
+			return fmt.Errorf("-mem progress %+v: panel %d streamed to row %d", *p, p.Done, p.Streamed)
+		}
+	}
 	return nil
 }
 
@@ -238,10 +266,14 @@ func (h *stateHeader) check(st *estimator.Stats) error {
 // or nil if it does.
 func sameRun(saved, cur *stateHeader) error {
 	switch {
+	case (saved.Panel == nil) != (cur.Panel == nil):
+		return errors.New("it was written by a run with -mem and this one has none, or the other way round")
 	case saved.Fingerprint != cur.Fingerprint || saved.N != cur.N:
 		return errors.New("it was written for other input data (the fingerprints of the inputs differ)")
 	case saved.Options != cur.Options:
 		return fmt.Errorf("it was written with other options (%+v, now %+v)", saved.Options, cur.Options)
+	case saved.Panel != nil && saved.Panel.Rows != cur.Panel.Rows:
+		return fmt.Errorf("its -mem panels are of %d rows, this run's of %d (give the same -mem)", saved.Panel.Rows, cur.Panel.Rows)
 	case saved.Shard != cur.Shard || saved.Shards != cur.Shards || saved.Range != cur.Range:
 		return fmt.Errorf("it is shard %d/%d (tiles %v), this run is %d/%d (tiles %v)",
 			saved.Shard, saved.Shards, saved.Range, cur.Shard, cur.Shards, cur.Range)
