@@ -73,6 +73,8 @@ type computeFlags struct {
 	dropInvalid bool
 	precision   string
 	prec        block.Precision // parsed from precision by check
+	quiet       bool            // -quiet
+	progress    bool            // -progress
 }
 
 func (c *computeFlags) register(fs *flag.FlagSet) {
@@ -81,6 +83,8 @@ func (c *computeFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.tile, "tile", 0, "tile size in rows (0: the default)")
 	fs.BoolVar(&c.dropInvalid, "drop-invalid", false, "drop rows with a null, NaN or Inf in any space (jointly) instead of failing")
 	fs.StringVar(&c.precision, "precision", "float64", "inner products of spaces of 16 or more columns: float64 (the reference) or float32 (faster; norms, distances and every sum stay float64; bcdcor within 1e-7)")
+	fs.BoolVar(&c.quiet, "quiet", false, "no progress on stderr")
+	fs.BoolVar(&c.progress, "progress", false, "report progress on stderr even when it is not a terminal (a line every 10 s); on a terminal a bar is shown anyway")
 }
 
 func (c *computeFlags) check() error {
@@ -274,7 +278,7 @@ func matrixRun(ctx context.Context, o matrixOptions, stdin func() io.Reader, std
 		job := memJob{
 			file: o.file, specs: lay.specs, stdin: stdin(),
 			mem: o.mem, memText: o.memText, tmpdir: o.tmpdir, dropInvalid: o.dropInvalid,
-			bo: o.blockOptions(), quiet: true, // matrix has no progress
+			bo: o.blockOptions(), quiet: o.quiet, progress: o.progress,
 		}
 		if o.normalizeRows {
 			job.transform = func(sp []block.Space) {
@@ -304,7 +308,13 @@ func matrixRun(ctx context.Context, o matrixOptions, stdin func() io.Reader, std
 			}
 			dims = append(dims, sp.Dim)
 		}
-		if res, err = computeMatrix(ctx, spaces, lay.rows, lay.cols, lay.given, o.blockOptions(), o.minibatch); err != nil {
+		bo := o.blockOptions()
+		n := float64(tab.N)
+		if prog := newProgress(stderr, o.quiet, o.progress, n*(n-1)/2); prog != nil && o.minibatch == 0 {
+			bo.Progress = prog.update
+			defer prog.finish()
+		}
+		if res, err = computeMatrix(ctx, spaces, lay.rows, lay.cols, lay.given, bo, o.minibatch); err != nil {
 			return err
 		}
 		dropped = tab.Dropped

@@ -94,3 +94,23 @@ func TestPrecisionFlag(t *testing.T) {
 		t.Errorf("matrix -precision float32: exit %d", code)
 	}
 }
+
+// TestMatrixProgress: matrix takes -progress and -quiet too, in memory
+// (tiles) and under -mem (pairs), and its stdout is unchanged.
+func TestMatrixProgress(t *testing.T) {
+	args := []string{"-format", "json", "-tile", "64", "-spaces", "model_a,model_b,label", example}
+	for _, mode := range [][]string{nil, {"-mem", "256KiB"}} {
+		base := append(append([]string{"matrix"}, mode...), args...)
+		_, want, _ := runCLI(t, nil, base...)
+		code, got, stderr := runCLI(t, nil, append([]string{"matrix", "-progress"}, base[1:]...)...)
+		if code != 0 || got != want {
+			t.Errorf("%v with -progress: exit %d, stdout changed:\n%s\nwant:\n%s", base, code, got, want)
+		}
+		if !strings.Contains(stderr, "100.0% (") {
+			t.Errorf("%v with -progress: stderr %q, want a last line at 100%%", base, stderr)
+		}
+		if _, _, stderr := runCLI(t, nil, append([]string{"matrix", "-progress", "-quiet"}, base[1:]...)...); strings.Contains(stderr, "%") {
+			t.Errorf("%v with -quiet: stderr %q, want no progress", base, stderr)
+		}
+	}
+}

@@ -64,8 +64,6 @@ type options struct {
 	tmpdir  string // where standard input is spilled under -mem
 	every   int    // -every: print the running estimate every N rows
 
-	quiet, progress bool // -quiet, -progress
-
 	afterPass func(pass int) // tests: called after each pass of -mem
 }
 
@@ -88,8 +86,6 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.checkpointEvery, "checkpoint-every", time.Minute, "how often -checkpoint is written")
 	fs.StringVar(&o.memText, "mem", "", "memory budget `SIZE` (64MiB, 8GiB, 512MB, bytes): hold a panel of rows that fits, stream the rest past it, one pass per panel (default: load the data in memory)")
 	fs.StringVar(&o.tmpdir, "tmpdir", "", "`DIR` where standard input is spilled for the passes of -mem (default: the system's)")
-	fs.BoolVar(&o.quiet, "quiet", false, "no progress on stderr")
-	fs.BoolVar(&o.progress, "progress", false, "report progress on stderr even when it is not a terminal (a line every 10 s); on a terminal a bar is shown anyway")
 	fs.IntVar(&o.every, "every", 0, "print the running estimate as one JSON line per `N` new rows, then the result")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
