@@ -6,21 +6,22 @@ import "golang.org/x/sys/cpu"
 
 // asmKernels returns the strip kernels of fused_amd64.s if the CPU (and
 // the operating system, which must save the YMM registers) runs them:
-// AVX2+FMA, with the AVX-512 Gram micro-kernel where AVX-512F is
-// available (it doubles the FMA throughput on the development machine).
+// AVX2+FMA, with the AVX-512 Gram micro-kernel (it doubles the FMA
+// throughput on the development machine) and epilogue where AVX-512F is
+// available.
 func asmKernels() (kernels, bool) {
 	if !cpu.X86.HasAVX2 || !cpu.X86.HasFMA || !cpu.X86.HasAVX {
 		return kernels{}, false
 	}
-	gram := gramStripAVX2
+	gram, dist := gramStripAVX2, distStripAVX2
 	name := "avx2"
 	if cpu.X86.HasAVX512F {
-		gram, name = gramStripAVX512, "avx512"
+		gram, dist, name = gramStripAVX512, distStripAVX512, "avx512"
 	}
 	return kernels{
 		name:      name,
 		gramStrip: gram,
-		distStrip: distStripAVX2,
+		distStrip: dist,
 		accStrip:  accStripAVX2,
 		dotStrip:  dotStripAVX2,
 	}, true
@@ -62,6 +63,20 @@ func distStripAVX2(rows int, g, na, nb []float64, jidx *[nr]float64, i0, c float
 	return distStripAsm(rows, &g[0], &na[0], &nb[0], &jidx[0], i0, c, mode, &flags[0])
 }
 
+func distStripAVX512(rows int, g, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8) int {
+	if rows <= 0 {
+		return 0
+	}
+	_ = g[rows*nr-1]
+	_ = na[rows-1]
+	_ = nb[nr-1]
+	_ = flags[rows-1]
+	if mode < modeTwo || mode > modeThreeHalves {
+		panic("block: invalid epilogue mode")
+	}
+	return distStripAsm512(rows, &g[0], &na[0], &nb[0], &jidx[0], i0, c, mode, &flags[0])
+}
+
 func accStripAVX2(rows int, d, row, col []float64) float64 {
 	_ = col[nr-1]
 	if rows <= 0 {
@@ -92,6 +107,9 @@ func gramStripAsm512(dim, nb int, a, b, gs *float64)
 
 //go:noescape
 func distStripAsm(rows int, gs, na, nb, jidx *float64, i0, c float64, mode int, flags *uint8) int
+
+//go:noescape
+func distStripAsm512(rows int, gs, na, nb, jidx *float64, i0, c float64, mode int, flags *uint8) int
 
 //go:noescape
 func accStripAsm(rows int, d, row, col *float64) float64

@@ -806,6 +806,266 @@ ddone:
 	VZEROUPPER
 	RET
 
+// Registers of distStripAsm512: Z0-Z5 temporaries, X8 1.0, X9 the row
+// index i, K4 the refinement flags of the row, K3 the valid pairs of a
+// vector, Z11 |x_i|², Z12 i, Z13 the shift c, Z14 zero, Z15 refineTol,
+// Z17-Z19 jidx, Z20-Z22 the column norms.
+
+// func distStripAsm512(rows int, gs, na, nb, jidx *float64, i0, c float64, mode int, flags *uint8) int
+//
+// distStripAsm with AVX-512: 8 pairs per instruction.
+TEXT ·distStripAsm512(SB), NOSPLIT, $0-80
+	MOVQ         rows+0(FP), CX
+	MOVQ         gs+8(FP), DI
+	MOVQ         na+16(FP), SI
+	MOVQ         nb+24(FP), BX
+	MOVQ         jidx+32(FP), DX
+	MOVSD        i0+40(FP), X9
+	VBROADCASTSD c+48(FP), Z13
+	MOVQ         mode+56(FP), R11
+	MOVQ         flags+64(FP), R8
+	XORQ         R9, R9
+	MOVQ         $0x3eb0c6f7a0b5ed8d, AX // 1e-6 = refineTol
+	VPBROADCASTQ AX, Z15
+	MOVQ         $0x3ff0000000000000, AX // 1.0
+	MOVQ         AX, X8
+	VPXORQ       Z14, Z14, Z14
+	VMOVUPD      0(DX), Z17
+	VMOVUPD      64(DX), Z18
+	VMOVUPD      128(DX), Z19
+	VMOVUPD      0(BX), Z20
+	VMOVUPD      64(BX), Z21
+	VMOVUPD      128(BX), Z22
+	CMPQ         R11, $1
+	JEQ          zone
+	CMPQ         R11, $2
+	JEQ          zhalf
+	CMPQ         R11, $3
+	JEQ          zthree
+
+ztwo:
+	VBROADCASTSD (SI), Z11
+	VBROADCASTSD X9, Z12
+	KXORW K4, K4, K4
+	VADDPD   Z20, Z11, Z0
+	VMOVUPD  0(DI), Z1
+	VADDPD   Z1, Z1, Z1
+	VSUBPD   Z1, Z0, Z1
+	VCMPPD   $0x11, Z17, Z12, K3
+	VMULPD   Z15, Z0, Z0
+	VCMPPD   $0x11, Z0, Z1, K3, K1
+	KORW     K1, K4, K4
+	VMAXPD   Z14, Z1, Z1
+	VSUBPD.Z Z13, Z1, K3, Z1
+	VMOVUPD  Z1, 0(DI)
+	VADDPD   Z21, Z11, Z0
+	VMOVUPD  64(DI), Z1
+	VADDPD   Z1, Z1, Z1
+	VSUBPD   Z1, Z0, Z1
+	VCMPPD   $0x11, Z18, Z12, K3
+	VMULPD   Z15, Z0, Z0
+	VCMPPD   $0x11, Z0, Z1, K3, K1
+	KORW     K1, K4, K4
+	VMAXPD   Z14, Z1, Z1
+	VSUBPD.Z Z13, Z1, K3, Z1
+	VMOVUPD  Z1, 64(DI)
+	VADDPD   Z22, Z11, Z0
+	VMOVUPD  128(DI), Z1
+	VADDPD   Z1, Z1, Z1
+	VSUBPD   Z1, Z0, Z1
+	VCMPPD   $0x11, Z19, Z12, K3
+	VMULPD   Z15, Z0, Z0
+	VCMPPD   $0x11, Z0, Z1, K3, K1
+	KORW     K1, K4, K4
+	VMAXPD   Z14, Z1, Z1
+	VSUBPD.Z Z13, Z1, K3, Z1
+	VMOVUPD  Z1, 128(DI)
+	XORL     R10, R10
+	KORTESTW K4, K4
+	SETNE    R10B
+	MOVB     R10B, (R8)
+	ADDQ     R10, R9
+	ADDQ     $192, DI
+	ADDQ     $8, SI
+	INCQ     R8
+	VADDSD   X8, X9, X9
+	DECQ     CX
+	JNZ      ztwo
+	JMP      zdone
+
+zone:
+	VBROADCASTSD (SI), Z11
+	VBROADCASTSD X9, Z12
+	KXORW K4, K4, K4
+	VADDPD   Z20, Z11, Z0
+	VMOVUPD  0(DI), Z1
+	VADDPD   Z1, Z1, Z1
+	VSUBPD   Z1, Z0, Z1
+	VCMPPD   $0x11, Z17, Z12, K3
+	VMULPD   Z15, Z0, Z0
+	VCMPPD   $0x11, Z0, Z1, K3, K1
+	KORW     K1, K4, K4
+	VMAXPD   Z14, Z1, Z1
+	VSQRTPD Z1, Z1
+	VSUBPD.Z Z13, Z1, K3, Z1
+	VMOVUPD  Z1, 0(DI)
+	VADDPD   Z21, Z11, Z0
+	VMOVUPD  64(DI), Z1
+	VADDPD   Z1, Z1, Z1
+	VSUBPD   Z1, Z0, Z1
+	VCMPPD   $0x11, Z18, Z12, K3
+	VMULPD   Z15, Z0, Z0
+	VCMPPD   $0x11, Z0, Z1, K3, K1
+	KORW     K1, K4, K4
+	VMAXPD   Z14, Z1, Z1
+	VSQRTPD Z1, Z1
+	VSUBPD.Z Z13, Z1, K3, Z1
+	VMOVUPD  Z1, 64(DI)
+	VADDPD   Z22, Z11, Z0
+	VMOVUPD  128(DI), Z1
+	VADDPD   Z1, Z1, Z1
+	VSUBPD   Z1, Z0, Z1
+	VCMPPD   $0x11, Z19, Z12, K3
+	VMULPD   Z15, Z0, Z0
+	VCMPPD   $0x11, Z0, Z1, K3, K1
+	KORW     K1, K4, K4
+	VMAXPD   Z14, Z1, Z1
+	VSQRTPD Z1, Z1
+	VSUBPD.Z Z13, Z1, K3, Z1
+	VMOVUPD  Z1, 128(DI)
+	XORL     R10, R10
+	KORTESTW K4, K4
+	SETNE    R10B
+	MOVB     R10B, (R8)
+	ADDQ     R10, R9
+	ADDQ     $192, DI
+	ADDQ     $8, SI
+	INCQ     R8
+	VADDSD   X8, X9, X9
+	DECQ     CX
+	JNZ      zone
+	JMP      zdone
+
+zhalf:
+	VBROADCASTSD (SI), Z11
+	VBROADCASTSD X9, Z12
+	KXORW K4, K4, K4
+	VADDPD   Z20, Z11, Z0
+	VMOVUPD  0(DI), Z1
+	VADDPD   Z1, Z1, Z1
+	VSUBPD   Z1, Z0, Z1
+	VCMPPD   $0x11, Z17, Z12, K3
+	VMULPD   Z15, Z0, Z0
+	VCMPPD   $0x11, Z0, Z1, K3, K1
+	KORW     K1, K4, K4
+	VMAXPD   Z14, Z1, Z1
+	VSQRTPD Z1, Z1
+	VSQRTPD Z1, Z1
+	VSUBPD.Z Z13, Z1, K3, Z1
+	VMOVUPD  Z1, 0(DI)
+	VADDPD   Z21, Z11, Z0
+	VMOVUPD  64(DI), Z1
+	VADDPD   Z1, Z1, Z1
+	VSUBPD   Z1, Z0, Z1
+	VCMPPD   $0x11, Z18, Z12, K3
+	VMULPD   Z15, Z0, Z0
+	VCMPPD   $0x11, Z0, Z1, K3, K1
+	KORW     K1, K4, K4
+	VMAXPD   Z14, Z1, Z1
+	VSQRTPD Z1, Z1
+	VSQRTPD Z1, Z1
+	VSUBPD.Z Z13, Z1, K3, Z1
+	VMOVUPD  Z1, 64(DI)
+	VADDPD   Z22, Z11, Z0
+	VMOVUPD  128(DI), Z1
+	VADDPD   Z1, Z1, Z1
+	VSUBPD   Z1, Z0, Z1
+	VCMPPD   $0x11, Z19, Z12, K3
+	VMULPD   Z15, Z0, Z0
+	VCMPPD   $0x11, Z0, Z1, K3, K1
+	KORW     K1, K4, K4
+	VMAXPD   Z14, Z1, Z1
+	VSQRTPD Z1, Z1
+	VSQRTPD Z1, Z1
+	VSUBPD.Z Z13, Z1, K3, Z1
+	VMOVUPD  Z1, 128(DI)
+	XORL     R10, R10
+	KORTESTW K4, K4
+	SETNE    R10B
+	MOVB     R10B, (R8)
+	ADDQ     R10, R9
+	ADDQ     $192, DI
+	ADDQ     $8, SI
+	INCQ     R8
+	VADDSD   X8, X9, X9
+	DECQ     CX
+	JNZ      zhalf
+	JMP      zdone
+
+zthree:
+	VBROADCASTSD (SI), Z11
+	VBROADCASTSD X9, Z12
+	KXORW K4, K4, K4
+	VADDPD   Z20, Z11, Z0
+	VMOVUPD  0(DI), Z1
+	VADDPD   Z1, Z1, Z1
+	VSUBPD   Z1, Z0, Z1
+	VCMPPD   $0x11, Z17, Z12, K3
+	VMULPD   Z15, Z0, Z0
+	VCMPPD   $0x11, Z0, Z1, K3, K1
+	KORW     K1, K4, K4
+	VMAXPD   Z14, Z1, Z1
+	VSQRTPD Z1, Z1
+	VSQRTPD Z1, Z4
+	VMULPD  Z4, Z1, Z1
+	VSUBPD.Z Z13, Z1, K3, Z1
+	VMOVUPD  Z1, 0(DI)
+	VADDPD   Z21, Z11, Z0
+	VMOVUPD  64(DI), Z1
+	VADDPD   Z1, Z1, Z1
+	VSUBPD   Z1, Z0, Z1
+	VCMPPD   $0x11, Z18, Z12, K3
+	VMULPD   Z15, Z0, Z0
+	VCMPPD   $0x11, Z0, Z1, K3, K1
+	KORW     K1, K4, K4
+	VMAXPD   Z14, Z1, Z1
+	VSQRTPD Z1, Z1
+	VSQRTPD Z1, Z4
+	VMULPD  Z4, Z1, Z1
+	VSUBPD.Z Z13, Z1, K3, Z1
+	VMOVUPD  Z1, 64(DI)
+	VADDPD   Z22, Z11, Z0
+	VMOVUPD  128(DI), Z1
+	VADDPD   Z1, Z1, Z1
+	VSUBPD   Z1, Z0, Z1
+	VCMPPD   $0x11, Z19, Z12, K3
+	VMULPD   Z15, Z0, Z0
+	VCMPPD   $0x11, Z0, Z1, K3, K1
+	KORW     K1, K4, K4
+	VMAXPD   Z14, Z1, Z1
+	VSQRTPD Z1, Z1
+	VSQRTPD Z1, Z4
+	VMULPD  Z4, Z1, Z1
+	VSUBPD.Z Z13, Z1, K3, Z1
+	VMOVUPD  Z1, 128(DI)
+	XORL     R10, R10
+	KORTESTW K4, K4
+	SETNE    R10B
+	MOVB     R10B, (R8)
+	ADDQ     R10, R9
+	ADDQ     $192, DI
+	ADDQ     $8, SI
+	INCQ     R8
+	VADDSD   X8, X9, X9
+	DECQ     CX
+	JNZ      zthree
+	JMP      zdone
+
+zdone:
+	MOVQ R9, ret+72(FP)
+	VZEROUPPER
+	RET
+
 // func accStripAsm(rows int, d, row, col *float64) float64
 //
 // Column sums in Y0-Y5, sums of squares in Y6-Y7, each row summed in Y9,

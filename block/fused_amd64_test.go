@@ -5,7 +5,7 @@ package block
 import "golang.org/x/sys/cpu"
 
 // kernelSets returns every strip-kernel set this CPU runs: pure Go, AVX2
-// and, with AVX-512F, the AVX-512 Gram micro-kernel.
+// and, with AVX-512F, the AVX-512 Gram micro-kernel and epilogue.
 func kernelSets() []kernels {
 	sets := []kernels{goKernels()}
 	if !cpu.X86.HasAVX2 || !cpu.X86.HasFMA {
@@ -15,7 +15,7 @@ func kernelSets() []kernels {
 	sets = append(sets, avx2)
 	if cpu.X86.HasAVX512F {
 		avx512 := avx2
-		avx512.name, avx512.gramStrip = "avx512", gramStripAVX512
+		avx512.name, avx512.gramStrip, avx512.distStrip = "avx512", gramStripAVX512, distStripAVX512
 		sets = append(sets, avx512)
 	}
 	return sets

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes ../fused_amd64.s, the strip kernels of block/fused.go for
-mr = 8, nr = 24 (AVX2 + FMA, and the AVX-512 Gram micro-kernel).
+mr = 8, nr = 24 (AVX2 + FMA, and the AVX-512 Gram micro-kernel and
+epilogue).
 
     python3 block/asmgen/gen_amd64.py > block/fused_amd64.s
 
@@ -178,6 +179,100 @@ for lab, ra in raises.items():
 
 ''')
 w('''ddone:
+	MOVQ R9, ret+72(FP)
+	VZEROUPPER
+	RET
+
+// Registers of distStripAsm512: Z0-Z5 temporaries, X8 1.0, X9 the row
+// index i, K4 the refinement flags of the row, K3 the valid pairs of a
+// vector, Z11 |x_i|², Z12 i, Z13 the shift c, Z14 zero, Z15 refineTol,
+// Z17-Z19 jidx, Z20-Z22 the column norms.
+
+''')
+
+
+def zpre(v):
+    # Z1 = clamped d² of 8 pairs, K3 = the valid pairs (i < jidx); ORs
+    # into K4 the valid pairs with d² < refineTol·(|x_i|²+|x_j|²). The
+    # same float64 operations as distStripGo, so the same results.
+    return f'''	VADDPD   Z{20+v}, Z11, Z0
+	VMOVUPD  {v*64}(DI), Z1
+	VADDPD   Z1, Z1, Z1
+	VSUBPD   Z1, Z0, Z1
+	VCMPPD   $0x11, Z{17+v}, Z12, K3
+	VMULPD   Z15, Z0, Z0
+	VCMPPD   $0x11, Z0, Z1, K3, K1
+	KORW     K1, K4, K4
+	VMAXPD   Z14, Z1, Z1
+'''
+
+
+def zpost(v):
+    return f'''	VSUBPD.Z Z13, Z1, K3, Z1
+	VMOVUPD  Z1, {v*64}(DI)
+'''
+
+
+zraises = {
+    'ztwo': '',
+    'zone': '\tVSQRTPD Z1, Z1\n',
+    'zhalf': '\tVSQRTPD Z1, Z1\n\tVSQRTPD Z1, Z1\n',
+    'zthree': '\tVSQRTPD Z1, Z1\n\tVSQRTPD Z1, Z4\n\tVMULPD  Z4, Z1, Z1\n',
+}
+w('''// func distStripAsm512(rows int, gs, na, nb, jidx *float64, i0, c float64, mode int, flags *uint8) int
+//
+// distStripAsm with AVX-512: 8 pairs per instruction.
+TEXT ·distStripAsm512(SB), NOSPLIT, $0-80
+	MOVQ         rows+0(FP), CX
+	MOVQ         gs+8(FP), DI
+	MOVQ         na+16(FP), SI
+	MOVQ         nb+24(FP), BX
+	MOVQ         jidx+32(FP), DX
+	MOVSD        i0+40(FP), X9
+	VBROADCASTSD c+48(FP), Z13
+	MOVQ         mode+56(FP), R11
+	MOVQ         flags+64(FP), R8
+	XORQ         R9, R9
+	MOVQ         $0x3eb0c6f7a0b5ed8d, AX // 1e-6 = refineTol
+	VPBROADCASTQ AX, Z15
+	MOVQ         $0x3ff0000000000000, AX // 1.0
+	MOVQ         AX, X8
+	VPXORQ       Z14, Z14, Z14
+	VMOVUPD      0(DX), Z17
+	VMOVUPD      64(DX), Z18
+	VMOVUPD      128(DX), Z19
+	VMOVUPD      0(BX), Z20
+	VMOVUPD      64(BX), Z21
+	VMOVUPD      128(BX), Z22
+	CMPQ         R11, $1
+	JEQ          zone
+	CMPQ         R11, $2
+	JEQ          zhalf
+	CMPQ         R11, $3
+	JEQ          zthree
+
+''')
+for lab, ra in zraises.items():
+    w(f"{lab}:\n\tVBROADCASTSD (SI), Z11\n\tVBROADCASTSD X9, Z12\n\tKXORW K4, K4, K4\n")
+    for v in range(3):
+        w(zpre(v))
+        w(ra)
+        w(zpost(v))
+    w(f'''	XORL     R10, R10
+	KORTESTW K4, K4
+	SETNE    R10B
+	MOVB     R10B, (R8)
+	ADDQ     R10, R9
+	ADDQ     $192, DI
+	ADDQ     $8, SI
+	INCQ     R8
+	VADDSD   X8, X9, X9
+	DECQ     CX
+	JNZ      {lab}
+	JMP      zdone
+
+''')
+w('''zdone:
 	MOVQ R9, ret+72(FP)
 	VZEROUPPER
 	RET
