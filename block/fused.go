@@ -188,7 +188,7 @@ func dotStripGo(n int, a, b []float64) float64 {
 
 // fusedScratch is the part of a worker's scratch used by the fused kernel.
 type fusedScratch struct {
-	a, b   [][]float64 // per Gram space: packed panels of I and J
+	a, b   [][]float64 // per Gram space: packed panels of I and J (float64 mode)
 	na, nb [][]float64 // per Gram space: their squared norms, 0 for padding
 	d      [][]float64 // per space: the strip buffer, chunk × nr
 	col    [][]float64 // per space: column sums of the current strip
@@ -234,8 +234,10 @@ func (p *plan) newFusedScratch() *fusedScratch {
 		fs.d[k] = make([]float64, roundUp(p.chunk, mr)*nr)
 		fs.col[k] = make([]float64, nr)
 		if p.gram[k] {
-			fs.a[k] = make([]float64, roundUp(t, mr)*s.Dim)
-			fs.b[k] = make([]float64, roundUp(t, nr)*s.Dim)
+			if p.prec != Float32 { // float32 mode packs into fs.f32
+				fs.a[k] = make([]float64, roundUp(t, mr)*s.Dim)
+				fs.b[k] = make([]float64, roundUp(t, nr)*s.Dim)
+			}
 			fs.na[k] = make([]float64, roundUp(t, mr))
 			fs.nb[k] = make([]float64, roundUp(t, nr))
 		}
@@ -353,8 +355,17 @@ func (p *plan) fusedTile(sc *scratch, i0, ni, j0, nj int, diag bool, shift, s []
 			q := 0 // PairIndex(K, k, l)
 			for k := range p.k {
 				col := fs.col[k]
-				clear(col)
-				s[q] += p.kern.accStrip(rr, fs.d[k], rowI[k][r0:r0+rr], col)
+				if f := fs.f32; p.prec == Float32 && p.gram[k] && f.summed[k] {
+					// Summed by the epilogue (see gramStrip32).
+					s[q] += f.sq[k]
+					ri := rowI[k][r0 : r0+rr]
+					for r, v := range f.rs[k][:rr] {
+						ri[r] += v
+					}
+				} else {
+					clear(col)
+					s[q] += p.kern.accStrip(rr, fs.d[k], rowI[k][r0:r0+rr], col)
+				}
 				q++
 				for l := k + 1; l < p.k; l++ {
 					s[q] += p.kern.dotStrip(rr*nr, fs.d[k], fs.d[l])

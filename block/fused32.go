@@ -103,18 +103,27 @@ func (p Precision) valid() error {
 
 // kernels32 is one implementation of the float32 strip kernels.
 //
-//   - gramStrip(dim, nb, a, b, g): for the nb blocks of mr rows of the
-//     packed float32 I panel a (as in kernels.gramStrip) and the packed
-//     float32 double strip b (element (c, q) at b[q·nr2 + c]),
-//     g[(t·mr + r)·nr2 + c] = sum_q a_(t,r,q) b_(c,q), in float32.
-//   - distStrip(rows, g, d, na, nb, jidx, i0, c, mode, flags): the
-//     epilogue of kernels.distStrip with refineTol32 and the clamp above,
-//     reading the float32 inner products of row r at g[r·nr2:][:nr] and
-//     writing the float64 distances of row r to d[r·nr:][:nr].
+//   - gramStrip(dim, nb, cols, a, b, g): for the nb blocks of mr rows of
+//     the packed float32 I panel a (as in kernels.gramStrip) and the
+//     packed float32 double strip b (element (c, q) at b[q·nr2 + c]),
+//     g[(t·mr + r)·nr2 + c] = sum_q a_(t,r,q) b_(c,q), in float32, for
+//     the columns c < cols at least (1 <= cols <= nr2; the last double
+//     strip of a tile may hold fewer than nr2 columns). The other columns
+//     of g may be left as they were.
+//   - distStrip(rows, g, d, na, nb, jidx, i0, c, mode, flags, rs, col):
+//     the epilogue of kernels.distStrip with refineTol32 and the clamp
+//     above, reading the float32 inner products of row r at
+//     g[r·nr2:][:nr] and writing the float64 distances of row r to
+//     d[r·nr:][:nr]; it returns the number of flagged rows and, as
+//     kernels.accStrip on the d it wrote, sum d², with rs[r] = sum_c d_rc
+//     and col[c] = sum_r d_rc (overwritten, not added to), so that the
+//     strip need not be read again when no row is refined.
+//   - pack(dst, norms, s, mu, r0, m, w): pack32 below, w a multiple of 8.
 type kernels32 struct {
 	name      string
-	gramStrip func(dim, nb int, a, b, g []float32)
-	distStrip func(rows int, g []float32, d, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8) int
+	gramStrip func(dim, nb, cols int, a, b, g []float32)
+	distStrip func(rows int, g []float32, d, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8, rs, col []float64) (int, float64)
+	pack      func(dst []float32, norms []float64, s Space, mu []float64, r0, m, w int)
 }
 
 // bestKernels32 returns the assembly float32 kernels where the CPU runs
@@ -127,18 +136,28 @@ func bestKernels32() kernels32 {
 }
 
 func goKernels32() kernels32 {
-	return kernels32{name: "go", gramStrip: gramStrip32Go, distStrip: distStrip32Go}
+	return kernels32{name: "go", gramStrip: gramStrip32Go, distStrip: distAccStrip32Go, pack: pack32Go}
+}
+
+// distAccStrip32Go is kernels32.distStrip in Go: distStrip32Go, then
+// accStripGo over what it wrote.
+func distAccStrip32Go(rows int, g []float32, d, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8, rs, col []float64) (int, float64) {
+	n := distStrip32Go(rows, g, d, na, nb, jidx, i0, c, mode, flags)
+	clear(rs[:rows])
+	clear(col[:nr])
+	return n, accStripGo(rows, d, rs, col)
 }
 
 // gramStrip32Go is kernels32.gramStrip in Go, 4 columns at a time.
-func gramStrip32Go(dim, nb int, a, b, g []float32) {
+func gramStrip32Go(dim, nb, cols int, a, b, g []float32) {
 	b = b[:dim*nr2]
 	g = g[:nb*mr*nr2]
+	cols = min(nr2, roundUp(cols, 4))
 	for t := range nb {
 		at := a[t*mr*dim : (t+1)*mr*dim]
 		for r := range mr {
 			out := g[(t*mr+r)*nr2 : (t*mr+r+1)*nr2]
-			for c := 0; c < nr2; c += 4 {
+			for c := 0; c < cols; c += 4 {
 				var s0, s1, s2, s3 float32
 				for q := range dim {
 					x := at[q*mr+r]
@@ -189,6 +208,12 @@ type fused32Scratch struct {
 	pair, pairR0 []int
 	i0, j0       int       // the tile's first rows, for refineRow32
 	xi           []float64 // a centred row of I
+	// summed[k]: the strip of space k in fusedScratch.d has been summed
+	// by the epilogue: sq[k] = sum d², rs[k][r] = sum_c d_rc, and the
+	// column sums are in fusedScratch.col[k].
+	summed []bool
+	sq     []float64
+	rs     [][]float64
 }
 
 func (p *plan) newFused32Scratch() *fused32Scratch {
@@ -199,6 +224,9 @@ func (p *plan) newFused32Scratch() *fused32Scratch {
 		g:      make([][]float32, p.k),
 		pair:   make([]int, p.k),
 		pairR0: make([]int, p.k),
+		summed: make([]bool, p.k),
+		sq:     make([]float64, p.k),
+		rs:     make([][]float64, p.k),
 	}
 	maxDim := 0
 	for k, s := range p.spaces {
@@ -207,6 +235,7 @@ func (p *plan) newFused32Scratch() *fused32Scratch {
 			f.a[k] = make([]float32, roundUp(t, mr)*s.Dim)
 			f.b[k] = make([]float32, roundUp(t, nr2)*s.Dim)
 			f.g[k] = make([]float32, roundUp(p.chunk, mr)*nr2)
+			f.rs[k] = make([]float64, p.chunk)
 			maxDim = max(maxDim, s.Dim)
 		}
 	}
@@ -234,56 +263,87 @@ func (p *plan) pack32(fs *fusedScratch, k, i0, ni, j0, nj int, repack bool) {
 	f.i0, f.j0 = i0, j0
 	f.pair[k] = -1
 	s := p.spaces[k]
+	pack := p.kernels32().pack
 	if repack {
-		pack32(f.a[k], fs.na[k], s, p.mean[k], i0, ni, mr)
+		pack(f.a[k], fs.na[k], s, p.mean[k], i0, ni, mr)
 	}
-	pack32(f.b[k], fs.nb[k], s, p.mean[k], j0, nj, nr2)
+	pack(f.b[k], fs.nb[k], s, p.mean[k], j0, nj, nr2)
 }
 
-// pack32 is pack into a float32 panel: the rows are centred and their
-// squared norms summed in float64, as in pack (in four partial sums);
-// only the stored coordinates are rounded. Norms of padding rows are 0 up to the end of
-// norms or of the last block, whichever comes first.
-func pack32(dst []float32, norms []float64, s Space, mu []float64, r0, m, w int) {
+// pack32Go is pack into a float32 panel (kernels32.pack in Go): rows
+// [r0, r0+m) of s, centred by mu in float64 and rounded to float32, into
+// dst in blocks of w rows (block t at dst[t·w·dim:], element (r, q) at
+// q·w + r; w a multiple of 8), padded with zero rows, and their squared
+// norms, summed in float64 from the centred (unrounded) coordinates, into
+// norms. Norms of padding rows are 0 up to the end of norms or of the last
+// block, whichever comes first.
+//
+// The norm of a row is summed in the order of the assembly kernels: eight
+// partial sums l_j of the squares of the coordinates q ≡ j (mod 8) below
+// dim8 = dim − dim mod 8, in q order, then
+//
+//	((l0+l4) + (l2+l6)) + ((l1+l5) + (l3+l7)) + c²_dim8 + … + c²_(dim−1)
+//
+// (it differs from maxNorm2's order by rounding far below boundMargin),
+// so that every kernel set packs the same panels and norms.
+func pack32Go(dst []float32, norms []float64, s Space, mu []float64, r0, m, w int) {
+	pack32With(dst, norms, s, mu, r0, m, w, nil)
+}
+
+// pack32With is pack32Go with rows8, if not nil, packing groups of 8 whole
+// rows (block offset r, rows i..i+7, the coordinates below dim8 > 0, their
+// norms in that order); the rest is done in Go.
+func pack32With(dst []float32, norms []float64, s Space, mu []float64, r0, m, w int, rows8 func(blk []float32, r int, src []float64, mu []float64, dim8 int, norms []float64)) {
 	dim := s.Dim
+	dim8 := dim &^ 7
 	mu = mu[:dim]
 	for t := range (m + w - 1) / w {
 		blk := dst[t*w*dim : (t+1)*w*dim]
-		for r := range w {
-			i := t*w + r
-			if i >= m {
-				for q := r; q < len(blk); q += w {
-					blk[q] = 0
-				}
-				if i < len(norms) {
-					norms[i] = 0
+		for r8 := 0; r8 < w; r8 += 8 {
+			i8 := t*w + r8
+			if rows8 != nil && dim8 > 0 && i8+8 <= m {
+				rows8(blk, r8, s.Data[(r0+i8)*dim:(r0+i8+8)*dim], mu, dim8, norms[i8:i8+8])
+				for r := r8; r < r8+8; r++ {
+					i := t*w + r
+					src := s.Data[(r0+i)*dim : (r0+i+1)*dim]
+					sq := norms[i]
+					for q := dim8; q < dim; q++ {
+						c := src[q] - mu[q]
+						blk[q*w+r] = float32(c)
+						sq += c * c
+					}
+					norms[i] = sq
 				}
 				continue
 			}
-			// Four partial sums break the dependency chain of one (this
-			// loop is a fifth of a float32 tile at dim 256 otherwise); the
-			// order differs from maxNorm2's by rounding far below
-			// boundMargin.
-			var s0, s1, s2, s3 float64
-			src := s.Data[(r0+i)*dim : (r0+i+1)*dim]
-			q := 0
-			for ; q+4 <= dim; q += 4 {
-				c0, c1, c2, c3 := src[q]-mu[q], src[q+1]-mu[q+1], src[q+2]-mu[q+2], src[q+3]-mu[q+3]
-				blk[q*w+r] = float32(c0)
-				blk[(q+1)*w+r] = float32(c1)
-				blk[(q+2)*w+r] = float32(c2)
-				blk[(q+3)*w+r] = float32(c3)
-				s0 += c0 * c0
-				s1 += c1 * c1
-				s2 += c2 * c2
-				s3 += c3 * c3
+			for r := r8; r < r8+8; r++ {
+				i := t*w + r
+				if i >= m {
+					for q := r; q < len(blk); q += w {
+						blk[q] = 0
+					}
+					if i < len(norms) {
+						norms[i] = 0
+					}
+					continue
+				}
+				var l [8]float64
+				src := s.Data[(r0+i)*dim : (r0+i+1)*dim]
+				for q0 := 0; q0 < dim8; q0 += 8 {
+					for j := range 8 {
+						c := src[q0+j] - mu[q0+j]
+						blk[(q0+j)*w+r] = float32(c)
+						l[j] += c * c
+					}
+				}
+				sq := ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]))
+				for q := dim8; q < dim; q++ {
+					c := src[q] - mu[q]
+					blk[q*w+r] = float32(c)
+					sq += c * c
+				}
+				norms[i] = sq
 			}
-			for ; q < dim; q++ {
-				c := src[q] - mu[q]
-				blk[q*w+r] = float32(c)
-				s0 += c * c
-			}
-			norms[i] = (s0 + s1) + (s2 + s3)
 		}
 	}
 }
@@ -305,7 +365,7 @@ func (p *plan) gramStrip32(fs *fusedScratch, k, r0, rows, rr, sj, nj int, diag b
 			// Rows i < the last column of the double strip.
 			need = min(rows, min(nj, (pair+1)*nr2)-1-r0)
 		}
-		k32.gramStrip(dim, (need+mr-1)/mr, f.a[k][r0*dim:], f.b[k][pair*nr2*dim:(pair+1)*nr2*dim], f.g[k])
+		k32.gramStrip(dim, (need+mr-1)/mr, min(nr2, nj-pair*nr2), f.a[k][r0*dim:], f.b[k][pair*nr2*dim:(pair+1)*nr2*dim], f.g[k])
 		f.pair[k], f.pairR0[k] = pair, r0
 	}
 	g := f.g[k][(sj%2)*nr:]
@@ -315,7 +375,9 @@ func (p *plan) gramStrip32(fs *fusedScratch, k, r0, rows, rr, sj, nj int, diag b
 	if general {
 		cc = 0
 	}
-	if k32.distStrip(rr, g, d, na, nb, &fs.jidx, float64(r0), cc, mode, fs.flags) > 0 {
+	nflag, sq := k32.distStrip(rr, g, d, na, nb, &fs.jidx, float64(r0), cc, mode, fs.flags, f.rs[k], fs.col[k])
+	f.summed[k], f.sq[k] = nflag == 0 && !general, sq
+	if nflag > 0 {
 		s := p.spaces[k]
 		for r, fl := range fs.flags[:rr] {
 			if fl != 0 {

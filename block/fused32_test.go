@@ -41,29 +41,34 @@ func TestStrip32KernelsAgree(t *testing.T) {
 	for _, ks := range kernelSets32() {
 		for _, dim := range []int{1, 3, 16, 64, 257} {
 			for _, nb := range []int{1, 3} {
-				a := make([]float32, nb*mr*dim)
-				b := make([]float32, nr2*dim)
-				for i := range a {
-					a[i] = float32(rng.NormFloat64())
-				}
-				for i := range b {
-					b[i] = float32(rng.NormFloat64())
-				}
-				got := make([]float32, nb*mr*nr2)
-				want := make([]float32, nb*mr*nr2)
-				ks.gramStrip(dim, nb, a, b, got)
-				ref.gramStrip(dim, nb, a, b, want)
-				for x := range got {
-					t0, r, c := x/(mr*nr2), x/nr2%mr, x%nr2
-					var exact, scale float64
-					for q := range dim {
-						u, v := float64(a[t0*mr*dim+q*mr+r]), float64(b[q*nr2+c])
-						exact += u * v
-						scale += math.Abs(u * v)
+				for _, cols := range []int{nr2, 40, 32, 25, 24, 17, 16, 1} {
+					a := make([]float32, nb*mr*dim)
+					b := make([]float32, nr2*dim)
+					for i := range a {
+						a[i] = float32(rng.NormFloat64())
 					}
-					tol := float64(dim+1) * 0x1p-24 * scale
-					if math.Abs(float64(got[x])-exact) > tol || math.Abs(float64(want[x])-exact) > tol {
-						t.Fatalf("%s gramStrip32(dim=%d, nb=%d)[%d] = %v (go %v), exact %v", ks.name, dim, nb, x, got[x], want[x], exact)
+					for i := range b {
+						b[i] = float32(rng.NormFloat64())
+					}
+					got := make([]float32, nb*mr*nr2)
+					want := make([]float32, nb*mr*nr2)
+					ks.gramStrip(dim, nb, cols, a, b, got)
+					ref.gramStrip(dim, nb, cols, a, b, want)
+					for x := range got {
+						t0, r, c := x/(mr*nr2), x/nr2%mr, x%nr2
+						if c >= cols {
+							continue
+						}
+						var exact, scale float64
+						for q := range dim {
+							u, v := float64(a[t0*mr*dim+q*mr+r]), float64(b[q*nr2+c])
+							exact += u * v
+							scale += math.Abs(u * v)
+						}
+						tol := float64(dim+1) * 0x1p-24 * scale
+						if math.Abs(float64(got[x])-exact) > tol || math.Abs(float64(want[x])-exact) > tol {
+							t.Fatalf("%s gramStrip32(dim=%d, nb=%d, cols=%d)[%d] = %v (go %v), exact %v", ks.name, dim, nb, cols, x, got[x], want[x], exact)
+						}
 					}
 				}
 			}
@@ -120,8 +125,44 @@ func TestStrip32KernelsAgree(t *testing.T) {
 				for _, half := range []int{0, nr} {
 					got, want := make([]float64, rows*nr), make([]float64, rows*nr)
 					fg, fw := make([]uint8, rows), make([]uint8, rows)
-					ng := ks.distStrip(rows, g[half:], got, na, nb, &jidx, 0, 0.75, mode, fg)
-					nw := ref.distStrip(rows, g[half:], want, na, nb, &jidx, 0, 0.75, mode, fw)
+					rsG, rsW := make([]float64, rows), make([]float64, rows)
+					colG, colW := make([]float64, nr), make([]float64, nr)
+					for i := range rows {
+						rsG[i], rsW[i] = math.NaN(), 1 // overwritten, not added to
+					}
+					for c := range nr {
+						colG[c], colW[c] = math.NaN(), 1
+					}
+					ng, sqG := ks.distStrip(rows, g[half:], got, na, nb, &jidx, 0, 0.75, mode, fg, rsG, colG)
+					nw, sqW := ref.distStrip(rows, g[half:], want, na, nb, &jidx, 0, 0.75, mode, fw, rsW, colW)
+					// The sums of what was written, in the plain order.
+					var sq float64
+					rs, col := make([]float64, rows), make([]float64, nr)
+					absRs, absCol := make([]float64, rows), make([]float64, nr)
+					for r := range rows {
+						for c := range nr {
+							v := want[r*nr+c]
+							rs[r] += v
+							col[c] += v
+							sq += v * v
+							absRs[r] += math.Abs(v)
+							absCol[c] += math.Abs(v)
+						}
+					}
+					const sumTol = 1e-13 // relative to the sums of |a'|
+					if !scalar.EqualWithinAbsOrRel(sqG, sq, sumTol*sq, 0) || !scalar.EqualWithinAbsOrRel(sqW, sq, sumTol*sq, 0) {
+						t.Errorf("%s distStrip32(%s, mode %d) sum of squares %v (go %v), want %v", ks.name, jmode, mode, sqG, sqW, sq)
+					}
+					for r := range rows {
+						if !scalar.EqualWithinAbsOrRel(rsG[r], rs[r], sumTol*absRs[r], 0) || !scalar.EqualWithinAbsOrRel(rsW[r], rs[r], sumTol*absRs[r], 0) {
+							t.Errorf("%s distStrip32(%s, mode %d) row sum %d = %v (go %v), want %v", ks.name, jmode, mode, r, rsG[r], rsW[r], rs[r])
+						}
+					}
+					for c := range nr {
+						if !scalar.EqualWithinAbsOrRel(colG[c], col[c], sumTol*absCol[c], 0) || !scalar.EqualWithinAbsOrRel(colW[c], col[c], sumTol*absCol[c], 0) {
+							t.Errorf("%s distStrip32(%s, mode %d) column sum %d = %v (go %v), want %v", ks.name, jmode, mode, c, colG[c], colW[c], col[c])
+						}
+					}
 					if ng != nw || string(fg) != string(fw) {
 						t.Errorf("%s distStrip32(%s, mode %d) flags %v (%d), want %v (%d)", ks.name, jmode, mode, fg, ng, fw, nw)
 					}
@@ -132,6 +173,72 @@ func TestStrip32KernelsAgree(t *testing.T) {
 						if !scalar.EqualWithinAbsOrRel(got[i], want[i], 1e-15, 1e-14) {
 							t.Errorf("%s distStrip32(%s, mode %d)[%d] = %v, want %v", ks.name, jmode, mode, i, got[i], want[i])
 							break
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestPack32KernelsAgree checks that every float32 packing kernel of this
+// CPU writes the same panels and norms as pack32Go, bit for bit, and that
+// those are the centred rows rounded to float32, zero padding and the
+// float64 norms, for dims around the 8-coordinate blocks, partial blocks
+// of rows and both panel widths.
+func TestPack32KernelsAgree(t *testing.T) {
+	rng := rand.New(rand.NewPCG(43, 44))
+	for _, dim := range []int{1, 5, 8, 16, 23, 64, 257} {
+		s := randSpace(rng, 130, dim)
+		for i := range s.Data {
+			s.Data[i] += 3
+		}
+		mu := make([]float64, dim)
+		for q := range mu {
+			mu[q] = 3 + 0.1*rng.NormFloat64()
+		}
+		for _, w := range []int{mr, nr2} {
+			for _, m := range []int{1, 8, 13, 48, 100} {
+				const r0 = 7
+				nblk := (m + w - 1) / w
+				want := make([]float32, nblk*w*dim)
+				wantN := make([]float64, nblk*w+1)
+				pack32Go(want, wantN, s, mu, r0, m, w)
+				for i := range nblk * w {
+					var sq float64
+					for q := range dim {
+						var c float64
+						if i < m {
+							c = s.Data[(r0+i)*dim+q] - mu[q]
+						}
+						if got := want[i/w*w*dim+q*w+i%w]; got != float32(c) {
+							t.Fatalf("pack32Go(dim=%d, w=%d, m=%d) row %d coordinate %d = %v, want %v", dim, w, m, i, q, got, float32(c))
+						}
+						sq += c * c
+					}
+					if !scalar.EqualWithinAbsOrRel(wantN[i], sq, 0, 1e-14) {
+						t.Fatalf("pack32Go(dim=%d, w=%d, m=%d) norm %d = %v, want %v", dim, w, m, i, wantN[i], sq)
+					}
+				}
+				for _, ks := range kernelSets32() {
+					got := make([]float32, len(want))
+					gotN := make([]float64, len(wantN))
+					for i := range got {
+						got[i] = float32(math.NaN())
+					}
+					for i := range gotN {
+						gotN[i] = math.NaN()
+					}
+					gotN[len(gotN)-1] = 0
+					ks.pack(got, gotN, s, mu, r0, m, w)
+					for i := range got {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("%s pack32(dim=%d, w=%d, m=%d)[%d] = %v, want %v", ks.name, dim, w, m, i, got[i], want[i])
+						}
+					}
+					for i := range gotN {
+						if math.Float64bits(gotN[i]) != math.Float64bits(wantN[i]) {
+							t.Fatalf("%s pack32(dim=%d, w=%d, m=%d) norm %d = %v, want %v", ks.name, dim, w, m, i, gotN[i], wantN[i])
 						}
 					}
 				}
