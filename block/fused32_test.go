@@ -107,20 +107,7 @@ func TestStrip32KernelsAgree(t *testing.T) {
 			}
 		}
 		for _, jmode := range []string{"all", "diag", "edge"} {
-			var jidx [nr]float64
-			for c := range nr {
-				switch jmode {
-				case "all":
-					jidx[c] = math.Inf(1)
-				case "diag":
-					jidx[c] = float64(c)
-				case "edge":
-					jidx[c] = math.Inf(1)
-					if c >= nr-5 {
-						jidx[c] = math.Inf(-1)
-					}
-				}
-			}
+			jidx := stripJidx(jmode)
 			for mode := modeTwo; mode <= modeThreeHalves; mode++ {
 				for _, half := range []int{0, nr} {
 					got, want := make([]float64, rows*nr), make([]float64, rows*nr)

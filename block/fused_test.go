@@ -77,20 +77,7 @@ func TestStripKernelsAgree(t *testing.T) {
 			nb[c] = norm(x[rows+c])
 		}
 		for _, jmode := range []string{"all", "diag", "edge"} {
-			var jidx [nr]float64
-			for c := range nr {
-				switch jmode {
-				case "all":
-					jidx[c] = math.Inf(1)
-				case "diag":
-					jidx[c] = float64(c)
-				case "edge":
-					jidx[c] = math.Inf(1)
-					if c >= nr-5 {
-						jidx[c] = math.Inf(-1)
-					}
-				}
-			}
+			jidx := stripJidx(jmode)
 			for mode := modeTwo; mode <= modeThreeHalves; mode++ {
 				got, want := append([]float64(nil), g...), append([]float64(nil), g...)
 				fg, fw := make([]uint8, rows), make([]uint8, rows)
@@ -211,4 +198,25 @@ func TestFusedDuplicates(t *testing.T) {
 			compareState(t, fmt.Sprintf("%s α=%v", ks.name, alpha), st, want, magS, magRows, 1e-12)
 		}
 	}
+}
+
+// stripJidx returns the jidx of a strip of the epilogue tests: "all" pairs
+// valid, "diag" (column c valid for rows i < c, a diagonal tile), or
+// "edge" (the last 5 columns outside the tile).
+func stripJidx(jmode string) [nr]float64 {
+	var jidx [nr]float64
+	for c := range nr {
+		switch jmode {
+		case "all":
+			jidx[c] = math.Inf(1)
+		case "diag":
+			jidx[c] = float64(c)
+		case "edge":
+			jidx[c] = math.Inf(1)
+			if c >= nr-5 {
+				jidx[c] = math.Inf(-1)
+			}
+		}
+	}
+	return jidx
 }
