@@ -284,15 +284,12 @@ func (p panelProgress) pairs(n int) int {
 // if there is one and it is of the run cur; at the start and st if there
 // is none. A checkpoint of another run is an error: the user removes it.
 func resumePanels(path string, cur *stateHeader, st *estimator.Stats, stderr io.Writer) (panelProgress, *estimator.Stats, error) {
-	saved, sst, err := readState(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return *cur.Panel, st, nil
-	}
+	saved, sst, err := readCheckpoint(path, cur)
 	if err != nil {
 		return panelProgress{}, nil, err
 	}
-	if err := sameRun(saved, cur); err != nil {
-		return panelProgress{}, nil, fmt.Errorf("checkpoint %s cannot be resumed: %v; remove it to start over: %w", path, err, errState)
+	if saved == nil {
+		return *cur.Panel, st, nil
 	}
 	for k := range st.K() {
 		if sst.Bound(k) != st.Bound(k) {

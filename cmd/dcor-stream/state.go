@@ -281,18 +281,29 @@ func sameRun(saved, cur *stateHeader) error {
 	return nil
 }
 
+// readCheckpoint reads the checkpoint at path, if there is one (else it
+// returns nil, nil, nil). A checkpoint of another run than cur is an
+// error: the user removes it.
+func readCheckpoint(path string, cur *stateHeader) (*stateHeader, *estimator.Stats, error) {
+	saved, st, err := readState(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := sameRun(saved, cur); err != nil {
+		return nil, nil, fmt.Errorf("checkpoint %s cannot be resumed: %v; remove it to start over: %w", path, err, errState)
+	}
+	return saved, st, nil
+}
+
 // resumeCheckpoint sets bo to resume from the checkpoint at path, if there
 // is one. A checkpoint of another run is an error: the user removes it.
 func resumeCheckpoint(path string, cur *stateHeader, bo *block.Options, stderr io.Writer) error {
-	saved, st, err := readState(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
+	saved, st, err := readCheckpoint(path, cur)
+	if saved == nil {
 		return err
-	}
-	if err := sameRun(saved, cur); err != nil {
-		return fmt.Errorf("checkpoint %s cannot be resumed: %v; remove it to start over: %w", path, err, errState)
 	}
 	bo.Resume, bo.ResumeDone = st, saved.Done
 	fmt.Fprintf(stderr, "dcor-stream: resuming from %s: %d of %d tiles done\n", path, saved.Done, cur.Range[1]-cur.Range[0])
