@@ -200,7 +200,7 @@ func computeWith(ctx context.Context, spaces []Space, opts Options, kern kernel,
 	}
 
 	p := newPlanWith(spaces, n, alpha, tileSize, kern, impl)
-	p.prec = opts.Precision
+	p.setPrecision(opts.Precision)
 	grid := (n + tileSize - 1) / tileSize
 	tiles := grid * (grid + 1) / 2
 	workers = max(1, min(workers, tiles))
@@ -212,8 +212,8 @@ func computeWith(ctx context.Context, spaces []Space, opts Options, kern kernel,
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	p.shift = p.shifts(scratches[0])
-	st := estimator.New(p.k, n, alpha, p.shift, p.bounds())
+	p.setShifts()
+	st := estimator.New(p.k, n, alpha, p.shift, p.scaleExp)
 	rng := opts.Tiles
 	if rng == (Range{}) {
 		rng = Range{0, tiles}
@@ -251,9 +251,9 @@ func compatible(resume, fresh *estimator.Stats) error {
 			resume.K(), resume.N(), resume.Exponent(), fresh.K(), fresh.N(), fresh.Exponent(), ErrResume)
 	}
 	for k := range fresh.K() {
-		if resume.Shift(k) != fresh.Shift(k) || resume.Bound(k) != fresh.Bound(k) {
-			return fmt.Errorf("space %d: state shift %v bound %v, this run %v %v: %w",
-				k, resume.Shift(k), resume.Bound(k), fresh.Shift(k), fresh.Bound(k), ErrResume)
+		if resume.Shift(k) != fresh.Shift(k) || resume.Scale(k) != fresh.Scale(k) {
+			return fmt.Errorf("space %d: state shift %v scale 2^%d, this run %v 2^%d: %w",
+				k, resume.Shift(k), -resume.Scale(k), fresh.Shift(k), -fresh.Scale(k), ErrResume)
 		}
 	}
 	return nil
@@ -358,7 +358,9 @@ func (p *plan) dispatch(ctx context.Context, st *estimator.Stats, slots []slot, 
 		if err := ctx.Err(); err != nil {
 			return err // the worker may have skipped the tile
 		}
-		st.AddTile(&sl.tile)
+		if err := st.AddTile(&sl.tile); err != nil {
+			return err
+		}
 		sch.done++
 		if sch.progress != nil {
 			return sch.progress(st, sch.done, sch.rng.To-sch.rng.From)
@@ -436,5 +438,5 @@ func (p *plan) setTile(sl *slot, bi, bj int) {
 // computeTile computes the tile set in sl (see setTile).
 func (p *plan) computeTile(sc *scratch, sl *slot) {
 	tl := &sl.tile
-	p.tile(sc, tl.I0, len(tl.RowI[0]), tl.J0, len(sl.viewJ[0]), tl.Diagonal, p.shift, tl.S, tl.RowI, sl.viewJ)
+	p.computeSlot(sc, sl, tl.I0, len(tl.RowI[0]), tl.J0, len(sl.viewJ[0]), tl.Diagonal)
 }

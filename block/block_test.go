@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -41,12 +42,12 @@ func decode(t *testing.T, st *estimator.Stats) state {
 	return s
 }
 
-// bounds returns the bounds st was created with, so that a naive state
-// uses the same fixed-point grids.
-func bounds(st *estimator.Stats) []float64 {
-	b := make([]float64, st.K())
+// scales returns the scale exponents st was created with, so that a
+// naive state matches it.
+func scales(st *estimator.Stats) []int {
+	b := make([]int, st.K())
 	for k := range b {
-		b[k] = st.Bound(k)
+		b[k] = st.Scale(k)
 	}
 	return b
 }
@@ -79,7 +80,7 @@ func dist(s Space, i, j int, alpha float64) float64 {
 // to within ε|a| gives a' = a - c to within ε|a|, so the scale of a'_k a'_l
 // is (|a'_k| + |a_k|)(|a'_l| + |a_l|), not |a'_k a'_l|, which can be much
 // smaller when the shift is close to the distances.
-func naive(spaces []Space, alpha float64, shift, bound []float64) (st *estimator.Stats, magS []float64, magRows [][]float64) {
+func naive(spaces []Space, alpha float64, shift []float64, scale []int) (st *estimator.Stats, magS []float64, magRows [][]float64) {
 	k, n := len(spaces), spaces[0].Rows()
 	pairs := k * (k + 1) / 2
 	tile := &estimator.Tile{Diagonal: true, S: make([]float64, pairs), RowI: make([][]float64, k)}
@@ -112,23 +113,24 @@ func naive(spaces []Space, alpha float64, shift, bound []float64) (st *estimator
 			}
 		}
 	}
-	st = estimator.New(k, n, alpha, shift, bound)
-	st.AddTile(tile)
+	st = estimator.New(k, n, alpha, shift, scale)
+	if err := st.AddTile(tile); err != nil {
+		panic(err)
+	}
 	return st, magS, magRows
 }
 
-// naiveShift returns the unrounded mean of a_ij over i < j < m.
+// naiveShift returns the unrounded (lower) median of a_i,i+1 over i < m−1.
 func naiveShift(s Space, m int, alpha float64) float64 {
 	if m < 2 {
 		return 0
 	}
-	var tot float64
-	for i := range m {
-		for j := i + 1; j < m; j++ {
-			tot += dist(s, i, j, alpha)
-		}
+	d := make([]float64, m-1)
+	for i := range d {
+		d[i] = dist(s, i, i+1, alpha)
 	}
-	return tot / (float64(m) * float64(m-1) / 2)
+	slices.Sort(d)
+	return d[(len(d)-1)/2]
 }
 
 func randSpace(rng *rand.Rand, n, dim int) Space {
@@ -196,7 +198,7 @@ func TestComputeMatchesNaive(t *testing.T) {
 							t.Errorf("Shift(%d) = %v, want %v rounded to 8 bits", k, shift[k], want)
 						}
 					}
-					want, magS, magRows := naive(spaces, alpha, shift, bounds(st))
+					want, magS, magRows := naive(spaces, alpha, shift, scales(st))
 					compareState(t, "Compute", st, want, magS, magRows, tol)
 				})
 			}
@@ -225,7 +227,7 @@ func TestExactIntegers(t *testing.T) {
 					for k := range shift {
 						shift[k] = st.Shift(k)
 					}
-					want, _, _ := naive(spaces, 2, shift, bounds(st))
+					want, _, _ := naive(spaces, 2, shift, scales(st))
 					if !bytes.Equal(encode(t, st), encode(t, want)) {
 						g, w := decode(t, st), decode(t, want)
 						t.Errorf("n=%d dims=%v kernel=%d tile=%d: S' = %v, want %v (state differs)", n, dims, kern, ts, g.s, w.s)
@@ -414,7 +416,7 @@ func TestKernelsAgree(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Compute: %v", err)
 		}
-		_, magS, magRows := naive([]Space{s, y}, alpha, []float64{sd.Shift(0), sd.Shift(1)}, bounds(sd))
+		_, magS, magRows := naive([]Space{s, y}, alpha, []float64{sd.Shift(0), sd.Shift(1)}, scales(sd))
 		compareState(t, fmt.Sprintf("Gram vs direct (α=%v)", alpha), sg, sd, magS, magRows, 1e-12)
 	}
 }
@@ -434,7 +436,7 @@ func TestPairMatchesNaive(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Compute: %v", err)
 		}
-		want, _, _ := naive([]Space{x, y}, alpha, []float64{st.Shift(0), st.Shift(1)}, bounds(st))
+		want, _, _ := naive([]Space{x, y}, alpha, []float64{st.Shift(0), st.Shift(1)}, scales(st))
 		g, w := st.Pair(0, 1), want.Pair(0, 1)
 		for _, c := range []struct {
 			name      string
@@ -549,7 +551,7 @@ func TestTileSizes(t *testing.T) {
 			for i := range shift {
 				shift[i] = st.Shift(i)
 			}
-			want, magS, magRows := naive(spaces[:k], 1, shift, bounds(st))
+			want, magS, magRows := naive(spaces[:k], 1, shift, scales(st))
 			compareState(t, fmt.Sprintf("TileSize=%d, K=%d", ts, k), st, want, magS, magRows, 1e-12)
 		}
 	}

@@ -297,20 +297,24 @@ func (p *plan) fusedTile(sc *scratch, i0, ni, j0, nj int, diag bool, shift, s []
 	fs := sc.f
 	repack := fs.packedI0 != i0 || fs.packedNI != ni
 	fs.packedI0, fs.packedNI = i0, ni
-	for k, sp := range p.spaces {
-		if p.gram[k] {
-			if p.prec == Float32 {
-				p.pack32(fs, k, i0, ni, j0, nj, repack)
-				continue
-			}
-			if repack {
-				pack(fs.a[k], fs.na[k], sp, p.mean[k], i0, ni, mr)
-			}
-			pack(fs.b[k], fs.nb[k], sp, p.mean[k], j0, nj, nr)
+	for k := range p.spaces {
+		if p.gram[k] && p.prec == Float32 {
+			// Float32 is never set for a plan with scaled spaces.
+			p.pack32(fs, k, i0, ni, j0, nj, repack)
 			continue
 		}
-		loadRowsPlain(sc.pi[k], sp, p.mean[k], i0, ni)
-		loadCols(sc.pj[k], nil, sp, p.mean[k], j0, nj)
+		spJ, rj := p.rowsOf(sc, 1, k, j0, nj)
+		if p.gram[k] {
+			if repack {
+				spI, ri := p.rowsOf(sc, 0, k, i0, ni)
+				pack(fs.a[k], fs.na[k], spI, p.mean[k], ri, ni, mr)
+			}
+			pack(fs.b[k], fs.nb[k], spJ, p.mean[k], rj, nj, nr)
+			continue
+		}
+		spI, ri := p.rowsOf(sc, 0, k, i0, ni)
+		loadRowsPlain(sc.pi[k], spI, p.mean[k], ri, ni)
+		loadCols(sc.pj[k], nil, spJ, p.mean[k], rj, nj)
 	}
 	clear(s)
 	for k := range p.k {

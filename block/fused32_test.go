@@ -414,7 +414,7 @@ func TestFloat32ImplsAgree(t *testing.T) {
 				for k := range shift {
 					shift[k] = ref.Shift(k)
 				}
-				want, magS, magRows := naive(sp, alpha, shift, bounds(ref))
+				want, magS, magRows := naive(sp, alpha, shift, scales(ref))
 				name := fmt.Sprintf("spaces=%v/α=%v/tile=%d", set, alpha, ts)
 				compareState(t, name+"/go32 vs naive", ref, want, magS, magRows, 1e-5)
 				for _, ks := range kernelSets() {
@@ -481,7 +481,7 @@ func TestFloat32Duplicates(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, magS, magRows := naive([]Space{mixed, y}, 1, []float64{st.Shift(0), st.Shift(1)}, bounds(st))
+		want, magS, magRows := naive([]Space{mixed, y}, 1, []float64{st.Shift(0), st.Shift(1)}, scales(st))
 		compareState(t, k32.name, st, want, magS, magRows, 1e-5)
 	}
 }

@@ -157,7 +157,7 @@ func TestFusedImplsAgree(t *testing.T) {
 				for k := range shift {
 					shift[k] = ref.Shift(k)
 				}
-				want, magS, magRows := naive(sp, alpha, shift, bounds(ref))
+				want, magS, magRows := naive(sp, alpha, shift, scales(ref))
 				name := fmt.Sprintf("spaces=%v/α=%v/tile=%d", set, alpha, ts)
 				compareState(t, name+"/go vs naive", ref, want, magS, magRows, 1e-12)
 				for _, ks := range kernelSets()[1:] {
@@ -194,7 +194,7 @@ func TestFusedDuplicates(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, magS, magRows := naive([]Space{s, y}, alpha, []float64{st.Shift(0), st.Shift(1)}, bounds(st))
+			want, magS, magRows := naive([]Space{s, y}, alpha, []float64{st.Shift(0), st.Shift(1)}, scales(st))
 			compareState(t, fmt.Sprintf("%s α=%v", ks.name, alpha), st, want, magS, magRows, 1e-12)
 		}
 	}

@@ -64,9 +64,15 @@ type plan struct {
 	tileSize int
 	alpha    float64
 	pow      power
-	mean     [][]float64 // per space: rounded column means
+	mean     [][]float64 // per space: rounded column medians (scaled units)
 	gram     []bool      // per space: Gram kernel, else direct differences
 	shift    []float64   // c_k
+	// scaleExp: e_k, space k's rows are used multiplied by scale[k] = 2^−e_k
+	// (see scaleExponent); 0 and 1 for ordinary data.
+	scaleExp []int
+	scale    []float64
+	scaled   bool      // some scale[k] != 1
+	spread   []float64 // v_k: the typical square deviation of a^k_ij from c_k
 	// uni: K <= 2 univariate spaces and α = 1 or 2, computed by the fused
 	// kernels uni1 and uni2.
 	uni bool
@@ -97,10 +103,17 @@ func newPlanWith(spaces []Space, n int, alpha float64, tileSize int, kern kernel
 		mean:     make([][]float64, k),
 		gram:     make([]bool, k),
 		shift:    make([]float64, k),
+		scaleExp: make([]int, k),
+		scale:    make([]float64, k),
+		spread:   make([]float64, k),
 	}
 	p.uni = k <= 2 && (p.pow == powOne || p.pow == powTwo) && kern != kernelGram
 	for i, s := range spaces {
-		p.mean[i] = columnMeans(s, min(n, meanRows))
+		m := min(n, meanRows)
+		p.scaleExp[i] = scaleExponent(s, m)
+		p.scale[i] = math.Ldexp(1, -p.scaleExp[i])
+		p.scaled = p.scaled || p.scaleExp[i] != 0
+		p.mean[i] = columnMedians(s, m, p.scale[i])
 		p.gram[i] = kern == kernelGram || kern == kernelAuto && s.Dim >= gramMinDim
 		p.uni = p.uni && s.Dim == 1
 		p.fused = p.fused || p.gram[i]
@@ -108,24 +121,6 @@ func newPlanWith(spaces []Space, n int, alpha float64, tileSize int, kern kernel
 	p.kern = impl
 	p.chunk = p.fusedChunk()
 	return p
-}
-
-// columnMeans returns the column means of the first m rows of s, each
-// rounded to roundingBits significant bits.
-func columnMeans(s Space, m int) []float64 {
-	mu := make([]float64, s.Dim)
-	if m == 0 {
-		return mu
-	}
-	for i := range m {
-		for q, v := range s.Data[i*s.Dim : (i+1)*s.Dim] {
-			mu[q] += v
-		}
-	}
-	for q := range mu {
-		mu[q] = roundBits(mu[q]/float64(m), roundingBits)
-	}
-	return mu
 }
 
 // roundBits returns x rounded to the given number of significant bits
@@ -138,38 +133,13 @@ func roundBits(x float64, bits int) float64 {
 	return math.Ldexp(math.Round(math.Ldexp(frac, bits)), exp-bits)
 }
 
-// shifts returns c_k, the mean of a^k_ij over the pairs i < j of the first
-// tile, rounded to roundingBits significant bits; 0 if that tile has fewer
-// than two rows. It uses sc as scratch and depends only on the data and the
-// tile size.
-func (p *plan) shifts(sc *scratch) []float64 {
-	c := make([]float64, p.k)
-	m := p.tileSize
-	if m < 2 {
-		return c
-	}
-	sl := p.newSlot()
-	for k := range p.k {
-		sl.rowI[k] = sl.rowI[k][:m]
-		sl.rowJ[k] = sl.rowJ[k][:m]
-	}
-	p.tile(sc, 0, m, 0, m, true, c, sl.s, sl.rowI, sl.rowJ)
-	pairs := float64(m) * float64(m-1) // ordered pairs i != j
-	for k := range p.k {
-		var total float64
-		for _, r := range sl.rowI[k] {
-			total += r
-		}
-		c[k] = roundBits(total/pairs, roundingBits)
-	}
-	return c
-}
-
 // scratch is one worker's memory, O(TileSize × sum of Dim + TileSize² per
 // Gram space); it is only touched by the worker that owns it. Panels hold centred rows, transposed (Dim × rows), except
 // the rows I of a Gram space, which are row-major (rows × Dim).
 type scratch struct {
-	pi, pj [][]float64 // per space: panels of the rows I and J
+	stage  [2][][]float64 // per space: rows I and J times the scale, for scaled spaces
+	ex     [2][][]float64 // per space: centred rows I and J of exactTile
+	pi, pj [][]float64    // per space: panels of the rows I and J
 	ni, nj [][]float64 // per Gram space: squared norms of the panel rows
 	g      [][]float64 // per Gram space: the inner products x_i·x_j
 	xi     [][]float64 // per direct space: row i, gathered
@@ -226,15 +196,17 @@ func (p *plan) tile(sc *scratch, i0, ni, j0, nj int, diag bool, shift, s []float
 		return
 	}
 	for k, sp := range p.spaces {
+		spI, ri := p.rowsOf(sc, 0, k, i0, ni)
+		spJ, rj := p.rowsOf(sc, 1, k, j0, nj)
 		if p.gram[k] {
-			loadRows(sc.pi[k], sc.ni[k], sp, p.mean[k], i0, ni)
-			loadCols(sc.pj[k], sc.nj[k], sp, p.mean[k], j0, nj)
+			loadRows(sc.pi[k], sc.ni[k], spI, p.mean[k], ri, ni)
+			loadCols(sc.pj[k], sc.nj[k], spJ, p.mean[k], rj, nj)
 			gram(sc.g[k], sc.pi[k], sc.pj[k], ni, nj, sp.Dim, diag)
 			continue
 		}
-		loadCols(sc.pi[k], nil, sp, p.mean[k], i0, ni)
+		loadCols(sc.pi[k], nil, spI, p.mean[k], ri, ni)
 		if !diag {
-			loadCols(sc.pj[k], nil, sp, p.mean[k], j0, nj)
+			loadCols(sc.pj[k], nil, spJ, p.mean[k], rj, nj)
 		}
 	}
 	clear(s)

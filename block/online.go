@@ -101,13 +101,6 @@ func (o *Online) Add(ctx context.Context, batch []Space) error {
 		return o.start(ctx)
 	}
 	pl := o.plan
-	p := pl.eng.p
-	for k, s := range batch {
-		pl.r2[k] = maxNorm2(s.Data, s.Dim, p.mean[k], pl.r2[k])
-	}
-	for k, b := range p.boundsFrom(pl.r2) {
-		o.st.Widen(k, b) // a no-op unless b exceeds the bound
-	}
 	o.st.Grow(m)
 	o.tiles = crossTiles(o.tiles[:0], 0, n0, 0, n0, m, n0, t)
 	o.tiles = gridTiles(o.tiles, n0, m, n0, t)

@@ -101,9 +101,9 @@ func Prepare(first []Space, opts Options) (*Plan, error) {
 	// For n >= lead rows, Compute's tile edge and means do not depend on
 	// n; for fewer, first is all the data and n = m.
 	p := newPlan(cut, m, alpha, tileEdge(m, opts), kernelAuto)
-	p.prec = opts.Precision
+	p.setPrecision(opts.Precision)
 	sc := p.newScratch()
-	p.shift = p.shifts(sc)
+	p.setShifts()
 	p.spaces = nil
 	pl := &Plan{eng: engine{p: p, workers: workers, scratches: []*scratch{sc}}, n: -1, r2: make([]float64, p.k), dims: make([]int, p.k)}
 	pl.whole = -1
@@ -171,7 +171,7 @@ func (pl *Plan) ScanBound(rows []Space) error {
 	}
 	p := pl.eng.p
 	for k, s := range rows {
-		pl.r2[k] = maxNorm2(s.Data, s.Dim, p.mean[k], pl.r2[k])
+		pl.r2[k] = maxNorm2(s.Data, s.Dim, p.mean[k], p.scale[k], pl.r2[k])
 	}
 	pl.scanned += m
 	return nil
@@ -205,7 +205,7 @@ func (pl *Plan) NewStats() (*estimator.Stats, error) {
 	}
 	pl.n = pl.scanned
 	p := pl.eng.p
-	return estimator.New(p.k, pl.n, p.alpha, p.shift, p.boundsFrom(pl.r2)), nil
+	return estimator.New(p.k, pl.n, p.alpha, p.shift, p.scaleExp), nil
 }
 
 // Panel is the memory of the out-of-core schedule: the held rows
@@ -285,12 +285,12 @@ func (pn *Panel) Append(rows []Space) error {
 // copyRows copies rows (samples from g on) to the rows from at of the
 // buffer, checking each against the bounds.
 func (pn *Panel) copyRows(rows []Space, at, g int) error {
-	mean := pn.pl.eng.p.mean
+	mean, scale := pn.pl.eng.p.mean, pn.pl.eng.p.scale
 	for k, s := range rows {
 		d := s.Dim
 		for i := 0; i*d < len(s.Data); i++ {
 			row := s.Data[i*d : (i+1)*d]
-			if maxNorm2(row, d, mean[k], 0) > pn.pl.r2[k] {
+			if maxNorm2(row, d, mean[k], scale[k], 0) > pn.pl.r2[k] {
 				return fmt.Errorf("space %d: row %d: %w", k, g+i, ErrBound)
 			}
 		}

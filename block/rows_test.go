@@ -299,7 +299,7 @@ func TestRowKernelsCompute(t *testing.T) {
 				for k := range shift {
 					shift[k] = st.Shift(k)
 				}
-				want, magS, magRows := naive(spaces, alpha, shift, bounds(st))
+				want, magS, magRows := naive(spaces, alpha, shift, scales(st))
 				compareState(t, fmt.Sprintf("dims=%d,…/α=%v/tile=%d", spaces[0].Dim, alpha, ts), st, want, magS, magRows, 1e-12)
 			}
 		}

@@ -74,7 +74,7 @@ func (e *engine) add(ctx context.Context, st *estimator.Stats, buf []Space, tile
 			for i := range jobs {
 				if gctx.Err() == nil {
 					t, sl := &refs[i], &slots[i]
-					p.tile(sc, t.li, t.ni, t.lj, t.nj, t.diag, p.shift, sl.tile.S, sl.tile.RowI, sl.viewJ)
+					p.computeSlot(sc, sl, t.li, t.ni, t.lj, t.nj, t.diag)
 				}
 				slots[i].done <- struct{}{}
 			}
@@ -91,8 +91,7 @@ func (e *engine) add(ctx context.Context, st *estimator.Stats, buf []Space, tile
 		if err := gctx.Err(); err != nil {
 			return err // the worker may have skipped the tile
 		}
-		st.AddTile(&slots[i].tile)
-		return nil
+		return st.AddTile(&slots[i].tile)
 	}
 	err := func() error {
 		for t, ref := range tiles {

@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"math"
+	"math/bits"
 )
 
 // Errors returned by UnmarshalBinary.
@@ -17,74 +19,138 @@ var (
 
 const (
 	encodingMagic   = "DCST"
-	encodingVersion = 3
+	encodingVersion = 4
 	// maxSpaces bounds k in a decoded state, so that a corrupt header
 	// cannot ask for a huge allocation.
 	maxSpaces = 1 << 12
+	// maxLimbs bounds the limbs of a decoded bank row: the products of
+	// two float64 values span 2^−2148 to 2^2048, 66 limbs with the
+	// headroom.
+	maxLimbs = 80
 )
 
-// MarshalBinary encodes s. Version 3 of the encoding, all numbers little
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// MarshalBinary encodes s. Version 4 of the encoding, all numbers little
 // endian:
 //
 //	bytes  0..3   magic "DCST"
-//	byte   4      version (3)
+//	byte   4      version (4)
 //	uvarint       k, the number of spaces (1..4096)
 //	uvarint       n, the number of samples
-//	uvarint       capacity − n (0 unless the state was grown)
 //	float64       exponent α
 //	k × float64   shifts c_k
-//	k × float64   bounds B_k
-//	k(k+1)/2 × (int64 hi, uint64 lo)   S'_kl in units of its quantum, in PairIndex order
-//	k × n × int64                      shifted row sums in units of their quantum, space by space
+//	k × varint    scale exponents e_k
+//	bank          S'_kl, k(k+1)/2 rows in PairIndex order
+//	k × bank      the shifted row sums of each space, n rows
+//	uint32        CRC-32C (Castagnoli) of every byte before it
 //
-// The quanta are derived from the capacity and the bounds (see New and
-// Grow), so they are not stored. The encoding is exact: UnmarshalBinary of
-// it gives a state whose results are bit-identical to those of s.
-// (Versions 1 and 2, without the capacity, are not read.)
+// where a bank of m rows is
+//
+//	varint        lo, the exponent of its lowest limb in units of 64 bits
+//	uvarint       w, limbs per row (0 if every row is 0; at most 80)
+//	m × w × uint64  each row, a two's-complement integer (last limb signed),
+//	              in units of 2^(64·lo)
+//
+// The banks are written in their least form (no limb that is zero in every
+// row at the bottom, no limb that only extends the sign at the top), so
+// states with the same sums have the same bytes whatever their history.
+// The encoding is exact: UnmarshalBinary of it gives a state whose results
+// are bit-identical to those of s. (Versions 1 to 3 held fixed-point
+// sums on grids set by bounds; they are not read.)
 func (s *Stats) MarshalBinary() ([]byte, error) {
-	size := 5 + 2*binary.MaxVarintLen64 + 8*(1+2*s.k+2*len(s.s)+s.k*s.n)
+	size := 5 + 2*binary.MaxVarintLen64 + 8*(1+s.k) + s.k*binary.MaxVarintLen64 + 4
+	for _, b := range append([]bank{s.s}, s.rows...) {
+		size += 2*binary.MaxVarintLen64 + 8*b.rows*b.w
+	}
 	b := make([]byte, 0, size)
 	b = append(b, encodingMagic...)
 	b = append(b, encodingVersion)
 	b = binary.AppendUvarint(b, uint64(s.k))
 	b = binary.AppendUvarint(b, uint64(s.n))
-	b = binary.AppendUvarint(b, uint64(s.capacity-s.n))
 	b = appendFloat(b, s.exponent)
 	for _, c := range s.shift {
 		b = appendFloat(b, c)
 	}
-	for _, c := range s.bound {
-		b = appendFloat(b, c)
+	for _, e := range s.scale {
+		b = binary.AppendVarint(b, int64(e))
 	}
-	for _, v := range s.s {
-		b = binary.LittleEndian.AppendUint64(b, uint64(v.hi))
-		b = binary.LittleEndian.AppendUint64(b, v.lo)
+	b = s.s.appendTo(b)
+	for k := range s.rows {
+		b = s.rows[k].appendTo(b)
 	}
-	for _, r := range s.rows {
-		for _, v := range r {
-			b = binary.LittleEndian.AppendUint64(b, uint64(v))
-		}
-	}
-	return b, nil
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli)), nil
 }
 
 func appendFloat(b []byte, v float64) []byte {
 	return binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
 }
 
+// least returns the least limb range [lo, hi) of bank limbs holding every
+// row: hi == lo if every row is zero.
+func (b *bank) least() (lo, hi int) {
+	if b.w == 0 {
+		return 0, 0
+	}
+	bottom, top := b.w, 0
+	for i := range b.rows {
+		r := b.row(i)
+		for j := 0; j < bottom; j++ {
+			if r[j] != 0 {
+				bottom = j
+				break
+			}
+		}
+		// Limb j is needed if it is not the sign extension of limb j−1.
+		for j := b.w - 1; j >= top; j-- {
+			var ext uint64
+			if j > 0 && int64(r[j-1]) < 0 {
+				ext = ^uint64(0)
+			}
+			if j == 0 && r[0] != 0 || j > 0 && r[j] != ext {
+				top = j + 1
+				break
+			}
+		}
+	}
+	if bottom >= top {
+		return 0, 0
+	}
+	return b.lo + bottom, b.lo + top
+}
+
+func (b *bank) appendTo(dst []byte) []byte {
+	lo, hi := b.least()
+	dst = binary.AppendVarint(dst, int64(lo))
+	dst = binary.AppendUvarint(dst, uint64(hi-lo))
+	for i := range b.rows {
+		r := b.row(i)
+		for j := lo; j < hi; j++ {
+			dst = binary.LittleEndian.AppendUint64(dst, r[j-b.lo])
+		}
+	}
+	return dst
+}
+
 // UnmarshalBinary decodes a state written by MarshalBinary into s. On error
-// s is unchanged and the error wraps ErrCorrupt or ErrVersion. Every float
-// must be finite, the exponent in (0, 2], the bounds positive, every sum
-// within its bound, and the length exact.
+// s is unchanged and the error wraps ErrCorrupt or ErrVersion. The checksum
+// is verified before anything else is read; then every float must be
+// finite, the exponent in (0, 2], and the length exact.
 func (s *Stats) UnmarshalBinary(data []byte) error {
-	d := decoder{b: data}
-	if len(data) < 5 || string(data[:4]) != encodingMagic {
+	if len(data) < 9 || string(data[:4]) != encodingMagic {
 		return fmt.Errorf("bad magic: %w", ErrCorrupt)
 	}
 	if v := data[4]; v != encodingVersion {
+		if v >= 1 && v < encodingVersion {
+			return fmt.Errorf("version %d, written by an earlier dcor-stream whose fixed-point sums were not exact over the whole float64 range: recompute the state with this version: %w", v, ErrVersion)
+		}
 		return fmt.Errorf("version %d: %w", v, ErrVersion)
 	}
-	d.b = data[5:]
+	body := data[:len(data)-4]
+	if got, want := crc32.Checksum(body, castagnoli), binary.LittleEndian.Uint32(data[len(data)-4:]); got != want {
+		return fmt.Errorf("checksum %08x, want %08x: %w", got, want, ErrCorrupt)
+	}
+	d := decoder{b: body[5:]}
 	k, err := d.uvarint("spaces")
 	if err != nil {
 		return err
@@ -96,19 +162,12 @@ func (s *Stats) UnmarshalBinary(data []byte) error {
 	if err != nil {
 		return err
 	}
-	extra, err := d.uvarint("capacity")
-	if err != nil {
-		return err
+	// Every row takes at least one byte per bank... at least its share of
+	// the data: refuse an n the bytes cannot hold before allocating.
+	if n > 1<<48 {
+		return fmt.Errorf("%d samples: %w", n, ErrCorrupt)
 	}
-	if extra > 1<<40 {
-		return fmt.Errorf("capacity %d beyond n: %w", extra, ErrCorrupt)
-	}
-	pairs := k * (k + 1) / 2
-	// Check the length before allocating anything sized by the header.
-	if want := 8 * (1 + 2*k + 2*pairs); uint64(len(d.b)) < want || (uint64(len(d.b))-want)/8/k != n || (uint64(len(d.b))-want)%(8*k) != 0 {
-		return fmt.Errorf("length %d does not fit %d spaces of %d samples: %w", len(data), k, n, ErrCorrupt)
-	}
-	out := Stats{k: int(k), n: int(n), capacity: int(n + extra), shift: make([]float64, k), bound: make([]float64, k), s: make([]int128, pairs), rows: make([][]int64, k)}
+	out := Stats{k: int(k), n: int(n), shift: make([]float64, k), scale: make([]int, k), rows: make([]bank, k)}
 	if out.exponent, err = d.float("exponent"); err != nil {
 		return err
 	}
@@ -120,32 +179,25 @@ func (s *Stats) UnmarshalBinary(data []byte) error {
 			return err
 		}
 	}
-	for i := range out.bound {
-		if out.bound[i], err = d.float("bound"); err != nil {
-			return err
+	for i := range out.scale {
+		e, m := binary.Varint(d.b)
+		if m <= 0 || e < -4096 || e > 4096 {
+			return fmt.Errorf("scale: %w", ErrCorrupt)
 		}
-		if !(out.bound[i] > 0) {
-			return fmt.Errorf("bound %v: %w", out.bound[i], ErrCorrupt)
-		}
+		d.b = d.b[m:]
+		out.scale[i] = int(e)
 	}
-	for i := range out.s {
-		hi, lo := int64(d.uint64()), d.uint64()
-		if hi >= 1<<(sBits-64) || hi < -(1<<(sBits-64)) {
-			return fmt.Errorf("product sum out of range: %w", ErrCorrupt)
-		}
-		out.s[i] = int128{hi: hi, lo: lo}
+	if out.s, err = d.bank(int(k*(k+1)/2), "product sums"); err != nil {
+		return err
 	}
 	for i := range out.rows {
-		out.rows[i] = make([]int64, n)
-		for j := range out.rows[i] {
-			v := int64(d.uint64())
-			if v >= 1<<rowBits || v <= -(1<<rowBits) {
-				return fmt.Errorf("row sum out of range: %w", ErrCorrupt)
-			}
-			out.rows[i][j] = v
+		if out.rows[i], err = d.bank(int(n), "row sums"); err != nil {
+			return err
 		}
 	}
-	out.setQuanta()
+	if len(d.b) != 0 {
+		return fmt.Errorf("%d bytes after the last bank: %w", len(d.b), ErrCorrupt)
+	}
 	*s = out
 	return nil
 }
@@ -161,13 +213,6 @@ func (d *decoder) uvarint(what string) (uint64, error) {
 	return v, nil
 }
 
-// uint64 reads 8 bytes; the length was checked up front.
-func (d *decoder) uint64() uint64 {
-	v := binary.LittleEndian.Uint64(d.b)
-	d.b = d.b[8:]
-	return v
-}
-
 func (d *decoder) float(what string) (float64, error) {
 	if len(d.b) < 8 {
 		return 0, fmt.Errorf("%s: truncated: %w", what, ErrCorrupt)
@@ -178,4 +223,57 @@ func (d *decoder) float(what string) (float64, error) {
 		return 0, fmt.Errorf("%s: non-finite value: %w", what, ErrCorrupt)
 	}
 	return v, nil
+}
+
+// bank reads a bank of rows rows, checking its size against the bytes
+// left before allocating, and restores the headroom of its layout.
+func (d *decoder) bank(rows int, what string) (bank, error) {
+	lo, m := binary.Varint(d.b)
+	if m <= 0 || lo < -4096 || lo > 4096 {
+		return bank{}, fmt.Errorf("%s: bad limb exponent: %w", what, ErrCorrupt)
+	}
+	d.b = d.b[m:]
+	w, err := d.uvarint(what)
+	if err != nil {
+		return bank{}, err
+	}
+	if w > maxLimbs {
+		return bank{}, fmt.Errorf("%s: %d limbs a row: %w", what, w, ErrCorrupt)
+	}
+	if need := uint64(rows) * w * 8; need > uint64(len(d.b)) {
+		return bank{}, fmt.Errorf("%s: %d rows of %d limbs, %d bytes left: %w", what, rows, w, len(d.b), ErrCorrupt)
+	}
+	b := newBank(rows)
+	if w == 0 {
+		if lo != 0 {
+			return bank{}, fmt.Errorf("%s: empty bank at limb %d: %w", what, lo, ErrCorrupt)
+		}
+		return b, nil
+	}
+	b.lo, b.w = int(lo), int(w)
+	b.v = make([]uint64, rows*int(w))
+	for i := range b.v {
+		b.v[i] = binary.LittleEndian.Uint64(d.b[8*i:])
+	}
+	d.b = d.b[8*len(b.v):]
+	if l, h := b.least(); l != b.lo || h != b.lo+b.w {
+		return bank{}, fmt.Errorf("%s: not in least form: %w", what, ErrCorrupt)
+	}
+	// The largest magnitude sets the headroom for later additions.
+	top := 64 * b.lo
+	mag := make([]uint64, b.w)
+	for i := range rows {
+		if magnitude(mag, b.row(i)) < 0 {
+			continue
+		}
+		for j := len(mag) - 1; j >= 0; j-- {
+			if mag[j] != 0 {
+				top = max(top, 64*(b.lo+j)+bits.Len64(mag[j]))
+				break
+			}
+		}
+	}
+	b.top = top
+	b.ensure(b.lo, top)
+	return b, nil
 }

@@ -121,27 +121,10 @@ func naiveStats(alpha float64, spaces ...matrix) *estimator.Stats {
 			shift[s] = tot / float64(n*(n-1)/2)
 		}
 	}
-	st := estimator.New(k, n, alpha, shift, naiveBound(alpha, shift, spaces...))
+	st := estimator.New(k, n, alpha, shift, nil)
 	tile := naiveTile(alpha, shift, 0, n, spaces...)
 	st.AddTile(tile)
 	return st
-}
-
-// naiveBound returns max_{i != j} |a^k_ij − c_k| per space (1 where that
-// is 0), the tightest bound New accepts.
-func naiveBound(alpha float64, shift []float64, spaces ...matrix) []float64 {
-	b := make([]float64, len(spaces))
-	for s, m := range spaces {
-		for i := range m.n {
-			for j := range i {
-				b[s] = max(b[s], math.Abs(dist(m, i, j, alpha)-shift[s]))
-			}
-		}
-		if b[s] == 0 {
-			b[s] = 1
-		}
-	}
-	return b
 }
 
 // naiveTile returns the diagonal tile of rows [lo, hi), pair by pair: it

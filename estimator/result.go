@@ -2,6 +2,7 @@ package estimator
 
 import (
 	"math"
+	"math/big"
 
 	"gonum.org/v1/gonum/stat/distuv"
 )
@@ -31,6 +32,12 @@ const (
 	// ZeroVarZ: space z is constant: pdcor equals bcdcor(x, y) and pdcov
 	// equals dcov_u(x, y).
 	ZeroVarZ
+	// OutOfRange: the data's scale puts a covariance (dcov, dcov_sq,
+	// dvar_*, dcov_u, dvar_*_u or pdcov) beyond float64's range (above
+	// about 1.8e308, or below 2.2e-308); it holds ±MaxFloat64 or the
+	// underflowed value. dcor, bcdcor, pdcor and the tests are computed
+	// in scaled units and are not affected.
+	OutOfRange
 )
 
 // String returns the names of the set flags, comma separated, or "" if none.
@@ -49,7 +56,7 @@ func (f Flags) String() string {
 // Names returns the snake_case names of the set flags, in bit order.
 func (f Flags) Names() []string {
 	all := []string{"zero_var_x", "zero_var_y", "too_few_samples", "perfect_dependence",
-		"z_determines_x", "z_determines_y", "zero_var_z"}
+		"z_determines_x", "z_determines_y", "zero_var_z", "out_of_range"}
 	var out []string
 	for i, n := range all {
 		if f&(1<<i) != 0 {
@@ -129,91 +136,147 @@ type PartialResult struct {
 // the cut-off does not depend on the scale of the data.
 const nearOne = 1e-9
 
-// totals returns T'_k, the sum of the shifted row sums, for every space:
-// summed exactly as integers, then rounded once.
-func (s *Stats) totals() []float64 {
-	t := make([]float64, s.k)
-	for k := range s.k {
-		var acc int128
-		for _, r := range s.rows[k] {
-			acc = acc.add(int128{hi: r >> 63, lo: uint64(r)})
+// evaluation caches what every result of a state needs: the exact totals
+// T'_k and the exact products Q'_kl, computed once per state and pair.
+type evaluation struct {
+	t []*dyadic
+	q map[int]*dyadic
+}
+
+func (s *Stats) eval() *evaluation {
+	if s.ev == nil {
+		ev := &evaluation{t: make([]*dyadic, s.k), q: make(map[int]*dyadic)}
+		for k := range s.rows {
+			ev.t[k] = s.rows[k].total()
 		}
-		t[k] = acc.float(s.rowQ[k])
+		s.ev = ev
 	}
-	return t
+	return s.ev
 }
 
-// q returns sum_i (r_k,i − dk)(r_l,i − dl), compensated, summed in sample
-// order.
-func (s *Stats) q(k, l int, dk, dl float64) float64 {
-	var acc sum
-	rk, rl := s.rows[k], s.rows[l]
-	qk, ql := s.rowQ[k], s.rowQ[l]
-	for i := range rk {
-		acc.add((float64(rk[i])*qk - dk) * (float64(rl[i])*ql - dl))
-	}
-	return acc.value()
-}
-
-// sum returns S'_kl.
-func (s *Stats) sum(k, l int) float64 {
+// q returns Q'_kl = sum_i r'^k_i r'^l_i exactly.
+func (s *Stats) q(k, l int) *dyadic {
+	ev := s.eval()
 	p := PairIndex(s.k, k, l)
-	return s.s[p].float(s.sQ[p])
+	if v, ok := ev.q[p]; ok {
+		return v
+	}
+	v := s.rows[k].dot(&s.rows[l])
+	ev.q[p] = v
+	return v
+}
+
+// uNum returns the exact numerator of U_kl over D = n(n−1)(n−2)(n−3):
+//
+//	U_kl·D = (n−1)(n−2)·S'_kl − 2(n−1)·Q'_kl + T'_k·T'_l
+//
+// (U-centring is invariant to the shift c, so the shifted sums serve as
+// they are.)
+func (s *Stats) uNum(k, l int) *dyadic {
+	n := int64(s.n)
+	ev := s.eval()
+	a := s.s.value(PairIndex(s.k, k, l)).scale(n - 1).scale(n - 2)
+	b := s.q(k, l).scale(-2 * (n - 1))
+	return a.add(b).add(ev.t[k].mul(ev.t[l]))
+}
+
+// vNum returns the exact numerator of V²_kl over n⁴, evaluated on the
+// shifted distances with the diagonal at −c (double-centring is invariant
+// to a constant added to every entry):
+//
+//	V²_kl·n⁴ = n²·S'_kl − 2n·Q'_kl + T'_k·T'_l + n·(c_l·T'_k + c_k·T'_l) + (n³ − n²)·c_k·c_l
+func (s *Stats) vNum(k, l int) *dyadic {
+	n := int64(s.n)
+	ev := s.eval()
+	ck, cl := dyadicOf(s.shift[k]), dyadicOf(s.shift[l])
+	v := s.s.value(PairIndex(s.k, k, l)).scale(n).scale(n)
+	v = v.add(s.q(k, l).scale(-2 * n))
+	v = v.add(ev.t[k].mul(ev.t[l]))
+	v = v.add(cl.mul(ev.t[k]).add(ck.mul(ev.t[l])).scale(n))
+	v = v.add(ck.mul(cl).scale(n).scale(n).scale(n - 1))
+	return v
+}
+
+// bigProd returns the product of the factors as a big.Int.
+func bigProd(f ...int64) *big.Int {
+	z := big.NewInt(1)
+	for _, v := range f {
+		z.Mul(z, big.NewInt(v))
+	}
+	return z
 }
 
 // V2 returns the V-statistic V²_n(k, l) of Székely, Rizzo & Bakirov (2007),
 //
 //	V²_kl = S_kl/n² − 2·Q_kl/n³ + T_k·T_l/n⁴
 //
-// evaluated on the shifted distances with diagonal −c (double-centring is
-// invariant to that shift). V²_kk is never negative; for k != l the value
-// may be of either sign only by rounding and is clamped at 0. It returns 0
-// for n = 0.
+// evaluated exactly from the exact sums and rounded once, in the scaled
+// units of the state (see Scale). V²_kk is never negative; for k != l a
+// negative value (only the rounding of tile sums can make one) is
+// clamped at 0. It returns 0 for n = 0.
 func (s *Stats) V2(k, l int) float64 {
+	s.checkSpace(k)
+	s.checkSpace(l)
 	if s.n == 0 {
 		return 0
 	}
-	t := s.totals()
-	return s.v2(k, l, t)
+	return max(s.v2(k, l), 0)
 }
 
-func (s *Stats) v2(k, l int, t []float64) float64 {
-	n := float64(s.n)
-	ck, cl := s.shift[k], s.shift[l]
-	// With the diagonal at −c: S'' = S' + n·c_k·c_l, r'' = r' − c, T'' = T' − n·c.
-	var s2 sum
-	s2.add(s.sum(k, l))
-	s2.add(n * ck * cl)
-	q := s.q(k, l, ck, cl)
-	tk, tl := t[k]-n*ck, t[l]-n*cl
-	v := s2.value()/(n*n) - 2*q/(n*n*n) + (tk/(n*n))*(tl/(n*n))
-	return math.Max(v, 0)
+func (s *Stats) v2(k, l int) float64 {
+	n := int64(s.n)
+	return s.vNum(k, l).quo(bigProd(n, n, n, n))
 }
 
 // U returns the unbiased U-statistic of Székely & Rizzo (2014),
 //
 //	U_kl = S_kl/(n(n−3)) − 2·Q_kl/(n(n−2)(n−3)) + T_k·T_l/(n(n−1)(n−2)(n−3))
 //
-// the inner product of the U-centred distance matrices over n(n−3). It is
-// invariant to the shift c, so the shifted sums are used as they are. ok is
-// false, and the value 0, when n < 4.
+// the inner product of the U-centred distance matrices over n(n−3),
+// evaluated exactly from the exact sums and rounded once, in the scaled
+// units of the state. ok is false, and the value 0, when n < 4.
 func (s *Stats) U(k, l int) (u float64, ok bool) {
+	s.checkSpace(k)
+	s.checkSpace(l)
 	if s.n < 4 {
 		return 0, false
 	}
-	return s.u(k, l, s.totals()), true
+	return s.u(k, l), true
 }
 
-func (s *Stats) u(k, l int, t []float64) float64 {
-	n := float64(s.n)
-	sk := s.sum(k, l)
-	q := s.q(k, l, 0, 0)
-	v := sk/(n*(n-3)) - 2*q/(n*(n-2)*(n-3)) + (t[k]/(n*(n-1)))*(t[l]/((n-2)*(n-3)))
+func (s *Stats) u(k, l int) float64 {
+	n := int64(s.n)
+	v := s.uNum(k, l).quo(bigProd(n, n-1, n-2, n-3))
 	if k == l {
-		// (Ã·Ã) is a sum of squares: only rounding makes it negative.
-		v = math.Max(v, 0)
+		// (Ã·Ã) is a sum of squares: only the rounding of tile sums can
+		// make it negative.
+		v = max(v, 0)
 	}
 	return v
+}
+
+// unscale returns v, a covariance of spaces k and l in the scaled units,
+// in the units of the data: v·2^(α(e_k+e_l)·p), with p = 1 for a squared
+// covariance and 1/2 for a covariance. ok is false if that is beyond
+// float64 (then the result is ±MaxFloat64 or 0).
+func (s *Stats) unscale(v float64, k, l int, p float64) (float64, bool) {
+	e := s.exponent * float64(s.scale[k]+s.scale[l]) * p
+	if e == 0 || v == 0 {
+		return v, true
+	}
+	var r float64
+	if e == math.Trunc(e) && math.Abs(e) < 1<<20 {
+		r = math.Ldexp(v, int(e))
+	} else {
+		r = v * math.Pow(2, e)
+	}
+	switch {
+	case math.IsInf(r, 0):
+		return math.Copysign(math.MaxFloat64, v), false
+	case r == 0 || math.Abs(r) < 0x1p-1022:
+		return r, false
+	}
+	return r, true
 }
 
 // Pair returns the statistics of spaces x and y (indices into the spaces
@@ -226,36 +289,48 @@ func (s *Stats) Pair(x, y int) Result {
 		r.Flags |= ZeroVarX | ZeroVarY | TooFewSamples
 		return r
 	}
-	t := s.totals()
-
-	r.DCovSq = s.v2(x, y, t)
-	r.DVarXSq = s.v2(x, x, t)
-	r.DVarYSq = s.v2(y, y, t)
-	r.DCov = math.Sqrt(r.DCovSq)
-	if r.DVarXSq == 0 {
+	vxy, vxx, vyy := max(s.v2(x, y), 0), max(s.v2(x, x), 0), max(s.v2(y, y), 0)
+	if vxx == 0 {
 		r.Flags |= ZeroVarX
 	}
-	if r.DVarYSq == 0 {
+	if vyy == 0 {
 		r.Flags |= ZeroVarY
 	}
-	if den := geomean(r.DVarXSq, r.DVarYSq); den > 0 {
-		r.DCorSq = math.Min(r.DCovSq/den, 1)
+	if den := geomean(vxx, vyy); den > 0 {
+		r.DCorSq = math.Min(vxy/den, 1)
 		r.DCor = math.Sqrt(r.DCorSq)
 	}
+	ok := true
+	set := func(dst *float64, v float64, k, l int, p float64) {
+		var in bool
+		*dst, in = s.unscale(v, k, l, p)
+		ok = ok && in
+	}
+	set(&r.DCovSq, vxy, x, y, 1)
+	set(&r.DCov, math.Sqrt(vxy), x, y, 0.5)
+	set(&r.DVarXSq, vxx, x, x, 1)
+	set(&r.DVarYSq, vyy, y, y, 1)
 
 	if s.n < 4 {
 		r.Flags |= TooFewSamples
+		if !ok {
+			r.Flags |= OutOfRange
+		}
 		return r
 	}
-	r.DCovU = s.u(x, y, t)
-	r.DVarXU = s.u(x, x, t)
-	r.DVarYU = s.u(y, y, t)
-	r.BCDCor = rstar(r.DCovU, r.DVarXU, r.DVarYU)
-	if r.DVarXU == 0 {
+	uxy, uxx, uyy := s.u(x, y), s.u(x, x), s.u(y, y)
+	r.BCDCor = rstar(uxy, uxx, uyy)
+	if uxx == 0 {
 		r.Flags |= ZeroVarX
 	}
-	if r.DVarYU == 0 {
+	if uyy == 0 {
 		r.Flags |= ZeroVarY
+	}
+	set(&r.DCovU, uxy, x, y, 1)
+	set(&r.DVarXU, uxx, x, x, 1)
+	set(&r.DVarYU, uyy, y, y, 1)
+	if !ok {
+		r.Flags |= OutOfRange
 	}
 
 	n := float64(s.n)
@@ -319,9 +394,8 @@ func (s *Stats) Partial(x, y, z int) PartialResult {
 		r.Flags |= TooFewSamples
 		return r
 	}
-	t := s.totals()
-	uxx, uyy, uzz := s.u(x, x, t), s.u(y, y, t), s.u(z, z, t)
-	uxy, uxz, uyz := s.u(x, y, t), s.u(x, z, t), s.u(y, z, t)
+	uxx, uyy, uzz := s.u(x, x), s.u(y, y), s.u(z, z)
+	uxy, uxz, uyz := s.u(x, y), s.u(x, z), s.u(y, z)
 	r.BCDCorXY = rstar(uxy, uxx, uyy)
 	r.BCDCorXZ = rstar(uxz, uxx, uzz)
 	r.BCDCorYZ = rstar(uyz, uyy, uzz)
@@ -333,11 +407,15 @@ func (s *Stats) Partial(x, y, z int) PartialResult {
 	}
 
 	// pdCov: the projection onto a constant z is zero.
-	r.PDCov = uxy
+	pdcov := uxy
 	if uzz > 0 {
-		r.PDCov = uxy - uxz*uyz/uzz
+		pdcov = uxy - uxz*uyz/uzz
 	} else {
 		r.Flags |= ZeroVarZ
+	}
+	var ok bool
+	if r.PDCov, ok = s.unscale(pdcov, x, y, 1); !ok {
+		r.Flags |= OutOfRange
 	}
 
 	dxz, dyz := 1-r.BCDCorXZ*r.BCDCorXZ, 1-r.BCDCorYZ*r.BCDCorYZ

@@ -30,15 +30,20 @@
 // computed with the diagonal set to -c_k, whose contributions are known in
 // closed form.
 //
-// The sums are exact. Each tile's contributions are rounded once to a
-// fixed-point grid — row sums to int64 multiples of a power of two fixed by
-// n and a bound B_k on |a'^k_ij|, S_kl to 128-bit multiples of another —
-// and then added as integers. Integer addition is associative, so the state
-// is the same to the last bit whatever the order of the tiles, the number
-// of workers, the way the tile grid was split into shards, or the order in
-// which the shards' states are merged. The grids leave 62 (row sums) and
-// 125 (S) bits for values up to the bound, finer than float64 rounding of
-// the same sums unless one distance is more than about 2^10 times the mean.
+// The sums are exact over the whole float64 range. Each tile's
+// contributions (float64 values, or double-double pairs for the tiles
+// that need them, see Tile) are added into superaccumulators (see bank):
+// fixed-point integers widened to whatever range the values added need,
+// so that nothing is rounded after the tile. Integer addition is
+// associative, so the state is the same to the last bit whatever the
+// order of the tiles, the number of workers, the way the tile grid was
+// split into shards, or the order in which the shards' states are merged;
+// and the final formulas are evaluated exactly from the exact sums (see
+// result.go), so their cancellation costs nothing.
+//
+// Each space may be scaled by a power of two, 2^−e_k, before its
+// distances are computed (see Scale): the sums are then of the scaled
+// distances, and the covariances are scaled back when they are reported.
 package estimator
 
 import (
@@ -47,100 +52,73 @@ import (
 	"math"
 )
 
-// ErrIncompatible is returned by Merge when two states do not describe the
-// same samples and options.
-var ErrIncompatible = errors.New("estimator: incompatible states")
+
+// Errors of Merge and AddTile.
+var (
+	// ErrIncompatible is returned by Merge when two states do not describe
+	// the same samples and options.
+	ErrIncompatible = errors.New("estimator: incompatible states")
+	// ErrOverflow is returned by AddTile for a tile holding a value that is
+	// not finite: a distance or a product of distances beyond float64's
+	// range, which the power-of-two scaling of each space prevents unless
+	// one space's values span more than about 10^150 around its typical
+	// scale.
+	ErrOverflow = errors.New("estimator: distance or product of distances beyond float64 range")
+)
 
 // Stats is the additive state of K feature spaces over n samples.
 //
 // The zero value is an empty state with no spaces: Merge into it copies the
-// other state. A Stats is not safe for concurrent use; the block package
-// accumulates tiles into it from one goroutine in a fixed order.
+// other state. A Stats is not safe for concurrent use, not even by readers:
+// the result methods cache the totals they compute.
 type Stats struct {
 	k        int
 	n        int
-	capacity int // n the grids are set for: n, or more after Grow
 	exponent float64
 	shift    []float64 // c_k
-	bound    []float64 // B_k >= max |a'^k_ij|
-	rowQ     []float64 // quantum of the row sums of space k, a power of two
-	sQ       []float64 // quantum of S'_kl, packed by PairIndex, a power of two
-	rows     [][]int64 // shifted row sums, in units of rowQ[k]
-	s        []int128  // S'_kl in units of sQ, packed by PairIndex
+	scale    []int     // e_k: space k's distances are of x·2^−e_k
+	rows     []bank    // per space: the shifted row sums r'^k_i
+	s        bank      // one row per pair (PairIndex order): S'_kl
+	ev       *evaluation
 }
 
 // New returns an empty state for k spaces of n samples, with the distance
-// exponent, the per-space shifts c_k that every tile added to it was
-// computed with, and bounds B_k >= max_{i != j} |a^k_ij − c_k| (a bound on
-// the shifted distances: for instance max((2R_k)^α − c_k, c_k) with R_k the
-// largest distance of a sample of space k from any fixed point). The bounds
-// fix the fixed-point grids of the sums; a tighter bound gives a finer grid.
-// It panics if k < 1, n < 0, len(shift) != k, len(bound) != k, a bound is
-// not positive and finite, or the exponent is outside (0, 2].
-func New(k, n int, exponent float64, shift, bound []float64) *Stats {
+// exponent and the per-space shifts c_k and scale exponents e_k that every
+// tile added to it was computed with (scale may be nil: no scaling). It
+// panics if k < 1, n < 0, len(shift) != k, len(scale) is neither 0 nor k,
+// a shift is not finite, or the exponent is outside (0, 2].
+func New(k, n int, exponent float64, shift []float64, scale []int) *Stats {
 	if k < 1 {
 		panic("estimator: k < 1")
 	}
 	if n < 0 {
 		panic("estimator: negative n")
 	}
-	if len(shift) != k || len(bound) != k {
-		panic("estimator: len(shift) or len(bound) != k")
+	if len(shift) != k || len(scale) != 0 && len(scale) != k {
+		panic("estimator: len(shift) or len(scale) != k")
 	}
 	if !(exponent > 0 && exponent <= 2) {
 		panic("estimator: exponent outside (0, 2]")
 	}
-	for i := range k {
-		if !(bound[i] > 0 && bound[i] <= math.MaxFloat64) || math.IsNaN(shift[i]) || math.IsInf(shift[i], 0) {
-			panic("estimator: bound not positive and finite, or shift not finite")
+	for _, c := range shift {
+		if math.IsNaN(c) || math.IsInf(c, 0) {
+			panic("estimator: shift not finite")
 		}
 	}
 	st := &Stats{
 		k:        k,
 		n:        n,
-		capacity: n,
 		exponent: exponent,
 		shift:    append([]float64(nil), shift...),
-		bound:    append([]float64(nil), bound...),
-		rows:     make([][]int64, k),
-		s:        make([]int128, k*(k+1)/2),
+		scale:    make([]int, k),
+		rows:     make([]bank, k),
+		s:        newBank(k * (k + 1) / 2),
 	}
-	st.setQuanta()
+	copy(st.scale, scale)
 	for i := range st.rows {
-		st.rows[i] = make([]int64, n)
+		st.rows[i] = newBank(n)
 	}
 	return st
-}
-
-// Bits of headroom of the fixed-point grids: a row sum is at most
-// (n−1)·B_k < 2^rowBits quanta, |S'_kl| at most n²·B_k·B_l < 2^sBits quanta.
-const (
-	rowBits = 62
-	sBits   = 125
-)
-
-// setQuanta derives the grids from the capacity and the bounds.
-func (s *Stats) setQuanta() {
-	n := float64(max(s.capacity, 1))
-	s.rowQ = make([]float64, s.k)
-	for k, b := range s.bound {
-		s.rowQ[k] = pow2AtLeast(n*b) / (1 << rowBits)
-	}
-	s.sQ = make([]float64, s.k*(s.k+1)/2)
-	for k := range s.k {
-		for l := k; l < s.k; l++ {
-			s.sQ[PairIndex(s.k, k, l)] = math.Ldexp(pow2AtLeast(n*s.bound[k]), -62) * math.Ldexp(pow2AtLeast(n*s.bound[l]), -(sBits-62))
-		}
-	}
-}
-
-// pow2AtLeast returns the least power of two >= x, for x > 0.
-func pow2AtLeast(x float64) float64 {
-	frac, exp := math.Frexp(x)
-	if frac == 0.5 {
-		return x
-	}
-	return math.Ldexp(1, exp)
 }
 
 // K returns the number of feature spaces.
@@ -153,11 +131,14 @@ func (s *Stats) N() int { return s.n }
 func (s *Stats) Exponent() float64 { return s.exponent }
 
 // Shift returns c_k, the constant subtracted from every off-diagonal
-// distance of space k before accumulation.
+// distance of space k before accumulation (in the scaled units of Scale).
 func (s *Stats) Shift(k int) float64 { return s.shift[k] }
 
-// Bound returns B_k, the bound on |a^k_ij − c_k| the state was created with.
-func (s *Stats) Bound(k int) float64 { return s.bound[k] }
+// Scale returns e_k: the distances of space k were computed on its values
+// multiplied by 2^−e_k (0 for ordinary data; see block.Compute). dCor,
+// bcdcor and pdCor do not depend on it; covariances are reported in the
+// units of the data.
+func (s *Stats) Scale(k int) int { return s.scale[k] }
 
 // PairIndex returns the position of the pair (k, l) of k spaces in the packed
 // upper triangle used by Tile.S: pairs are ordered (0,0), (0,1), …, (0,K-1),
@@ -181,52 +162,153 @@ func PairIndex(spaces, k, l int) int {
 //     S[PairIndex(K,k,l)] = sum_{i != j in I} a'^k_ij a'^l_ij and
 //     RowI[k][i-I0] = sum_{j in I, j != i} a'^k_ij.
 //
-// Summing the tiles of a partition of the upper triangle of the tile grid
-// gives S'_kl and the shifted row sums exactly once.
+// A tile whose float64 sums would round away more than the result can
+// afford (one that holds a far outlier, say) can also carry exact parts:
+// after ResetExact, the values given to AddExactS, AddExactRowI and
+// AddExactRowJ are summed without rounding and added to the same sums as
+// S, RowI and RowJ. Summing the tiles of a partition of the upper triangle
+// of the tile grid gives S'_kl and the shifted row sums exactly once.
+//
+// The zero value has no exact parts. A Tile is not safe for concurrent use.
 type Tile struct {
 	I0, J0   int
 	Diagonal bool
 	S        []float64
 	RowI     [][]float64
 	RowJ     [][]float64
+
+	exact *tileExact // nil or off: no exact parts
 }
 
-// AddTile adds the contribution of t: each value is rounded once to the
-// state's fixed-point grid and added exactly. It panics if t does not fit
-// the state, or if a value exceeds what the bounds allow (a bound that does
-// not hold).
-func (s *Stats) AddTile(t *Tile) {
-	if len(t.S) != len(s.s) || len(t.RowI) != s.k || (!t.Diagonal && len(t.RowJ) != s.k) {
+// tileExact holds the exact parts of a tile, kept from tile to tile so
+// that their memory is reused.
+type tileExact struct {
+	on         bool
+	s          bank
+	rowI, rowJ []bank
+}
+
+// ResetExact gives t empty exact parts for k spaces, ni rows I and nj rows
+// J (nj is ignored for a diagonal tile). It panics if k < 1.
+func (t *Tile) ResetExact(k, ni, nj int) {
+	if k < 1 {
+		panic("estimator: k < 1")
+	}
+	ex := t.exact
+	if ex == nil || len(ex.rowI) != k {
+		ex = &tileExact{rowI: make([]bank, k), rowJ: make([]bank, k)}
+		t.exact = ex
+	}
+	ex.on = true
+	ex.s.reset(k * (k + 1) / 2)
+	for i := range k {
+		ex.rowI[i].reset(ni)
+		ex.rowJ[i].reset(nj)
+	}
+}
+
+// NoExact drops t's exact parts, if any.
+func (t *Tile) NoExact() {
+	if t.exact != nil {
+		t.exact.on = false
+	}
+}
+
+// AddExactS adds x exactly to the product sum p (in PairIndex order) of t.
+// It panics if ResetExact was not called, and x must be finite (AddTile
+// checks).
+func (t *Tile) AddExactS(p int, x float64) { t.exact.s.add(p, x) }
+
+// AddExactRowI adds x exactly to row i (counted from I0) of space k.
+func (t *Tile) AddExactRowI(k, i int, x float64) { t.exact.rowI[k].add(i, x) }
+
+// AddExactRowJ adds x exactly to row j (counted from J0) of space k.
+func (t *Tile) AddExactRowJ(k, j int, x float64) { t.exact.rowJ[k].add(j, x) }
+
+// AddTile adds the contribution of t exactly. It returns an error wrapping
+// ErrOverflow, and leaves s unchanged, if a value of t is not finite. It
+// panics if t does not fit the state.
+func (s *Stats) AddTile(t *Tile) error {
+	if len(t.S) != s.s.rows || len(t.RowI) != s.k || (!t.Diagonal && len(t.RowJ) != s.k) {
 		panic("estimator: tile does not match the state's spaces")
 	}
-	for p, v := range t.S {
-		s.s[p] = s.s[p].add(toInt128(v / s.sQ[p]))
+	if err := finite(t); err != nil {
+		return err
+	}
+	ex := t.exact
+	if ex != nil && !ex.on {
+		ex = nil
 	}
 	for k := range s.k {
-		addRows(s.rows[k], t.I0, t.RowI[k], s.rowQ[k])
+		checkRows(s.n, t.I0, len(t.RowI[k]))
 		if !t.Diagonal {
-			addRows(s.rows[k], t.J0, t.RowJ[k], s.rowQ[k])
+			checkRows(s.n, t.J0, len(t.RowJ[k]))
 		}
+		if ex != nil {
+			if len(ex.rowI) != s.k || ex.s.rows != s.s.rows {
+				panic("estimator: tile does not match the state's spaces")
+			}
+			checkRows(s.n, t.I0, ex.rowI[k].rows)
+			if !t.Diagonal {
+				checkRows(s.n, t.J0, ex.rowJ[k].rows)
+			}
+		}
+	}
+	s.ev = nil
+	for p, v := range t.S {
+		s.s.add(p, v)
+	}
+	for k := range s.k {
+		addRows(&s.rows[k], t.I0, t.RowI[k])
+		if !t.Diagonal {
+			addRows(&s.rows[k], t.J0, t.RowJ[k])
+		}
+	}
+	if ex != nil {
+		s.s.mergeAt(&ex.s, 0)
+		for k := range s.k {
+			s.rows[k].mergeAt(&ex.rowI[k], t.I0)
+			if !t.Diagonal {
+				s.rows[k].mergeAt(&ex.rowJ[k], t.J0)
+			}
+		}
+	}
+	return nil
+}
+
+func finite(t *Tile) error {
+	for p, v := range t.S {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("tile at rows %d, %d: product sum %d is %v: %w", t.I0, t.J0, p, v, ErrOverflow)
+		}
+	}
+	for _, side := range [][][]float64{t.RowI, t.RowJ} {
+		for k, r := range side {
+			for i, v := range r {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					return fmt.Errorf("tile at rows %d, %d: space %d row sum %d is %v: %w", t.I0, t.J0, k, i, v, ErrOverflow)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func checkRows(n, off, m int) {
+	if off < 0 || off+m > n {
+		panic("estimator: tile rows out of range")
 	}
 }
 
-func addRows(dst []int64, off int, src []float64, q float64) {
-	if off < 0 || off+len(src) > len(dst) {
-		panic("estimator: tile rows out of range")
-	}
-	dst = dst[off : off+len(src)]
+func addRows(b *bank, off int, src []float64) {
 	for i, v := range src {
-		u := math.RoundToEven(v / q)
-		if !(math.Abs(u) < 1<<rowBits) {
-			panic("estimator: row sum exceeds the bound")
-		}
-		dst[i] += int64(u)
+		b.add(off+i, v)
 	}
 }
 
 // Merge adds other to s: afterwards s describes the union of the pairs the
 // two states were accumulated over. Both must have the same spaces, samples,
-// exponent and shifts; otherwise Merge returns an error wrapping
+// exponent, shifts and scales; otherwise Merge returns an error wrapping
 // ErrIncompatible and s is unchanged. A nil other is a no-op; merging into a
 // zero-value Stats copies other. other is not modified.
 func (s *Stats) Merge(other *Stats) error {
@@ -240,32 +322,20 @@ func (s *Stats) Merge(other *Stats) error {
 	switch {
 	case s.k != other.k:
 		return fmt.Errorf("%d spaces vs %d: %w", s.k, other.k, ErrIncompatible)
-	case s.n != other.n || s.capacity != other.capacity:
-		return fmt.Errorf("%d samples (capacity %d) vs %d (%d): %w", s.n, s.capacity, other.n, other.capacity, ErrIncompatible)
+	case s.n != other.n:
+		return fmt.Errorf("%d samples vs %d: %w", s.n, other.n, ErrIncompatible)
 	case s.exponent != other.exponent:
 		return fmt.Errorf("exponent %v vs %v: %w", s.exponent, other.exponent, ErrIncompatible)
 	}
 	for k := range s.shift {
-		if s.shift[k] != other.shift[k] || s.bound[k] != other.bound[k] {
-			return fmt.Errorf("space %d shift/bound %v/%v vs %v/%v: %w", k, s.shift[k], s.bound[k], other.shift[k], other.bound[k], ErrIncompatible)
+		if s.shift[k] != other.shift[k] || s.scale[k] != other.scale[k] {
+			return fmt.Errorf("space %d shift %v scale 2^%d vs %v 2^%d: %w", k, s.shift[k], -s.scale[k], other.shift[k], -other.scale[k], ErrIncompatible)
 		}
 	}
-	// Check for overflow before changing anything: states of disjoint
-	// tiles of the same samples never overflow.
+	s.ev = nil
+	s.s.merge(&other.s)
 	for k := range s.rows {
-		for i, v := range other.rows[k] {
-			if sum := s.rows[k][i] + v; sum >= 1<<rowBits || sum <= -(1<<rowBits) {
-				return fmt.Errorf("space %d row %d: sum exceeds the bound (overlapping states?): %w", k, i, ErrIncompatible)
-			}
-		}
-	}
-	for p := range s.s {
-		s.s[p] = s.s[p].add(other.s[p])
-	}
-	for k := range s.rows {
-		for i, v := range other.rows[k] {
-			s.rows[k][i] += v
-		}
+		s.rows[k].merge(&other.rows[k])
 	}
 	return nil
 }
@@ -277,135 +347,48 @@ func (s *Stats) clone() *Stats {
 	c := &Stats{
 		k:        s.k,
 		n:        s.n,
-		capacity: s.capacity,
 		exponent: s.exponent,
 		shift:    append([]float64(nil), s.shift...),
-		bound:    append([]float64(nil), s.bound...),
-		rowQ:     append([]float64(nil), s.rowQ...),
-		sQ:       append([]float64(nil), s.sQ...),
-		rows:     make([][]int64, len(s.rows)),
-		s:        append([]int128(nil), s.s...),
+		scale:    append([]int(nil), s.scale...),
+		rows:     make([]bank, len(s.rows)),
+		s:        s.s.clone(),
 	}
 	for k := range s.rows {
-		c.rows[k] = append([]int64(nil), s.rows[k]...)
+		c.rows[k] = s.rows[k].clone()
 	}
 	return c
 }
 
-// sum is a Neumaier compensated sum: the value is hi + lo.
-type sum struct{ hi, lo float64 }
-
-func (k *sum) add(x float64) {
-	t := k.hi + x
-	if math.Abs(k.hi) >= math.Abs(x) {
-		k.lo += (k.hi - t) + x
-	} else {
-		k.lo += (x - t) + k.hi
-	}
-	k.hi = t
-}
-
-func (k sum) value() float64 { return k.hi + k.lo }
-
 // S returns the shifted product sum S'_kl = sum_{i != j} (a^k_ij − c_k)(a^l_ij − c_l)
-// accumulated so far.
+// accumulated so far, rounded to float64.
 func (s *Stats) S(k, l int) float64 {
 	s.checkSpace(k)
 	s.checkSpace(l)
-	return s.sum(k, l)
+	return s.s.float(PairIndex(s.k, k, l))
 }
 
 // RowSums appends to dst the shifted row sums r'^k_i = sum_{j != i} (a^k_ij − c_k)
-// of space k accumulated so far, i = 0..n−1, and returns the result.
+// of space k accumulated so far, i = 0..n−1, each rounded to float64, and
+// returns the result.
 func (s *Stats) RowSums(k int, dst []float64) []float64 {
 	s.checkSpace(k)
-	q := s.rowQ[k]
-	for _, r := range s.rows[k] {
-		dst = append(dst, float64(r)*q)
+	b := &s.rows[k]
+	for i := range b.rows {
+		dst = append(dst, b.float(i))
 	}
 	return dst
 }
 
 // Grow appends m samples to the state, with zero row sums, for the online
 // case: tiles of the new rows against the old ones and among themselves are
-// then added as usual. When n passes the capacity the grids were set for,
-// the capacity doubles (or more) and every sum is rescaled to the coarser
-// grid, each rounded once; the grids then have the precision of a state
-// created for the new capacity. It panics if m < 0.
+// then added as usual. Nothing is rounded. It panics if m < 0.
 func (s *Stats) Grow(m int) {
 	if m < 0 {
 		panic("estimator: negative growth")
 	}
-	n := s.n + m
+	s.ev = nil
 	for k := range s.rows {
-		s.rows[k] = append(s.rows[k], make([]int64, m)...)
+		s.rows[k].grow(m)
 	}
-	s.n = n
-	if n <= s.capacity {
-		return
-	}
-	c := max(1, s.capacity)
-	for c < n {
-		c *= 2
-	}
-	s.regrid(func() { s.capacity = c })
-}
-
-// Widen raises the bound of space k to at least b (to 2b when it grows,
-// so that widening is rare), rescaling the sums of space k to the coarser
-// grid. It is for the online case, when new samples lie farther apart than
-// the bound allows. It panics if b is not finite.
-func (s *Stats) Widen(k int, b float64) {
-	s.checkSpace(k)
-	if math.IsNaN(b) || math.IsInf(b, 0) {
-		panic("estimator: bound not finite")
-	}
-	if b <= s.bound[k] {
-		return
-	}
-	s.regrid(func() { s.bound[k] = 2 * b })
-}
-
-// regrid applies change to the capacity or bounds and moves every sum to
-// the new grids, which are never finer than the old ones.
-func (s *Stats) regrid(change func()) {
-	oldRowQ, oldSQ := append([]float64(nil), s.rowQ...), append([]float64(nil), s.sQ...)
-	change()
-	s.setQuanta()
-	for k, r := range s.rows {
-		if sh := shiftBits(s.rowQ[k], oldRowQ[k]); sh > 0 {
-			for i, v := range r {
-				r[i] = shiftRound(v, sh)
-			}
-		}
-	}
-	for p := range s.s {
-		if sh := shiftBits(s.sQ[p], oldSQ[p]); sh > 0 {
-			s.s[p] = s.s[p].shiftRound(sh)
-		}
-	}
-}
-
-// shiftBits returns log2(q/old) for powers of two q >= old.
-func shiftBits(q, old float64) uint {
-	_, e := math.Frexp(q)
-	_, eo := math.Frexp(old)
-	if e < eo {
-		panic("estimator: finer grid after regrid")
-	}
-	return uint(e - eo)
-}
-
-// shiftRound returns v/2^sh rounded to the nearest integer, ties to even.
-func shiftRound(v int64, sh uint) int64 {
-	if sh >= 63 {
-		return 0 // |v| < 2^rowBits
-	}
-	q := v >> sh // floor
-	r := v - q<<sh
-	half := int64(1) << (sh - 1)
-	if r > half || r == half && q&1 == 1 {
-		q++
-	}
-	return q
+	s.n += m
 }

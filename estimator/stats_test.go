@@ -80,15 +80,14 @@ func TestSplitMergeExact(t *testing.T) {
 		x, y, z := intMatrix(rng, n, 1+rng.IntN(3)), intMatrix(rng, n, 1+rng.IntN(3)), intMatrix(rng, n, 2)
 		shift := []float64{float64(rng.IntN(30)), float64(rng.IntN(30)), 7}
 		const alpha = 2
-		bnd := naiveBound(alpha, shift, x, y, z)
 
-		one := estimator.New(3, n, alpha, shift, bnd)
+		one := estimator.New(3, n, alpha, shift, nil)
 		one.AddTile(naiveTile(alpha, shift, 0, n, x, y, z))
 
 		ts := tiles(alpha, shift, n, 1+rng.IntN(7), x, y, z)
 		rng.Shuffle(len(ts), func(i, j int) { ts[i], ts[j] = ts[j], ts[i] })
 		cut := rng.IntN(len(ts) + 1)
-		a, b := estimator.New(3, n, alpha, shift, bnd), estimator.New(3, n, alpha, shift, bnd)
+		a, b := estimator.New(3, n, alpha, shift, nil), estimator.New(3, n, alpha, shift, nil)
 		for _, tl := range ts[:cut] {
 			a.AddTile(tl)
 		}
@@ -116,7 +115,7 @@ func TestSplitMergeExact(t *testing.T) {
 		}
 
 		// Associativity over three parts, and the empty identity.
-		parts := []*estimator.Stats{estimator.New(3, n, alpha, shift, bnd), estimator.New(3, n, alpha, shift, bnd), estimator.New(3, n, alpha, shift, bnd)}
+		parts := []*estimator.Stats{estimator.New(3, n, alpha, shift, nil), estimator.New(3, n, alpha, shift, nil), estimator.New(3, n, alpha, shift, nil)}
 		for i, tl := range ts {
 			parts[i%3].AddTile(tl)
 		}
@@ -127,7 +126,7 @@ func TestSplitMergeExact(t *testing.T) {
 		mustMerge(t, right, parts[2])
 		right2 := parts[0].Clone()
 		mustMerge(t, right2, right)
-		mustMerge(t, right2, estimator.New(3, n, alpha, shift, bnd))
+		mustMerge(t, right2, estimator.New(3, n, alpha, shift, nil))
 		mustMerge(t, right2, nil)
 		var zero estimator.Stats
 		mustMerge(t, &zero, right2)
@@ -145,19 +144,18 @@ func mustMerge(t *testing.T, s, o *estimator.Stats) {
 }
 
 func TestMergeIncompatible(t *testing.T) {
-	bnd := []float64{4, 4}
-	base := estimator.New(2, 10, 1, []float64{1, 2}, bnd)
+	base := estimator.New(2, 10, 1, []float64{1, 2}, nil)
 	base.AddTile(&estimator.Tile{Diagonal: true, S: []float64{1, 2, 3}, RowI: [][]float64{make([]float64, 10), make([]float64, 10)}})
 	before := encode(t, base)
 	for _, tc := range []struct {
 		name  string
 		other *estimator.Stats
 	}{
-		{"spaces", estimator.New(3, 10, 1, []float64{1, 2, 3}, []float64{4, 4, 4})},
-		{"samples", estimator.New(2, 11, 1, []float64{1, 2}, bnd)},
-		{"exponent", estimator.New(2, 10, 0.5, []float64{1, 2}, bnd)},
-		{"shift", estimator.New(2, 10, 1, []float64{1, 2.5}, bnd)},
-		{"bound", estimator.New(2, 10, 1, []float64{1, 2}, []float64{4, 8})},
+		{"spaces", estimator.New(3, 10, 1, []float64{1, 2, 3}, nil)},
+		{"samples", estimator.New(2, 11, 1, []float64{1, 2}, nil)},
+		{"exponent", estimator.New(2, 10, 0.5, []float64{1, 2}, nil)},
+		{"shift", estimator.New(2, 10, 1, []float64{1, 2.5}, nil)},
+		{"scale", estimator.New(2, 10, 1, []float64{1, 2}, []int{0, 1})},
 	} {
 		err := base.Merge(tc.other)
 		if !errors.Is(err, estimator.ErrIncompatible) {
@@ -178,13 +176,13 @@ func TestShiftInvariance(t *testing.T) {
 	for i := range y.v {
 		y.v[i] += x.v[i/2*3] // some dependence
 	}
-	ref := estimator.New(3, n, 1, []float64{0, 0, 0}, naiveBound(1, []float64{0, 0, 0}, x, y, z))
+	ref := estimator.New(3, n, 1, []float64{0, 0, 0}, nil)
 	ref.AddTile(naiveTile(1, []float64{0, 0, 0}, 0, n, x, y, z))
 	// Mean distances here are about 2. The invariance is exact in
 	// arithmetic; in float64 its rounding grows with |c − mean| (a shift of
 	// 1000 moved dcor by 4e-11), which is why block picks c ≈ mean.
 	for _, shift := range [][]float64{{1, 2, 3}, {-5, 0.25, 10}, {1e-3, 20, 1}} {
-		st := estimator.New(3, n, 1, shift, naiveBound(1, shift, x, y, z))
+		st := estimator.New(3, n, 1, shift, nil)
 		for _, tl := range tiles(1, shift, n, 13, x, y, z) {
 			st.AddTile(tl)
 		}
@@ -219,7 +217,7 @@ func TestDegenerate(t *testing.T) {
 		x := randMatrix(rand.New(rand.NewPCG(1, 2)), n, 2)
 		var st *estimator.Stats
 		if n == 0 {
-			st = estimator.New(2, 0, 1, []float64{0, 0}, []float64{1, 1})
+			st = estimator.New(2, 0, 1, []float64{0, 0}, nil)
 		} else {
 			st = naiveStats(1, x, x)
 		}
@@ -265,7 +263,7 @@ func FuzzUnmarshalBinary(f *testing.F) {
 	rng := rand.New(rand.NewPCG(7, 2))
 	for _, n := range []int{0, 1, 4, 9} {
 		x := randMatrix(rng, max(n, 1), 2)
-		st := estimator.New(1, n, 1, []float64{0.5}, []float64{1})
+		st := estimator.New(1, n, 1, []float64{0.5}, nil)
 		if n > 0 {
 			st = naiveStats(1, x, x)
 		}
@@ -274,7 +272,7 @@ func FuzzUnmarshalBinary(f *testing.F) {
 	}
 	f.Add([]byte("DCST\x01"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		s := estimator.New(1, 2, 1, []float64{3}, []float64{5})
+		s := estimator.New(1, 2, 1, []float64{3}, nil)
 		before := encode(t, s)
 		err := s.UnmarshalBinary(b)
 		if err != nil {
@@ -348,8 +346,8 @@ func ExampleStats_Merge() {
 	// Two halves of the pairs of 4 samples on a line, x = y = 0, 1, 2, 4.
 	x := matrix{n: 4, d: 1, v: []float64{0, 1, 2, 4}}
 	shift := []float64{0, 0}
-	a := estimator.New(2, 4, 1, shift, []float64{4, 4})
-	b := estimator.New(2, 4, 1, shift, []float64{4, 4})
+	a := estimator.New(2, 4, 1, shift, nil)
+	b := estimator.New(2, 4, 1, shift, nil)
 	a.AddTile(naiveTile(1, shift, 0, 2, x, x))
 	b.AddTile(naiveTile(1, shift, 2, 4, x, x))
 	b.AddTile(offTile(1, shift, 0, 2, 2, 4, x, x))
@@ -373,10 +371,9 @@ func TestOrderIndependent(t *testing.T) {
 		x, y, z := randMatrix(rng, n, 1+rng.IntN(5)), randMatrix(rng, n, 1+rng.IntN(3)), randMatrix(rng, n, 2)
 		alpha := []float64{0.5, 1, 1.5, 2}[rng.IntN(4)]
 		shift := []float64{rng.Float64() * 3, rng.Float64() * 3, 1.5}
-		bnd := naiveBound(alpha, shift, x, y, z)
 		ts := tiles(alpha, shift, n, 1+rng.IntN(9), x, y, z)
 
-		one := estimator.New(3, n, alpha, shift, bnd)
+		one := estimator.New(3, n, alpha, shift, nil)
 		for _, tl := range ts {
 			one.AddTile(tl)
 		}
@@ -385,7 +382,7 @@ func TestOrderIndependent(t *testing.T) {
 		rng.Shuffle(len(ts), func(i, j int) { ts[i], ts[j] = ts[j], ts[i] })
 		shards := make([]*estimator.Stats, 1+rng.IntN(5))
 		for i := range shards {
-			shards[i] = estimator.New(3, n, alpha, shift, bnd)
+			shards[i] = estimator.New(3, n, alpha, shift, nil)
 		}
 		for _, tl := range ts {
 			shards[rng.IntN(len(shards))].AddTile(tl)

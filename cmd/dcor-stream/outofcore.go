@@ -292,8 +292,8 @@ func resumePanels(path string, cur *stateHeader, st *estimator.Stats, stderr io.
 		return *cur.Panel, st, nil
 	}
 	for k := range st.K() {
-		if sst.Bound(k) != st.Bound(k) {
-			return panelProgress{}, nil, fmt.Errorf("checkpoint %s cannot be resumed: its sums are on another grid; remove it to start over: %w", path, errState)
+		if sst.Shift(k) != st.Shift(k) || sst.Scale(k) != st.Scale(k) {
+			return panelProgress{}, nil, fmt.Errorf("checkpoint %s cannot be resumed: its shifts or scales differ; remove it to start over: %w", path, errState)
 		}
 	}
 	p := *saved.Panel

@@ -1,0 +1,220 @@
+package block
+
+import (
+	"math"
+	"slices"
+)
+
+// Each space is brought to a working scale and centre before any distance
+// is computed, from its leading rows only (so that every schedule, shard
+// and pass fixes the same ones):
+//
+//   - a scale 2^−e_k (scaleExponent): 1 for ordinary data; for data whose
+//     centred values lie beyond 2^±120, the power of two that brings them
+//     near 1, so that squares, distances and their products stay inside
+//     float64's range. Multiplying by a power of two is exact, so dCor is
+//     the same for x and x·2^j; estimator.Stats.Scale records e_k and the
+//     covariances are scaled back.
+//   - a centre: the column medians, rounded to 8 significant bits (a far
+//     outlier among the leading rows does not move them, unlike a mean).
+//   - a shift c_k: the median of the distances of consecutive leading rows,
+//     rounded to 8 significant bits, subtracted from every distance before
+//     it is summed (see package estimator), and v_k, the square of the
+//     median deviation of those distances from c_k, the yardstick of
+//     exactTile's test.
+
+// scaleBand: centred values of magnitude in [2^−scaleBand, 2^scaleBand]
+// are used as they are. Within it, with n <= 2^63 rows and outliers up to
+// 2^100 times the typical distance, the fourth powers of distances (the
+// products of S for α = 2) and their sums stay within float64's range.
+const scaleBand = 120
+
+// scaleExponent returns e such that the first m rows of s, times 2^−e and
+// centred, have magnitudes near 1 (0 if they are already within
+// 2^±scaleBand, or all zero).
+func scaleExponent(s Space, m int) int {
+	rows := s.Data[:m*s.Dim]
+	var big float64
+	for _, v := range rows {
+		big = max(big, math.Abs(v))
+	}
+	if big == 0 {
+		return 0
+	}
+	// Centre at a scale where nothing overflows, then measure the spread.
+	_, e1 := math.Frexp(big)
+	s1 := math.Ldexp(1, -e1)
+	mu := columnMedians(s, m, s1)
+	var r float64
+	for i, v := range rows {
+		r = max(r, math.Abs(v*s1-mu[i%s.Dim]))
+	}
+	if r == 0 {
+		// A constant space: any scale leaves its distances at 0.
+		if big <= math.Ldexp(1, scaleBand) && big >= math.Ldexp(1, -scaleBand) {
+			return 0
+		}
+		return e1
+	}
+	spread := math.Ldexp(r, e1) // may overflow to +Inf, then rescale
+	if spread <= math.Ldexp(1, scaleBand) && spread >= math.Ldexp(1, -scaleBand) && big <= math.Ldexp(1, 900) {
+		return 0
+	}
+	_, er := math.Frexp(r)
+	return e1 + er
+}
+
+// columnMedians returns the median of each column of the first m rows of
+// s times scale (the lower middle value for even m), rounded to
+// roundingBits significant bits; zeros if m is 0.
+func columnMedians(s Space, m int, scale float64) []float64 {
+	mu := make([]float64, s.Dim)
+	if m == 0 {
+		return mu
+	}
+	col := make([]float64, m)
+	for q := range mu {
+		for i := range m {
+			col[i] = s.Data[i*s.Dim+q] * scale
+		}
+		mu[q] = roundBits(selectKth(col, (m-1)/2), roundingBits)
+	}
+	return mu
+}
+
+// selectKth returns the k-th smallest value of v (0-based), reordering v:
+// Hoare's selection with a median-of-three pivot, deterministic.
+func selectKth(v []float64, k int) float64 {
+	lo, hi := 0, len(v)-1
+	for lo < hi {
+		if hi-lo < 16 {
+			slices.Sort(v[lo : hi+1])
+			return v[k]
+		}
+		mid := lo + (hi-lo)/2
+		a, b, c := v[lo], v[mid], v[hi]
+		pivot := max(min(a, b), min(max(a, b), c))
+		i, j := lo, hi
+		for i <= j {
+			for v[i] < pivot {
+				i++
+			}
+			for v[j] > pivot {
+				j--
+			}
+			if i <= j {
+				v[i], v[j] = v[j], v[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return v[k]
+		}
+	}
+	return v[k]
+}
+
+// setShifts sets c_k and v_k from the distances of the consecutive rows
+// (i, i+1), i < m−1, m = min(n, TileSize): c_k their median rounded to
+// roundingBits significant bits, v_k the square of their median absolute
+// deviation from c_k, or if that is 0 (most distances equal, as for
+// labels) c_k², or the largest distance squared, or 1. With fewer than two
+// rows c_k = 0 and v_k = 1.
+func (p *plan) setShifts() {
+	m := min(p.n, p.tileSize)
+	for k := range p.k {
+		p.shift[k], p.spread[k] = 0, 1
+		if m < 2 {
+			continue
+		}
+		d := make([]float64, m-1)
+		for i := range d {
+			d[i] = p.raise1(p.dist2(k, p.spaces[k], i, p.spaces[k], i+1))
+		}
+		largest := slices.Max(d)
+		c := roundBits(selectKth(d, (len(d)-1)/2), roundingBits)
+		for i, a := range d {
+			d[i] = math.Abs(a - c)
+		}
+		dev := selectKth(d, (len(d)-1)/2)
+		v := dev * dev
+		for _, alt := range []float64{c * c, largest * largest, 1} {
+			if v > 0 && !math.IsInf(v, 0) {
+				break
+			}
+			v = alt
+		}
+		p.shift[k], p.spread[k] = c, v
+	}
+}
+
+// dist2 returns the squared distance between row i of a and row j of b,
+// both rows of space k, scaled and centred, by direct differences.
+func (p *plan) dist2(k int, a Space, i int, b Space, j int) float64 {
+	dim, sc, mu := a.Dim, p.scale[k], p.mean[k]
+	x, y := a.Data[i*dim:(i+1)*dim], b.Data[j*dim:(j+1)*dim]
+	var d2 float64
+	for q := range x {
+		t := (x[q]*sc - mu[q]) - (y[q]*sc - mu[q])
+		d2 += t * t
+	}
+	return d2
+}
+
+// raise1 returns d2^(α/2), the distance to the exponent α from its
+// square, by the formulas of raise.
+func (p *plan) raise1(d2 float64) float64 {
+	switch p.pow {
+	case powTwo:
+		return d2
+	case powOne:
+		return math.Sqrt(d2)
+	case powHalf:
+		return math.Sqrt(math.Sqrt(d2))
+	case powThreeHalves:
+		r := math.Sqrt(d2)
+		return r * math.Sqrt(r)
+	}
+	return math.Exp(p.alpha / 2 * math.Log(d2))
+}
+
+// rowsOf returns rows [r0, r0+m) of space k as a Space and the index of
+// the first of them in it: the space itself, or for a scaled space a copy
+// of the rows times its scale in the worker's stage buffer side (0 for the
+// rows I, 1 for J).
+func (p *plan) rowsOf(sc *scratch, side, k, r0, m int) (Space, int) {
+	sp := p.spaces[k]
+	if p.scale[k] == 1 {
+		return sp, r0
+	}
+	if sc.stage[side] == nil {
+		sc.stage[side] = make([][]float64, p.k)
+	}
+	buf := sc.stage[side][k]
+	if cap(buf) < m*sp.Dim {
+		buf = make([]float64, p.tileSize*sp.Dim)
+		sc.stage[side][k] = buf
+	}
+	buf = buf[:m*sp.Dim]
+	f := p.scale[k]
+	for i, v := range sp.Data[r0*sp.Dim : (r0+m)*sp.Dim] {
+		buf[i] = v * f
+	}
+	return Space{Data: buf, Dim: sp.Dim}, 0
+}
+
+// setPrecision sets the precision of the Gram products: Float32 only for
+// a plan without scaled spaces (whose values the float32 panels could not
+// hold); such a plan computes in Float64.
+func (p *plan) setPrecision(prec Precision) {
+	p.prec = prec
+	if p.scaled {
+		p.prec = Float64
+	}
+}

@@ -1,0 +1,129 @@
+package block
+
+import (
+	"math"
+
+	"github.com/dcor-stream/dcor-stream/estimator"
+)
+
+// exactLimit is λ of needsExact: a tile is recomputed with exact sums when
+// the mean square of one space's shifted distances in it exceeds λ·v_k.
+//
+// Why: a tile's float64 sums round each of its values to about 2^−53 of the
+// tile's sums of magnitudes, while the statistics are of the size of v_k.
+// A tile whose shifted distances are far above the typical deviation (a row
+// 10^9 times farther out than the others, say) would lose the result in
+// that rounding, however exactly the tiles are added afterwards. Below the
+// limit the rounding of every fast tile together stays near 2^−53·λ of the
+// statistics; above it the tile is recomputed in exactTile, whose sums are
+// exact on its float64 distances.
+const exactLimit = 4096
+
+// computeSlot computes the tile (rows [li, li+ni) × [lj, lj+nj) of
+// p.spaces) into sl's tile: by the fast kernels, then, if needsExact says
+// that their sums may have rounded too much, again by exactTile.
+func (p *plan) computeSlot(sc *scratch, sl *slot, li, ni, lj, nj int, diag bool) {
+	tl := &sl.tile
+	p.tile(sc, li, ni, lj, nj, diag, p.shift, tl.S, tl.RowI, sl.viewJ)
+	tl.NoExact()
+	if p.needsExact(tl.S, ni, nj, diag) {
+		p.exactTile(sc, tl, sl.viewJ, li, ni, lj, nj, diag)
+	}
+}
+
+// needsExact reports whether the fast sums s of a tile of ni×nj rows may
+// have rounded away more than the statistics afford: whether, for a space
+// k, S_kk of the tile (twice the sum of the squares of its shifted
+// distances) exceeds 2·λ·pairs·v_k, or is not finite.
+func (p *plan) needsExact(s []float64, ni, nj int, diag bool) bool {
+	pairs := float64(ni) * float64(nj)
+	if diag {
+		pairs = float64(ni) * float64(ni-1) / 2
+	}
+	if pairs == 0 {
+		return false
+	}
+	for k := range p.k {
+		if !(s[estimator.PairIndex(p.k, k, k)] <= 2*exactLimit*pairs*p.spread[k]) {
+			return true
+		}
+	}
+	return false
+}
+
+// exactTile recomputes the tile with exact sums: every distance by direct
+// differences of the scaled, centred rows in float64, shifted, and every
+// shifted distance and every product of two (as the exact sum p + e of
+// its rounded value and math.FMA's remainder) added to the tile's exact
+// parts (estimator.Tile.AddExactS and friends), its float64 sums cleared.
+// The result is exact on these float64 distances. It costs about 10 exact
+// additions per pair and space pair: several times a fast tile, paid only
+// by the tiles needsExact picks.
+func (p *plan) exactTile(sc *scratch, tl *estimator.Tile, rowJ [][]float64, li, ni, lj, nj int, diag bool) {
+	clear(tl.S)
+	for k := range p.k {
+		clear(tl.RowI[k])
+		clear(rowJ[k][:nj])
+	}
+	tl.ResetExact(p.k, ni, nj)
+	for side := range sc.ex {
+		if sc.ex[side] == nil {
+			sc.ex[side] = make([][]float64, p.k)
+		}
+	}
+	for k, sp := range p.spaces {
+		sc.ex[0][k] = p.centred(sc.ex[0][k], k, sp, li, ni)
+		sc.ex[1][k] = p.centred(sc.ex[1][k], k, sp, lj, nj)
+	}
+	a := make([]float64, p.k)
+	for i := range ni {
+		j0 := 0
+		if diag {
+			j0 = i + 1
+		}
+		for j := j0; j < nj; j++ {
+			for k, sp := range p.spaces {
+				d := sp.Dim
+				x, y := sc.ex[0][k][i*d:(i+1)*d], sc.ex[1][k][j*d:(j+1)*d]
+				var d2 float64
+				for q := range x {
+					t := x[q] - y[q]
+					d2 += t * t
+				}
+				a[k] = p.raise1(d2) - p.shift[k]
+			}
+			q := 0
+			for k := range p.k {
+				tl.AddExactRowI(k, i, a[k])
+				if diag {
+					tl.AddExactRowI(k, j, a[k])
+				} else {
+					tl.AddExactRowJ(k, j, a[k])
+				}
+				for l := k; l < p.k; l++ {
+					pr := a[k] * a[l]
+					tl.AddExactS(q, 2*pr)
+					tl.AddExactS(q, 2*math.FMA(a[k], a[l], -pr))
+					q++
+				}
+			}
+		}
+	}
+}
+
+// centred writes rows [r0, r0+m) of space k, scaled and centred, into dst
+// (grown as needed) and returns it.
+func (p *plan) centred(dst []float64, k int, sp Space, r0, m int) []float64 {
+	d := sp.Dim
+	if cap(dst) < m*d {
+		dst = make([]float64, p.tileSize*d)
+	}
+	dst = dst[:m*d]
+	sc, mu := p.scale[k], p.mean[k]
+	for i := range m {
+		for q, v := range sp.Data[(r0+i)*d : (r0+i+1)*d] {
+			dst[i*d+q] = v*sc - mu[q]
+		}
+	}
+	return dst
+}
