@@ -140,10 +140,10 @@ type scratch struct {
 	stage  [2][][]float64 // per space: rows I and J times the scale, for scaled spaces
 	ex     [2][][]float64 // per space: centred rows I and J of exactTile
 	pi, pj [][]float64    // per space: panels of the rows I and J
-	ni, nj [][]float64 // per Gram space: squared norms of the panel rows
-	g      [][]float64 // per Gram space: the inner products x_i·x_j
-	xi     [][]float64 // per direct space: row i, gathered
-	d      [][]float64 // per space: row i of the shifted distance tile
+	ni, nj [][]float64    // per Gram space: squared norms of the panel rows
+	g      [][]float64    // per Gram space: the inner products x_i·x_j
+	xi     [][]float64    // per direct space: row i, gathered
+	d      [][]float64    // per space: row i of the shifted distance tile
 	f      *fusedScratch
 }
 

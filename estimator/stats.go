@@ -52,7 +52,6 @@ import (
 	"math"
 )
 
-
 // Errors of Merge and AddTile.
 var (
 	// ErrIncompatible is returned by Merge when two states do not describe
