@@ -43,6 +43,7 @@ func scaleExponent(s Space, m int) int {
 	}
 	// Centre at a scale where nothing overflows, then measure the spread.
 	_, e1 := math.Frexp(big)
+	e1 = clampScale(e1)
 	s1 := math.Ldexp(1, -e1)
 	mu := columnMedians(s, m, s1)
 	var r float64
@@ -61,8 +62,13 @@ func scaleExponent(s Space, m int) int {
 		return 0
 	}
 	_, er := math.Frexp(r)
-	return e1 + er
+	return clampScale(e1 + er)
 }
+
+// clampScale keeps a scale exponent within ±1000, so that the factor 2^−e
+// is a normal float64: subnormal data (below 2^−1022) is then scaled up by
+// 2^1000, which brings it well inside the band.
+func clampScale(e int) int { return max(-1000, min(1000, e)) }
 
 // columnMedians returns the median of each column of the first m rows of
 // s times scale (the lower middle value for even m), rounded to

@@ -79,6 +79,62 @@ func (b *bank) add(i int, x float64) {
 	}
 }
 
+// addSlice adds src[i] to row off+i exactly, for every i. Values must be
+// finite. The layout is widened once for the whole slice (to the limbs of
+// the lowest possible bit of each value's exponent, a limb or so wider than
+// add's least layout at most), then each value takes two limb additions
+// and, rarely, a carry.
+func (b *bank) addSlice(off int, src []float64) {
+	lo, hi, any := math.MaxInt, math.MinInt, false
+	for _, x := range src {
+		u := math.Float64bits(x) &^ (1 << 63)
+		if u == 0 {
+			continue
+		}
+		exp := int(u >> 52)
+		e, top := exp-1075, exp-1075+53
+		if exp == 0 {
+			e, top = -1074, -1074+bits.Len64(u)
+		}
+		lo, hi, any = min(lo, e), max(hi, top), true
+	}
+	if !any {
+		return
+	}
+	if b.w == 0 || hi > b.top {
+		b.top = hi
+	}
+	b.ensure(floorDiv64(lo), b.top)
+	w, base := b.w, 64*b.lo
+	v := b.v[off*w : (off+len(src))*w]
+	for i, x := range src {
+		u := math.Float64bits(x)
+		mag := u &^ (1 << 63)
+		if mag == 0 {
+			continue
+		}
+		exp := int(mag >> 52)
+		m := mag & (1<<52 - 1)
+		e := -1074
+		if exp != 0 {
+			m |= 1 << 52
+			e = exp - 1075
+		}
+		o := e - base
+		li, sh := o>>6, uint(o&63)
+		row := v[i*w+li : (i+1)*w]
+		a0, a1 := m<<sh, m>>(64-sh)
+		if sh == 0 {
+			a1 = 0
+		}
+		if u>>63 != 0 {
+			subMag(row, a0, a1)
+		} else {
+			addMag(row, a0, a1)
+		}
+	}
+}
+
 // addMag adds a1·2^64 + a0 to the two's-complement integer r (len(r) >= 2).
 func addMag(r []uint64, a0, a1 uint64) {
 	var c uint64

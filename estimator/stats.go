@@ -254,9 +254,7 @@ func (s *Stats) AddTile(t *Tile) error {
 		}
 	}
 	s.ev = nil
-	for p, v := range t.S {
-		s.s.add(p, v)
-	}
+	s.s.addSlice(0, t.S)
 	for k := range s.k {
 		addRows(&s.rows[k], t.I0, t.RowI[k])
 		if !t.Diagonal {
@@ -299,11 +297,7 @@ func checkRows(n, off, m int) {
 	}
 }
 
-func addRows(b *bank, off int, src []float64) {
-	for i, v := range src {
-		b.add(off+i, v)
-	}
-}
+func addRows(b *bank, off int, src []float64) { b.addSlice(off, src) }
 
 // Merge adds other to s: afterwards s describes the union of the pairs the
 // two states were accumulated over. Both must have the same spaces, samples,

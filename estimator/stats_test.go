@@ -2,6 +2,8 @@ package estimator_test
 
 import (
 	"bytes"
+	"encoding/binary"
+	"hash/crc32"
 	"errors"
 	"fmt"
 	"math"
@@ -272,6 +274,21 @@ func FuzzUnmarshalBinary(f *testing.F) {
 	}
 	f.Add([]byte("DCST\x01"))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		check(t, b)
+		// The checksum refuses nearly every mutation: also decode the
+		// bytes with a checksum that fits, to reach the parser.
+		if len(b) >= 9 {
+			fixed := append([]byte(nil), b[:len(b)-4]...)
+			check(t, binary.LittleEndian.AppendUint32(fixed, crc32.Checksum(fixed, crc32.MakeTable(crc32.Castagnoli))))
+		}
+	})
+}
+
+// check asserts the invariants of UnmarshalBinary on b: an error wraps a
+// sentinel and leaves the receiver unchanged; a state re-encodes to bytes
+// that decode to the same bytes again.
+func check(t *testing.T, b []byte) {
+	{
 		s := estimator.New(1, 2, 1, []float64{3}, nil)
 		before := encode(t, s)
 		err := s.UnmarshalBinary(b)
@@ -295,7 +312,26 @@ func FuzzUnmarshalBinary(f *testing.F) {
 		if !bytes.Equal(encode(t, &again), enc) {
 			t.Fatal("encoding does not round-trip")
 		}
-	})
+	}
+}
+
+// TestEveryBitFlipRefused flips each bit of an encoded state in turn: the
+// checksum refuses every one (CRC-32C detects all single-bit errors), so a
+// damaged shard or checkpoint can never merge into a changed result.
+func TestEveryBitFlipRefused(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	x, y, z := randMatrix(rng, 9, 2), randMatrix(rng, 9, 1), randMatrix(rng, 9, 3)
+	b := encode(t, naiveStats(1, x, y, z))
+	for i := range 8 * len(b) {
+		flipped := append([]byte(nil), b...)
+		flipped[i/8] ^= 1 << (i % 8)
+		var s estimator.Stats
+		if err := s.UnmarshalBinary(flipped); err == nil {
+			t.Fatalf("bit %d of %d flipped: state accepted", i, 8*len(b))
+		} else if !errors.Is(err, estimator.ErrCorrupt) && !errors.Is(err, estimator.ErrVersion) {
+			t.Fatalf("bit %d: %v wraps no sentinel", i, err)
+		}
+	}
 }
 
 func TestPairIndex(t *testing.T) {
