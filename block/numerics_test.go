@@ -17,7 +17,7 @@ import (
 // moves by one rounding (2^−53 relative). No float64 computation on these
 // distances can be expected to do better than a small multiple of it.
 type exact struct {
-	dcorSq, bcdcorXY, pdcor float64
+	dcorSq, bcdcorXY, pdcor  float64
 	kDcorSq, kBcdcor, kPdcor float64
 }
 
