@@ -22,7 +22,9 @@ import (
 //
 //     for x_i at rank m of the sorted values, P_m the sum of the m values
 //     below it;
+//
 //   - S_kk = sum_{i≠j} (x_i − x_j)² = 2n·sum x_i² − 2(sum x_i)²;
+//
 //   - S_kl, k < l, by a merge sort on y of the samples in x order, which
 //     adds for each sample i the pairs j before it in x with y_j < y_i:
 //
