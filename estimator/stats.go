@@ -63,6 +63,9 @@ var (
 	// one space's values span more than about 10^150 around its typical
 	// scale.
 	ErrOverflow = errors.New("estimator: distance or product of distances beyond float64 range")
+	// ErrTooFewSamples is returned for a block of fewer than 4 samples,
+	// whose U-statistics are undefined.
+	ErrTooFewSamples = errors.New("estimator: too few samples")
 )
 
 // Stats is the additive state of K feature spaces over n samples.
