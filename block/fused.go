@@ -356,6 +356,10 @@ func (p *plan) fusedTile(sc *scratch, i0, ni, j0, nj int, diag bool, shift, s []
 					p.directStrip(sc, k, r0, rr, c0, ncols, nj, diag, shift[k])
 				}
 			}
+			if sc.jack != nil {
+				p.jackStrip(sc, r0, rr, c0, ncols)
+				continue
+			}
 			q := 0 // PairIndex(K, k, l)
 			for k := range p.k {
 				col := fs.col[k]

@@ -137,6 +137,7 @@ func roundBits(x float64, bits int) float64 {
 // Gram space); it is only touched by the worker that owns it. Panels hold centred rows, transposed (Dim × rows), except
 // the rows I of a Gram space, which are row-major (rows × Dim).
 type scratch struct {
+	jack   *jackAcc       // the jackknife pass: per-row sums instead of the tile's sums
 	stage  [2][][]float64 // per space: rows I and J times the scale, for scaled spaces
 	ex     [2][][]float64 // per space: centred rows I and J of exactTile
 	pi, pj [][]float64    // per space: panels of the rows I and J
@@ -244,6 +245,10 @@ func (p *plan) rows(sc *scratch, ni, nj int, diag bool, shift, s []float64, rowI
 		}
 		for k := range p.k {
 			p.distRow(sc, k, i, ni, j, nj, diag, shift[k])
+		}
+		if sc.jack != nil {
+			p.jackRow(sc, i, j, nj)
+			continue
 		}
 		q := 0 // PairIndex(K, k, l)
 		for k := range p.k {

@@ -1,0 +1,326 @@
+package estimator
+
+import (
+	"fmt"
+	"math"
+)
+
+// Jackknife holds the per-row sums of the exact delete-one jackknife of a
+// complete state (DESIGN §5). Removing sample i changes the sums by known
+// amounts,
+//
+//	T_k(−i)  = T_k − 2·r^k_i
+//	S_kl(−i) = S_kl − 2·s^kl_i,          s^kl_i = sum_j a^k_ij a^l_ij
+//	Q_kl(−i) = Q_kl − r^k_i r^l_i − w^kl_i − w^lk_i + s^kl_i,
+//	                                     w^kl_i = sum_m a^k_im r^l_m
+//
+// (all of the shifted distances a' and row sums r' of the state, for which
+// the same algebra holds), so every statistic θ has its n leave-one-out
+// values θ(−i) without n refits, and
+//
+//	SE(θ)    = sqrt((n−1)/n · sum_i (θ(−i) − θ̄)²)
+//	cov(θ,φ) = (n−1)/n · sum_i (θ(−i) − θ̄)(φ(−i) − φ̄)
+//
+// (Efron & Stein 1981). s and w come from one more pass over the tiles
+// (block.Jackknife) and are added exactly, as the state's sums are. The
+// leave-one-out U and V numerators are evaluated in double-double from the
+// exact sums rounded to 106 bits, so θ(−i) − θ̄, of the size θ/n, keeps
+// about 16 − log10(n) digits.
+//
+// Memory: 8·w bytes per sample for each s^kl (k ≤ l) and each w^kl.
+// A Jackknife is not safe for concurrent use.
+type Jackknife struct {
+	st *Stats
+	s  []bank // per pair k ≤ l (PairIndex): s^kl_i
+	w  []bank // per ordered pair, index k·K + l: w^kl_i
+}
+
+// NewJackknife returns empty per-row sums for the complete state st,
+// which it keeps and reads (st must not change while the Jackknife is in
+// use).
+func NewJackknife(st *Stats) *Jackknife {
+	k := st.k
+	j := &Jackknife{st: st, s: make([]bank, k*(k+1)/2), w: make([]bank, k*k)}
+	for i := range j.s {
+		j.s[i] = newBank(st.n)
+	}
+	for i := range j.w {
+		j.w[i] = newBank(st.n)
+	}
+	return j
+}
+
+// JackTile is the contribution of the pairs of a tile (see Tile) to the
+// per-row sums: SI[PairIndex(K,k,l)][i−I0] = sum_{j in J} a'^k_ij a'^l_ij,
+// SJ likewise for the rows J, WI[k·K+l][i−I0] = sum_{j in J} a'^k_ij r'^l_j
+// and WJ[k·K+l][j−J0] = sum_{i in I} a'^k_ij r'^l_i. A diagonal tile (J = I)
+// holds the sums over j != i in SI and WI, and SJ, WJ are nil.
+type JackTile struct {
+	I0, J0   int
+	Diagonal bool
+	SI, SJ   [][]float64
+	WI, WJ   [][]float64
+}
+
+// AddTile adds t exactly. It returns an error wrapping ErrOverflow for a
+// value that is not finite. It panics if t does not fit.
+func (j *Jackknife) AddTile(t *JackTile) error {
+	k := j.st.k
+	if len(t.SI) != len(j.s) || len(t.WI) != len(j.w) || !t.Diagonal && (len(t.SJ) != len(j.s) || len(t.WJ) != len(j.w)) {
+		panic("estimator: jackknife tile does not match the state's spaces")
+	}
+	for _, side := range [][][]float64{t.SI, t.SJ, t.WI, t.WJ} {
+		for _, r := range side {
+			for _, v := range r {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					return fmt.Errorf("jackknife tile at rows %d, %d: %v: %w", t.I0, t.J0, v, ErrOverflow)
+				}
+			}
+		}
+	}
+	for p := range j.s {
+		checkRows(j.st.n, t.I0, len(t.SI[p]))
+		j.s[p].addSlice(t.I0, t.SI[p])
+		if !t.Diagonal {
+			checkRows(j.st.n, t.J0, len(t.SJ[p]))
+			j.s[p].addSlice(t.J0, t.SJ[p])
+		}
+	}
+	for p := range k * k {
+		checkRows(j.st.n, t.I0, len(t.WI[p]))
+		j.w[p].addSlice(t.I0, t.WI[p])
+		if !t.Diagonal {
+			checkRows(j.st.n, t.J0, len(t.WJ[p]))
+			j.w[p].addSlice(t.J0, t.WJ[p])
+		}
+	}
+	return nil
+}
+
+// Merge adds o, the per-row sums of other tiles of the same state, to j.
+func (j *Jackknife) Merge(o *Jackknife) error {
+	if o.st.k != j.st.k || o.st.n != j.st.n {
+		return fmt.Errorf("jackknife of %d spaces, %d samples vs %d, %d: %w", o.st.k, o.st.n, j.st.k, j.st.n, ErrIncompatible)
+	}
+	for i := range j.s {
+		j.s[i].merge(&o.s[i])
+	}
+	for i := range j.w {
+		j.w[i].merge(&o.w[i])
+	}
+	return nil
+}
+
+// ddOf returns d rounded to a double-double.
+func ddOf(d *dyadic) dd {
+	hi := d.float()
+	lo := d.add(dyadicOf(hi).scale(-1)).float()
+	return dd{hi, lo}
+}
+
+// pairTerms are the double-double sums of one pair (k, l) of spaces.
+type pairTerms struct {
+	k, l   int
+	s, q   dd
+	tk, tl dd
+	ck, cl float64
+}
+
+func (j *Jackknife) terms(k, l int) pairTerms {
+	st := j.st
+	ev := st.eval()
+	return pairTerms{k: k, l: l, s: ddOf(st.s.value(PairIndex(st.k, k, l))), q: ddOf(st.q(k, l)),
+		tk: ddOf(ev.t[k]), tl: ddOf(ev.t[l]), ck: st.shift[k], cl: st.shift[l]}
+}
+
+// looRow holds the per-row inputs of sample i for one pair.
+type looRow struct{ s, wkl, wlk, rk, rl float64 }
+
+func (j *Jackknife) row(pt *pairTerms, i int) looRow {
+	st := j.st
+	k := st.k
+	return looRow{
+		s:   j.s[PairIndex(k, pt.k, pt.l)].float(i),
+		wkl: j.w[pt.k*k+pt.l].float(i),
+		wlk: j.w[pt.l*k+pt.k].float(i),
+		rk:  st.rows[pt.k].float(i),
+		rl:  st.rows[pt.l].float(i),
+	}
+}
+
+// loo returns U_kl(−i) and V²_kl(−i) (scaled units) from the pair's terms
+// and sample i's row.
+func (pt *pairTerms) loo(r looRow, n int) (u, v float64) {
+	m := float64(n - 1)
+	s := pt.s.add(dd{-2 * r.s, 0})
+	rkrl := prod(r.rk, r.rl)
+	q := pt.q.add(rkrl.neg()).addF(-r.wkl).addF(-r.wlk).addF(r.s)
+	tk := pt.tk.addF(-2 * r.rk)
+	tl := pt.tl.addF(-2 * r.rl)
+	tt := tk.mul(tl)
+	// U·m(m−1)(m−2)(m−3) = (m−1)(m−2)S − 2(m−1)Q + T_k T_l
+	nu := s.mulF((m - 1) * (m - 2)).add(q.mulF(-2 * (m - 1))).add(tt)
+	du := prod(m, m-1).mulF(m - 2).mulF(m - 3)
+	u = nu.div(du)
+	// V·m⁴ = m²S − 2mQ + T_kT_l + m(c_l T_k + c_k T_l) + (m³ − m²)c_k c_l
+	nv := s.mulF(m * m).add(q.mulF(-2 * m)).add(tt).add(tk.mulF(pt.cl).add(tl.mulF(pt.ck)).mulF(m)).add(prod(pt.ck, pt.cl).mulF(m * m).mulF(m - 1))
+	v = nv.div(prod(m*m, m*m))
+	return u, v
+}
+
+// JackknifeSE holds delete-one jackknife standard errors of a pair's
+// statistics (0 when n < 5, where the leave-one-out U-statistics are
+// undefined).
+type JackknifeSE struct {
+	DCor, DCorSq, BCDCor, DCovU float64
+}
+
+// stat is one statistic of the leave-one-out values.
+type stat func(u, v map[[2]int]float64) float64
+
+// series returns, for each statistic, the n leave-one-out values are not
+// kept: it returns their means and the matrix of their cross products
+// (n−1)/n·sum_i (θ_a(−i) − θ̄_a)(θ_b(−i) − θ̄_b), in two passes over i.
+func (j *Jackknife) series(pairs [][2]int, stats []stat) (mean []float64, cov [][]float64) {
+	n := j.st.n
+	terms := make([]pairTerms, len(pairs))
+	for p, kl := range pairs {
+		terms[p] = j.terms(kl[0], kl[1])
+	}
+	u, v := map[[2]int]float64{}, map[[2]int]float64{}
+	eval := func(i int, out []float64) {
+		for p := range pairs {
+			uu, vv := terms[p].loo(j.row(&terms[p], i), n)
+			u[pairs[p]], v[pairs[p]] = uu, vv
+		}
+		for a, f := range stats {
+			out[a] = f(u, v)
+		}
+	}
+	mean = make([]float64, len(stats))
+	vals := make([]float64, len(stats))
+	for i := range n {
+		eval(i, vals)
+		for a, x := range vals {
+			mean[a] += x
+		}
+	}
+	for a := range mean {
+		mean[a] /= float64(n)
+	}
+	cov = make([][]float64, len(stats))
+	for a := range cov {
+		cov[a] = make([]float64, len(stats))
+	}
+	for i := range n {
+		eval(i, vals)
+		for a := range vals {
+			da := vals[a] - mean[a]
+			for b := a; b < len(vals); b++ {
+				cov[a][b] += da * (vals[b] - mean[b])
+			}
+		}
+	}
+	f := float64(n-1) / float64(n)
+	for a := range cov {
+		for b := a; b < len(cov); b++ {
+			cov[a][b] *= f
+			cov[b][a] = cov[a][b]
+		}
+	}
+	return mean, cov
+}
+
+func ordered(a, b int) [2]int {
+	if a > b {
+		a, b = b, a
+	}
+	return [2]int{a, b}
+}
+
+func rstarOf(u map[[2]int]float64, x, y int) float64 {
+	return rstar(u[ordered(x, y)], max(u[ordered(x, x)], 0), max(u[ordered(y, y)], 0))
+}
+
+func dcorSqOf(v map[[2]int]float64, x, y int) float64 {
+	vxx, vyy := max(v[ordered(x, x)], 0), max(v[ordered(y, y)], 0)
+	den := geomean(vxx, vyy)
+	if !(den > 0) {
+		return 0
+	}
+	return math.Min(max(v[ordered(x, y)], 0)/den, 1)
+}
+
+// Pair returns the jackknife standard errors of dcor, dcor², bcdcor and
+// dcov_u (in the units of the data) of spaces x and y.
+func (j *Jackknife) Pair(x, y int) JackknifeSE {
+	j.st.checkSpace(x)
+	j.st.checkSpace(y)
+	if j.st.n < 5 {
+		return JackknifeSE{}
+	}
+	pairs := [][2]int{ordered(x, y), {x, x}, {y, y}}
+	f, _ := j.st.unscale(1, x, y, 1)
+	_, cov := j.series(pairs, []stat{
+		func(u, v map[[2]int]float64) float64 { return math.Sqrt(dcorSqOf(v, x, y)) },
+		func(u, v map[[2]int]float64) float64 { return dcorSqOf(v, x, y) },
+		func(u, v map[[2]int]float64) float64 { return rstarOf(u, x, y) },
+		func(u, v map[[2]int]float64) float64 { return u[ordered(x, y)] },
+	})
+	return JackknifeSE{DCor: math.Sqrt(cov[0][0]), DCorSq: math.Sqrt(cov[1][1]), BCDCor: math.Sqrt(cov[2][2]), DCovU: f * math.Sqrt(cov[3][3])}
+}
+
+// PartialSE returns the jackknife standard error of pdcor(x, y; z).
+func (j *Jackknife) PartialSE(x, y, z int) float64 {
+	for _, k := range []int{x, y, z} {
+		j.st.checkSpace(k)
+	}
+	if j.st.n < 5 {
+		return 0
+	}
+	pairs := [][2]int{ordered(x, y), ordered(x, z), ordered(y, z), {x, x}, {y, y}, {z, z}}
+	_, cov := j.series(pairs, []stat{func(u, v map[[2]int]float64) float64 {
+		rxy, rxz, ryz := rstarOf(u, x, y), rstarOf(u, x, z), rstarOf(u, y, z)
+		dxz, dyz := 1-rxz*rxz, 1-ryz*ryz
+		if dxz <= nearOne || dyz <= nearOne {
+			return 0
+		}
+		return math.Max(-1, math.Min(1, (rxy-rxz*ryz)/math.Sqrt(dxz*dyz)))
+	}})
+	return math.Sqrt(cov[0][0])
+}
+
+// BCDCorCov returns the jackknife covariance of the bcdcor of the given
+// pairs of spaces (entries of a matrix, say, in any order): cov[a][b] for
+// entries a and b, whose diagonal is the squared standard errors. The SE
+// of a difference of two entries, as between two layers' closeness to
+// the same space, is sqrt(cov[a][a] + cov[b][b] − 2·cov[a][b]).
+func (j *Jackknife) BCDCorCov(entries [][2]int) [][]float64 {
+	seen := map[[2]int]bool{}
+	var pairs [][2]int
+	add := func(p [2]int) {
+		if !seen[p] {
+			seen[p] = true
+			pairs = append(pairs, p)
+		}
+	}
+	stats := make([]stat, len(entries))
+	for e, xy := range entries {
+		x, y := xy[0], xy[1]
+		j.st.checkSpace(x)
+		j.st.checkSpace(y)
+		add(ordered(x, y))
+		add([2]int{x, x})
+		add([2]int{y, y})
+		stats[e] = func(u, v map[[2]int]float64) float64 { return rstarOf(u, x, y) }
+	}
+	if j.st.n < 5 {
+		cov := make([][]float64, len(entries))
+		for a := range cov {
+			cov[a] = make([]float64, len(entries))
+		}
+		return cov
+	}
+	_, cov := j.series(pairs, stats)
+	return cov
+}
