@@ -15,8 +15,9 @@ import (
 //     float64's range. Multiplying by a power of two is exact, so dCor is
 //     the same for x and x·2^j; estimator.Stats.Scale records e_k and the
 //     covariances are scaled back.
-//   - a centre: the column medians, rounded to 8 significant bits (a far
-//     outlier among the leading rows does not move them, unlike a mean).
+//   - a centre: the column medians of up to 1,024 leading rows, rounded
+//     to 8 significant bits (a far outlier among them does not move them,
+//     unlike a mean).
 //   - a shift c_k: the median of the distances of consecutive leading rows,
 //     rounded to 8 significant bits, subtracted from every distance before
 //     it is summed (see package estimator), and v_k, the square of the
@@ -31,7 +32,8 @@ const scaleBand = 120
 
 // scaleExponent returns e such that the first m rows of s, times 2^−e and
 // centred, have magnitudes near 1 (0 if they are already within
-// 2^±scaleBand, or all zero).
+// 2^±scaleBand, or all zero). Only magnitudes matter here, so it centres
+// by the column means of the rows brought below 1 (no overflow).
 func scaleExponent(s Space, m int) int {
 	rows := s.Data[:m*s.Dim]
 	var big float64
@@ -41,11 +43,16 @@ func scaleExponent(s Space, m int) int {
 	if big == 0 {
 		return 0
 	}
-	// Centre at a scale where nothing overflows, then measure the spread.
 	_, e1 := math.Frexp(big)
 	e1 = clampScale(e1)
 	s1 := math.Ldexp(1, -e1)
-	mu := columnMedians(s, m, s1)
+	mu := make([]float64, s.Dim)
+	for i, v := range rows {
+		mu[i%s.Dim] += v * s1
+	}
+	for q := range mu {
+		mu[q] /= float64(m)
+	}
 	var r float64
 	for i, v := range rows {
 		r = max(r, math.Abs(v*s1-mu[i%s.Dim]))
@@ -70,10 +77,17 @@ func scaleExponent(s Space, m int) int {
 // 2^1000, which brings it well inside the band.
 func clampScale(e int) int { return max(-1000, min(1000, e)) }
 
-// columnMedians returns the median of each column of the first m rows of
-// s times scale (the lower middle value for even m), rounded to
-// roundingBits significant bits; zeros if m is 0.
+// medianRows is the number of leading rows whose column medians centre a
+// space: the centre only needs to be near the data (it keeps the Gram
+// form |x|²+|y|²−2x·y from cancelling), and a selection over more rows
+// costs more for wide spaces than it gains.
+const medianRows = 1024
+
+// columnMedians returns the median of each column of the first
+// min(m, medianRows) rows of s times scale (the lower middle value for an
+// even count), rounded to roundingBits significant bits; zeros if m is 0.
 func columnMedians(s Space, m int, scale float64) []float64 {
+	m = min(m, medianRows)
 	mu := make([]float64, s.Dim)
 	if m == 0 {
 		return mu
@@ -196,7 +210,7 @@ func (p *plan) raise1(d2 float64) float64 {
 // rows I, 1 for J).
 func (p *plan) rowsOf(sc *scratch, side, k, r0, m int) (Space, int) {
 	sp := p.spaces[k]
-	if p.scale[k] == 1 {
+	if p.scale[k] == 1 && p.perm == nil {
 		return sp, r0
 	}
 	if sc.stage[side] == nil {
@@ -208,11 +222,20 @@ func (p *plan) rowsOf(sc *scratch, side, k, r0, m int) (Space, int) {
 		sc.stage[side][k] = buf
 	}
 	buf = buf[:m*sp.Dim]
-	f := p.scale[k]
-	for i, v := range sp.Data[r0*sp.Dim : (r0+m)*sp.Dim] {
+	f, d := p.scale[k], sp.Dim
+	if p.perm != nil {
+		for t := range m {
+			g := p.perm(r0 + t)
+			for q, v := range sp.Data[g*d : (g+1)*d] {
+				buf[t*d+q] = v * f
+			}
+		}
+		return Space{Data: buf, Dim: d}, 0
+	}
+	for i, v := range sp.Data[r0*d : (r0+m)*d] {
 		buf[i] = v * f
 	}
-	return Space{Data: buf, Dim: sp.Dim}, 0
+	return Space{Data: buf, Dim: d}, 0
 }
 
 // setPrecision sets the precision of the Gram products: Float32 only for

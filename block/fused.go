@@ -275,6 +275,34 @@ func pack(dst, norms []float64, s Space, mu []float64, r0, m, w int) {
 	}
 }
 
+// packMapped is pack for a plan with a row map: rows perm(r0..r0+m) of
+// space k, scaled and centred, read in place (no staging copy).
+func (p *plan) packMapped(dst, norms []float64, k, r0, m, w int) {
+	s := p.spaces[k]
+	dim, f, mu := s.Dim, p.scale[k], p.mean[k][:s.Dim]
+	for t := range (m + w - 1) / w {
+		blk := dst[t*w*dim : (t+1)*w*dim]
+		for r := range w {
+			i := t*w + r
+			if i >= m {
+				for q := r; q < len(blk); q += w {
+					blk[q] = 0
+				}
+				norms[i] = 0
+				continue
+			}
+			var sq float64
+			g := p.perm(r0 + i)
+			for q, v := range s.Data[g*dim : (g+1)*dim] {
+				c := v*f - mu[q]
+				blk[q*w+r] = c
+				sq += c * c
+			}
+			norms[i] = sq
+		}
+	}
+}
+
 // fusedMode returns the epilogue mode of α and whether the strip must be
 // raised to α/2 afterwards (general α).
 func (p *plan) fusedMode() (mode int, general bool) {
@@ -301,6 +329,13 @@ func (p *plan) fusedTile(sc *scratch, i0, ni, j0, nj int, diag bool, shift, s []
 		if p.gram[k] && p.prec == Float32 {
 			// Float32 is never set for a plan with scaled spaces.
 			p.pack32(fs, k, i0, ni, j0, nj, repack)
+			continue
+		}
+		if p.gram[k] && p.perm != nil {
+			if repack {
+				p.packMapped(fs.a[k], fs.na[k], k, i0, ni, mr)
+			}
+			p.packMapped(fs.b[k], fs.nb[k], k, j0, nj, nr)
 			continue
 		}
 		spJ, rj := p.rowsOf(sc, 1, k, j0, nj)
@@ -358,6 +393,18 @@ func (p *plan) fusedTile(sc *scratch, i0, ni, j0, nj int, diag bool, shift, s []
 			}
 			if sc.jack != nil {
 				p.jackStrip(sc, r0, rr, c0, ncols)
+				continue
+			}
+			if sc.capture != nil {
+				for r := range rr {
+					copy(sc.capture[(r0+r)*nj+c0:(r0+r)*nj+c0+ncols], fs.d[0][r*nr:r*nr+ncols])
+				}
+				continue
+			}
+			if sc.against != nil {
+				for r := range rr {
+					sc.dotSum += dot(fs.d[0][r*nr:r*nr+ncols], sc.against[(r0+r)*nj+c0:(r0+r)*nj+c0+ncols])
+				}
 				continue
 			}
 			q := 0 // PairIndex(K, k, l)

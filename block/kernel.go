@@ -72,6 +72,9 @@ type plan struct {
 	scaleExp []int
 	scale    []float64
 	scaled   bool      // some scale[k] != 1
+	// perm, if not nil, maps the rows of every space: row i of a tile is
+	// sample perm(i) (the permutation pass, on a plan of one space).
+	perm func(int) int
 	spread   []float64 // v_k: the typical square deviation of a^k_ij from c_k
 	// uni: K <= 2 univariate spaces and α = 1 or 2, computed by the fused
 	// kernels uni1 and uni2.
@@ -137,7 +140,10 @@ func roundBits(x float64, bits int) float64 {
 // Gram space); it is only touched by the worker that owns it. Panels hold centred rows, transposed (Dim × rows), except
 // the rows I of a Gram space, which are row-major (rows × Dim).
 type scratch struct {
-	jack   *jackAcc       // the jackknife pass: per-row sums instead of the tile's sums
+	jack    *jackAcc  // the jackknife pass: per-row sums instead of the tile's sums
+	capture []float64 // the permutation pass: space 0's shifted distance tile, ni×nj
+	against []float64 // the permutation pass: a captured tile, to sum space 0's products with
+	dotSum  float64   // that sum
 	stage  [2][][]float64 // per space: rows I and J times the scale, for scaled spaces
 	ex     [2][][]float64 // per space: centred rows I and J of exactTile
 	pi, pj [][]float64    // per space: panels of the rows I and J
@@ -248,6 +254,16 @@ func (p *plan) rows(sc *scratch, ni, nj int, diag bool, shift, s []float64, rowI
 		}
 		if sc.jack != nil {
 			p.jackRow(sc, i, j, nj)
+			continue
+		}
+		if sc.capture != nil {
+			row := sc.capture[i*nj : (i+1)*nj]
+			clear(row[:j])
+			copy(row[j:], sc.d[0][j:nj])
+			continue
+		}
+		if sc.against != nil {
+			sc.dotSum += dot(sc.d[0][j:nj], sc.against[i*nj+j:(i+1)*nj])
 			continue
 		}
 		q := 0 // PairIndex(K, k, l)

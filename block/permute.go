@@ -1,0 +1,182 @@
+package block
+
+import (
+	"context"
+	"math/bits"
+	"runtime"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/dcor-stream/dcor-stream/estimator"
+)
+
+// Permutation is a family of pseudo-random permutations of [0, n), one
+// per index b, computed at any position in O(1): π_b(i) is a four-round
+// Feistel network on the bits of i keyed by (seed, b), walked in cycles
+// until it falls below n (Black & Rogaway 2002). Every worker, shard and
+// resumed run that has the seed draws the same π_b, without storing it.
+//
+// A Permutation is safe for concurrent use.
+type Permutation struct {
+	n, half int
+	mask    uint64
+	seed    uint64
+}
+
+// NewPermutation returns the permutations of [0, n) of the seed. It panics
+// if n < 1.
+func NewPermutation(n int, seed uint64) *Permutation {
+	if n < 1 {
+		panic("block: permutation of no samples")
+	}
+	b := bits.Len64(uint64(n - 1))
+	b += b & 1 // an even number of bits, split in halves
+	half := max(b/2, 1)
+	return &Permutation{n: n, half: half, mask: 1<<half - 1, seed: seed}
+}
+
+// mix is splitmix64's finaliser.
+func mix(z uint64) uint64 {
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return z ^ z>>31
+}
+
+// At returns π_b(i), for 0 ≤ i < n.
+func (p *Permutation) At(b, i int) int {
+	key := mix(p.seed ^ mix(uint64(b)+0x9e3779b97f4a7c15))
+	v := uint64(i)
+	for {
+		l, r := v>>p.half, v&p.mask
+		for round := range uint64(4) {
+			l, r = r, l^(mix(key+round*0x632be59bd9b4e019+r)&p.mask)
+		}
+		v = l<<p.half | r
+		if v < uint64(p.n) {
+			return int(v)
+		}
+	}
+}
+
+// Permutations returns the exact sums of the permutation test of
+// independence of spaces x and y (see estimator.PermutationTest) for r
+// permutations of y's samples, π_b = perm.At(b, ·), given st, the complete
+// state Compute returned for the same spaces and options. For every tile,
+// x's shifted distance tile is computed once and shared by the r tiles of
+// y's permuted rows π_b(I) × π_b(J), each reduced to its product sum with
+// it: a permutation costs y's distance tiles and one product per pair,
+// about half an exact run when x and y have the same dimension. y is read
+// at random rows, so it is held in memory.
+//
+// It returns an error wrapping ErrResume if st was not made with these
+// spaces and options, the errors of Compute for invalid spaces, and
+// ctx.Err().
+func Permutations(ctx context.Context, spaces []Space, st *estimator.Stats, x, y, r int, perm *Permutation, opts Options) (*estimator.PermutationTest, error) {
+	if opts.TileSize < 0 || opts.Workers < 0 || r < 1 {
+		panic("block: negative tile size or worker count, or no permutations")
+	}
+	alpha := opts.Exponent
+	if alpha == 0 {
+		alpha = 1
+	}
+	n, err := validate(spaces)
+	if err != nil {
+		return nil, err
+	}
+	tileSize := opts.TileSize
+	if tileSize == 0 {
+		tileSize = DefaultTileSize
+	}
+	tileSize = max(1, min(tileSize, n))
+	workers := opts.Workers
+	if workers == 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	p := newPlan(spaces, n, alpha, tileSize, kernelAuto)
+	p.setShifts()
+	if err := compatible(st, estimator.New(p.k, n, alpha, p.shift, p.scaleExp)); err != nil {
+		return nil, err
+	}
+	px := p.sub(x, nil)
+	test := estimator.NewPermutationTest(x, y, r)
+	grid := (n + tileSize - 1) / tileSize
+	type job struct{ bi, bj int }
+	jobs := make(chan job)
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	// CPU bound: one goroutine per worker with its own plans and scratch;
+	// the sums are exact, so the order of Add is free.
+	g.SetLimit(workers + 1)
+	for range workers {
+		g.Go(func() error {
+			var b int
+			py := p.sub(y, func(i int) int { return perm.At(b, i) })
+			scx, scy := px.newScratch(), py.newScratch()
+			slx, sly := px.newSlot(), py.newSlot()
+			cx := make([]float64, tileSize*tileSize)
+			vals := make([]float64, r)
+			for jb := range jobs {
+				if gctx.Err() != nil {
+					continue
+				}
+				i0, j0 := jb.bi*tileSize, jb.bj*tileSize
+				ni, nj := min(tileSize, n-i0), min(tileSize, n-j0)
+				diag := jb.bi == jb.bj
+				clear(cx[:ni*nj])
+				scx.capture = cx[:ni*nj]
+				px.setTile(&slx, jb.bi, jb.bj)
+				px.tile(scx, i0, ni, j0, nj, diag, px.shift, slx.tile.S, slx.tile.RowI, slx.viewJ)
+				py.setTile(&sly, jb.bi, jb.bj)
+				scy.against = cx[:ni*nj]
+				for b = range r {
+					scy.forget() // the rows I are other samples for each b
+					scy.dotSum = 0
+					py.tile(scy, i0, ni, j0, nj, diag, py.shift, sly.tile.S, sly.tile.RowI, sly.viewJ)
+					vals[b] = 2 * scy.dotSum
+				}
+				mu.Lock()
+				err := test.Add(vals)
+				mu.Unlock()
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		defer close(jobs)
+		for bi := range grid {
+			for bj := bi; bj < grid; bj++ {
+				select {
+				case jobs <- job{bi, bj}:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+			}
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return test, nil
+}
+
+// sub returns the plan of space k alone, with p's centre, scale and shift
+// for it, rows mapped by perm (nil: none), in float64 and without the
+// univariate shortcut (which forms no distances).
+func (p *plan) sub(k int, perm func(int) int) *plan {
+	q := &plan{
+		spaces: []Space{p.spaces[k]}, k: 1, n: p.n, tileSize: p.tileSize, alpha: p.alpha, pow: p.pow,
+		mean: [][]float64{p.mean[k]}, gram: []bool{p.gram[k]}, shift: []float64{p.shift[k]},
+		scaleExp: []int{p.scaleExp[k]}, scale: []float64{p.scale[k]}, scaled: p.scaleExp[k] != 0,
+		spread: []float64{p.spread[k]}, perm: perm, fused: p.gram[k], kern: p.kern, prec: Float64,
+	}
+	q.chunk = q.fusedChunk()
+	return q
+}
