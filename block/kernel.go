@@ -71,11 +71,11 @@ type plan struct {
 	// (see scaleExponent); 0 and 1 for ordinary data.
 	scaleExp []int
 	scale    []float64
-	scaled   bool      // some scale[k] != 1
+	scaled   bool // some scale[k] != 1
 	// perm, if not nil, maps the rows of every space: row i of a tile is
 	// sample perm(i) (the permutation pass, on a plan of one space).
-	perm func(int) int
-	spread   []float64 // v_k: the typical square deviation of a^k_ij from c_k
+	perm   func(int) int
+	spread []float64 // v_k: the typical square deviation of a^k_ij from c_k
 	// uni: K <= 2 univariate spaces and α = 1 or 2, computed by the fused
 	// kernels uni1 and uni2.
 	uni bool
@@ -140,18 +140,18 @@ func roundBits(x float64, bits int) float64 {
 // Gram space); it is only touched by the worker that owns it. Panels hold centred rows, transposed (Dim × rows), except
 // the rows I of a Gram space, which are row-major (rows × Dim).
 type scratch struct {
-	jack    *jackAcc  // the jackknife pass: per-row sums instead of the tile's sums
-	capture []float64 // the permutation pass: space 0's shifted distance tile, ni×nj
-	against []float64 // the permutation pass: a captured tile, to sum space 0's products with
-	dotSum  float64   // that sum
-	stage  [2][][]float64 // per space: rows I and J times the scale, for scaled spaces
-	ex     [2][][]float64 // per space: centred rows I and J of exactTile
-	pi, pj [][]float64    // per space: panels of the rows I and J
-	ni, nj [][]float64    // per Gram space: squared norms of the panel rows
-	g      [][]float64    // per Gram space: the inner products x_i·x_j
-	xi     [][]float64    // per direct space: row i, gathered
-	d      [][]float64    // per space: row i of the shifted distance tile
-	f      *fusedScratch
+	jack    *jackAcc       // the jackknife pass: per-row sums instead of the tile's sums
+	capture []float64      // the permutation pass: space 0's shifted distance tile, ni×nj
+	against []float64      // the permutation pass: a captured tile, to sum space 0's products with
+	dotSum  float64        // that sum
+	stage   [2][][]float64 // per space: rows I and J times the scale, for scaled spaces
+	ex      [2][][]float64 // per space: centred rows I and J of exactTile
+	pi, pj  [][]float64    // per space: panels of the rows I and J
+	ni, nj  [][]float64    // per Gram space: squared norms of the panel rows
+	g       [][]float64    // per Gram space: the inner products x_i·x_j
+	xi      [][]float64    // per direct space: row i, gathered
+	d       [][]float64    // per space: row i of the shifted distance tile
+	f       *fusedScratch
 }
 
 func (p *plan) newScratch() *scratch {

@@ -5,8 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"testing"
 	"syscall"
+	"testing"
 
 	"gonum.org/v1/gonum/floats/scalar"
 )
