@@ -134,3 +134,52 @@ func (b *bank) dotPerm(o *bank, perm func(int) int) *dyadic {
 	d.m.Set(bigOf(acc))
 	return d
 }
+
+// Sums is a vector of exact sums of float64 values: the sums of any
+// statistic added tile by tile (block.PartialPermutations keeps one per
+// permutation in one). The zero value is not usable: call NewSums. A Sums
+// is not safe for concurrent use.
+type Sums struct{ b bank }
+
+// NewSums returns m zero sums. It panics if m < 1.
+func NewSums(m int) *Sums {
+	if m < 1 {
+		panic("estimator: no sums")
+	}
+	return &Sums{newBank(m)}
+}
+
+// Len returns the number of sums.
+func (s *Sums) Len() int { return s.b.rows }
+
+// Add adds v[i] to sum i exactly, for every i. It returns an error
+// wrapping ErrOverflow, and adds nothing, if a value is not finite. It
+// panics if len(v) != Len().
+func (s *Sums) Add(v []float64) error {
+	if len(v) != s.b.rows {
+		panic("estimator: sums of the wrong length")
+	}
+	for i, x := range v {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Errorf("sum %d: %v: %w", i, x, ErrOverflow)
+		}
+	}
+	s.b.addSlice(0, v)
+	return nil
+}
+
+// Merge adds o to s. It returns an error wrapping ErrIncompatible if the
+// lengths differ.
+func (s *Sums) Merge(o *Sums) error {
+	if o.b.rows != s.b.rows {
+		return fmt.Errorf("%d sums vs %d: %w", o.b.rows, s.b.rows, ErrIncompatible)
+	}
+	s.b.merge(&o.b)
+	return nil
+}
+
+// Float returns sum i rounded to float64.
+func (s *Sums) Float(i int) float64 { return s.b.float(i) }
+
+// Cmp compares sums i and j exactly: −1, 0 or +1.
+func (s *Sums) Cmp(i, j int) int { return s.b.value(i).add(s.b.value(j).scale(-1)).sign() }
