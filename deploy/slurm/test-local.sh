@@ -117,7 +117,9 @@ SlurmdPort=$((port + 1))
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
-AuthInfo=socket=$work/munge.sock
+# cred_expire: how long a requeued job waits before it may start again
+# (default 120 s); short here so the requeue test stays quick.
+AuthInfo=socket=$work/munge.sock,cred_expire=10
 CredType=cred/munge
 StateSaveLocation=$work/ctld
 SlurmdSpoolDir=$work/spool
@@ -133,6 +135,9 @@ JobCompType=jobcomp/none
 MpiDefault=none
 SwitchType=switch/none
 SchedulerType=sched/backfill
+# Look at pending jobs every 2 s (defaults: 60 s and 30 s), so that a
+# requeued task starts as soon as it may.
+SchedulerParameters=sched_interval=2,bf_interval=2
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 ReturnToService=2
@@ -193,4 +198,30 @@ for c in "${cases[@]}"; do
 	ls "$run"/ckpt-*.dcs >/dev/null 2>&1 && die "$name: a checkpoint was left behind"
 	say "$name: merged result of $n shards == one process, to the bit: $(cut -c1-90 "$run/result.json")…"
 done
+
+# 8. Preemption: a shard requeued by Slurm while it runs resumes from its
+# checkpoint (--requeue with -checkpoint), and the merge is still exact.
+# 80,000 samples (cmd/gen-activations), 2 shards of about 12 s each.
+if [ "${DCOR_SLURM_REQUEUE:-1}" = 1 ]; then
+	name=requeue n=2 run=$work/run-requeue
+	(cd "$repo" && timeout 120 go run ./cmd/gen-activations -n 80000 -o "$work/big.arrow")
+	argv=(-x model_a -y model_b "$work/big.arrow")
+	ids=$(DCOR=$dcor DCOR_CHECKPOINT_EVERY=1s DCOR_SHARD_OPTS="--cpus-per-task=1 --mem=1G" DCOR_SBATCH_OPTS="--time=5" \
+		timeout 30 "$here/submit.sh" "$run" "$n" "${argv[@]}") || die "submit.sh failed for $name"
+	shards=${ids% *}
+	say "$name: submitted shards job $shards (N = $n, 80,000 samples) and merge job ${ids#* }"
+	wait_for 60 "the first checkpoint of shard 0" test -s "$run/ckpt-0.dcs"
+	sleep 1
+	timeout 10 scontrol requeue "${shards}_0" || die "scontrol requeue ${shards}_0 failed"
+	say "$name: requeued task ${shards}_0 while it ran"
+	wait_for 200 "the requeued jobs to finish" queue_empty
+	grep -h 'resuming from' "$run/shard-0.out" || die "$name: the requeued shard did not resume from its checkpoint"
+	[ -s "$run/result.json" ] || die "$name: no $run/result.json"
+	"$dcor" -format json "${argv[@]}" >"$run/single.json"
+	cmp -s "$run/result.json" "$run/single.json" || {
+		diff "$run/result.json" "$run/single.json" || true
+		die "$name: merged result differs from the one-process result"
+	}
+	say "$name: resumed and merged result == one process, to the bit: $(cut -c1-90 "$run/result.json")…"
+fi
 say "PASS"
