@@ -87,6 +87,9 @@ stop_daemons
 rm -rf "$work"
 mkdir -p "$work"/{ctld,spool,bin}
 trap teardown EXIT
+# A timeout's or ^C's signal ends the script through the EXIT trap too.
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 # 3. The binary the jobs run: static, as the container recipe builds it.
 say "building a static dcor-stream"
