@@ -97,16 +97,20 @@ def _set_rows(path, rows):
 
 
 @torch.no_grad()
-def export_layers(model, layers, loader, out_dir, prefix="", n=None, order="loader", device=None):
+def export_layers(model, layers, loader, out_dir, prefix="", n=None, order="loader", device=None, pool=None):
     """Run loader through model once and write each layer of layers to
     <out_dir>/<prefix><layer>.npy, float32 (n, d); the IDs to <prefix>ids.npy.
 
     layers: module names (as in model.named_modules()); n: samples to expect
     (default: len(loader.dataset)); order: "loader" (append in the loader's
-    order) or "id" (row = sample ID, IDs in 0..n-1). Returns {layer: path}.
+    order) or "id" (row = sample ID, IDs in 0..n-1); pool: None (flatten
+    everything: d = C·H·W for a feature map) or "mean" (average a feature
+    map over its spatial positions: d = C). Returns {layer: path}.
     """
     if order not in ("loader", "id"):
         raise ValueError(f'order={order!r}: want "loader" or "id"')
+    if pool not in (None, "mean"):
+        raise ValueError(f'pool={pool!r}: want None or "mean"')
     os.makedirs(out_dir, exist_ok=True)
     n = len(loader.dataset) if n is None else n
     modules = dict(model.named_modules())
@@ -148,7 +152,10 @@ def export_layers(model, layers, loader, out_dir, prefix="", n=None, order="load
             for l in layers:
                 if l not in current:
                     raise RuntimeError(f"layer {l} did not run in the forward pass")
-                out = current[l].reshape(b, -1).to("cpu", torch.float32).numpy()
+                out = current[l]
+                if pool == "mean" and out.dim() > 2:
+                    out = out.flatten(2).mean(2)
+                out = out.reshape(b, -1).to("cpu", torch.float32).numpy()
                 if l not in arrays:
                     arrays[l] = np.lib.format.open_memmap(paths[l], mode="w+", dtype=np.float32, shape=(n, out.shape[1]))
                 arrays[l][where] = out

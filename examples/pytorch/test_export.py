@@ -95,6 +95,14 @@ class ExportTest(unittest.TestCase):
         self.assertEqual(np.load(paths["conv"]).shape, (300, 2 * 3))
         np.testing.assert_allclose(np.load(paths["conv"]), self.reference(model, "conv"), rtol=1e-5, atol=1e-6)
 
+    def test_pool_mean(self):
+        model = WithTuple()
+        loader = torch.utils.data.DataLoader(self.data, batch_size=100)
+        paths = export_layers(model, ["conv", "pair"], loader, self.out, pool="mean")
+        want = self.reference(model, "conv").reshape(300, 2, 3).mean(2)
+        np.testing.assert_allclose(np.load(paths["conv"]), want, rtol=1e-5, atol=1e-6)
+        self.assertEqual(np.load(paths["pair"]).shape, (300, 5))  # no spatial dims: as is
+
     def test_errors(self):
         model = TinyMLP(16, [8], 3)
         loader = torch.utils.data.DataLoader(self.data, batch_size=100)
