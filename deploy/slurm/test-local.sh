@@ -5,7 +5,9 @@
 # here if missing), builds a static dcor-stream, runs sharded jobs on the
 # example data in testdata/ and checks that each merged result is the
 # one-process result to the bit (the JSON, byte for byte); then tears the
-# cluster down.
+# cluster down. Also checked: a merge with a shard missing refuses, and
+# resubmitting that shard alone completes the run; failed shards cancel
+# their merge; a task requeued while it runs resumes from its checkpoint.
 #
 #   deploy/slurm/test-local.sh            (as root; CI runs it)
 #
@@ -173,18 +175,43 @@ cases=(
 	"pair|4|-tile 128 -x model_a -y model_b $data"
 	"partial|3|-tile 128 -x model_b -y label -z model_a $data"
 )
-# Submit every case through the shipped submit.sh, then wait for all.
+# Submit every case through the shipped submit.sh, then wait for all. The
+# pair case first leaves its last shard out (as if it had failed): its merge
+# must refuse, and resubmitting that one task must complete the run.
+opts="--cpus-per-task=1 --mem=256M"
+submit() { # submit NAME N EXTRA-SHARD-OPTS ARGS...
+	local name=$1 n=$2 extra=$3 ids
+	shift 3
+	ids=$(DCOR=$dcor DCOR_SHARD_OPTS="$opts $extra" DCOR_SBATCH_OPTS="--time=5" \
+		timeout 30 "$here/submit.sh" "$work/run-$name" "$n" "$@") || die "submit.sh failed for $name"
+	merge_job[$name]=${ids#* }
+	say "$name: submitted shards job ${ids% *} (N = $n${extra:+, $extra}) and merge job ${ids#* }"
+}
 declare -A merge_job
 for c in "${cases[@]}"; do
 	IFS='|' read -r name n args <<<"$c"
 	read -r -a argv <<<"$args"
-	ids=$(DCOR=$dcor DCOR_SHARD_OPTS="--cpus-per-task=1 --mem=256M" DCOR_SBATCH_OPTS="--time=5" \
-		timeout 30 "$here/submit.sh" "$work/run-$name" "$n" "${argv[@]}") || die "submit.sh failed for $name"
-	merge_job[$name]=${ids#* }
-	say "$name: submitted shards job ${ids% *} (N = $n) and merge job ${ids#* }"
+	extra=
+	[ "$name" = pair ] && extra=--array=0-$((n - 2))
+	submit "$name" "$n" "$extra" "${argv[@]}"
 done
+# And a run whose shards all fail (no such input): its merge must be
+# cancelled (--kill-on-invalid-dep), not left pending for ever.
+submit broken 2 "" -x model_a -y model_b "$work/no-such-input.arrow"
 queue_empty() { [ -z "$(timeout 5 squeue -h -o %i 2>/dev/null)" ]; }
 wait_for 150 "the jobs to finish" queue_empty
+run=$work/run-broken
+[ -e "$run/merge.out" ] && die "broken: the merge ran after failed shards"
+grep -q 'no-such-input.arrow' "$run/shard-0.out" || die "broken: the shard's log does not name the missing input"
+say "broken: shards failed ($(head -1 "$run/shard-0.out")); merge job cancelled"
+run=$work/run-pair
+[ -e "$run/result.json" ] && die "pair: merged with shard 3 missing"
+grep -q 'missing shards \[3\] of 4' "$run/merge.out" || die "pair: the merge did not refuse the missing shard"
+say "pair: without shard 3 the merge refused: $(cat "$run/merge.out")"
+IFS='|' read -r name n args <<<"${cases[0]}"
+read -r -a argv <<<"$args"
+submit pair "$n" --array=$((n - 1)) "${argv[@]}"
+wait_for 60 "the resubmitted shard and merge" queue_empty
 say "all jobs done"
 
 # 7. Each merged result must be the one-process result, byte for byte.
