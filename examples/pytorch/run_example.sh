@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# From a PyTorch model to a layer x layer dCor matrix and its heatmap:
+# export the layers of two tiny random networks on random data to .npy
+# (export_activations.py), then run dcor-stream matrix on the files.
+#
+#   examples/pytorch/run_example.sh [OUT_DIR] [N]
+#
+# Needs Debian's python3-torch and python3-numpy (apt-get install
+# python3-torch python3-numpy) and Go. PYTHON picks the interpreter (default:
+# the first of python3, /usr/bin/python3 that imports torch).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+out=${1:-$(mktemp -d)}
+n=${2:-2000}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+if [ -z "${PYTHON:-}" ]; then
+	for p in python3 /usr/bin/python3; do
+		if command -v "$p" >/dev/null && "$p" -c 'import torch, numpy' 2>/dev/null; then PYTHON=$p; break; fi
+	done
+fi
+if [ -z "${PYTHON:-}" ]; then
+	echo "run_example.sh: no python3 with torch and numpy; on Debian: apt-get install python3-torch python3-numpy" >&2
+	exit 1
+fi
+
+# The dcor-stream command line, in one place: built from this checkout, run
+# in $out so that the spaces are labelled by their short file names.
+bin=$(mktemp -d)/dcor-stream
+trap 'rm -rf "$(dirname "$bin")"' EXIT
+echo "== build: go build ./cmd/dcor-stream"
+(cd "$repo" && go build -o "$bin" ./cmd/dcor-stream)
+dcor() { (cd "$out" && "$bin" "$@"); }
+
+echo "== export: $PYTHON export_activations.py --out $out --n $n"
+start=$(date +%s.%N)
+"$PYTHON" "$here/export_activations.py" --out "$out" --n "$n" >/dev/null
+t1=$(date +%s.%N)
+ls -l "$out"
+
+rows=() cols=()
+for f in "$out"/a.layers.*.npy; do rows+=(-rows "$(basename "$f")"); done
+for f in "$out"/b.layers.*.npy "$out/label.npy"; do cols+=(-cols "$(basename "$f")"); done
+
+echo "== cd $out && dcor-stream matrix ${rows[*]} ${cols[*]} -heatmap heatmap.png -format csv"
+dcor matrix "${rows[@]}" "${cols[@]}" -heatmap heatmap.png -format csv >"$out/matrix.csv"
+t2=$(date +%s.%N)
+# The bcdcor table, with the file names shortened to the layer names.
+sed 's|\.npy:data||g' "$out/matrix.csv" |
+	awk -F, 'NR == 1 { next } { v[$1 "," $2] = $4; if (!($1 in r)) { r[$1]; ro[++nr] = $1 } if (!($2 in c)) { c[$2]; co[++nc] = $2 } }
+	END {
+		printf "bcdcor %12s", ""; for (j = 1; j <= nc; j++) printf " %12s", co[j]; print ""
+		for (i = 1; i <= nr; i++) { printf "%-19s", ro[i]; for (j = 1; j <= nc; j++) printf " %12.4f", v[ro[i] "," co[j]]; print "" }
+	}'
+echo "heatmap: $out/heatmap.png  csv: $out/matrix.csv"
+awk -v a="$start" -v b="$t1" -v c="$t2" 'BEGIN { printf "time: export %.1f s, dcor-stream matrix %.2f s\n", b - a, c - b }'
