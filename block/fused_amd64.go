@@ -98,21 +98,3 @@ func dotStripAVX2(n int, a, b []float64) float64 {
 	_ = b[n-1]
 	return dotStripAsm(n/nr, &a[0], &b[0])
 }
-
-//go:noescape
-func gramStripAsm(dim, nb int, a, b, gs *float64)
-
-//go:noescape
-func gramStripAsm512(dim, nb int, a, b, gs *float64)
-
-//go:noescape
-func distStripAsm(rows int, gs, na, nb, jidx *float64, i0, c float64, mode int, flags *uint8) int
-
-//go:noescape
-func distStripAsm512(rows int, gs, na, nb, jidx *float64, i0, c float64, mode int, flags *uint8) int
-
-//go:noescape
-func accStripAsm(rows int, d, row, col *float64) float64
-
-//go:noescape
-func dotStripAsm(blocks int, a, b *float64) float64
