@@ -95,7 +95,9 @@ func goKernels() kernels {
 	}
 }
 
-// gramStripGo is gramStrip in Go, 4 columns of a block at a time.
+// gramStripGo is gramStrip in Go, 4 columns of a block at a time: each
+// inner product is accumulated in q order by fused multiply-adds, as the
+// assembly does, so that every kernel set gives the same bits.
 func gramStripGo(dim, nb int, a, b, g []float64) {
 	b = b[:dim*nr]
 	g = g[:nb*mr*nr]
@@ -108,10 +110,10 @@ func gramStripGo(dim, nb int, a, b, g []float64) {
 				for q := range dim {
 					x := at[q*mr+r]
 					bq := b[q*nr+c : q*nr+c+4]
-					s0 += x * bq[0]
-					s1 += x * bq[1]
-					s2 += x * bq[2]
-					s3 += x * bq[3]
+					s0 = math.FMA(x, bq[0], s0)
+					s1 = math.FMA(x, bq[1], s1)
+					s2 = math.FMA(x, bq[2], s2)
+					s3 = math.FMA(x, bq[3], s3)
 				}
 				out[c], out[c+1], out[c+2], out[c+3] = s0, s1, s2, s3
 			}
@@ -128,7 +130,7 @@ func raiseMode(d2 float64, mode int) float64 {
 		return math.Sqrt(math.Sqrt(d2))
 	case modeThreeHalves:
 		r := math.Sqrt(d2)
-		return r * math.Sqrt(r)
+		return float64(r * math.Sqrt(r)) // rounded: never fused with the shift
 	}
 	return d2
 }
@@ -159,31 +161,62 @@ func distStripGo(rows int, g, na, nb []float64, jidx *[nr]float64, i0, c float64
 	return nflag
 }
 
+// accStripGo is accStrip in Go, in the order of the assembly (accStripAsm,
+// and the summing epilogue of distStrip32Asm512): the columns c of a row
+// in 4 lanes l = c mod 4, added vector by vector (4 columns at a time),
+// then (l0+l2) + (l1+l3); the squares in 8 lanes, c mod 4 for the
+// vectors of even c/4 and 4 + c mod 4 for the odd ones, by fused
+// multiply-adds in row order, then the 8 lanes added in pairs (j, j+4)
+// and as the row sums. The column sums are added in row order.
 func accStripGo(rows int, d, row, col []float64) float64 {
 	col = col[:nr]
-	var s float64
+	var sq [8]float64
 	for r := range rows {
-		var t float64
-		for c, v := range d[r*nr : (r+1)*nr] {
-			t += v
-			col[c] += v
-			s += v * v
+		v := d[r*nr : (r+1)*nr]
+		for c, x := range v {
+			col[c] += x
 		}
-		row[r] += t
+		var t [4]float64
+		for l := range 4 {
+			t[l] = v[l] + v[4+l]
+		}
+		for c := 8; c < nr; c += 4 {
+			for l := range 4 {
+				t[l] += v[c+l]
+			}
+		}
+		row[r] += (t[0] + t[2]) + (t[1] + t[3])
+		for c := 0; c < nr; c += 4 {
+			h := (c / 4 % 2) * 4
+			for l := range 4 {
+				sq[h+l] = math.FMA(v[c+l], v[c+l], sq[h+l])
+			}
+		}
 	}
-	return s
+	var u [4]float64
+	for l := range 4 {
+		u[l] = sq[l] + sq[4+l]
+	}
+	return (u[0] + u[2]) + (u[1] + u[3])
 }
 
+// dotStripGo is dotStrip in Go, in the order of dotStripAsm: x mod 24 in
+// one of 24 lanes, by fused multiply-adds in x order; then, for each of
+// the 4 lanes l of the 6 vectors A_v (lane 4v + l),
+// ((A0+A1) + (A2+A3)) + (A4+A5), and (l0+l2) + (l1+l3).
 func dotStripGo(n int, a, b []float64) float64 {
 	a, b = a[:n], b[:n]
-	var s0, s1, s2, s3 float64
-	for x := 0; x < n; x += 4 {
-		s0 += a[x] * b[x]
-		s1 += a[x+1] * b[x+1]
-		s2 += a[x+2] * b[x+2]
-		s3 += a[x+3] * b[x+3]
+	var acc [nr]float64
+	for x := 0; x < n; x += nr {
+		for c := range nr {
+			acc[c] = math.FMA(a[x+c], b[x+c], acc[c])
+		}
 	}
-	return (s0 + s1) + (s2 + s3)
+	var l [4]float64
+	for j := range 4 {
+		l[j] = ((acc[j] + acc[4+j]) + (acc[8+j] + acc[12+j])) + (acc[16+j] + acc[20+j])
+	}
+	return (l[0] + l[2]) + (l[1] + l[3])
 }
 
 // fusedScratch is the part of a worker's scratch used by the fused kernel.
@@ -268,7 +301,7 @@ func pack(dst, norms []float64, s Space, mu []float64, r0, m, w int) {
 			for q, v := range src {
 				c := v - mu[q]
 				blk[q*w+r] = c
-				sq += c * c
+				sq += float64(c * c) // rounded: as on amd64 on every CPU
 			}
 			norms[i] = sq
 		}
@@ -437,7 +470,7 @@ func refineRow(out, a, b []float64, na float64, nb []float64, r, dim int, jidx *
 		}
 		var g float64
 		for q := range dim {
-			g += blk[q*mr+rr] * b[q*nr+col]
+			g += float64(blk[q*mr+rr] * b[q*nr+col]) // never fused, on any CPU
 		}
 		s := na + nb[col]
 		v := s - 2*g
@@ -445,7 +478,7 @@ func refineRow(out, a, b []float64, na float64, nb []float64, r, dim int, jidx *
 			v = 0
 			for q := range dim {
 				t := blk[q*mr+rr] - b[q*nr+col]
-				v += t * t
+				v += float64(t * t)
 			}
 		}
 		out[col] = raiseMode(max(v, 0), mode) - c

@@ -38,8 +38,8 @@ func distStrip32Asm(rows int, gs *float32, d *float64, na *float64, nb *float64,
 // Registers: Z0-Z5 temporaries, X8 1.0, X9 the row index i, K4 the
 // refinement flags of the row, K3 the valid pairs of a vector, Z11
 // |x_i|², Z12 i, Z13 the shift c, Z14 zero, Z15 refineTol32, Z17-Z19
-// jidx, Z20-Z22 the column norms, Z6 the sum of the row, Z23-Z25 the
-// column sums, Z26-Z28 the sums of squares; DI the float32 inner
+// jidx, Z20-Z22 the column norms, Y6 the sum of the row, Z23-Z25 the
+// column sums, Z26 the sums of squares; DI the float32 inner
 // products, R12 the float64 output, R13 the row sums.
 //
 //go:noescape

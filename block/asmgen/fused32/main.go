@@ -256,8 +256,8 @@ func distStrip512() {
 		"Registers: Z0-Z5 temporaries, X8 1.0, X9 the row index i, K4 the",
 		"refinement flags of the row, K3 the valid pairs of a vector, Z11",
 		"|x_i|², Z12 i, Z13 the shift c, Z14 zero, Z15 refineTol32, Z17-Z19",
-		"jidx, Z20-Z22 the column norms, Z6 the sum of the row, Z23-Z25 the",
-		"column sums, Z26-Z28 the sums of squares; DI the float32 inner",
+		"jidx, Z20-Z22 the column norms, Y6 the sum of the row, Z23-Z25 the",
+		"column sums, Z26 the sums of squares; DI the float32 inner",
 		"products, R12 the float64 output, R13 the row sums.")
 	MOVQ(Arg("rows"), RCX)
 	MOVQ(Arg("gs"), RDI)
@@ -283,7 +283,7 @@ func distStrip512() {
 	for v := range 3 {
 		VMOVUPD(M(RBX, 64*v), Z(20+v))
 	}
-	for r := 23; r < 29; r++ {
+	for r := 23; r < 27; r++ {
 		VPXORQ(Z(r), Z(r), Z(r))
 	}
 	rs := raises("z")
@@ -315,15 +315,18 @@ func distStrip512() {
 			VSUBPD_Z(Z13, Z1, K3, Z1)
 			VMOVUPD(Z1, M(R12, v*64))
 			VADDPD(Z1, Z(23+v), Z(23+v))
-			VFMADD231PD(Z1, Z1, Z(26+v))
+			// The squares in 8 lanes, and the row in 4 lanes, in the
+			// order of accStripGo: the row sum is the 6 vectors of 4
+			// columns (the halves of the 3 ZMM) added in order.
+			VFMADD231PD(Z1, Z1, Z26)
+			VEXTRACTF64X4(U8(1), Z1, Y7)
 			if v == 0 {
-				VMOVAPD(Z1, Z6)
+				VADDPD(Y7, Y1, Y6)
 			} else {
-				VADDPD(Z1, Z6, Z6)
+				VADDPD(Y1, Y6, Y6)
+				VADDPD(Y7, Y6, Y6)
 			}
 		}
-		VEXTRACTF64X4(U8(1), Z6, Y7)
-		VADDPD(Y7, Y6, Y6)
 		VEXTRACTF128(U8(1), Y6, X7)
 		VADDPD(X7, X6, X6)
 		VPERMILPD(U8(1), X6, X7)
@@ -350,8 +353,7 @@ func distStrip512() {
 	VMOVUPD(Z23, M(RAX, 0))
 	VMOVUPD(Z24, M(RAX, 64))
 	VMOVUPD(Z25, M(RAX, 128))
-	VADDPD(Z27, Z26, Z26)
-	VADDPD(Z28, Z26, Z0)
+	VMOVAPD(Z26, Z0)
 	VEXTRACTF64X4(U8(1), Z0, Y1)
 	VADDPD(Y1, Y0, Y0)
 	VEXTRACTF128(U8(1), Y0, X1)
