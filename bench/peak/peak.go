@@ -84,6 +84,61 @@ func Measure(k Kind, workers int, d time.Duration) float64 {
 	return best
 }
 
+// Sampler measures the peak in slices that can be interleaved with the
+// code measured, so that both see the same share of the cores on a busy
+// machine: the ratio of the two average rates is the share, where a peak
+// measured before or after would see another load. The zero value is not
+// usable; use NewSampler.
+type Sampler struct {
+	k       Kind
+	workers int
+	n       int // iterations of a slice of about d
+	flops   float64
+	seconds float64
+}
+
+// NewSampler returns a Sampler of k on workers cores with slices of about d.
+func NewSampler(k Kind, workers int, d time.Duration) *Sampler {
+	if workers < 1 {
+		panic("peak: workers < 1")
+	}
+	n := 1 << 12
+	for {
+		t0 := time.Now()
+		k.loop(n)
+		if el := time.Since(t0); el > d/8 {
+			n = max(1, int(float64(n)*float64(d)/float64(el)))
+			break
+		}
+		n *= 2
+	}
+	return &Sampler{k: k, workers: workers, n: n}
+}
+
+// Sample runs one slice: the loop on every worker at once.
+func (s *Sampler) Sample() {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range s.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			<-start
+			s.k.loop(s.n)
+		}()
+	}
+	t0 := time.Now()
+	close(start)
+	wg.Wait()
+	s.seconds += time.Since(t0).Seconds()
+	s.flops += float64(s.workers) * float64(s.n) * float64(2*s.k.acc*s.k.lanes)
+}
+
+// GFLOPS returns the mean rate of the slices run so far.
+func (s *Sampler) GFLOPS() float64 { return s.flops / s.seconds / 1e9 }
+
 // CPU returns the model name of the first processor in /proc/cpuinfo
 // (Linux), else GOARCH.
 func CPU() string {
