@@ -18,6 +18,21 @@ func gramStripAsm(dim int, nb int, a *float64, b *float64, gs *float64)
 //go:noescape
 func gramStripAsm512(dim int, nb int, a *float64, b *float64, gs *float64)
 
+// gramStripAccAsm is gramStripAsm for one block of the depth (see
+// gramStripAcc): the accumulators start from gs rather than 0, and the
+// blocks of a are lda doubles apart, so that the FMAs of each inner
+// product are those of gramStripAsm, in the same order.
+//
+//go:noescape
+func gramStripAccAsm(dim int, nb int, lda int, a *float64, b *float64, gs *float64)
+
+// gramStripAccAsm512 is gramStripAsm512 for one block of the depth (see
+// gramStripAcc): the accumulators start from gs rather than 0, and the
+// blocks of a are lda doubles apart.
+//
+//go:noescape
+func gramStripAccAsm512(dim int, nb int, lda int, a *float64, b *float64, gs *float64)
+
 // distStripAsm is distStrip with AVX2. Registers: Y0-Y4 temporaries,
 // X8 1.0, X9 the row index i, Y10 the refinement flags of the row, Y11
 // |x_i|², Y12 i, Y13 the shift c, Y14 zero, Y15 refineTol; BX the column

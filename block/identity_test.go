@@ -73,6 +73,9 @@ func identitySpaces(rng *rand.Rand, n int) map[string][]Space {
 		"scale/1e6":         {scaled(randSpace(rng, n, 64), 1e6), scaled(randSpace(rng, n, 1), 1e6)},
 		"scale/1e-9+1e6":    {scaled(randSpace(rng, n, 32), 1e-9), scaled(randSpace(rng, n, 32), 1e6)},
 		"scale/1e-9+dup1e6": {scaled(dup(16, 4, 1e-9), 1e-9), scaled(dup(20, 6, 0), 1e6)},
+		// Dim >= depthMin: the Gram by depth blocks (gramDepth), with a
+		// last partial block.
+		"wide/4100+1030": {randSpace(rng, n, depthMin+4), dup(1030, 11, 1e-7)},
 	}
 }
 
@@ -326,4 +329,60 @@ func TestFMA32(t *testing.T) {
 		t.Errorf("no operands where rounding twice is wrong: the tie cases are not exercised")
 	}
 	t.Logf("rounding twice would have been wrong in %d cases", twice)
+}
+
+// TestGramStripAccBlocks checks that accumulating a strip over blocks of
+// the depth (gramStripAcc, as gramDepth does) gives the bits of one pass
+// (gramStrip), for every kernel set: depth blocking does not change the
+// results.
+func TestGramStripAccBlocks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(47, 48))
+	for _, ks := range kernelSets() {
+		for _, dim := range []int{1, 7, 128, 300, 1030} {
+			for _, nb := range []int{1, 3} {
+				a := make([]float64, nb*mr*dim)
+				b := make([]float64, nr*dim)
+				for i := range a {
+					a[i] = rng.NormFloat64()
+				}
+				for i := range b {
+					b[i] = rng.NormFloat64()
+				}
+				want := make([]float64, nb*mr*nr)
+				ks.gramStrip(dim, nb, a, b, want)
+				for _, depth := range []int{1, 5, 128, dim} {
+					got := make([]float64, nb*mr*nr)
+					for q0 := 0; q0 < dim; q0 += depth {
+						ks.gramStripAcc(min(depth, dim-q0), nb, mr*dim, a[q0*mr:], b[q0*nr:], got)
+					}
+					if x := firstDiff(f64bits(got), f64bits(want)); x >= 0 {
+						t.Fatalf("%s: gramStripAcc by %d of dim %d, nb %d: [%d] = %v, gramStrip %v", ks.name, depth, dim, nb, x, got[x], want[x])
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestDepthBlockedNaive checks Compute on spaces computed by depth blocks
+// (gramDepth) against the naive sums, on diagonal, inner and
+// edge tiles, for every kernel set.
+func TestDepthBlockedNaive(t *testing.T) {
+	rng := rand.New(rand.NewPCG(49, 50))
+	const n = 97
+	sp := []Space{randSpace(rng, n, depthMin+100), randSpace(rng, n, 20), randSpace(rng, n, depthMin+depthBlock+3)}
+	if p := newPlanWith(sp, n, 1, 40, kernelAuto, goKernels()); !p.depthBlocked(0) || p.depthBlocked(1) || !p.depthBlocked(2) {
+		t.Fatalf("depthBlocked = %v, %v, %v; want true, false, true", p.depthBlocked(0), p.depthBlocked(1), p.depthBlocked(2))
+	}
+	for _, ks := range kernelSets() {
+		for _, alpha := range []float64{1, 0.7} {
+			st, err := computeWith(t.Context(), sp, Options{Exponent: alpha, TileSize: 40, Workers: 2}, kernelAuto, ks)
+			if err != nil {
+				t.Fatal(err)
+			}
+			shift := []float64{st.Shift(0), st.Shift(1), st.Shift(2)}
+			want, magS, magRows := naive(sp, alpha, shift, bounds(st))
+			compareState(t, fmt.Sprintf("%s α=%v", ks.name, alpha), st, want, magS, magRows, 1e-12)
+		}
+	}
 }

@@ -25,6 +25,8 @@ func main() {
 	ConstraintExpr("!purego")
 	gramStrip()
 	gramStrip512()
+	gramStripAcc()
+	gramStripAcc512()
 	distStrip()
 	distStrip512()
 	accStrip()
@@ -124,6 +126,111 @@ func gramStrip512() {
 	ADDQ(U32(1536), RDI)
 	DECQ(RDX)
 	JNZ(LabelRef("zblock"))
+	VZEROUPPER()
+	RET()
+}
+
+func gramStripAcc() {
+	TEXT("gramStripAccAsm", NOSPLIT, "func(dim, nb, lda int, a, b, gs *float64)")
+	Pragma("noescape")
+	Doc("gramStripAccAsm is gramStripAsm for one block of the depth (see",
+		"gramStripAcc): the accumulators start from gs rather than 0, and the",
+		"blocks of a are lda doubles apart, so that the FMAs of each inner",
+		"product are those of gramStripAsm, in the same order.")
+	MOVQ(Arg("dim"), RCX)
+	MOVQ(Arg("nb"), RDX)
+	MOVQ(Arg("lda"), R11)
+	MOVQ(Arg("a"), RSI)
+	MOVQ(Arg("b"), RBX)
+	MOVQ(Arg("gs"), RDI)
+	SHLQ(U8(3), R11)
+	Label("ablock")
+	for rh := range 2 {
+		for ch := range 2 {
+			lab := fmt.Sprintf("a%d%d", rh, ch)
+			for r := range 4 {
+				for v := range 3 {
+					VMOVUPD(M(RDI, (rh*4+r)*192+ch*96+v*32), Y(3*r+v))
+				}
+			}
+			LEAQ(M(RSI, rh*32), R10)
+			LEAQ(M(RBX, ch*96), R8)
+			MOVQ(RCX, R9)
+			Label(lab)
+			VMOVUPD(M(R8, 0), Y12)
+			VMOVUPD(M(R8, 32), Y13)
+			VMOVUPD(M(R8, 64), Y14)
+			for r := range 4 {
+				VBROADCASTSD(M(R10, r*8), Y15)
+				for v := range 3 {
+					VFMADD231PD(Y(12+v), Y15, Y(3*r+v))
+				}
+			}
+			ADDQ(U32(192), R8)
+			ADDQ(U8(64), R10)
+			DECQ(R9)
+			JNZ(LabelRef(lab))
+			for r := range 4 {
+				for v := range 3 {
+					VMOVUPD(Y(3*r+v), M(RDI, (rh*4+r)*192+ch*96+v*32))
+				}
+			}
+		}
+	}
+	ADDQ(R11, RSI)
+	ADDQ(U32(1536), RDI)
+	DECQ(RDX)
+	JNZ(LabelRef("ablock"))
+	VZEROUPPER()
+	RET()
+}
+
+func gramStripAcc512() {
+	TEXT("gramStripAccAsm512", NOSPLIT, "func(dim, nb, lda int, a, b, gs *float64)")
+	Pragma("noescape")
+	Doc("gramStripAccAsm512 is gramStripAsm512 for one block of the depth (see",
+		"gramStripAcc): the accumulators start from gs rather than 0, and the",
+		"blocks of a are lda doubles apart.")
+	MOVQ(Arg("dim"), RCX)
+	MOVQ(Arg("nb"), RDX)
+	MOVQ(Arg("lda"), R11)
+	MOVQ(Arg("a"), R10)
+	MOVQ(Arg("b"), RBX)
+	MOVQ(Arg("gs"), RDI)
+	SHLQ(U8(3), R11)
+	Label("yblock")
+	for r := range 8 {
+		for v := range 3 {
+			VMOVUPD(M(RDI, r*192+v*64), Z(3*r+v))
+		}
+	}
+	MOVQ(R10, RSI)
+	MOVQ(RBX, R8)
+	MOVQ(RCX, R9)
+	Label("yloop")
+	VMOVUPD(M(R8, 0), Z24)
+	VMOVUPD(M(R8, 64), Z25)
+	VMOVUPD(M(R8, 128), Z26)
+	for r := range 8 {
+		z := Z(27 + r%2)
+		VBROADCASTSD(M(RSI, r*8), z)
+		for v := range 3 {
+			VFMADD231PD(Z(24+v), z, Z(3*r+v))
+		}
+	}
+	ADDQ(U32(192), R8)
+	ADDQ(U8(64), RSI)
+	DECQ(R9)
+	JNZ(LabelRef("yloop"))
+	for r := range 8 {
+		for v := range 3 {
+			VMOVUPD(Z(3*r+v), M(RDI, r*192+v*64))
+		}
+	}
+	ADDQ(R11, R10)
+	ADDQ(U32(1536), RDI)
+	DECQ(RDX)
+	JNZ(LabelRef("yblock"))
 	VZEROUPPER()
 	RET()
 }
