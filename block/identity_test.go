@@ -75,7 +75,7 @@ func identitySpaces(rng *rand.Rand, n int) map[string][]Space {
 		"scale/1e-9+dup1e6": {scaled(dup(16, 4, 1e-9), 1e-9), scaled(dup(20, 6, 0), 1e6)},
 		// Dim >= depthMin: the Gram by depth blocks (gramDepth), with a
 		// last partial block.
-		"wide/4100+1030": {randSpace(rng, n, depthMin+4), dup(1030, 11, 1e-7)},
+		"wide/8196+1030": {randSpace(rng, n, depthMin+4), dup(1030, 11, 1e-7)},
 	}
 }
 
@@ -138,14 +138,19 @@ func TestKernelSetsBitIdentical(t *testing.T) {
 		}
 	})
 	if len(sets) == 1 {
-		t.Logf("only the portable kernels are built in (-tags purego or not amd64, or no AVX2+FMA): nothing to compare them with here")
+		t.Skip("only the portable kernels are built in (-tags purego, not amd64, or no AVX2+FMA): nothing to compare them with here")
 	}
 	rng := rand.New(rand.NewPCG(41, 42))
 	data := identitySpaces(rng, 131)
+	alphas, tiles := []float64{1, 0.5, 1.5, 2, 0.7}, []int{48, 100}
+	if raceOn {
+		alphas, tiles = []float64{1, 0.7}, []int{48}
+		delete(data, "wide/8196+1030")
+	}
 	for name, spaces := range data {
 		for _, prec := range []Precision{Float64, Float32} {
-			for _, alpha := range []float64{1, 0.5, 1.5, 2, 0.7} {
-				for _, ts := range []int{48, 100} {
+			for _, alpha := range alphas {
+				for _, ts := range tiles {
 					label := fmt.Sprintf("%s/%v/α=%v/tile=%d", name, prec, alpha, ts)
 					want := tileBits(spaces, alpha, ts, prec, with32(sets[0], sets32[0]))
 					for i := 1; i < len(sets); i++ {
@@ -310,7 +315,11 @@ func TestFMA32(t *testing.T) {
 			twice++
 		}
 	}
-	for range 200000 {
+	rounds := 200000
+	if raceOn {
+		rounds = 20000
+	}
+	for range rounds {
 		x := float32(rng.NormFloat64() * math.Exp2(float64(rng.IntN(40)-20)))
 		y := float32(rng.NormFloat64() * math.Exp2(float64(rng.IntN(40)-20)))
 		z := float32(rng.NormFloat64() * math.Exp2(float64(rng.IntN(40)-20)))
@@ -369,7 +378,10 @@ func TestGramStripAccBlocks(t *testing.T) {
 // edge tiles, for every kernel set.
 func TestDepthBlockedNaive(t *testing.T) {
 	rng := rand.New(rand.NewPCG(49, 50))
-	const n = 97
+	n := 97
+	if raceOn {
+		n = 30
+	}
 	sp := []Space{randSpace(rng, n, depthMin+100), randSpace(rng, n, 20), randSpace(rng, n, depthMin+depthBlock+3)}
 	if p := newPlanWith(sp, n, 1, 40, kernelAuto, goKernels()); !p.depthBlocked(0) || p.depthBlocked(1) || !p.depthBlocked(2) {
 		t.Fatalf("depthBlocked = %v, %v, %v; want true, false, true", p.depthBlocked(0), p.depthBlocked(1), p.depthBlocked(2))
