@@ -148,7 +148,10 @@ func distAccStrip32Go(rows int, g []float32, d, na, nb []float64, jidx *[nr]floa
 	return n, accStripGo(rows, d, rs, col)
 }
 
-// gramStrip32Go is kernels32.gramStrip in Go, 4 columns at a time.
+// gramStrip32Go is kernels32.gramStrip in Go, 4 columns at a time: each
+// inner product is accumulated in q order by float32 fused multiply-adds
+// (fma32), as the assembly does, so that every kernel set gives the same
+// bits.
 func gramStrip32Go(dim, nb, cols int, a, b, g []float32) {
 	b = b[:dim*nr2]
 	g = g[:nb*mr*nr2]
@@ -162,15 +165,73 @@ func gramStrip32Go(dim, nb, cols int, a, b, g []float32) {
 				for q := range dim {
 					x := at[q*mr+r]
 					bq := b[q*nr2+c : q*nr2+c+4]
-					s0 += x * bq[0]
-					s1 += x * bq[1]
-					s2 += x * bq[2]
-					s3 += x * bq[3]
+					// s_l = fma32(x, bq[l], s_l), by hand (fma32 is too
+					// large for the inliner): rounded once from the
+					// float64 sum unless one of them is a tie.
+					xd := float64(x)
+					v0 := xd*float64(bq[0]) + float64(s0)
+					v1 := xd*float64(bq[1]) + float64(s1)
+					v2 := xd*float64(bq[2]) + float64(s2)
+					v3 := xd*float64(bq[3]) + float64(s3)
+					if tie32(v0) || tie32(v1) || tie32(v2) || tie32(v3) {
+						s0, s1, s2, s3 = fma32(x, bq[0], s0), fma32(x, bq[1], s1), fma32(x, bq[2], s2), fma32(x, bq[3], s3)
+					} else {
+						s0, s1, s2, s3 = float32(v0), float32(v1), float32(v2), float32(v3)
+					}
 				}
 				out[c], out[c+1], out[c+2], out[c+3] = s0, s1, s2, s3
 			}
 		}
 	}
+}
+
+// fma32 returns x·y + z rounded once to float32 (round to nearest even),
+// what VFMADD231PS computes. The product is exact in float64 (24 + 24
+// bits), so the only error of float32(p + z), computed in float64, is a
+// double rounding, which can only be wrong where the float64 sum lands
+// exactly on a float32 tie (or among float32 subnormals): there fma32Odd
+// rounds the sum to odd instead.
+func fma32(x, y, z float32) float32 {
+	// Exact product: fused into the sum or not, s is the same.
+	s := float64(x)*float64(y) + float64(z)
+	if tie32(s) {
+		return fma32Odd(x, y, z, s)
+	}
+	return float32(s)
+}
+
+// tie32 reports whether float32(s) may round s wrongly as the float64
+// rounding of a sum: s is a tie between two float32 (its last 29 bits are
+// 1 followed by zeros) or below the normal float32 range.
+func tie32(s float64) bool {
+	return math.Float64bits(s)&(1<<29-1) == 1<<28 || math.Abs(s) < 0x1p-126
+}
+
+// fma32Odd returns float32 of p + w = x·y + z (s, rounded to nearest) rounded to odd
+// first (Boldo and Melquiond, "Emulation of FMA and correctly rounded
+// sums: proved algorithms using rounding to odd", IEEE Trans. Computers
+// 2008): where the sum is inexact, the neighbour of s with an odd last
+// bit. Rounding to odd on 53 >= 24 + 2 bits, then to nearest, gives the
+// correctly rounded result.
+// (Not inlined: the rare path, so that fma32 is inlined.)
+//
+//go:noinline
+func fma32Odd(x, y, z float32, s float64) float32 {
+	p, w := float64(float64(x)*float64(y)), float64(z)
+	// TwoSum (Knuth): e = p + w - s exactly.
+	bv := s - p
+	e := (p - (s - bv)) + (w - bv)
+	if b := math.Float64bits(s); e != 0 && b&1 == 0 {
+		// s is the even neighbour of p + w: take the odd one, on the side
+		// of e (away from zero if e has the sign of s).
+		if (e > 0) == (s > 0) {
+			b++
+		} else {
+			b--
+		}
+		s = math.Float64frombits(b)
+	}
+	return float32(s)
 }
 
 func distStrip32Go(rows int, g []float32, d, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8) int {
@@ -310,7 +371,7 @@ func pack32With(dst []float32, norms []float64, s Space, mu []float64, r0, m, w 
 					for q := dim8; q < dim; q++ {
 						c := src[q] - mu[q]
 						blk[q*w+r] = float32(c)
-						sq += c * c
+						sq += float64(c * c)
 					}
 					norms[i] = sq
 				}
@@ -333,14 +394,14 @@ func pack32With(dst []float32, norms []float64, s Space, mu []float64, r0, m, w 
 					for j := range 8 {
 						c := src[q0+j] - mu[q0+j]
 						blk[(q0+j)*w+r] = float32(c)
-						l[j] += c * c
+						l[j] += float64(c * c) // rounded, as VMULPD then VADDPD
 					}
 				}
 				sq := ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]))
 				for q := dim8; q < dim; q++ {
 					c := src[q] - mu[q]
 					blk[q*w+r] = float32(c)
-					sq += c * c
+					sq += float64(c * c)
 				}
 				norms[i] = sq
 			}
@@ -421,7 +482,7 @@ func (p *plan) refineRow32(f *fused32Scratch, s Space, mu []float64, out []float
 			xj := s.Data[(gj+col)*dim : (gj+col+1)*dim]
 			for q, x := range xi {
 				t := x - (xj[q] - mu[q])
-				v += t * t
+				v += float64(t * t) // never fused, on any CPU
 			}
 		}
 		out[col] = raiseMode(min(max(v, 0), 2*sum), mode) - c

@@ -118,18 +118,3 @@ func pack32Rows8AVX512(blk []float32, r8 int, src []float64, mu []float64, dim8 
 	_ = norms[7]
 	pack32Asm512(&blk[r8], w, &src[0], dim, dim8, &mu[0], &norms[0])
 }
-
-//go:noescape
-func gramStrip32Asm(dim, nb, nh int, a, b, gs *float32)
-
-//go:noescape
-func gramStrip32Asm512(dim, nb, nv int, a, b, gs *float32)
-
-//go:noescape
-func distStrip32Asm(rows int, gs *float32, d, na, nb, jidx *float64, i0, c float64, mode int, flags *uint8) int
-
-//go:noescape
-func distStrip32Asm512(rows int, gs *float32, d, na, nb, jidx *float64, i0, c float64, mode int, flags *uint8, rs, col *float64) (nflag int, sq float64)
-
-//go:noescape
-func pack32Asm512(dst *float32, w int, src *float64, dim, dim8 int, mu, norms *float64)

@@ -13,17 +13,18 @@ func asmKernels() (kernels, bool) {
 	if !cpu.X86.HasAVX2 || !cpu.X86.HasFMA || !cpu.X86.HasAVX {
 		return kernels{}, false
 	}
-	gram, dist := gramStripAVX2, distStripAVX2
+	gram, gramAcc, dist := gramStripAVX2, gramStripAccAVX2, distStripAVX2
 	name := "avx2"
 	if cpu.X86.HasAVX512F {
-		gram, dist, name = gramStripAVX512, distStripAVX512, "avx512"
+		gram, gramAcc, dist, name = gramStripAVX512, gramStripAccAVX512, distStripAVX512, "avx512"
 	}
 	return kernels{
-		name:      name,
-		gramStrip: gram,
-		distStrip: dist,
-		accStrip:  accStripAVX2,
-		dotStrip:  dotStripAVX2,
+		name:         name,
+		gramStrip:    gram,
+		gramStripAcc: gramAcc,
+		distStrip:    dist,
+		accStrip:     accStripAVX2,
+		dotStrip:     dotStripAVX2,
 	}, true
 }
 
@@ -47,6 +48,32 @@ func gramStripAVX512(dim, nb int, a, b, g []float64) {
 	_ = b[nr*dim-1]
 	_ = g[nb*mr*nr-1]
 	gramStripAsm512(dim, nb, &a[0], &b[0], &g[0])
+}
+
+func gramStripAccAVX2(dim, nb, lda int, a, b, g []float64) {
+	if nb <= 0 || dim <= 0 {
+		return
+	}
+	if lda < mr*dim {
+		panic("block: gramStripAcc blocks overlap")
+	}
+	_ = a[(nb-1)*lda+mr*dim-1]
+	_ = b[nr*dim-1]
+	_ = g[nb*mr*nr-1]
+	gramStripAccAsm(dim, nb, lda, &a[0], &b[0], &g[0])
+}
+
+func gramStripAccAVX512(dim, nb, lda int, a, b, g []float64) {
+	if nb <= 0 || dim <= 0 {
+		return
+	}
+	if lda < mr*dim {
+		panic("block: gramStripAcc blocks overlap")
+	}
+	_ = a[(nb-1)*lda+mr*dim-1]
+	_ = b[nr*dim-1]
+	_ = g[nb*mr*nr-1]
+	gramStripAccAsm512(dim, nb, lda, &a[0], &b[0], &g[0])
 }
 
 func distStripAVX2(rows int, g, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8) int {
@@ -98,21 +125,3 @@ func dotStripAVX2(n int, a, b []float64) float64 {
 	_ = b[n-1]
 	return dotStripAsm(n/nr, &a[0], &b[0])
 }
-
-//go:noescape
-func gramStripAsm(dim, nb int, a, b, gs *float64)
-
-//go:noescape
-func gramStripAsm512(dim, nb int, a, b, gs *float64)
-
-//go:noescape
-func distStripAsm(rows int, gs, na, nb, jidx *float64, i0, c float64, mode int, flags *uint8) int
-
-//go:noescape
-func distStripAsm512(rows int, gs, na, nb, jidx *float64, i0, c float64, mode int, flags *uint8) int
-
-//go:noescape
-func accStripAsm(rows int, d, row, col *float64) float64
-
-//go:noescape
-func dotStripAsm(blocks int, a, b *float64) float64

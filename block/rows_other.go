@@ -2,19 +2,20 @@
 
 package block
 
-// The row kernels are the Go ones on this build.
+// The block kernels of the row kernels (see rows.go) are the Go ones on
+// this build; absRow and raise, element by element, need no twin.
 
 func rowAsm() bool { return false }
 
-func uni1(x float64, y, col []float64, c float64, sq bool) (r, s float64) {
-	return uni1Go(x, y, col, c, sq)
+func uni1Block(x float64, y, col []float64, c float64, sq bool) (r, s float64) {
+	return uni1Lanes(x, y, col, c, sq)
 }
 
-func uni2(xa, xb float64, ya, yb, colA, colB []float64, ca, cb float64, sq bool) (ra, rb, saa, sab, sbb float64) {
-	return uni2Go(xa, xb, ya, yb, colA, colB, ca, cb, sq)
+func uni2Block(xa, xb float64, ya, yb, colA, colB []float64, ca, cb float64, sq bool) (ra, rb, saa, sab, sbb float64) {
+	return uni2Lanes(xa, xb, ya, yb, colA, colB, ca, cb, sq)
 }
 
-func directRow(d, xi, b []float64, stride, j int) { directRowGo(d, xi, b, stride, j) }
+func directRowBlock(d, xi, b []float64, stride, j int) { directRowLanes(d, xi, b, stride, j) }
 
 func (p *plan) absRow(d []float64, x float64, b []float64, c float64) { p.absRowGo(d, x, b, c) }
 

@@ -1,0 +1,497 @@
+// Command fused writes block/fused_amd64.s and its Go declarations, the
+// float64 strip kernels of block/fused.go for mr = 8, nr = 24 (AVX2 + FMA,
+// and the AVX-512 Gram micro-kernel and epilogue):
+//
+//	go run ./fused -out ../fused_amd64.s -stubs ../fused_stubs_amd64.go -pkg block
+//
+// Element (r, q) of a block of the packed I panel is at 8·q + r doubles,
+// element (c, q) of the packed J strip at 24·q + c; the strip buffer is
+// row-major with rows of 24 doubles (192 bytes). Each kernel's summation
+// order is the one its Go twin in block/fused.go follows, so that every
+// kernel set gives the same bits (block/identity_test.go).
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+
+	. "github.com/dcor-stream/dcor-stream/block/asmgen/internal/amd64"
+)
+
+func main() {
+	ConstraintExpr("!purego")
+	gramStrip()
+	gramStrip512()
+	gramStripAcc()
+	gramStripAcc512()
+	distStrip()
+	distStrip512()
+	accStrip()
+	dotStrip()
+	Generate()
+}
+
+func gramStrip() {
+	TEXT("gramStripAsm", NOSPLIT, "func(dim, nb int, a, b, gs *float64)")
+	Pragma("noescape")
+	Doc("gramStripAsm is gramStrip with AVX2: each 8×24 block as four 4×12",
+		"blocks of 12 YMM accumulators (Y0-Y11; row r in Y(3r)..Y(3r+2)), three",
+		"YMM for the strip row and one for a broadcast element of a row.")
+	MOVQ(Arg("dim"), RCX)
+	MOVQ(Arg("nb"), RDX)
+	MOVQ(Arg("a"), RSI)
+	MOVQ(Arg("b"), RBX)
+	MOVQ(Arg("gs"), RDI)
+	Label("gblock")
+	for rh := range 2 {
+		for ch := range 2 {
+			lab := fmt.Sprintf("g%d%d", rh, ch)
+			for r := range 12 {
+				VXORPD(Y(r), Y(r), Y(r))
+			}
+			LEAQ(M(RSI, rh*32), R10)
+			LEAQ(M(RBX, ch*96), R8)
+			MOVQ(RCX, R9)
+			Label(lab)
+			VMOVUPD(M(R8, 0), Y12)
+			VMOVUPD(M(R8, 32), Y13)
+			VMOVUPD(M(R8, 64), Y14)
+			for r := range 4 {
+				VBROADCASTSD(M(R10, r*8), Y15)
+				for v := range 3 {
+					VFMADD231PD(Y(12+v), Y15, Y(3*r+v))
+				}
+			}
+			ADDQ(U32(192), R8)
+			ADDQ(U8(64), R10)
+			DECQ(R9)
+			JNZ(LabelRef(lab))
+			for r := range 4 {
+				for v := range 3 {
+					VMOVUPD(Y(3*r+v), M(RDI, (rh*4+r)*192+ch*96+v*32))
+				}
+			}
+		}
+	}
+	MOVQ(RCX, R9)
+	SHLQ(U8(6), R9)
+	ADDQ(R9, RSI)
+	ADDQ(U32(1536), RDI)
+	DECQ(RDX)
+	JNZ(LabelRef("gblock"))
+	VZEROUPPER()
+	RET()
+}
+
+func gramStrip512() {
+	TEXT("gramStripAsm512", NOSPLIT, "func(dim, nb int, a, b, gs *float64)")
+	Pragma("noescape")
+	Doc("gramStripAsm512 is gramStrip with AVX-512: each 8×24 block in 24 ZMM",
+		"accumulators (Z0-Z23; row r in Z(3r)..Z(3r+2)), three ZMM for the strip",
+		"row (Z24-Z26) and two for broadcast elements of the rows (Z27, Z28).")
+	MOVQ(Arg("dim"), RCX)
+	MOVQ(Arg("nb"), RDX)
+	MOVQ(Arg("a"), RSI)
+	MOVQ(Arg("b"), RBX)
+	MOVQ(Arg("gs"), RDI)
+	Label("zblock")
+	for r := range 24 {
+		VPXORQ(Z(r), Z(r), Z(r))
+	}
+	MOVQ(RBX, R8)
+	MOVQ(RCX, R9)
+	Label("zloop")
+	VMOVUPD(M(R8, 0), Z24)
+	VMOVUPD(M(R8, 64), Z25)
+	VMOVUPD(M(R8, 128), Z26)
+	for r := range 8 {
+		z := Z(27 + r%2)
+		VBROADCASTSD(M(RSI, r*8), z)
+		for v := range 3 {
+			VFMADD231PD(Z(24+v), z, Z(3*r+v))
+		}
+	}
+	ADDQ(U32(192), R8)
+	ADDQ(U8(64), RSI)
+	DECQ(R9)
+	JNZ(LabelRef("zloop"))
+	for r := range 8 {
+		for v := range 3 {
+			VMOVUPD(Z(3*r+v), M(RDI, r*192+v*64))
+		}
+	}
+	ADDQ(U32(1536), RDI)
+	DECQ(RDX)
+	JNZ(LabelRef("zblock"))
+	VZEROUPPER()
+	RET()
+}
+
+func gramStripAcc() {
+	TEXT("gramStripAccAsm", NOSPLIT, "func(dim, nb, lda int, a, b, gs *float64)")
+	Pragma("noescape")
+	Doc("gramStripAccAsm is gramStripAsm for one block of the depth (see",
+		"gramStripAcc): the accumulators start from gs rather than 0, and the",
+		"blocks of a are lda doubles apart, so that the FMAs of each inner",
+		"product are those of gramStripAsm, in the same order.")
+	MOVQ(Arg("dim"), RCX)
+	MOVQ(Arg("nb"), RDX)
+	MOVQ(Arg("lda"), R11)
+	MOVQ(Arg("a"), RSI)
+	MOVQ(Arg("b"), RBX)
+	MOVQ(Arg("gs"), RDI)
+	SHLQ(U8(3), R11)
+	Label("ablock")
+	for rh := range 2 {
+		for ch := range 2 {
+			lab := fmt.Sprintf("a%d%d", rh, ch)
+			for r := range 4 {
+				for v := range 3 {
+					VMOVUPD(M(RDI, (rh*4+r)*192+ch*96+v*32), Y(3*r+v))
+				}
+			}
+			LEAQ(M(RSI, rh*32), R10)
+			LEAQ(M(RBX, ch*96), R8)
+			MOVQ(RCX, R9)
+			Label(lab)
+			VMOVUPD(M(R8, 0), Y12)
+			VMOVUPD(M(R8, 32), Y13)
+			VMOVUPD(M(R8, 64), Y14)
+			for r := range 4 {
+				VBROADCASTSD(M(R10, r*8), Y15)
+				for v := range 3 {
+					VFMADD231PD(Y(12+v), Y15, Y(3*r+v))
+				}
+			}
+			ADDQ(U32(192), R8)
+			ADDQ(U8(64), R10)
+			DECQ(R9)
+			JNZ(LabelRef(lab))
+			for r := range 4 {
+				for v := range 3 {
+					VMOVUPD(Y(3*r+v), M(RDI, (rh*4+r)*192+ch*96+v*32))
+				}
+			}
+		}
+	}
+	ADDQ(R11, RSI)
+	ADDQ(U32(1536), RDI)
+	DECQ(RDX)
+	JNZ(LabelRef("ablock"))
+	VZEROUPPER()
+	RET()
+}
+
+func gramStripAcc512() {
+	TEXT("gramStripAccAsm512", NOSPLIT, "func(dim, nb, lda int, a, b, gs *float64)")
+	Pragma("noescape")
+	Doc("gramStripAccAsm512 is gramStripAsm512 for one block of the depth (see",
+		"gramStripAcc): the accumulators start from gs rather than 0, and the",
+		"blocks of a are lda doubles apart.")
+	MOVQ(Arg("dim"), RCX)
+	MOVQ(Arg("nb"), RDX)
+	MOVQ(Arg("lda"), R11)
+	MOVQ(Arg("a"), R10)
+	MOVQ(Arg("b"), RBX)
+	MOVQ(Arg("gs"), RDI)
+	SHLQ(U8(3), R11)
+	Label("yblock")
+	for r := range 8 {
+		for v := range 3 {
+			VMOVUPD(M(RDI, r*192+v*64), Z(3*r+v))
+		}
+	}
+	MOVQ(R10, RSI)
+	MOVQ(RBX, R8)
+	MOVQ(RCX, R9)
+	Label("yloop")
+	VMOVUPD(M(R8, 0), Z24)
+	VMOVUPD(M(R8, 64), Z25)
+	VMOVUPD(M(R8, 128), Z26)
+	for r := range 8 {
+		z := Z(27 + r%2)
+		VBROADCASTSD(M(RSI, r*8), z)
+		for v := range 3 {
+			VFMADD231PD(Z(24+v), z, Z(3*r+v))
+		}
+	}
+	ADDQ(U32(192), R8)
+	ADDQ(U8(64), RSI)
+	DECQ(R9)
+	JNZ(LabelRef("yloop"))
+	for r := range 8 {
+		for v := range 3 {
+			VMOVUPD(Z(3*r+v), M(RDI, r*192+v*64))
+		}
+	}
+	ADDQ(R11, R10)
+	ADDQ(U32(1536), RDI)
+	DECQ(RDX)
+	JNZ(LabelRef("yblock"))
+	VZEROUPPER()
+	RET()
+}
+
+// epilogueModes are the labels of the four raise modes (modeTwo, modeOne,
+// modeHalf, modeThreeHalves) and the raise of d² in register t (with
+// temporary u), as in raiseMode.
+type raise struct {
+	label string
+	emit  func(t, u Op)
+}
+
+func raises(prefix string) []raise {
+	return []raise{
+		{prefix + "two", func(t, u Op) {}},
+		{prefix + "one", func(t, u Op) { VSQRTPD(t, t) }},
+		{prefix + "half", func(t, u Op) { VSQRTPD(t, t); VSQRTPD(t, t) }},
+		{prefix + "three", func(t, u Op) { VSQRTPD(t, t); VSQRTPD(t, u); VMULPD(u, t, t) }},
+	}
+}
+
+// modeSwitch jumps on the mode in R11 to the label of rs.
+func modeSwitch(rs []raise) {
+	for m := 1; m < 4; m++ {
+		CMPQ(R11, U8(m))
+		JEQ(LabelRef(rs[m].label))
+	}
+}
+
+func distStrip() {
+	TEXT("distStripAsm", NOSPLIT, "func(rows int, gs, na, nb, jidx *float64, i0, c float64, mode int, flags *uint8) int")
+	Pragma("noescape")
+	Doc("distStripAsm is distStrip with AVX2. Registers: Y0-Y4 temporaries,",
+		"X8 1.0, X9 the row index i, Y10 the refinement flags of the row, Y11",
+		"|x_i|², Y12 i, Y13 the shift c, Y14 zero, Y15 refineTol; BX the column",
+		"norms, DX jidx.")
+	MOVQ(Arg("rows"), RCX)
+	MOVQ(Arg("gs"), RDI)
+	MOVQ(Arg("na"), RSI)
+	MOVQ(Arg("nb"), RBX)
+	MOVQ(Arg("jidx"), RDX)
+	MOVSD(Arg("i0"), X9)
+	VBROADCASTSD(Arg("c"), Y13)
+	MOVQ(Arg("mode"), R11)
+	MOVQ(Arg("flags"), R8)
+	XORQ(R9, R9)
+	MOVQ(U64(0x3eb0c6f7a0b5ed8d), RAX)
+	Comment("1e-6 = refineTol")
+	MOVQ(RAX, X15)
+	VBROADCASTSD(X15, Y15)
+	MOVQ(U64(0x3ff0000000000000), RAX)
+	MOVQ(RAX, X8)
+	VXORPD(Y14, Y14, Y14)
+	rs := raises("d")
+	modeSwitch(rs)
+	for _, ra := range rs {
+		Label(ra.label)
+		VBROADCASTSD(Mem{Base: RSI}, Y11)
+		VBROADCASTSD(X9, Y12)
+		VXORPD(Y10, Y10, Y10)
+		for v := range 6 {
+			off := v * 32
+			// Y1 = clamped d² of 4 pairs, Y3 = mask of the valid pairs
+			// (i < jidx); ORs into Y10 the valid pairs with
+			// d² < refineTol·(|x_i|²+|x_j|²).
+			VADDPD(M(RBX, off), Y11, Y0)
+			VMOVUPD(M(RDI, off), Y1)
+			VADDPD(Y1, Y1, Y1)
+			VSUBPD(Y1, Y0, Y1)
+			VMULPD(Y15, Y0, Y0)
+			VCMPPD(U8(0x11), Y0, Y1, Y2)
+			VCMPPD(U8(0x11), M(RDX, off), Y12, Y3)
+			VANDPD(Y3, Y2, Y2)
+			VORPD(Y2, Y10, Y10)
+			VMAXPD(Y14, Y1, Y1)
+			ra.emit(Y1, Y4)
+			// Stores Y1 - c on the valid pairs, 0 elsewhere.
+			VSUBPD(Y13, Y1, Y1)
+			VANDPD(Y3, Y1, Y1)
+			VMOVUPD(Y1, M(RDI, off))
+		}
+		VMOVMSKPD(Y10, EAX)
+		XORL(R10L, R10L)
+		TESTL(EAX, EAX)
+		SETNE(R10B)
+		MOVB(R10B, Mem{Base: R8})
+		ADDQ(R10, R9)
+		ADDQ(U32(192), RDI)
+		ADDQ(U8(8), RSI)
+		INCQ(R8)
+		VADDSD(X8, X9, X9)
+		DECQ(RCX)
+		JNZ(LabelRef(ra.label))
+		JMP(LabelRef("ddone"))
+	}
+	Label("ddone")
+	MOVQ(R9, Ret(0))
+	VZEROUPPER()
+	RET()
+}
+
+func distStrip512() {
+	TEXT("distStripAsm512", NOSPLIT, "func(rows int, gs, na, nb, jidx *float64, i0, c float64, mode int, flags *uint8) int")
+	Pragma("noescape")
+	Doc("distStripAsm512 is distStrip with AVX-512, 8 pairs per instruction.",
+		"Registers: Z0-Z5 temporaries, X8 1.0, X9 the row index i, K4 the",
+		"refinement flags of the row, K3 the valid pairs of a vector, Z11",
+		"|x_i|², Z12 i, Z13 the shift c, Z14 zero, Z15 refineTol, Z17-Z19",
+		"jidx, Z20-Z22 the column norms.")
+	MOVQ(Arg("rows"), RCX)
+	MOVQ(Arg("gs"), RDI)
+	MOVQ(Arg("na"), RSI)
+	MOVQ(Arg("nb"), RBX)
+	MOVQ(Arg("jidx"), RDX)
+	MOVSD(Arg("i0"), X9)
+	VBROADCASTSD(Arg("c"), Z13)
+	MOVQ(Arg("mode"), R11)
+	MOVQ(Arg("flags"), R8)
+	XORQ(R9, R9)
+	MOVQ(U64(0x3eb0c6f7a0b5ed8d), RAX)
+	Comment("1e-6 = refineTol")
+	VPBROADCASTQ(RAX, Z15)
+	MOVQ(U64(0x3ff0000000000000), RAX)
+	MOVQ(RAX, X8)
+	VPXORQ(Z14, Z14, Z14)
+	for v := range 3 {
+		VMOVUPD(M(RDX, 64*v), Z(17+v))
+	}
+	for v := range 3 {
+		VMOVUPD(M(RBX, 64*v), Z(20+v))
+	}
+	rs := raises("z")
+	modeSwitch(rs)
+	for _, ra := range rs {
+		Label(ra.label)
+		VBROADCASTSD(Mem{Base: RSI}, Z11)
+		VBROADCASTSD(X9, Z12)
+		KXORW(K4, K4, K4)
+		for v := range 3 {
+			// Z1 = clamped d² of 8 pairs, K3 = the valid pairs (i <
+			// jidx); ORs into K4 the valid pairs with d² <
+			// refineTol·(|x_i|²+|x_j|²). The same float64 operations as
+			// distStripGo, so the same results.
+			VADDPD(Z(20+v), Z11, Z0)
+			VMOVUPD(M(RDI, v*64), Z1)
+			VADDPD(Z1, Z1, Z1)
+			VSUBPD(Z1, Z0, Z1)
+			VCMPPD(U8(0x11), Z(17+v), Z12, K3)
+			VMULPD(Z15, Z0, Z0)
+			VCMPPD(U8(0x11), Z0, Z1, K3, K1)
+			KORW(K1, K4, K4)
+			VMAXPD(Z14, Z1, Z1)
+			ra.emit(Z1, Z4)
+			VSUBPD_Z(Z13, Z1, K3, Z1)
+			VMOVUPD(Z1, M(RDI, v*64))
+		}
+		XORL(R10L, R10L)
+		KORTESTW(K4, K4)
+		SETNE(R10B)
+		MOVB(R10B, Mem{Base: R8})
+		ADDQ(R10, R9)
+		ADDQ(U32(192), RDI)
+		ADDQ(U8(8), RSI)
+		INCQ(R8)
+		VADDSD(X8, X9, X9)
+		DECQ(RCX)
+		JNZ(LabelRef(ra.label))
+		JMP(LabelRef("zdone"))
+	}
+	Label("zdone")
+	MOVQ(R9, Ret(0))
+	VZEROUPPER()
+	RET()
+}
+
+func accStrip() {
+	TEXT("accStripAsm", NOSPLIT, "func(rows int, d, row, col *float64) float64")
+	Pragma("noescape")
+	Doc("accStripAsm is accStrip with AVX2. Column sums in Y0-Y5, sums of",
+		"squares in Y6 (columns 4v..4v+3 for even v) and Y7 (odd v), each row",
+		"summed in Y9 (vector by vector), then horizontally, and added to",
+		"row[r]: the order of accStripGo.")
+	MOVQ(Arg("rows"), RCX)
+	MOVQ(Arg("d"), RDI)
+	MOVQ(Arg("row"), RSI)
+	MOVQ(Arg("col"), RBX)
+	for v := range 6 {
+		VMOVUPD(M(RBX, v*32), Y(v))
+	}
+	VXORPD(Y6, Y6, Y6)
+	VXORPD(Y7, Y7, Y7)
+	Label("aloop")
+	VMOVUPD(M(RDI, 0), Y8)
+	VMOVUPD(M(RDI, 32), Y10)
+	VADDPD(Y8, Y0, Y0)
+	VADDPD(Y10, Y1, Y1)
+	VFMADD231PD(Y8, Y8, Y6)
+	VFMADD231PD(Y10, Y10, Y7)
+	VADDPD(Y10, Y8, Y9)
+	for v := 2; v < 6; v++ {
+		r := Y8
+		if v%2 == 1 {
+			r = Y10
+		}
+		VMOVUPD(M(RDI, v*32), r)
+		VADDPD(r, Y(v), Y(v))
+		VFMADD231PD(r, r, Y(6+v%2))
+		VADDPD(r, Y9, Y9)
+	}
+	VEXTRACTF128(U8(1), Y9, X11)
+	VADDPD(X11, X9, X9)
+	VPERMILPD(U8(1), X9, X11)
+	VADDSD(X11, X9, X9)
+	VADDSD(Mem{Base: RSI}, X9, X9)
+	VMOVSD(X9, Mem{Base: RSI})
+	ADDQ(U32(192), RDI)
+	ADDQ(U8(8), RSI)
+	DECQ(RCX)
+	JNZ(LabelRef("aloop"))
+	for v := range 6 {
+		VMOVUPD(Y(v), M(RBX, v*32))
+	}
+	VADDPD(Y7, Y6, Y6)
+	VEXTRACTF128(U8(1), Y6, X7)
+	VADDPD(X7, X6, X6)
+	VPERMILPD(U8(1), X6, X7)
+	VADDSD(X7, X6, X6)
+	VMOVSD(X6, Ret(0))
+	VZEROUPPER()
+	RET()
+}
+
+func dotStrip() {
+	TEXT("dotStripAsm", NOSPLIT, "func(blocks int, a, b *float64) float64")
+	Pragma("noescape")
+	Doc("dotStripAsm is dotStrip with AVX2: the sum of a[x]·b[x] over",
+		"24·blocks elements, in six YMM accumulators (x mod 24 in lane x mod 4",
+		"of Y(x mod 24 / 4)), then ((Y0+Y1) + (Y2+Y3)) + (Y4+Y5) and the lanes",
+		"as (l0+l2) + (l1+l3): the order of dotStripGo.")
+	MOVQ(Arg("blocks"), RCX)
+	MOVQ(Arg("a"), RSI)
+	MOVQ(Arg("b"), RDI)
+	for v := range 6 {
+		VXORPD(Y(v), Y(v), Y(v))
+	}
+	Label("dloop")
+	for v := range 6 {
+		VMOVUPD(M(RSI, v*32), Y(6+v))
+		VFMADD231PD(M(RDI, v*32), Y(6+v), Y(v))
+	}
+	ADDQ(U32(192), RSI)
+	ADDQ(U32(192), RDI)
+	DECQ(RCX)
+	JNZ(LabelRef("dloop"))
+	VADDPD(Y1, Y0, Y0)
+	VADDPD(Y3, Y2, Y2)
+	VADDPD(Y5, Y4, Y4)
+	VADDPD(Y2, Y0, Y0)
+	VADDPD(Y4, Y0, Y0)
+	HSum4(0, 1)
+	VMOVSD(X0, Ret(0))
+	VZEROUPPER()
+	RET()
+}

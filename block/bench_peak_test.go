@@ -1,0 +1,86 @@
+package block
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/dcor-stream/dcor-stream/bench/peak"
+)
+
+// BenchmarkPeakShare reports the fused kernel (one off-diagonal tile, one
+// core, packing included) and Compute (n = 8192, 1 and 2 workers) as a
+// share of the FMA peak of this machine measured in the same run (package
+// bench/peak, the loop of the kernel set's width and precision, on as
+// many cores as workers), in slices interleaved with the case so that
+// both see the same load; Gram flops 2(p+q) per pair. The metrics:
+// GFLOP/s, the peak's GFLOP/s and %peak.
+//
+//	go test -run '^$' -bench PeakShare -benchtime 2s ./block/
+func BenchmarkPeakShare(b *testing.B) {
+	ks, k32 := bestKernels(), bestKernels32()
+	// share runs op (flops each) in b.Loop, and after every ~20 ms of it a
+	// slice of the peak loop of as long, timer stopped: both see the
+	// same load of the machine.
+	share := func(b *testing.B, prec Precision, workers int, flops float64, op func()) {
+		kind, ok := peak.Lookup(ks.name + "/" + prec.String())
+		if !ok {
+			b.Skip("no FMA peak probe for this CPU or build")
+		}
+		const slice = 20 * time.Millisecond
+		sm := peak.NewSampler(kind, workers, slice)
+		sm.Sample()
+		next := slice
+		for b.Loop() {
+			op()
+			if b.Elapsed() >= next {
+				b.StopTimer()
+				sm.Sample()
+				next = b.Elapsed() + slice
+				b.StartTimer()
+			}
+		}
+		gflops := flops * float64(b.N) / b.Elapsed().Seconds() / 1e9
+		b.ReportMetric(gflops, "GFLOP/s")
+		b.ReportMetric(sm.GFLOPS(), "peak-GFLOP/s")
+		b.ReportMetric(100*gflops/sm.GFLOPS(), "%peak")
+	}
+	for _, c := range []struct {
+		p, q int
+		prec Precision
+	}{{64, 0, Float64}, {64, 64, Float64}, {256, 0, Float64}, {256, 256, Float64}, {512, 0, Float64}, {2048, 0, Float64}, {4096, 0, Float64}, {8192, 0, Float64}, {256, 256, Float32}} {
+		b.Run(fmt.Sprintf("tile/%s/p=%d/q=%d/%v", ks.name, c.p, c.q, c.prec), func(b *testing.B) {
+			const ts = DefaultTileSize
+			rng := rand.New(rand.NewPCG(1, 2))
+			spaces := []Space{randSpace(rng, 2*ts, c.p)}
+			if c.q > 0 {
+				spaces = append(spaces, randSpace(rng, 2*ts, c.q))
+			}
+			p := newPlanWith(spaces, 2*ts, 1, ts, kernelAuto, with32(ks, k32))
+			p.prec = c.prec
+			sc := p.newScratch()
+			sl := p.newSlot()
+			p.setTile(&sl, 0, 1)
+			shift := make([]float64, p.k)
+			share(b, c.prec, 1, float64(ts*ts)*float64(2*(c.p+c.q)), func() {
+				p.tile(sc, 0, ts, ts, ts, false, shift, sl.tile.S, sl.tile.RowI, sl.viewJ)
+			})
+		})
+	}
+	for _, dim := range []int{64, 256} {
+		for _, w := range []int{1, 2} {
+			b.Run(fmt.Sprintf("compute/%s/n=8192/p=q=%d/workers=%d", ks.name, dim, w), func(b *testing.B) {
+				const n = 8192
+				rng := rand.New(rand.NewPCG(1, 2))
+				spaces := []Space{randSpace(rng, n, dim), randSpace(rng, n, dim)}
+				pairs := float64(n) * float64(n-1) / 2
+				share(b, Float64, w, pairs*float64(4*dim), func() {
+					if _, err := Compute(b.Context(), spaces, Options{Workers: w}); err != nil {
+						b.Fatal(err)
+					}
+				})
+			})
+		}
+	}
+}
