@@ -87,7 +87,7 @@ func tileBits(spaces []Space, alpha float64, tileSize int, prec Precision, ks ke
 	p := newPlanWith(spaces, n, alpha, tileSize, kernelAuto, ks)
 	p.prec = prec
 	sc := p.newScratch()
-	p.shift = p.shifts(sc)
+	p.setShifts()
 	var bits []uint64
 	add := func(v ...float64) {
 		for _, x := range v {
@@ -393,7 +393,7 @@ func TestDepthBlockedNaive(t *testing.T) {
 				t.Fatal(err)
 			}
 			shift := []float64{st.Shift(0), st.Shift(1), st.Shift(2)}
-			want, magS, magRows := naive(sp, alpha, shift, bounds(st))
+			want, magS, magRows := naive(sp, alpha, shift, scales(st))
 			compareState(t, fmt.Sprintf("%s α=%v", ks.name, alpha), st, want, magS, magRows, 1e-12)
 		}
 	}
