@@ -11,7 +11,7 @@ func maxNorm2(data []float64, dim int, mu []float64, scale, r2 float64) float64 
 		var d2 float64
 		for q, v := range data[i : i+dim] {
 			x := v*scale - mu[q]
-			d2 += x * x
+			d2 += float64(x * x)
 		}
 		r2 = max(r2, d2)
 	}

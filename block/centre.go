@@ -182,7 +182,7 @@ func (p *plan) dist2(k int, a Space, i int, b Space, j int) float64 {
 	var d2 float64
 	for q := range x {
 		t := (x[q]*sc - mu[q]) - (y[q]*sc - mu[q])
-		d2 += t * t
+		d2 += float64(t * t)
 	}
 	return d2
 }

@@ -88,7 +88,7 @@ func (p *plan) exactTile(sc *scratch, tl *estimator.Tile, rowJ [][]float64, li, 
 				var d2 float64
 				for q := range x {
 					t := x[q] - y[q]
-					d2 += t * t
+					d2 += float64(t * t)
 				}
 				a[k] = p.raise1(d2) - p.shift[k]
 			}

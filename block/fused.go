@@ -394,7 +394,7 @@ func (p *plan) packMapped(dst, norms []float64, k, r0, m, w int) {
 			for q, v := range s.Data[g*dim : (g+1)*dim] {
 				c := v*f - mu[q]
 				blk[q*w+r] = c
-				sq += c * c
+				sq += float64(c * c)
 			}
 			norms[i] = sq
 		}

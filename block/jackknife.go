@@ -210,8 +210,8 @@ func (p *plan) jackRow(sc *scratch, i, j, nj int) {
 			wj := a.wj[q][j:nj]
 			var s float64
 			for c, v := range dx {
-				s += v * rj[c]
-				wj[c] += v * ri
+				s += float64(v * rj[c])
+				wj[c] += float64(v * ri)
 			}
 			a.wi[q][i] += s
 		}
@@ -246,8 +246,8 @@ func (p *plan) jackStrip(sc *scratch, r0, rr, c0, ncols int) {
 				wj := a.wj[q][c0 : c0+ncols]
 				var s float64
 				for c, v := range dx {
-					s += v * rj[c]
-					wj[c] += v * ri
+					s += float64(v * rj[c])
+					wj[c] += float64(v * ri)
 				}
 				a.wi[q][r0+r] += s
 			}

@@ -329,8 +329,8 @@ func uni1Go(x float64, y, col []float64, c float64, sq bool) (r, s float64) {
 			a0, a1 := t0*t0-c, t1*t1-c
 			r += a0
 			r1 += a1
-			s += a0 * a0
-			s1 += a1 * a1
+			s += float64(a0 * a0)
+			s1 += float64(a1 * a1)
 			col[j] += a0
 			col[j+1] += a1
 		}
@@ -339,8 +339,8 @@ func uni1Go(x float64, y, col []float64, c float64, sq bool) (r, s float64) {
 			a0, a1 := math.Abs(x-y[j])-c, math.Abs(x-y[j+1])-c
 			r += a0
 			r1 += a1
-			s += a0 * a0
-			s1 += a1 * a1
+			s += float64(a0 * a0)
+			s1 += float64(a1 * a1)
 			col[j] += a0
 			col[j+1] += a1
 		}
@@ -349,10 +349,10 @@ func uni1Go(x float64, y, col []float64, c float64, sq bool) (r, s float64) {
 		t := x - y[j]
 		a := math.Abs(t) - c
 		if sq {
-			a = t*t - c
+			a = float64(t*t) - c
 		}
 		r += a
-		s += a * a
+		s += float64(a * a)
 		col[j] += a
 	}
 	return r + r1, s + s1
@@ -370,9 +370,9 @@ func uni2Go(xa, xb float64, ya, yb, colA, colB []float64, ca, cb float64, sq boo
 			a, b := ta*ta-ca, tb*tb-cb
 			ra += a
 			rb += b
-			saa += a * a
-			sab += a * b
-			sbb += b * b
+			saa += float64(a * a)
+			sab += float64(a * b)
+			sbb += float64(b * b)
 			colA[j] += a
 			colB[j] += b
 		}
@@ -382,9 +382,9 @@ func uni2Go(xa, xb float64, ya, yb, colA, colB []float64, ca, cb float64, sq boo
 		a, b := math.Abs(xa-u)-ca, math.Abs(xb-yb[j])-cb
 		ra += a
 		rb += b
-		saa += a * a
-		sab += a * b
-		sbb += b * b
+		saa += float64(a * a)
+		sab += float64(a * b)
+		sbb += float64(b * b)
 		colA[j] += a
 		colB[j] += b
 	}
@@ -435,7 +435,7 @@ func loadCols(dst, norms []float64, s Space, mu []float64, r0, m int) {
 		for q, v := range s.Data[(r0+i)*dim : (r0+i+1)*dim] {
 			c := v - mu[q]
 			dst[q*m+i] = c
-			sq += c * c
+			sq += float64(c * c)
 		}
 		if norms != nil {
 			norms[i] = sq
@@ -453,7 +453,7 @@ func loadRows(dst, norms []float64, s Space, mu []float64, r0, m int) {
 		for q, v := range s.Data[(r0+i)*dim : (r0+i+1)*dim] {
 			c := v - mu[q]
 			out[q] = c
-			sq += c * c
+			sq += float64(c * c)
 		}
 		norms[i] = sq
 	}
@@ -494,7 +494,7 @@ func gramRow(d, g []float64, ni float64, nb, xi, b []float64, stride, j0 int) {
 			v = 0
 			for q, x := range xi {
 				t := x - b[q*stride+j0+j]
-				v += t * t
+				v += float64(t * t)
 			}
 		}
 		d[j] = v
@@ -520,14 +520,14 @@ func directRowGo(d, xi, b []float64, stride, j int) {
 		c1 = c1[:len(c0)]
 		for jj, w := range c0 {
 			t0, t1 := v0-w, v1-c1[jj]
-			d[jj] = t0*t0 + t1*t1
+			d[jj] = float64(t0*t0) + float64(t1*t1)
 		}
 	case 3:
 		v0, v1, v2, c0, c1, c2 := xi[0], xi[1], xi[2], col(0), col(1), col(2)
 		c1, c2 = c1[:len(c0)], c2[:len(c0)]
 		for jj, w := range c0 {
 			t0, t1, t2 := v0-w, v1-c1[jj], v2-c2[jj]
-			d[jj] = t0*t0 + t1*t1 + t2*t2
+			d[jj] = float64(t0*t0) + float64(t1*t1) + float64(t2*t2)
 		}
 	default:
 		clear(d)
@@ -539,7 +539,7 @@ func directRowGo(d, xi, b []float64, stride, j int) {
 		d := d[:len(c0)]
 		for jj, w := range c0 {
 			t0, t1, t2, t3 := v0-w, v1-c1[jj], v2-c2[jj], v3-c3[jj]
-			d[jj] += (t0*t0 + t1*t1) + (t2*t2 + t3*t3)
+			d[jj] += (float64(t0*t0) + float64(t1*t1)) + (float64(t2*t2) + float64(t3*t3))
 		}
 	}
 }
@@ -566,7 +566,7 @@ func (p *plan) raise(d []float64, c float64) {
 	case powThreeHalves:
 		for j, v := range d {
 			r := math.Sqrt(v)
-			d[j] = r*math.Sqrt(r) - c
+			d[j] = float64(r*math.Sqrt(r)) - c
 		}
 	default:
 		// 0 < e < 1: exp(e·log v) is what math.Pow computes for e <= 0.5
@@ -589,7 +589,7 @@ func (p *plan) absRowGo(d []float64, x float64, b []float64, c float64) {
 	case powTwo:
 		for j, w := range b {
 			t := x - w
-			d[j] = t*t - c
+			d[j] = float64(t*t) - c
 		}
 	case powOne:
 		for j, w := range b {
@@ -602,7 +602,7 @@ func (p *plan) absRowGo(d []float64, x float64, b []float64, c float64) {
 	case powThreeHalves:
 		for j, w := range b {
 			t := math.Abs(x - w)
-			d[j] = t*math.Sqrt(t) - c
+			d[j] = float64(t*math.Sqrt(t)) - c
 		}
 	default:
 		e := p.alpha / 2 // as in raise, from the square
@@ -623,15 +623,15 @@ func acc1(a, col []float64) (r, s float64) {
 		v0, v1 := a[j], a[j+1]
 		r += v0
 		r1 += v1
-		s += v0 * v0
-		s1 += v1 * v1
+		s += float64(v0 * v0)
+		s1 += float64(v1 * v1)
 		col[j] += v0
 		col[j+1] += v1
 	}
 	if j < len(a) {
 		v := a[j]
 		r += v
-		s += v * v
+		s += float64(v * v)
 		col[j] += v
 	}
 	return r + r1, s + s1
@@ -643,11 +643,11 @@ func dot(a, b []float64) float64 {
 	var s0, s1 float64
 	j := 0
 	for ; j+1 < len(a); j += 2 {
-		s0 += a[j] * b[j]
-		s1 += a[j+1] * b[j+1]
+		s0 += float64(a[j] * b[j])
+		s1 += float64(a[j+1] * b[j+1])
 	}
 	if j < len(a) {
-		s0 += a[j] * b[j]
+		s0 += float64(a[j] * b[j])
 	}
 	return s0 + s1
 }

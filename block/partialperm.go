@@ -142,7 +142,7 @@ func PartialPermutations(ctx context.Context, spaces []Space, st *estimator.Stat
 						gi, gj := i0+i, j0+j
 						ux := ax[i*nj+j] - (cx.r[gi]+cx.r[gj])/(nf-2) + cx.t
 						uz := az[i*nj+j] - (cz.r[gi]+cz.r[gj])/(nf-2) + cz.t
-						pxz[i*nj+j] = ux - cx.beta*uz
+						pxz[i*nj+j] = ux - float64(cx.beta*uz)
 					}
 				}
 				for b = -1; b < r; b++ {
@@ -157,7 +157,7 @@ func PartialPermutations(ctx context.Context, spaces []Space, st *estimator.Stat
 							gj := at(j0 + j)
 							uy := ay[i*nj+j] - (cy.r[gi]+cy.r[gj])/(nf-2) + cy.t
 							uz := azp[i*nj+j] - (cz.r[gi]+cz.r[gj])/(nf-2) + cz.t
-							s += pxz[i*nj+j] * (uy - cy.beta*uz)
+							s += float64(pxz[i*nj+j] * (uy - float64(cy.beta*uz)))
 						}
 					}
 					vals[b+1] = 2 * s

@@ -44,13 +44,13 @@ func (x dd) addF(b float64) dd {
 // mulF returns x·b.
 func (x dd) mulF(b float64) dd {
 	p := prod(x.hi, b)
-	return quickTwoSum(p.hi, p.lo+x.lo*b)
+	return quickTwoSum(p.hi, p.lo+float64(x.lo*b))
 }
 
 // mul returns x·y.
 func (x dd) mul(y dd) dd {
 	p := prod(x.hi, y.hi)
-	return quickTwoSum(p.hi, p.lo+(x.hi*y.lo+x.lo*y.hi))
+	return quickTwoSum(p.hi, p.lo+(float64(x.hi*y.lo)+float64(x.lo*y.hi)))
 }
 
 // div returns x/y rounded to float64.

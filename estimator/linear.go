@@ -106,7 +106,7 @@ func (l *Linear) Add(rows [][]float64) error {
 			for q := range d {
 				v := rows[a][i*d+q]*f - l.centre[a][q]
 				x[a][i*d+q] = v
-				s += v * v
+				s += float64(v * v)
 			}
 			norm[a][i] = s
 		}
@@ -129,7 +129,7 @@ func (l *Linear) Add(rows [][]float64) error {
 			v := make([]float64, d)
 			for i := range m {
 				for q := range d {
-					v[q] += norm[b][i] * x[a][i*d+q]
+					v[q] += float64(norm[b][i] * x[a][i*d+q])
 				}
 			}
 			parts = append(parts, part{&l.v[a*k+b], v})
@@ -142,7 +142,7 @@ func (l *Linear) Add(rows [][]float64) error {
 				for q, xv := range xi {
 					row := c[q*e : (q+1)*e]
 					for r, yv := range yi {
-						row[r] += xv * yv
+						row[r] += float64(xv * yv)
 					}
 				}
 			}
