@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -13,8 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dcor-stream/dcor-stream/block"
-	"github.com/dcor-stream/dcor-stream/estimator"
+	"github.com/dcor-stream/dcor-stream/job"
 	"github.com/dcor-stream/dcor-stream/stream"
 )
 
@@ -81,9 +81,9 @@ func TestMergeErrors(t *testing.T) {
 	}{
 		{"missing shard", []string{a0, a2}, 1, "missing shards [1]"},
 		{"duplicate", []string{a0, a1, a1, a2}, 1, "both shard 1/3"},
-		{"other data", []string{a0, other, a2}, 1, "not shards of the same run"},
-		{"other options", []string{a0, exp, a2}, 1, "not shards of the same run"},
-		{"other count", []string{a0, two, a2}, 1, "not shards of the same run"},
+		{"other data", []string{a0, other, a2}, 1, "space 1 differs: model_b (32 dims) and noise (16 dims)"},
+		{"other options", []string{a0, exp, a2}, 1, "-exponent differs: 1 and 0.5"},
+		{"other count", []string{a0, two, a2}, 1, "is one of 3 shards"},
 		{"not a state", []string{a0, junk}, 1, "not a dcor-stream state file"},
 		{"truncated", []string{a0, trunc, a2}, 1, "trunc"},
 		{"no such file", []string{a0, filepath.Join(dir, "nope")}, 1, "nope"},
@@ -107,42 +107,49 @@ func TestMergeErrors(t *testing.T) {
 }
 
 // partialCheckpoint writes the checkpoint of the run of args after k tiles,
-// as an interrupted run would leave it.
+// as an interrupted run leaves it: the run is cancelled after its k-th
+// tile, and the engine saves what it added.
 func partialCheckpoint(t *testing.T, path string, k int, args ...string) {
 	t.Helper()
-	o, err := parseFlags(append([]string{"-checkpoint", path}, args...), os.Stderr)
+	o, err := parseFlags(append([]string{"-checkpoint", path, "-workers", "1"}, args...), os.Stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	specs := []stream.Spec{}
+	spec := o.computeFlags.spec(o.file, nil)
 	for _, s := range []string{o.x, o.y} {
 		sp, err := stream.ParseSpec(s)
 		if err != nil {
 			t.Fatal(err)
 		}
-		specs = append(specs, sp)
+		spec.Spaces = append(spec.Spaces, sp)
 	}
-	tab, err := stream.Load(t.Context(), o.file, specs, stream.Options{})
+	cp, err := job.OpenStateFile(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hdr := newStateHeader(tab, o)
-	bo := o.blockOptions()
-	hdr.Range = [2]int{0, block.TileCount(tab.N, bo)}
-	stop := errors.New("stop")
-	bo.Progress = func(st *estimator.Stats, done, total int) error {
-		if done < k {
-			return nil
+	defer cp.Close()
+	spec.Checkpoint = cp
+	spec.CheckpointEvery = time.Hour
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	spec.Progress = func(p job.Progress) {
+		if p.Tiles == k {
+			cancel()
 		}
-		h := *hdr
-		h.Done = done
-		if err := writeState(path, &h, st); err != nil {
-			t.Fatal(err)
-		}
-		return stop
 	}
-	if _, err := block.Compute(t.Context(), []block.Space{{Data: tab.Spaces[0].Data, Dim: tab.Spaces[0].Dim}, {Data: tab.Spaces[1].Data, Dim: tab.Spaces[1].Dim}}, bo); !errors.Is(err, stop) {
+	if _, err := job.Run(ctx, spec); !errors.Is(err, job.ErrInterrupted) {
 		t.Fatalf("partial run: %v", err)
+	}
+	st, err := job.ReadStateFile(path)
+	if err != nil || st == nil {
+		t.Fatalf("partial run left no checkpoint: %v", err)
+	}
+	done := 0
+	for _, v := range st.Done {
+		done += v[1] - v[0]
+	}
+	if done < k || done > k+4 {
+		t.Fatalf("checkpoint holds %d tiles, cancelled after %d", done, k)
 	}
 }
 
