@@ -267,6 +267,14 @@ func (r *runner) panelPass(ctx context.Context, rd *stream.Reader, pl *block.Pla
 	h.check = check
 	t := pl.TileSize()
 	end := min(pl.N(), (lastJ+1)*t) // rows past end are not needed
+	// stop ends the pass early, after the rows before read: the last
+	// chunk, shorter, is checked if they are all the rows.
+	stop := func(read int) error {
+		if read == pl.N() {
+			return h.flush()
+		}
+		return nil
+	}
 	pn.Hold(i0)
 	for {
 		b, err := pass.Next(ctx)
@@ -290,7 +298,7 @@ func (r *runner) panelPass(ctx context.Context, rd *stream.Reader, pl *block.Pla
 					return err
 				}
 				if i0+m >= end {
-					return nil // no later rows needed
+					return stop(i0 + m) // no later rows needed
 				}
 			}
 			continue
@@ -299,7 +307,7 @@ func (r *runner) panelPass(ctx context.Context, rd *stream.Reader, pl *block.Pla
 			return err
 		}
 		if row0+b.N >= end {
-			return nil
+			return stop(row0 + b.N)
 		}
 	}
 	if err := h.flush(); err != nil {
