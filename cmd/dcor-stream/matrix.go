@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/dcor-stream/dcor-stream/arrowio"
 	"github.com/dcor-stream/dcor-stream/job"
-	"github.com/dcor-stream/dcor-stream/stream"
 )
 
 const matrixUsageText = `usage: dcor-stream matrix [-spaces COLUMNS | -space SPEC]... [-given SPEC] [flags] [FILE]
@@ -55,30 +53,25 @@ Examples:
 Flags:
 `
 
-// spaceArg is one -spaces, -space, -rows or -cols argument.
-type spaceArg struct {
-	spec   string
-	family bool // one space per resolved column (-spaces, -rows, -cols)
-}
-
 // spaceFlag appends its arguments to a shared list, so that -spaces and
 // -space keep their relative order.
 type spaceFlag struct {
-	dst    *[]spaceArg
-	family bool
+	dst  *[]job.SpaceArg
+	each bool // one space per resolved column (-spaces, -rows, -cols)
+	name string
 }
 
 func (f spaceFlag) String() string { return "" }
 
 func (f spaceFlag) Set(s string) error {
-	*f.dst = append(*f.dst, spaceArg{s, f.family})
+	*f.dst = append(*f.dst, job.SpaceArg{Spec: s, Each: f.each, Flag: f.name})
 	return nil
 }
 
 type matrixOptions struct {
 	computeFlags
-	square        []spaceArg // -spaces and -space
-	rows, cols    []spaceArg // -rows and -cols
+	square        []job.SpaceArg // -spaces and -space
+	rows, cols    []job.SpaceArg // -rows and -cols
 	given         string
 	format        string
 	heatmap       string
@@ -96,10 +89,10 @@ func parseMatrixFlags(args []string, stderr io.Writer) (matrixOptions, error) {
 		fmt.Fprint(stderr, matrixUsageText)
 		fs.PrintDefaults()
 	}
-	fs.Var(spaceFlag{&o.square, true}, "spaces", "one space per column matching `[FILE:]COLUMNS` (names and globs, comma separated); repeatable")
-	fs.Var(spaceFlag{&o.square, false}, "space", "one feature space `SPEC`, as -x of the pair mode; repeatable")
-	fs.Var(spaceFlag{&o.rows, true}, "rows", "the row spaces: one per column matching `[FILE:]COLUMNS`; repeatable; needs -cols")
-	fs.Var(spaceFlag{&o.cols, true}, "cols", "the column spaces: one per column matching `[FILE:]COLUMNS`; repeatable; needs -rows")
+	fs.Var(spaceFlag{&o.square, true, "spaces"}, "spaces", "one space per column matching `[FILE:]COLUMNS` (names and globs, comma separated); repeatable")
+	fs.Var(spaceFlag{&o.square, false, "space"}, "space", "one feature space `SPEC`, as -x of the pair mode; repeatable")
+	fs.Var(spaceFlag{&o.rows, true, "rows"}, "rows", "the row spaces: one per column matching `[FILE:]COLUMNS`; repeatable; needs -cols")
+	fs.Var(spaceFlag{&o.cols, true, "cols"}, "cols", "the column spaces: one per column matching `[FILE:]COLUMNS`; repeatable; needs -rows")
 	fs.StringVar(&o.given, "given", "", "feature space `SPEC` Z: adds the pdcor and semi_partial matrices given Z")
 	o.computeFlags.register(fs)
 	fs.StringVar(&o.format, "format", "text", "output format: text, json or csv")
@@ -183,34 +176,36 @@ func usesStdin(o matrixOptions) bool {
 	if o.file == arrowio.Stdin {
 		return true
 	}
-	for _, a := range slices.Concat(o.square, o.rows, o.cols, []spaceArg{{spec: o.given}}) {
-		if a.spec == arrowio.Stdin || strings.HasPrefix(a.spec, arrowio.Stdin+":") {
+	for _, a := range slices.Concat(o.square, o.rows, o.cols, []job.SpaceArg{{Spec: o.given}}) {
+		if a.Spec == arrowio.Stdin || strings.HasPrefix(a.Spec, arrowio.Stdin+":") {
 			return true
 		}
 	}
 	return false
 }
 
-// layout is the set of distinct spaces of a matrix run and where each row,
-// column and the given space are among them.
-type layout struct {
-	specs      []stream.Spec
-	labels     []string // one per distinct space
-	rows, cols []int    // indices into specs
-	given      int      // index into specs, or -1
-}
-
 func matrixRun(ctx context.Context, o matrixOptions, stdin func() io.Reader, stdout, stderr io.Writer) error {
-	lay, err := resolveLayout(ctx, o, stdin)
+	rows, cols := o.square, []job.SpaceArg(nil)
+	if len(rows) == 0 {
+		rows, cols = o.rows, o.cols
+	}
+	var given *job.SpaceArg
+	if o.given != "" {
+		given = &job.SpaceArg{Spec: o.given, Flag: "given"}
+	}
+	spaces, labels, m, err := job.MatrixSpaces(ctx, o.file, stdin, rows, cols, given)
+	if errors.Is(err, job.ErrSpec) {
+		return usageError{strings.TrimSuffix(err.Error(), ": "+job.ErrSpec.Error())}
+	}
 	if err != nil {
 		return err
 	}
 	spec := o.computeFlags.spec(o.file, stdin())
-	spec.Spaces, spec.Labels = lay.specs, lay.labels
+	spec.Spaces, spec.Labels, spec.Matrix = spaces, labels, m
 	spec.Options.NormalizeRows = o.normalizeRows
-	spec.Matrix = &job.Matrix{Rows: lay.rows, Cols: lay.cols, Given: lay.given, Minibatch: o.minibatch, Square: len(o.square) > 0, RowTitle: "space", ColTitle: "space"}
-	if !spec.Matrix.Square {
-		spec.Matrix.RowTitle, spec.Matrix.ColTitle = argsTitle(o.rows), argsTitle(o.cols)
+	m.Minibatch, m.Square, m.RowTitle, m.ColTitle = o.minibatch, cols == nil, "space", "space"
+	if !m.Square {
+		m.RowTitle, m.ColTitle = argsTitle(o.rows), argsTitle(o.cols)
 	}
 	out, err := o.runJob(ctx, spec, stderr)
 	if err != nil || o.state != "" {
@@ -241,142 +236,14 @@ func writeMatrix(w io.Writer, m *job.MatrixResult, format, heatmap, heatmapStat 
 	return writeMatrixText(w, m)
 }
 
-func argsTitle(args []spaceArg) string {
+func argsTitle(args []job.SpaceArg) string {
 	s := make([]string, len(args))
 	for i, a := range args {
-		s[i] = a.spec
+		s[i] = a.Spec
 	}
 	return strings.Join(s, " ")
 }
 
-// resolveLayout expands the space arguments into distinct specs: a family
-// argument becomes one spec per matching column, found in the file's
-// schema; the same space named twice (in the rows and the columns, say)
-// is loaded and computed once.
-func resolveLayout(ctx context.Context, o matrixOptions, stdin func() io.Reader) (*layout, error) {
-	lay := &layout{given: -1}
-	type entry struct {
-		spec  stream.Spec
-		path  string // the file read: spec.File or the default
-		label string
-	}
-	var distinct []entry
-	index := map[string]int{}
-	add := func(e entry) int {
-		key := e.path + "\x00" + strings.Join(e.spec.Columns, "\x00")
-		if k, ok := index[key]; ok {
-			return k
-		}
-		index[key] = len(distinct)
-		distinct = append(distinct, e)
-		return len(distinct) - 1
-	}
-	sources := map[string]*arrowio.Source{}
-	defer func() {
-		for _, s := range sources {
-			s.Close()
-		}
-	}()
-	expand := func(flagName string, a spaceArg) ([]int, error) {
-		sp, err := stream.ParseSpec(a.spec)
-		if err != nil {
-			return nil, usagef("-%s %q: %v", flagName, a.spec, err)
-		}
-		p := sp.File
-		if p == "" {
-			p = o.file
-		}
-		if p == "" {
-			return nil, usagef("-%s %q names no file and no FILE argument is given", flagName, a.spec)
-		}
-		if !a.family {
-			return []int{add(entry{sp, p, sp.String()})}, nil
-		}
-		src := sources[p]
-		if src == nil {
-			if src, err = arrowio.Open(ctx, p, arrowio.Options{Stdin: stdin()}); err != nil {
-				return nil, err
-			}
-			sources[p] = src
-		}
-		var out []int
-		for _, c := range sp.Columns {
-			if !isGlobPattern(c) {
-				out = append(out, add(entry{stream.Spec{File: sp.File, Columns: []string{c}}, p, c}))
-				continue
-			}
-			m := 0
-			for _, f := range src.Schema().Fields() {
-				if ok, _ := path.Match(c, f.Name); ok { // ParseSpec checked the pattern
-					out = append(out, add(entry{stream.Spec{File: sp.File, Columns: []string{f.Name}}, p, f.Name}))
-					m++
-				}
-			}
-			if m == 0 {
-				// Let the decoder phrase the error, listing the columns.
-				if _, err := stream.NewDecoder(src.Name(), src.Schema(), []string{c}); err != nil {
-					return nil, err
-				}
-				return nil, fmt.Errorf("%s: no column matches %q", src.Name(), c)
-			}
-		}
-		return out, nil
-	}
-	expandAll := func(flagName string, args []spaceArg) ([]int, error) {
-		var out []int
-		for _, a := range args {
-			ks, err := expand(flagName, a)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, ks...)
-		}
-		return out, nil
-	}
-	var err error
-	if len(o.square) > 0 {
-		if lay.rows, err = expandAll("spaces", o.square); err != nil {
-			return nil, err
-		}
-		lay.cols = lay.rows
-	} else {
-		if lay.rows, err = expandAll("rows", o.rows); err != nil {
-			return nil, err
-		}
-		if lay.cols, err = expandAll("cols", o.cols); err != nil {
-			return nil, err
-		}
-	}
-	if o.given != "" {
-		ks, err := expand("given", spaceArg{spec: o.given})
-		if err != nil {
-			return nil, err
-		}
-		lay.given = ks[0]
-	}
-
-	// Labels: the column name, or FILE:COLUMN where the same name comes
-	// from different files.
-	count := map[string]int{}
-	for _, e := range distinct {
-		count[e.label]++
-	}
-	for _, e := range distinct {
-		lay.specs = append(lay.specs, e.spec)
-		l := e.label
-		if count[l] > 1 {
-			l = arrowio.DisplayName(e.path) + ":" + l
-		}
-		lay.labels = append(lay.labels, l)
-	}
-	return lay, nil
-}
-
-// isGlobPattern reports whether a column name is a path.Match pattern, as
-// stream.ParseSpec decides.
-func isGlobPattern(name string) bool {
-	return strings.ContainsAny(name, `*?[\`)
-}
 
 // writeCSV writes the long form: a header, then one line per (row, col)
 // pair in row-major order, with the statistics of stats(), the entry's
