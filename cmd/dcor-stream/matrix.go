@@ -244,7 +244,6 @@ func argsTitle(args []job.SpaceArg) string {
 	return strings.Join(s, " ")
 }
 
-
 // writeCSV writes the long form: a header, then one line per (row, col)
 // pair in row-major order, with the statistics of stats(), the entry's
 // flags separated by ';', and the estimator ("exact", or the minibatch
