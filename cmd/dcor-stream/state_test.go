@@ -265,3 +265,85 @@ func killResume(t *testing.T, bin, cp string, args []string) {
 	}
 	t.Logf("%d of 4 later runs resumed from a checkpoint", resumed)
 }
+
+// TestSigtermResume sends SIGTERM (or SIGINT) at a random moment: the
+// command writes a final checkpoint, exits 1 saying the run can be
+// resumed, and the rerun prints what an uninterrupted run prints.
+func TestSigtermResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the command and runs it: skipped in -short mode")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "dcor-stream")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	data := filepath.Join(dir, "xy.csv")
+	var b strings.Builder
+	b.WriteString("a,b\n")
+	gen := rand.New(rand.NewPCG(9, 9))
+	for range 20000 {
+		a := gen.NormFloat64()
+		fmt.Fprintf(&b, "%v,%v\n", a, a*a+gen.NormFloat64())
+	}
+	if err := os.WriteFile(data, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	passes := regexp.MustCompile(`,"passes":[0-9]+`)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5))
+	for _, mode := range [][]string{nil, {"-mem", "800KiB"}} {
+		cp := filepath.Join(dir, "cp")
+		args := append(append([]string{"-format", "json", "-tile", "128", "-workers", "2", "-checkpoint", cp, "-checkpoint-every", "1h",
+			"-x", "a", "-y", "b"}, mode...), data)
+		start := time.Now()
+		want, err := exec.Command(bin, args...).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		full := time.Since(start)
+		saved := 0
+		for i, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGTERM} {
+			cmd := exec.Command(bin, args...)
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(full/5 + time.Duration(rng.Int64N(int64(full/2))))
+			cmd.Process.Signal(sig)
+			err := cmd.Wait()
+			var ee *exec.ExitError
+			if err == nil {
+				continue // it finished first
+			}
+			if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+				t.Fatalf("%v, signal %d: %v, want exit status 1; stderr %q", mode, i, err, stderr.String())
+			}
+			if strings.Contains(stderr.String(), "saved in checkpoint") && strings.Contains(stderr.String(), "to resume") {
+				saved++
+			} else if !strings.Contains(stderr.String(), "interrupted") {
+				t.Errorf("%v, signal %d: stderr %q, want a message that it can be resumed", mode, i, stderr.String())
+			}
+		}
+		got, err := exec.Command(bin, args...).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if passes.ReplaceAllString(string(got), "") != passes.ReplaceAllString(string(want), "") {
+			t.Errorf("%v, after signals and resumes:\n%s\nwant (uninterrupted):\n%s", mode, got, want)
+		}
+		if saved == 0 {
+			t.Errorf("%v: no signal landed mid-run: the final checkpoint was not tested", mode)
+		}
+	}
+}
+
+// TestInternalError: a panic is an internal error, exit status 3, not a
+// usage error.
+func TestInternalError(t *testing.T) {
+	var stderr strings.Builder
+	code := run(t.Context(), []string{"-format", "json", "-x", "model_a", "-y", "model_b", example}, nil, nil, &stderr)
+	if code != 3 || !strings.Contains(stderr.String(), "internal error") {
+		t.Errorf("a nil stdout: exit %d, stderr %q; want 3 and an internal error", code, stderr.String())
+	}
+}
