@@ -220,6 +220,12 @@ func TestKillResume(t *testing.T) {
 			killResume(t, bin, cp, args)
 		})
 	}
+	// The matrix under -mem 1MiB.
+	t.Run("matrix", func(t *testing.T) {
+		cp := filepath.Join(dir, "cp")
+		killResume(t, bin, cp, []string{"matrix", "-format", "json", "-tile", "128", "-workers", "2", "-checkpoint", cp, "-checkpoint-every", "5ms",
+			"-mem", "1MiB", "-spaces", "a,b", data})
+	})
 }
 
 // killResume runs bin with args once uninterrupted, then five times
@@ -345,5 +351,70 @@ func TestInternalError(t *testing.T) {
 	code := run(t.Context(), []string{"-format", "json", "-x", "model_a", "-y", "model_b", example}, nil, nil, &stderr)
 	if code != 3 || !strings.Contains(stderr.String(), "internal error") {
 		t.Errorf("a nil stdout: exit %d, stderr %q; want 3 and an internal error", code, stderr.String())
+	}
+}
+
+// TestMatrixShardsMemMerge: the matrix with a given space, in shards
+// under -mem or in memory, merged, prints the in-memory matrix; the pair
+// mode's shards run under -mem too.
+func TestMatrixShardsMemMerge(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args   []string
+		format string
+	}{
+		{[]string{"matrix", "-spaces", "model_a,model_b", "-given", "label", "-tile", "64"}, "json"},
+		{[]string{"matrix", "-rows", "a_layer[1-3]", "-cols", "b_*", "-given", "input", "-normalize-rows", "-tile", "128"}, "csv"},
+		{[]string{"-x", "model_a", "-y", "model_b", "-z", "label", "-tile", "64"}, "json"},
+	} {
+		file := example
+		if tc.args[0] == "matrix" && tc.args[2] != "model_a,model_b" {
+			file = networks
+		}
+		code, want, stderr := runCLI(t, nil, append(append(tc.args, "-format", tc.format), file)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", tc.args, code, stderr)
+		}
+		for _, mem := range []string{"", "256KiB"} {
+			var states []string
+			for i := range 3 {
+				path := filepath.Join(dir, fmt.Sprintf("s%d", i))
+				args := append(tc.args, "-shard", fmt.Sprintf("%d/3", i), "-state", path)
+				if mem != "" {
+					args = append(args, "-mem", mem)
+				}
+				if code, _, stderr := runCLI(t, nil, append(args, file)...); code != 0 {
+					t.Fatalf("%v: exit %d: %s", args, code, stderr)
+				}
+				states = append(states, path)
+			}
+			code, got, stderr := runCLI(t, nil, append([]string{"merge", "-format", tc.format}, states...)...)
+			if code != 0 || got != want {
+				t.Errorf("%v -mem %q, 3 shards merged: exit %d, %s\n%s\nwant:\n%s", tc.args, mem, code, stderr, got, want)
+			}
+		}
+	}
+}
+
+// TestStateProtections: -state refuses to overwrite the input or a file
+// that is not a state, and -state and -checkpoint cannot be the same.
+func TestStateProtections(t *testing.T) {
+	dir := t.TempDir()
+	csv := filepath.Join(dir, "x.csv")
+	os.WriteFile(csv, []byte("a,b\n1,2\n3,4\n5,7\n6,1\n"), 0o644)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"-shard", "0/2", "-state", csv, "-x", "a", "-y", "b", csv}, 1, "input"},
+		{[]string{"-shard", "0/2", "-state", example, "-x", "model_a", "-y", "model_b", example}, 1, "input"},
+		{[]string{"-shard", "0/2", "-state", "../../README.md", "-x", "model_a", "-y", "model_b", example}, 1, "not a dcor-stream state"},
+		{[]string{"-shard", "0/2", "-state", "s", "-checkpoint", "s", "-x", "model_a", "-y", "model_b", example}, 2, "same file"},
+	} {
+		code, _, stderr := runCLI(t, nil, tc.args...)
+		if code != tc.code || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tc.args, code, stderr, tc.code, tc.want)
+		}
 	}
 }
