@@ -74,7 +74,7 @@ func OpenStateFile(path string, inputs []string) (*StateFile, error) {
 	}
 	lock, err := lockFile(path + ".lock")
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	stale, _ := filepath.Glob(globEscape(path) + ".tmp-*")
 	for _, p := range stale {

@@ -217,10 +217,17 @@ func Run(ctx context.Context, spec Spec) (*Outcome, error) {
 		return runMinibatch(ctx, &spec)
 	}
 	r := &runner{spec: &spec}
+	run := r.inMemory
 	if spec.Memory > 0 {
-		return r.outOfCore(ctx)
+		run = r.outOfCore
 	}
-	return r.inMemory(ctx)
+	out, err := run(ctx)
+	if err != nil && ctx.Err() != nil && !errors.Is(err, ErrInterrupted) {
+		// Cancelled before the first tile (reading, scanning): nothing
+		// to save.
+		return nil, fmt.Errorf("%w before any tile was added: %w", ErrInterrupted, err)
+	}
+	return out, err
 }
 
 func (s *Spec) check() error {
