@@ -178,15 +178,24 @@ func writeHeatmap(file string, r *job.MatrixResult, stat string) error {
 	barC.Max.Y += da.Max.Y - bda.Max.Y
 	bar.Draw(barC)
 
-	f, err := os.Create(file)
+	// A temporary file renamed over file: a full disk leaves no
+	// truncated image behind.
+	f, err := os.CreateTemp(filepath.Dir(file), filepath.Base(file)+".tmp-*")
 	if err != nil {
 		return err
 	}
-	if _, err := c.WriteTo(f); err != nil {
-		f.Close()
+	_, err = c.WriteTo(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), file)
+	}
+	if err != nil {
+		os.Remove(f.Name())
 		return fmt.Errorf("%s: %w", file, err)
 	}
-	return f.Close()
+	return nil
 }
 
 // viridis returns matplotlib's viridis colour map (Smith & van der Walt
