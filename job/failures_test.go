@@ -1,6 +1,7 @@
 package job_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -8,6 +9,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/dcor-stream/dcor-stream/job"
 	"github.com/dcor-stream/dcor-stream/stream"
@@ -73,4 +78,43 @@ func TestChangedBetweenPasses(t *testing.T) {
 	if !errors.Is(err, job.ErrChanged) {
 		t.Errorf("input changed after pass 2: %v, %v; want ErrChanged", out, err)
 	}
+}
+
+// TestEmptyListInput: a List column of no rows behaves the same in
+// memory and under a budget.
+func TestEmptyListInput(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	path := filepath.Join(t.TempDir(), "empty.arrow")
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "x", Type: arrow.ListOf(arrow.PrimitiveTypes.Float64)},
+		{Name: "y", Type: arrow.ListOf(arrow.PrimitiveTypes.Float64)},
+	}, nil)
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := ipc.NewFileWriter(f, ipc.WithSchema(schema), ipc.WithAllocator(mem))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	var outs []string
+	for _, budget := range []int64{0, 1 << 20} {
+		out, err := job.Run(t.Context(), job.Spec{File: path, Spaces: specs("x", "y"), Memory: budget})
+		if err != nil {
+			outs = append(outs, "error: "+err.Error())
+			continue
+		}
+		out.Pair.Passes = 0 // the passes of -mem aside
+		b, _ := json.Marshal(out.Pair)
+		outs = append(outs, string(b))
+	}
+	if outs[0] != outs[1] {
+		t.Errorf("empty List input:\nin memory: %s\nunder -mem: %s", outs[0], outs[1])
+	}
+	t.Log(outs[0])
 }

@@ -184,7 +184,10 @@ func writeHeatmap(file string, r *job.MatrixResult, stat string) error {
 	if err != nil {
 		return err
 	}
-	_, err = c.WriteTo(f)
+	err = f.Chmod(0o644)
+	if err == nil {
+		_, err = c.WriteTo(f)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
