@@ -161,10 +161,16 @@ func inputs(file string, specs []stream.Spec) []string {
 	return out
 }
 
+// keptCheckpoint is a checkpoint that Run does not remove: the command
+// removes it once the results or the shard's state are written.
+type keptCheckpoint struct{ *job.StateFile }
+
+func (keptCheckpoint) Remove() error { return nil }
+
 // runJob runs spec with the command's checkpoint, state file and
-// progress, and returns the outcome; a shard's state is written to
-// -state. The caller prints the results of a whole job.
-func (c *computeFlags) runJob(ctx context.Context, spec job.Spec, stderr io.Writer) (*job.Outcome, error) {
+// progress; then it writes a shard's state to -state, or calls write with
+// the outcome of a whole job; then it removes the checkpoint.
+func (c *computeFlags) runJob(ctx context.Context, spec job.Spec, stderr io.Writer, write func(*job.Outcome) error) error {
 	ins := inputs(spec.File, spec.Spaces)
 	var state *job.StateFile
 	if c.state != "" {
@@ -172,17 +178,17 @@ func (c *computeFlags) runJob(ctx context.Context, spec job.Spec, stderr io.Writ
 		// the work.
 		var err error
 		if state, err = job.OpenStateFile(c.state, ins); err != nil {
-			return nil, err
+			return err
 		}
 		defer state.Close()
 	}
 	if c.checkpoint != "" {
 		cp, err := job.OpenStateFile(c.checkpoint, ins)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		defer cp.Close()
-		spec.Checkpoint = cp
+		spec.Checkpoint = keptCheckpoint{cp}
 	}
 	spec.Notify = func(msg string) { fmt.Fprintf(stderr, "dcor-stream: %s\n", msg) }
 	if c.mem > 0 && os.Getenv("GOMEMLIMIT") == "" {
@@ -203,17 +209,22 @@ func (c *computeFlags) runJob(ctx context.Context, spec job.Spec, stderr io.Writ
 	out, err := job.Run(ctx, spec)
 	prog.finish()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if state != nil {
 		if err := state.Save(ctx, out.State); err != nil {
-			return nil, err
+			return err
 		}
 		tiles := out.State.Tiles
 		fmt.Fprintf(stderr, "dcor-stream: shard %d/%d (tiles %d to %d) written to %s\n",
 			out.State.Shard, out.State.Shards, tiles[0], tiles[1], c.state)
+	} else if err := write(out); err != nil {
+		return err
 	}
-	return out, nil
+	if cp, ok := spec.Checkpoint.(keptCheckpoint); ok {
+		return cp.StateFile.Remove()
+	}
+	return nil
 }
 
 // exitCode prints err, prefixed by the command's name ("dcor-stream",

@@ -207,11 +207,9 @@ func matrixRun(ctx context.Context, o matrixOptions, stdin func() io.Reader, std
 	if !m.Square {
 		m.RowTitle, m.ColTitle = argsTitle(o.rows), argsTitle(o.cols)
 	}
-	out, err := o.runJob(ctx, spec, stderr)
-	if err != nil || o.state != "" {
-		return err // a shard: its state is written
-	}
-	return writeMatrix(stdout, out.Matrix, o.format, o.heatmap, o.heatmapStat)
+	return o.runJob(ctx, spec, stderr, func(out *job.Outcome) error {
+		return writeMatrix(stdout, out.Matrix, o.format, o.heatmap, o.heatmapStat)
+	})
 }
 
 // writeMatrix draws the heatmap, if asked, and writes the matrix as

@@ -137,11 +137,9 @@ func compute(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.
 		spec.Every = o.every
 		spec.OnEvery = func(p *job.Pair) error { return writePair(stdout, p, "json") }
 	}
-	out, err := o.runJob(ctx, spec, stderr)
-	if err != nil || o.state != "" {
-		return err // a shard: its state is written
-	}
-	return writePair(stdout, out.Pair, o.format)
+	return o.runJob(ctx, spec, stderr, func(out *job.Outcome) error {
+		return writePair(stdout, out.Pair, o.format)
+	})
 }
 
 // writePair writes the result of the pair mode as text or JSON.
