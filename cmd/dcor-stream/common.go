@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -116,6 +117,41 @@ func (c *computeFlags) spec(file string, stdin io.Reader) job.Spec {
 		CheckpointEvery: c.checkpointEvery,
 		AfterPass:       c.afterPass,
 	}
+}
+
+// newFlagSet returns the flag set of a command that prints usage, then
+// the flags, for -h.
+func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses args into fs and returns the one FILE argument, if any
+// (more is a usage error unless many). -h returns flag.ErrHelp.
+func parse(fs *flag.FlagSet, args []string, many bool) (string, error) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return "", err
+		}
+		return "", usageError{err.Error()}
+	}
+	if fs.NArg() > 1 && !many {
+		return "", usagef("more than one FILE: %s", strings.Join(fs.Args(), " "))
+	}
+	return fs.Arg(0), nil
+}
+
+// checkHeatmap checks the -heatmap file's extension.
+func checkHeatmap(file string) error {
+	if ext := strings.ToLower(filepath.Ext(file)); file != "" && ext != ".png" && ext != ".svg" {
+		return usagef("-heatmap %q: want a .png or .svg file", file)
+	}
+	return nil
 }
 
 // parseShard parses "I/N" with 0 <= I < N.

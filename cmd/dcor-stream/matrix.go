@@ -6,10 +6,8 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -83,12 +81,7 @@ type matrixOptions struct {
 
 func parseMatrixFlags(args []string, stderr io.Writer) (matrixOptions, error) {
 	var o matrixOptions
-	fs := flag.NewFlagSet("dcor-stream matrix", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, matrixUsageText)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("dcor-stream matrix", matrixUsageText, stderr)
 	fs.Var(spaceFlag{&o.square, true, "spaces"}, "spaces", "one space per column matching `[FILE:]COLUMNS` (names and globs, comma separated); repeatable")
 	fs.Var(spaceFlag{&o.square, false, "space"}, "space", "one feature space `SPEC`, as -x of the pair mode; repeatable")
 	fs.Var(spaceFlag{&o.rows, true, "rows"}, "rows", "the row spaces: one per column matching `[FILE:]COLUMNS`; repeatable; needs -cols")
@@ -100,18 +93,9 @@ func parseMatrixFlags(args []string, stderr io.Writer) (matrixOptions, error) {
 	fs.StringVar(&o.heatmapStat, "heatmap-stat", "bcdcor", "statistic of the heatmap: bcdcor, dcor, pdcor or semi_partial")
 	fs.BoolVar(&o.normalizeRows, "normalize-rows", false, "scale every sample's vector to unit L2 norm, per space, before distances (as the seed paper's code)")
 	fs.IntVar(&o.minibatch, "minibatch", 0, "mean over consecutive batches of `B` samples instead of the exact statistic (a different, biased estimator)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return o, err
-		}
-		return o, usageError{err.Error()}
-	}
-	switch fs.NArg() {
-	case 0:
-	case 1:
-		o.file = fs.Arg(0)
-	default:
-		return o, usagef("more than one FILE: %s", strings.Join(fs.Args(), " "))
+	var err error
+	if o.file, err = parse(fs, args, false); err != nil {
+		return o, err
 	}
 	if err := o.computeFlags.check(); err != nil {
 		return o, err
@@ -139,12 +123,7 @@ func parseMatrixFlags(args []string, stderr io.Writer) (matrixOptions, error) {
 	default:
 		return o, usagef("-heatmap-stat %q: want bcdcor, dcor, pdcor or semi_partial", o.heatmapStat)
 	}
-	if o.heatmap != "" {
-		if ext := strings.ToLower(filepath.Ext(o.heatmap)); ext != ".png" && ext != ".svg" {
-			return o, usagef("-heatmap %q: want a .png or .svg file", o.heatmap)
-		}
-	}
-	return o, nil
+	return o, checkHeatmap(o.heatmap)
 }
 
 // runMatrix is the matrix command (dcor-stream matrix ARGS): it returns
@@ -157,34 +136,17 @@ func runMatrix(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	return exitCode(err, "dcor-stream matrix", stderr)
 }
 
-func matrixCommand(ctx context.Context, o matrixOptions, stdin io.Reader, stdout, stderr io.Writer) error {
+func matrixCommand(ctx context.Context, o matrixOptions, in io.Reader, stdout, stderr io.Writer) error {
 	// Standard input is read twice (the schema to expand globs, then the
 	// data), so it is held in memory; the data is loaded whole anyway.
-	open := func() io.Reader { return stdin }
+	stdin := func() io.Reader { return in }
 	if usesStdin(o) {
-		b, err := io.ReadAll(stdin)
+		b, err := io.ReadAll(in)
 		if err != nil {
 			return fmt.Errorf("stdin: %w", err)
 		}
-		open = func() io.Reader { return bytes.NewReader(b) }
+		stdin = func() io.Reader { return bytes.NewReader(b) }
 	}
-	return matrixRun(ctx, o, open, stdout, stderr)
-}
-
-// usesStdin reports whether any space may be read from "-".
-func usesStdin(o matrixOptions) bool {
-	if o.file == arrowio.Stdin {
-		return true
-	}
-	for _, a := range slices.Concat(o.square, o.rows, o.cols, []job.SpaceArg{{Spec: o.given}}) {
-		if a.Spec == arrowio.Stdin || strings.HasPrefix(a.Spec, arrowio.Stdin+":") {
-			return true
-		}
-	}
-	return false
-}
-
-func matrixRun(ctx context.Context, o matrixOptions, stdin func() io.Reader, stdout, stderr io.Writer) error {
 	rows, cols := o.square, []job.SpaceArg(nil)
 	if len(rows) == 0 {
 		rows, cols = o.rows, o.cols
@@ -210,6 +172,19 @@ func matrixRun(ctx context.Context, o matrixOptions, stdin func() io.Reader, std
 	return o.runJob(ctx, spec, stderr, func(out *job.Outcome) error {
 		return writeMatrix(stdout, out.Matrix, o.format, o.heatmap, o.heatmapStat)
 	})
+}
+
+// usesStdin reports whether any space may be read from "-".
+func usesStdin(o matrixOptions) bool {
+	if o.file == arrowio.Stdin {
+		return true
+	}
+	for _, a := range slices.Concat(o.square, o.rows, o.cols, []job.SpaceArg{{Spec: o.given}}) {
+		if a.Spec == arrowio.Stdin || strings.HasPrefix(a.Spec, arrowio.Stdin+":") {
+			return true
+		}
+	}
+	return false
 }
 
 // writeMatrix draws the heatmap, if asked, and writes the matrix as

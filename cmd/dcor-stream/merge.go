@@ -1,12 +1,8 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
-	"strings"
 
 	"github.com/dcor-stream/dcor-stream/job"
 )
@@ -25,28 +21,18 @@ Flags:
 
 // runMerge is 'dcor-stream merge'.
 func runMerge(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("dcor-stream merge", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, mergeUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("dcor-stream merge", mergeUsage, stderr)
 	format := fs.String("format", "text", "output format: text, json, or csv (matrix states)")
 	heatmap := fs.String("heatmap", "", "matrix states: also draw the matrix as a heatmap to `FILE`.png or FILE.svg")
 	heatmapStat := fs.String("heatmap-stat", "bcdcor", "statistic of the heatmap: bcdcor, dcor, pdcor or semi_partial")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err.Error()}
+	if _, err := parse(fs, args, true); err != nil {
+		return err
 	}
 	if *format != "text" && *format != "json" && *format != "csv" {
 		return usagef("-format %q: want text, json or csv", *format)
 	}
-	if *heatmap != "" {
-		if ext := strings.ToLower(filepath.Ext(*heatmap)); ext != ".png" && ext != ".svg" {
-			return usagef("-heatmap %q: want a .png or .svg file", *heatmap)
-		}
+	if err := checkHeatmap(*heatmap); err != nil {
+		return err
 	}
 	if fs.NArg() == 0 {
 		return usagef("merge needs the state files of the shards")

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
-	"strings"
 
 	"github.com/dcor-stream/dcor-stream/job"
 	"github.com/dcor-stream/dcor-stream/stream"
@@ -48,30 +47,16 @@ type options struct {
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
-	fs := flag.NewFlagSet("dcor-stream", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usageText)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("dcor-stream", usageText, stderr)
 	fs.StringVar(&o.x, "x", "", "feature space `SPEC` of X (required)")
 	fs.StringVar(&o.y, "y", "", "feature space `SPEC` of Y (required)")
 	fs.StringVar(&o.z, "z", "", "feature space `SPEC` of Z: adds partial dCor of X and Y given Z")
 	o.computeFlags.register(fs)
 	fs.StringVar(&o.format, "format", "text", "output format: text or json")
 	fs.IntVar(&o.every, "every", 0, "print the running estimate as one JSON line per `N` new rows, then the result")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return o, err
-		}
-		return o, usageError{err.Error()}
-	}
-	switch fs.NArg() {
-	case 0:
-	case 1:
-		o.file = fs.Arg(0)
-	default:
-		return o, usagef("more than one FILE: %s", strings.Join(fs.Args(), " "))
+	var err error
+	if o.file, err = parse(fs, args, false); err != nil {
+		return o, err
 	}
 	if o.x == "" || o.y == "" {
 		return o, usagef("-x and -y are required")
