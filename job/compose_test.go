@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"testing"
 
@@ -225,5 +226,51 @@ func TestDataInput(t *testing.T) {
 	var buf bytes.Buffer
 	if _, err := job.Run(t.Context(), job.Spec{Data: tab.Spaces[:1]}); !errors.Is(err, job.ErrSpec) {
 		t.Errorf("a pair job of one space: %v, want ErrSpec%s", err, &buf)
+	}
+}
+
+// TestCancelAnywhere cancels runs at random moments (after a random
+// number of tiles, on random workers, in memory or under a budget),
+// several times in a row, and resumes: the bits are those of the
+// uninterrupted run.
+func TestCancelAnywhere(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	base := modes[2].spec // the matrix with a given space
+	base.Options.Tile = 64
+	want := fingerprintOf(t, run(t, base, 1))
+	for trial := range 4 {
+		cp := &memCheckpoint{}
+		spec := base
+		spec.Checkpoint = cp
+		for range 3 {
+			spec.Memory = []int64{0, 64 << 10, 1 << 20}[rng.IntN(3)]
+			spec.Options.Workers = 1 + rng.IntN(3)
+			interrupted(t, spec, 1+rng.IntN(30))
+		}
+		out, err := job.Run(t.Context(), spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fingerprintOf(t, out); got != want {
+			t.Errorf("trial %d: cancelled 3 times and resumed: differs from the uninterrupted run", trial)
+		}
+	}
+}
+
+// TestReaderInput: an open stream.Reader as the input, in memory and
+// under a budget, gives the bits of the file's run.
+func TestReaderInput(t *testing.T) {
+	sp := specs("model_a", "model_b")
+	want := fingerprintOf(t, run(t, job.Spec{File: activations, Spaces: sp}, 1))
+	for _, mem := range []int64{0, 64 << 10} {
+		r, err := stream.NewReader(t.Context(), activations, sp, stream.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := fingerprintOf(t, run(t, job.Spec{Reader: r, Memory: mem}, 1))
+		r.Close()
+		if got != want {
+			t.Errorf("memory %d: a Reader's run differs from the file's", mem)
+		}
 	}
 }
