@@ -17,8 +17,10 @@ type Tile struct{ I, J int }
 
 // AddTiles adds to st, which must come from pl.NewStats, the tiles listed
 // (in any order, each at most once over the whole run), computed over
-// rows, which hold all n samples of every space in memory. rows is only
-// read, and not retained.
+// rows, which hold all n samples of every space in memory, as given to
+// ScanBound (which checked their values: AddTiles checks their shape
+// only, so that a run may call it for a batch of tiles at a time at no
+// cost). rows is only read, and not retained.
 //
 // If added is not nil it is called after each tile is added to st, from
 // the goroutine that called AddTiles, in the order of tiles; a non-nil
@@ -26,18 +28,19 @@ type Tile struct{ I, J int }
 // (added's, ctx.Err(), …) the tiles added to st are exactly those added
 // was called for: at most the tiles in flight are lost.
 //
-// It returns an error wrapping ErrShape or ErrSampleCount for rows that
-// are not the plan's n samples, or ErrRange for a tile outside the grid.
+// It returns an error wrapping ErrShape for rows that are not the plan's
+// n samples, or ErrRange for a tile outside the grid.
 func (pl *Plan) AddTiles(ctx context.Context, st *estimator.Stats, rows []Space, tiles []Tile, added func(Tile) error) error {
 	if pl.n < 0 {
 		panic("block: AddTiles before NewStats")
 	}
-	m, err := pl.check(rows)
-	if err != nil {
-		return err
+	if len(rows) != len(pl.dims) {
+		return fmt.Errorf("%d spaces, plan has %d: %w", len(rows), len(pl.dims), ErrShape)
 	}
-	if m != pl.n {
-		return fmt.Errorf("%d rows, the plan has %d: %w", m, pl.n, ErrSampleCount)
+	for k, s := range rows {
+		if s.Dim != pl.dims[k] || len(s.Data) != pl.n*s.Dim {
+			return fmt.Errorf("space %d: %d values of dim %d, the plan has %d rows of dim %d: %w", k, len(s.Data), s.Dim, pl.n, pl.dims[k], ErrShape)
+		}
 	}
 	t := pl.TileSize()
 	grid := (pl.n + t - 1) / t

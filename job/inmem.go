@@ -178,7 +178,11 @@ func (r *runner) inMemory(ctx context.Context) (*Outcome, error) {
 	if err := r.resume(ctx, fresh); err != nil {
 		return nil, err
 	}
-	err = pl.AddTiles(ctx, r.st, spaces, r.todo(), r.added)
+	var tiles []block.Tile
+	for next := r.hdr.Tiles[0]; next < r.hdr.Tiles[1] && err == nil; {
+		tiles = r.todo(tiles, &next)
+		err = pl.AddTiles(ctx, r.st, spaces, tiles, r.added)
+	}
 	return r.finish(ctx, err)
 }
 

@@ -108,15 +108,20 @@ func (r *runner) keep(tl block.Tile) bool {
 	return idx >= r.hdr.Tiles[0] && idx < r.hdr.Tiles[1] && !r.done.has(idx)
 }
 
-// todo lists the tiles still to be computed, in tile order.
-func (r *runner) todo() []block.Tile {
-	var out []block.Tile
-	for idx := r.hdr.Tiles[0]; idx < r.hdr.Tiles[1]; idx++ {
-		if !r.done.has(idx) {
-			out = append(out, r.g.tile(idx))
+// todoBatch is the number of tiles listed at once: the list and the
+// block package's references to it take about 70 bytes per tile.
+const todoBatch = 1 << 16
+
+// todo appends to dst the tiles still to be computed from the tile index
+// *next on, in tile order, up to todoBatch of them, and advances *next.
+func (r *runner) todo(dst []block.Tile, next *int) []block.Tile {
+	dst = dst[:0]
+	for ; *next < r.hdr.Tiles[1] && len(dst) < todoBatch; *next++ {
+		if !r.done.has(*next) {
+			dst = append(dst, r.g.tile(*next))
 		}
 	}
-	return out
+	return dst
 }
 
 // added records a tile added to the state: the done set, the progress,
