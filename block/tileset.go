@@ -3,7 +3,6 @@ package block
 import (
 	"context"
 	"fmt"
-	"runtime"
 
 	"github.com/dcor-stream/dcor-stream/estimator"
 )
@@ -61,18 +60,6 @@ func each(tiles []Tile, added func(Tile) error) func(int) error {
 		return nil
 	}
 	return func(i int) error { return added(tiles[i]) }
-}
-
-// SetWorkers sets the number of workers of the plan's later calls (0:
-// runtime.GOMAXPROCS(0)). The state does not depend on it.
-func (pl *Plan) SetWorkers(n int) {
-	if n < 0 {
-		panic("block: negative worker count")
-	}
-	if n == 0 {
-		n = runtime.GOMAXPROCS(0)
-	}
-	pl.eng.workers = n
 }
 
 // AddHeldTiles is AddHeld for the tiles among the held rows that keep
