@@ -124,8 +124,10 @@ func interrupted(t *testing.T, spec job.Spec, stop int) *memCheckpoint {
 	spec.CheckpointEvery = 1 << 62 // only the save on cancellation
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
+	added := 0 // tiles added when cancelled
 	spec.Progress = func(p job.Progress) {
 		if p.Tiles-p.ResumedTiles == stop {
+			added = p.Tiles
 			cancel()
 		}
 	}
@@ -135,6 +137,19 @@ func interrupted(t *testing.T, spec job.Spec, stop int) *memCheckpoint {
 	}
 	if cp.b == nil {
 		t.Fatalf("cancelled after %d tiles: no checkpoint saved", stop)
+	}
+	// Every tile added before the cancellation is saved: at most those
+	// in flight are lost.
+	saved, err := cp.Load(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := 0
+	for _, v := range saved.Done {
+		done += v[1] - v[0]
+	}
+	if done < added {
+		t.Fatalf("cancelled after %d tiles added: the checkpoint holds %d", added, done)
 	}
 	return cp
 }
