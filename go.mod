@@ -1,10 +1,10 @@
 module github.com/dcor-stream/dcor-stream
 
-go 1.26.0
+go 1.25.0
 
 require (
 	github.com/apache/arrow-go/v18 v18.8.0
-	golang.org/x/sync v0.25.0
+	golang.org/x/sync v0.22.0
 	gonum.org/v1/gonum v0.17.0
 	gonum.org/v1/plot v0.17.0
 )

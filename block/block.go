@@ -29,8 +29,6 @@ import (
 	"math"
 	"runtime"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/dcor-stream/dcor-stream/estimator"
 )
 
@@ -300,107 +298,45 @@ type slot struct {
 }
 
 // run computes the tiles of the upper triangle of the grid×grid tile grid
-// on len(scratches) workers and adds them to st in tile order.
+// that sch runs on len(scratches) workers and adds them to st, on the one
+// worker pool of the package (engine.addEach: a window of partials
+// reduced in tile order), runBatch tiles at a time.
 //
 // The tiles are taken in the fixed order I ascending, then J >= I
-// ascending. The calling goroutine hands tile t to the workers only after
-// it has added tile t - len(slots) to st, so at most len(slots) partials
-// exist and each is reused; it adds tile t only after tile t-1, so the
-// floating-point sums are the same for any worker count and timing.
+// ascending; the state adds exactly, so it is the same for any worker
+// count and timing.
 func (p *plan) run(ctx context.Context, st *estimator.Stats, scratches []*scratch, grid int, sch *schedule) error {
-	tiles := grid * (grid + 1) / 2
-	slots := make([]slot, min(tiles, windowPerWorker*len(scratches)))
-	for i := range slots {
-		slots[i] = p.newSlot()
-	}
-
-	g, gctx := errgroup.WithContext(ctx)
-	// One goroutine per requested worker, each with its own scratch: the
-	// kernel is CPU bound (and Gemm is called on blocks small enough for
-	// gonum to stay serial).
-	g.SetLimit(len(scratches))
-	jobs := make(chan *slot)
-	for _, sc := range scratches {
-		if gctx.Err() != nil {
-			break
-		}
-		g.Go(func() error {
-			for sl := range jobs {
-				if gctx.Err() == nil {
-					p.computeTile(sc, sl)
-				}
-				sl.done <- struct{}{}
-			}
-			return nil
-		})
-	}
-
-	err := p.dispatch(gctx, st, slots, jobs, grid, sch)
-	close(jobs)
-	if werr := g.Wait(); err == nil {
-		err = werr
-	}
-	if cerr := ctx.Err(); cerr != nil {
-		return cerr
-	}
-	return err
-}
-
-// dispatch sends the tiles to the workers in order and adds them to st in
-// the same order, as they complete.
-func (p *plan) dispatch(ctx context.Context, st *estimator.Stats, slots []slot, jobs chan<- *slot, grid int, sch *schedule) error {
-	reduce := func(sl *slot) error {
-		select {
-		case <-sl.done:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		if err := ctx.Err(); err != nil {
-			return err // the worker may have skipped the tile
-		}
-		if err := st.AddTile(&sl.tile); err != nil {
-			return err
-		}
+	e := &engine{p: p, workers: len(scratches), scratches: scratches}
+	added := func(int) error {
 		sch.done++
 		if sch.progress != nil {
 			return sch.progress(st, sch.done, sch.rng.To-sch.rng.From)
 		}
 		return nil
 	}
-	// t counts the tiles handed out; idx is the position of (bi, bj) in the
-	// tile order, of which only [rng.From+done, rng.To) are computed.
-	t, idx := 0, 0
+	var refs []tileRef
+	idx := 0 // the position of (bi, bj) in the tile order
 	first, last := sch.rng.From+sch.done, sch.rng.To
-	for bi := range grid {
-		for bj := bi; bj < grid; bj, idx = bj+1, idx+1 {
+	for bi := 0; bi < grid && idx < last; bi++ {
+		for bj := bi; bj < grid && idx < last; bj, idx = bj+1, idx+1 {
 			if idx < first {
 				continue
 			}
-			if idx >= last {
-				break
-			}
-			sl := &slots[t%len(slots)]
-			if t >= len(slots) {
-				if err := reduce(sl); err != nil {
+			i0, j0 := bi*p.tileSize, bj*p.tileSize
+			refs = append(refs, tileRef{li: i0, ni: min(p.tileSize, p.n-i0), lj: j0, nj: min(p.tileSize, p.n-j0), gi: i0, gj: j0, diag: bi == bj})
+			if len(refs) == runBatch {
+				if err := e.addEach(ctx, st, p.spaces, refs, added); err != nil {
 					return err
 				}
+				refs = refs[:0]
 			}
-			p.setTile(sl, bi, bj)
-			select {
-			case jobs <- sl:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			t++
 		}
 	}
-	for r := max(0, t-len(slots)); r < t; r++ {
-		if err := reduce(&slots[r%len(slots)]); err != nil {
-			return err
-		}
-	}
-	return nil
+	return e.addEach(ctx, st, p.spaces, refs, added)
 }
+
+// runBatch is the number of tiles run lists at once (56 bytes each).
+const runBatch = 1 << 16
 
 func (p *plan) newSlot() slot {
 	sl := slot{
@@ -435,8 +371,3 @@ func (p *plan) setTile(sl *slot, bi, bj int) {
 	}
 }
 
-// computeTile computes the tile set in sl (see setTile).
-func (p *plan) computeTile(sc *scratch, sl *slot) {
-	tl := &sl.tile
-	p.computeSlot(sc, sl, tl.I0, len(tl.RowI[0]), tl.J0, len(sl.viewJ[0]), tl.Diagonal)
-}

@@ -42,6 +42,14 @@ func (sc *scratch) forget() {
 // that order (estimator.Stats adds exactly), only on each tile, which is
 // computed the same way whatever buffer, call or worker holds it.
 func (e *engine) add(ctx context.Context, st *estimator.Stats, buf []Space, tiles []tileRef) error {
+	return e.addEach(ctx, st, buf, tiles, nil)
+}
+
+// addEach is add calling added(t), if not nil, right after tiles[t] is
+// added to st, from the calling goroutine and in the order of tiles. A
+// non-nil error from added stops addEach, which returns it; the tiles
+// added to st are then exactly those added was called for.
+func (e *engine) addEach(ctx context.Context, st *estimator.Stats, buf []Space, tiles []tileRef, added func(t int) error) error {
 	if err := ctx.Err(); err != nil || len(tiles) == 0 {
 		return err
 	}
@@ -82,7 +90,8 @@ func (e *engine) add(ctx context.Context, st *estimator.Stats, buf []Space, tile
 		})
 	}
 
-	reduce := func(i int) error {
+	reduce := func(t int) error {
+		i := t % len(slots)
 		select {
 		case <-slots[i].done:
 		case <-gctx.Done():
@@ -91,13 +100,19 @@ func (e *engine) add(ctx context.Context, st *estimator.Stats, buf []Space, tile
 		if err := gctx.Err(); err != nil {
 			return err // the worker may have skipped the tile
 		}
-		return st.AddTile(&slots[i].tile)
+		if err := st.AddTile(&slots[i].tile); err != nil {
+			return err
+		}
+		if added != nil {
+			return added(t)
+		}
+		return nil
 	}
 	err := func() error {
 		for t, ref := range tiles {
 			i := t % len(slots)
 			if t >= len(slots) {
-				if err := reduce(i); err != nil {
+				if err := reduce(t - len(slots)); err != nil {
 					return err
 				}
 			}
@@ -110,7 +125,7 @@ func (e *engine) add(ctx context.Context, st *estimator.Stats, buf []Space, tile
 			}
 		}
 		for t := max(0, len(tiles)-len(slots)); t < len(tiles); t++ {
-			if err := reduce(t % len(slots)); err != nil {
+			if err := reduce(t); err != nil {
 				return err
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/dcor-stream/dcor-stream/job"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/palette"
@@ -43,11 +44,11 @@ var heatStatTitle = map[string]string{
 // value) to max(1, largest value) so that heatmaps of different runs
 // compare, with its value printed when the matrix is at most 24×24, a
 // colour bar, and a title naming the statistic, n and the estimator.
-func writeHeatmap(file string, r *matrixReport, stat string) error {
+func writeHeatmap(file string, r *job.MatrixResult, stat string) error {
 	var grid [][]float64
-	for _, s := range r.stats() {
-		if s.key == stat {
-			grid = s.grid
+	for _, s := range r.Stats() {
+		if s.Key == stat {
+			grid = s.Grid
 		}
 	}
 	if grid == nil {
@@ -89,47 +90,47 @@ func writeHeatmap(file string, r *matrixReport, stat string) error {
 	if m := max(nr, nc); m > 16 {
 		cellH = vg.Length(math.Max(0.18, 8.0/float64(m))) * vg.Inch
 	}
-	cellW := max(cellH, min(longest(r.colNames)+0.2*vg.Inch, 1.2*vg.Inch))
-	upright := longest(r.colNames)+0.1*vg.Inch > cellW
+	cellW := max(cellH, min(longest(r.Cols)+0.2*vg.Inch, 1.2*vg.Inch))
+	upright := longest(r.Cols)+0.1*vg.Inch > cellW
 	if vg.Length(nc)*cellW > 12*vg.Inch {
 		cellW, upright = cellH, true
 	}
 	colLabelH := face.Extents().Height
 	if upright {
-		colLabelH = longest(r.colNames)
+		colLabelH = longest(r.Cols)
 	}
 	const barW = 1.3 * vg.Inch
-	w := longest(r.rowNames) + cellW*vg.Length(nc) + barW + 1.2*vg.Inch
+	w := longest(r.Rows) + cellW*vg.Length(nc) + barW + 1.2*vg.Inch
 	h := colLabelH + cellH*vg.Length(nr) + 1.8*vg.Inch
 	w, h = max(w, 5*vg.Inch), max(h, 4*vg.Inch)
 
 	p := plot.New()
 	name := heatStatTitle[stat]
 	if strings.Contains(name, "%s") {
-		name = fmt.Sprintf(name, r.given)
+		name = fmt.Sprintf(name, r.Given)
 	}
-	title := fmt.Sprintf("%s, n = %d", name, r.res.n)
-	if r.res.minibatch > 0 {
-		title += "\n" + r.estimatorLabel()
+	title := fmt.Sprintf("%s, n = %d", name, r.N)
+	if r.Minibatch > 0 {
+		title += "\n" + r.Estimator()
 	}
-	if r.normalize {
+	if r.NormalizeRows {
 		title += "\nrows normalised to unit norm"
 	}
 	p.Title.Text = title
 	p.Title.TextStyle.Font.Size = vg.Points(12)
-	p.X.Label.Text = r.colTitle
-	p.Y.Label.Text = r.rowTitle
-	colNames := r.colNames
+	p.X.Label.Text = r.ColTitle
+	p.Y.Label.Text = r.RowTitle
+	colNames := r.Cols
 	if upright {
 		// Trailing spaces keep the ends of upright labels off the cells.
 		colNames = make([]string, nc)
-		for i, n := range r.colNames {
+		for i, n := range r.Cols {
 			colNames[i] = n + "  "
 		}
 	}
 	p.NominalX(colNames...)
 	rev := make([]string, nr)
-	for i, n := range r.rowNames {
+	for i, n := range r.Rows {
 		rev[nr-1-i] = n
 	}
 	p.NominalY(rev...)
@@ -177,15 +178,27 @@ func writeHeatmap(file string, r *matrixReport, stat string) error {
 	barC.Max.Y += da.Max.Y - bda.Max.Y
 	bar.Draw(barC)
 
-	f, err := os.Create(file)
+	// A temporary file renamed over file: a full disk leaves no
+	// truncated image behind.
+	f, err := os.CreateTemp(filepath.Dir(file), filepath.Base(file)+".tmp-*")
 	if err != nil {
 		return err
 	}
-	if _, err := c.WriteTo(f); err != nil {
-		f.Close()
+	err = f.Chmod(0o644)
+	if err == nil {
+		_, err = c.WriteTo(f)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), file)
+	}
+	if err != nil {
+		os.Remove(f.Name())
 		return fmt.Errorf("%s: %w", file, err)
 	}
-	return f.Close()
+	return nil
 }
 
 // viridis returns matplotlib's viridis colour map (Smith & van der Walt

@@ -14,8 +14,13 @@
 // existing file, reads that space from its own file, aligned by row order
 // with the others; "-" is standard input (an Arrow IPC stream).
 //
-// Exit status: 0 on success, 1 for a data or runtime error, 2 for a usage
-// error.
+// Exit status: 0 on success, 1 for a data or runtime error (also when
+// interrupted by SIGTERM or SIGINT, after writing -checkpoint), 2 for a
+// usage error, 3 for an internal error (a panic: a bug).
+//
+// The computation is package job; this command only parses flags into a
+// job.Spec, renders the results, draws the progress bar and sets the exit
+// status.
 package main
 
 import (

@@ -18,6 +18,7 @@ import (
 	"gonum.org/v1/gonum/floats/scalar"
 
 	"github.com/dcor-stream/dcor-stream/block"
+	"github.com/dcor-stream/dcor-stream/job"
 	"github.com/dcor-stream/dcor-stream/stream"
 )
 
@@ -197,8 +198,8 @@ func TestMatrixGolden(t *testing.T) {
 			if strings.HasSuffix(tc.name, "json") && !json.Valid([]byte(stdout)) {
 				t.Errorf("output is not valid JSON: %s", stdout)
 			}
-			if strings.Contains(tc.name, "minibatch") && !strings.Contains(stdout, fmt.Sprintf(minibatchNote, 128)) {
-				t.Errorf("minibatch output does not say %q:\n%s", fmt.Sprintf(minibatchNote, 128), stdout)
+			if strings.Contains(tc.name, "minibatch") && !strings.Contains(stdout, fmt.Sprintf(job.MinibatchNote, 128)) {
+				t.Errorf("minibatch output does not say %q:\n%s", fmt.Sprintf(job.MinibatchNote, 128), stdout)
 			}
 		})
 	}
@@ -246,7 +247,7 @@ func TestMinibatch(t *testing.T) {
 		if mb := m.Minibatch; mb == nil || mb.Size != tc.b || mb.Batches != tc.batches || mb.Unused != tc.unused {
 			t.Errorf("-minibatch %d: minibatch %+v, want %d batches, %d samples unused", tc.b, mb, tc.batches, tc.unused)
 		}
-		if m.Estimator != fmt.Sprintf(minibatchNote, tc.b) {
+		if m.Estimator != fmt.Sprintf(job.MinibatchNote, tc.b) {
 			t.Errorf("-minibatch %d: estimator %q", tc.b, m.Estimator)
 		}
 	}
@@ -308,8 +309,8 @@ func TestNormalizeRows(t *testing.T) {
 		}
 		row := append(slices.Clone(x), y...)
 		fmt.Fprintln(&raw, joinFloats(row))
-		normalizeRows(x, 3)
-		normalizeRows(y, 2)
+		job.NormalizeRows(x, 3)
+		job.NormalizeRows(y, 2)
 		fmt.Fprintln(&normed, joinFloats(append(x, y...)))
 	}
 	dir := t.TempDir()
@@ -333,7 +334,7 @@ func TestNormalizeRows(t *testing.T) {
 	}
 
 	x := []float64{3, 4, 0, 0, 1e-300, 0, 1e300, 1e300}
-	normalizeRows(x, 2)
+	job.NormalizeRows(x, 2)
 	want := []float64{0.6, 0.8, 0, 0, 1, 0, math.Sqrt2 / 2, math.Sqrt2 / 2}
 	for i := range x {
 		if !scalar.EqualWithinAbsOrRel(x[i], want[i], 1e-15, 1e-15) {
@@ -457,12 +458,14 @@ func BenchmarkMatrix(b *testing.B) {
 	n := *benchN
 	rng := rand.New(rand.NewPCG(1, 2))
 	spaces := make([]block.Space, k)
+	data := make([]stream.Space, k)
 	for s := range spaces {
 		d := make([]float64, n*dim)
 		for i := range d {
 			d[i] = rng.NormFloat64()
 		}
 		spaces[s] = block.Space{Data: d, Dim: dim}
+		data[s] = stream.Space{Name: fmt.Sprint(s), Data: d, Dim: dim}
 	}
 	idx := make([]int, k)
 	for i := range idx {
@@ -472,7 +475,8 @@ func BenchmarkMatrix(b *testing.B) {
 	b.Run(fmt.Sprintf("matrix/n=%d", n), func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := computeMatrix(b.Context(), spaces, idx, idx, -1, block.Options{}, 0); err != nil {
+			spec := job.Spec{Data: data, Matrix: &job.Matrix{Rows: idx, Cols: idx, Given: job.NoGiven}}
+			if _, err := job.Run(b.Context(), spec); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -1,94 +1,66 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 
-	"github.com/dcor-stream/dcor-stream/block"
-	"github.com/dcor-stream/dcor-stream/estimator"
+	"github.com/dcor-stream/dcor-stream/job"
 )
 
-const mergeUsage = `usage: dcor-stream merge [-format text|json] STATE...
+const mergeUsage = `usage: dcor-stream merge [-format text|json|csv] [-heatmap FILE] STATE...
 
-Adds the states written by 'dcor-stream -shard I/N -state FILE …' and prints
-the statistics of the whole sample, exactly as one run would (to the last
-bit). The states must be the N shards 0..N-1 of the same inputs and options,
-each complete and each once.
+Adds the states written by 'dcor-stream [matrix] -shard I/N -state FILE …'
+and prints the statistics of the whole sample, exactly as one run would (to
+the last bit): the pair mode's output, or the matrix command's. The states
+must be the N shards 0..N-1 of the same inputs and options, each complete
+and each once; merge says which shard is missing, duplicated or
+incomplete, and which option or input differs.
 
 Flags:
 `
 
 // runMerge is 'dcor-stream merge'.
 func runMerge(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("dcor-stream merge", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, mergeUsage)
-		fs.PrintDefaults()
+	fs := newFlagSet("dcor-stream merge", mergeUsage, stderr)
+	format := fs.String("format", "text", "output format: text, json, or csv (matrix states)")
+	heatmap := fs.String("heatmap", "", "matrix states: also draw the matrix as a heatmap to `FILE`.png or FILE.svg")
+	heatmapStat := fs.String("heatmap-stat", "bcdcor", "statistic of the heatmap: bcdcor, dcor, pdcor or semi_partial")
+	if _, err := parse(fs, args, true); err != nil {
+		return err
 	}
-	format := fs.String("format", "text", "output format: text or json")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err.Error()}
+	if *format != "text" && *format != "json" && *format != "csv" {
+		return usagef("-format %q: want text, json or csv", *format)
 	}
-	if *format != "text" && *format != "json" {
-		return usagef("-format %q: want text or json", *format)
+	if err := checkHeatmap(*heatmap); err != nil {
+		return err
 	}
 	if fs.NArg() == 0 {
 		return usagef("merge needs the state files of the shards")
 	}
-	hdr, st, err := mergeStates(fs.Args())
+	states := make([]*job.State, fs.NArg())
+	for i, p := range fs.Args() {
+		s, err := job.ReadStateFile(p)
+		if err != nil {
+			return err
+		}
+		if s == nil {
+			return fmt.Errorf("%s: an empty file, not a state: %w", p, job.ErrState)
+		}
+		states[i] = s
+	}
+	total, err := job.Merge(states...)
 	if err != nil {
 		return err
 	}
-	return newReport(hdr, st).write(stdout, *format)
-}
-
-// mergeStates reads and checks the shard states and returns their sum.
-func mergeStates(paths []string) (*stateHeader, *estimator.Stats, error) {
-	var first *stateHeader
-	var total estimator.Stats
-	seen := map[int]string{}
-	for _, p := range paths {
-		h, st, err := readState(p)
-		if err != nil {
-			return nil, nil, err
-		}
-		if first == nil {
-			first = h
-		} else if h.Fingerprint != first.Fingerprint || h.N != first.N || h.Options != first.Options || h.Shards != first.Shards {
-			return nil, nil, fmt.Errorf("%s and %s are not shards of the same run (inputs, options or shard count differ): %w", paths[0], p, errState)
-		}
-		if prev, dup := seen[h.Shard]; dup {
-			return nil, nil, fmt.Errorf("%s and %s are both shard %d/%d: %w", prev, p, h.Shard, h.Shards, errState)
-		}
-		seen[h.Shard] = p
-		want := block.Shard(h.N, block.Options{TileSize: h.Options.Tile}, h.Shard, h.Shards)
-		if h.Range != [2]int{want.From, want.To} {
-			return nil, nil, fmt.Errorf("%s: shard %d/%d covers tiles %v, want [%d %d]: %w", p, h.Shard, h.Shards, h.Range, want.From, want.To, errState)
-		}
-		if h.Panel != nil {
-			return nil, nil, fmt.Errorf("%s: a checkpoint of a -mem run, not a shard: %w", p, errState)
-		}
-		if h.Done != h.Range[1]-h.Range[0] {
-			return nil, nil, fmt.Errorf("%s: shard %d/%d is incomplete (%d of %d tiles): %w", p, h.Shard, h.Shards, h.Done, h.Range[1]-h.Range[0], errState)
-		}
-		if err := total.Merge(st); err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", p, err)
-		}
+	res, err := total.Results()
+	if err != nil {
+		return err
 	}
-	var missing []int
-	for i := range first.Shards {
-		if _, ok := seen[i]; !ok {
-			missing = append(missing, i)
-		}
+	if res.Matrix != nil {
+		return writeMatrix(stdout, res.Matrix, *format, *heatmap, *heatmapStat)
 	}
-	if len(missing) > 0 {
-		return nil, nil, fmt.Errorf("missing shards %v of %d: %w", missing, first.Shards, errState)
+	if *format == "csv" || *heatmap != "" {
+		return usagef("-format csv and -heatmap are for matrix states")
 	}
-	return first, &total, nil
+	return writePair(stdout, res.Pair, *format)
 }

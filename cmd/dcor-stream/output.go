@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/dcor-stream/dcor-stream/job"
 )
 
 // field is one named output value with its definition.
@@ -18,8 +19,8 @@ type field struct {
 	def   string
 }
 
-func (r *report) fields() (pair, partial []field) {
-	p := r.pair
+func fields(r *job.Pair) (pair, partial []field) {
+	p := r.Result
 	pair = []field{
 		{"bcdcor", p.BCDCor, "bias-corrected dCor² R*(X,Y), U-statistic, in [-1, 1]; 0 under independence"},
 		{"t_stat", p.T, "t statistic of the test of independence (Székely & Rizzo 2013)"},
@@ -35,7 +36,7 @@ func (r *report) fields() (pair, partial []field) {
 		{"dvar_x_sq", p.DVarXSq, "V²(X,X)"},
 		{"dvar_y_sq", p.DVarYSq, "V²(Y,Y)"},
 	}
-	if q := r.partial; q != nil {
+	if q := r.Partial; q != nil {
 		partial = []field{
 			{"pdcor", q.PDCor, "partial dCor of X and Y given Z (Székely & Rizzo 2014), in [-1, 1]"},
 			{"pdcov", q.PDCov, "partial dCov U(X,Y) - U(X,Z)·U(Y,Z)/U(Z,Z)"},
@@ -47,89 +48,25 @@ func (r *report) fields() (pair, partial []field) {
 	return pair, partial
 }
 
-// flagNames returns the degenerate-case flags of the pair and the partial
-// statistics, each once.
-func (r *report) flagNames() []string {
-	names := r.pair.Flags.Names()
-	if r.partial != nil {
-		for _, n := range r.partial.Flags.Names() {
-			if !slices.Contains(names, n) {
-				names = append(names, n)
-			}
-		}
-	}
-	return names
-}
-
-// jsonKeys is the order of the statistics in the JSON object.
-var jsonKeys = []string{"dcor", "dcor_sq", "dcov", "dcov_sq", "dvar_x_sq", "dvar_y_sq",
-	"bcdcor", "dcov_u", "dvar_x_u", "dvar_y_u", "t_stat", "t_df", "p_value",
-	"pdcor", "pdcov", "bcdcor_xz", "bcdcor_yz", "semi_partial"}
-
-// jsonNumber formats v so that it parses back to the same float64. JSON
-// has no infinities: ±Inf (t_stat under perfect dependence) is written as
-// ±1.7976931348623157e308, the largest float64, and flagged.
-func jsonNumber(v float64) string {
-	switch {
-	case math.IsInf(v, 1):
-		v = math.MaxFloat64
-	case math.IsInf(v, -1):
-		v = -math.MaxFloat64
-	}
-	return strconv.FormatFloat(v, 'g', -1, 64)
-}
-
-func (r *report) writeJSON(w io.Writer) error {
-	pair, partial := r.fields()
-	byKey := map[string]float64{}
-	for _, f := range append(pair, partial...) {
-		byKey[f.key] = f.value
-	}
+func writePairText(w io.Writer, r *job.Pair) error {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "{\"n\":%d", r.pair.N)
-	for _, k := range jsonKeys {
-		if v, ok := byKey[k]; ok {
-			fmt.Fprintf(&b, ",%q:%s", k, jsonNumber(v))
-		}
+	fmt.Fprintf(&b, "n = %d samples", r.N)
+	if r.Dropped > 0 {
+		fmt.Fprintf(&b, " (%d rows with null, NaN or Inf dropped)", r.Dropped)
 	}
-	fmt.Fprintf(&b, ",\"exponent\":%s,\"dropped_rows\":%d", jsonNumber(r.exponent), r.dropped)
-	if r.precision != "" {
-		fmt.Fprintf(&b, ",\"precision\":%q", r.precision)
-	}
-	for i, sp := range r.spaces {
-		fmt.Fprintf(&b, ",\"%c_dim\":%d", "xyz"[i], sp.Dim)
-	}
-	b.WriteString(",\"flags\":[")
-	for i, n := range r.flagNames() {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, "%q", n)
-	}
-	b.WriteString("]}\n")
-	_, err := w.Write(b.Bytes())
-	return err
-}
-
-func (r *report) writeText(w io.Writer) error {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "n = %d samples", r.pair.N)
-	if r.dropped > 0 {
-		fmt.Fprintf(&b, " (%d rows with null, NaN or Inf dropped)", r.dropped)
-	}
-	fmt.Fprintf(&b, ", distance exponent %s", jsonNumber(r.exponent))
-	if r.precision != "" {
-		fmt.Fprintf(&b, ", Gram products in %s (see the README for its error)", r.precision)
+	fmt.Fprintf(&b, ", distance exponent %s", job.Number(r.Exponent))
+	if r.Precision != "" {
+		fmt.Fprintf(&b, ", Gram products in %s (see the README for its error)", r.Precision)
 	}
 	b.WriteByte('\n')
-	for i, sp := range r.spaces {
+	for i, sp := range r.Spaces {
 		unit := "dims"
 		if sp.Dim == 1 {
 			unit = "dim"
 		}
 		fmt.Fprintf(&b, "%c = %s (%d %s)\n", "XYZ"[i], spaceLabel(sp.Name, sp.Columns), sp.Dim, unit)
 	}
-	pair, partial := r.fields()
+	pair, partial := fields(r)
 	tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)
 	section := func(title string, fs []field) {
 		fmt.Fprintf(tw, "\n%s\n", title)
@@ -145,7 +82,7 @@ func (r *report) writeText(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if names := r.flagNames(); len(names) > 0 {
+	if names := r.FlagNames(); len(names) > 0 {
 		fmt.Fprintf(&b, "\nflags: %s (see the README for the value each one implies)\n", strings.Join(names, ", "))
 	}
 	_, err := w.Write(b.Bytes())

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dcor-stream/dcor-stream/estimator"
+	"github.com/dcor-stream/dcor-stream/job"
 )
 
 // progress reports a run's tiles on stderr: a bar redrawn in place when
@@ -103,23 +104,14 @@ func (p *progress) finish() {
 	}
 }
 
-// chain returns a block.Options.Progress calling each non-nil f in turn.
-func chain(fs ...func(*estimator.Stats, int, int) error) func(*estimator.Stats, int, int) error {
-	var live []func(*estimator.Stats, int, int) error
-	for _, f := range fs {
-		if f != nil {
-			live = append(live, f)
-		}
+// job is a job.Spec.Progress: it counts tiles, or pairs (unit "pairs").
+func (p *progress) job(jp job.Progress) {
+	p.pairs = float64(jp.TotalPairs)
+	if p.unit == "pairs" {
+		p.base = int(jp.ResumedPairs)
+		p.update(nil, int(jp.Pairs), int(jp.TotalPairs))
+		return
 	}
-	if len(live) == 0 {
-		return nil
-	}
-	return func(st *estimator.Stats, done, total int) error {
-		for _, f := range live {
-			if err := f(st, done, total); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
+	p.base = jp.ResumedTiles
+	p.update(nil, jp.Tiles, jp.TotalTiles)
 }

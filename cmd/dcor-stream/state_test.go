@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -13,8 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dcor-stream/dcor-stream/block"
-	"github.com/dcor-stream/dcor-stream/estimator"
+	"github.com/dcor-stream/dcor-stream/job"
 	"github.com/dcor-stream/dcor-stream/stream"
 )
 
@@ -81,9 +81,9 @@ func TestMergeErrors(t *testing.T) {
 	}{
 		{"missing shard", []string{a0, a2}, 1, "missing shards [1]"},
 		{"duplicate", []string{a0, a1, a1, a2}, 1, "both shard 1/3"},
-		{"other data", []string{a0, other, a2}, 1, "not shards of the same run"},
-		{"other options", []string{a0, exp, a2}, 1, "not shards of the same run"},
-		{"other count", []string{a0, two, a2}, 1, "not shards of the same run"},
+		{"other data", []string{a0, other, a2}, 1, "space 1 differs: model_b (32 dims) and noise (16 dims)"},
+		{"other options", []string{a0, exp, a2}, 1, "-exponent differs: 1 and 0.5"},
+		{"other count", []string{a0, two, a2}, 1, "is one of 3 shards"},
 		{"not a state", []string{a0, junk}, 1, "not a dcor-stream state file"},
 		{"truncated", []string{a0, trunc, a2}, 1, "trunc"},
 		{"no such file", []string{a0, filepath.Join(dir, "nope")}, 1, "nope"},
@@ -107,42 +107,49 @@ func TestMergeErrors(t *testing.T) {
 }
 
 // partialCheckpoint writes the checkpoint of the run of args after k tiles,
-// as an interrupted run would leave it.
+// as an interrupted run leaves it: the run is cancelled after its k-th
+// tile, and the engine saves what it added.
 func partialCheckpoint(t *testing.T, path string, k int, args ...string) {
 	t.Helper()
-	o, err := parseFlags(append([]string{"-checkpoint", path}, args...), os.Stderr)
+	o, err := parseFlags(append([]string{"-checkpoint", path, "-workers", "1"}, args...), os.Stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	specs := []stream.Spec{}
+	spec := o.computeFlags.spec(o.file, nil)
 	for _, s := range []string{o.x, o.y} {
 		sp, err := stream.ParseSpec(s)
 		if err != nil {
 			t.Fatal(err)
 		}
-		specs = append(specs, sp)
+		spec.Spaces = append(spec.Spaces, sp)
 	}
-	tab, err := stream.Load(t.Context(), o.file, specs, stream.Options{})
+	cp, err := job.OpenStateFile(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hdr := newStateHeader(tab, o)
-	bo := o.blockOptions()
-	hdr.Range = [2]int{0, block.TileCount(tab.N, bo)}
-	stop := errors.New("stop")
-	bo.Progress = func(st *estimator.Stats, done, total int) error {
-		if done < k {
-			return nil
+	defer cp.Close()
+	spec.Checkpoint = cp
+	spec.CheckpointEvery = time.Hour
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	spec.Progress = func(p job.Progress) {
+		if p.Tiles == k {
+			cancel()
 		}
-		h := *hdr
-		h.Done = done
-		if err := writeState(path, &h, st); err != nil {
-			t.Fatal(err)
-		}
-		return stop
 	}
-	if _, err := block.Compute(t.Context(), []block.Space{{Data: tab.Spaces[0].Data, Dim: tab.Spaces[0].Dim}, {Data: tab.Spaces[1].Data, Dim: tab.Spaces[1].Dim}}, bo); !errors.Is(err, stop) {
+	if _, err := job.Run(ctx, spec); !errors.Is(err, job.ErrInterrupted) {
 		t.Fatalf("partial run: %v", err)
+	}
+	st, err := job.ReadStateFile(path)
+	if err != nil || st == nil {
+		t.Fatalf("partial run left no checkpoint: %v", err)
+	}
+	done := 0
+	for _, v := range st.Done {
+		done += v[1] - v[0]
+	}
+	if done < k || done > k+4 {
+		t.Fatalf("checkpoint holds %d tiles, cancelled after %d", done, k)
 	}
 }
 
@@ -213,6 +220,12 @@ func TestKillResume(t *testing.T) {
 			killResume(t, bin, cp, args)
 		})
 	}
+	// The matrix under -mem 1MiB.
+	t.Run("matrix", func(t *testing.T) {
+		cp := filepath.Join(dir, "cp")
+		killResume(t, bin, cp, []string{"matrix", "-format", "json", "-tile", "128", "-workers", "2", "-checkpoint", cp, "-checkpoint-every", "5ms",
+			"-mem", "1MiB", "-spaces", "a,b", data})
+	})
 }
 
 // killResume runs bin with args once uninterrupted, then five times
@@ -257,4 +270,151 @@ func killResume(t *testing.T, bin, cp string, args []string) {
 		t.Errorf("no run resumed from a checkpoint: the kills did not test resuming")
 	}
 	t.Logf("%d of 4 later runs resumed from a checkpoint", resumed)
+}
+
+// TestSigtermResume sends SIGTERM (or SIGINT) at a random moment: the
+// command writes a final checkpoint, exits 1 saying the run can be
+// resumed, and the rerun prints what an uninterrupted run prints.
+func TestSigtermResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the command and runs it: skipped in -short mode")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "dcor-stream")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	data := filepath.Join(dir, "xy.csv")
+	var b strings.Builder
+	b.WriteString("a,b\n")
+	gen := rand.New(rand.NewPCG(9, 9))
+	for range 20000 {
+		a := gen.NormFloat64()
+		fmt.Fprintf(&b, "%v,%v\n", a, a*a+gen.NormFloat64())
+	}
+	if err := os.WriteFile(data, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	passes := regexp.MustCompile(`,"passes":[0-9]+`)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5))
+	for _, mode := range [][]string{nil, {"-mem", "800KiB"}} {
+		cp := filepath.Join(dir, "cp")
+		args := append(append([]string{"-format", "json", "-tile", "128", "-workers", "2", "-checkpoint", cp, "-checkpoint-every", "1h",
+			"-x", "a", "-y", "b"}, mode...), data)
+		start := time.Now()
+		want, err := exec.Command(bin, args...).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		full := time.Since(start)
+		saved := 0
+		for i, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGTERM} {
+			cmd := exec.Command(bin, args...)
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(full/5 + time.Duration(rng.Int64N(int64(full/2))))
+			cmd.Process.Signal(sig)
+			err := cmd.Wait()
+			var ee *exec.ExitError
+			if err == nil {
+				continue // it finished first
+			}
+			if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+				t.Fatalf("%v, signal %d: %v, want exit status 1; stderr %q", mode, i, err, stderr.String())
+			}
+			if strings.Contains(stderr.String(), "saved in checkpoint") && strings.Contains(stderr.String(), "to resume") {
+				saved++
+			} else if !strings.Contains(stderr.String(), "interrupted") {
+				t.Errorf("%v, signal %d: stderr %q, want a message that it can be resumed", mode, i, stderr.String())
+			}
+		}
+		got, err := exec.Command(bin, args...).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if passes.ReplaceAllString(string(got), "") != passes.ReplaceAllString(string(want), "") {
+			t.Errorf("%v, after signals and resumes:\n%s\nwant (uninterrupted):\n%s", mode, got, want)
+		}
+		if saved == 0 {
+			t.Errorf("%v: no signal landed mid-run: the final checkpoint was not tested", mode)
+		}
+	}
+}
+
+// TestInternalError: a panic is an internal error, exit status 3, not a
+// usage error.
+func TestInternalError(t *testing.T) {
+	var stderr strings.Builder
+	code := run(t.Context(), []string{"-format", "json", "-x", "model_a", "-y", "model_b", example}, nil, nil, &stderr)
+	if code != 3 || !strings.Contains(stderr.String(), "internal error") {
+		t.Errorf("a nil stdout: exit %d, stderr %q; want 3 and an internal error", code, stderr.String())
+	}
+}
+
+// TestMatrixShardsMemMerge: the matrix with a given space, in shards
+// under -mem or in memory, merged, prints the in-memory matrix; the pair
+// mode's shards run under -mem too.
+func TestMatrixShardsMemMerge(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args   []string
+		format string
+	}{
+		{[]string{"matrix", "-spaces", "model_a,model_b", "-given", "label", "-tile", "64"}, "json"},
+		{[]string{"matrix", "-rows", "a_layer[1-3]", "-cols", "b_*", "-given", "input", "-normalize-rows", "-tile", "128"}, "csv"},
+		{[]string{"-x", "model_a", "-y", "model_b", "-z", "label", "-tile", "64"}, "json"},
+	} {
+		file := example
+		if tc.args[0] == "matrix" && tc.args[2] != "model_a,model_b" {
+			file = networks
+		}
+		code, want, stderr := runCLI(t, nil, append(append(tc.args, "-format", tc.format), file)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", tc.args, code, stderr)
+		}
+		for _, mem := range []string{"", "256KiB"} {
+			var states []string
+			for i := range 3 {
+				path := filepath.Join(dir, fmt.Sprintf("s%d", i))
+				args := append(tc.args, "-shard", fmt.Sprintf("%d/3", i), "-state", path)
+				if mem != "" {
+					args = append(args, "-mem", mem)
+				}
+				if code, _, stderr := runCLI(t, nil, append(args, file)...); code != 0 {
+					t.Fatalf("%v: exit %d: %s", args, code, stderr)
+				}
+				states = append(states, path)
+			}
+			code, got, stderr := runCLI(t, nil, append([]string{"merge", "-format", tc.format}, states...)...)
+			if code != 0 || got != want {
+				t.Errorf("%v -mem %q, 3 shards merged: exit %d, %s\n%s\nwant:\n%s", tc.args, mem, code, stderr, got, want)
+			}
+		}
+	}
+}
+
+// TestStateProtections: -state refuses to overwrite the input or a file
+// that is not a state, and -state and -checkpoint cannot be the same.
+func TestStateProtections(t *testing.T) {
+	dir := t.TempDir()
+	csv := filepath.Join(dir, "x.csv")
+	os.WriteFile(csv, []byte("a,b\n1,2\n3,4\n5,7\n6,1\n"), 0o644)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"-shard", "0/2", "-state", csv, "-x", "a", "-y", "b", csv}, 1, "input"},
+		{[]string{"-shard", "0/2", "-state", example, "-x", "model_a", "-y", "model_b", example}, 1, "input"},
+		{[]string{"-shard", "0/2", "-state", "../../README.md", "-x", "model_a", "-y", "model_b", example}, 1, "not a dcor-stream state"},
+		{[]string{"-shard", "0/2", "-state", "s", "-checkpoint", "s", "-x", "model_a", "-y", "model_b", example}, 2, "same file"},
+	} {
+		code, _, stderr := runCLI(t, nil, tc.args...)
+		if code != tc.code || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tc.args, code, stderr, tc.code, tc.want)
+		}
+	}
 }

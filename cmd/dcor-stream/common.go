@@ -1,0 +1,280 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dcor-stream/dcor-stream/block"
+	"github.com/dcor-stream/dcor-stream/job"
+	"github.com/dcor-stream/dcor-stream/stream"
+)
+
+// usageError is an error in the command line: exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Sprintf(format, args...)}
+}
+
+// computeFlags are the flags of the computation and its schedule, shared
+// by the pair and the matrix modes.
+type computeFlags struct {
+	exponent    float64
+	workers     int
+	tile        int
+	dropInvalid bool
+	precision   string
+	prec        block.Precision // parsed from precision by check
+	quiet       bool            // -quiet
+	progress    bool            // -progress
+
+	shard           string        // "I/N", with state
+	state           string        // where -shard writes its state
+	checkpoint      string        // checkpoint file, resumed from if present
+	checkpointEvery time.Duration // how often the checkpoint is written
+
+	shardIndex, shardCount int // parsed from shard
+
+	memText string // -mem as given
+	mem     int64  // -mem in bytes; 0: in memory
+	tmpdir  string // where standard input is spilled under -mem
+
+	afterPass func(pass int) // tests: called after each pass of -mem
+}
+
+func (c *computeFlags) register(fs *flag.FlagSet) {
+	fs.Float64Var(&c.exponent, "exponent", 1, "exponent α in (0, 2] on the Euclidean distances")
+	fs.IntVar(&c.workers, "workers", runtime.GOMAXPROCS(0), "number of tile workers")
+	fs.IntVar(&c.tile, "tile", 0, "tile size in rows (0: the default)")
+	fs.BoolVar(&c.dropInvalid, "drop-invalid", false, "drop rows with a null, NaN or Inf in any space (jointly) instead of failing")
+	fs.StringVar(&c.precision, "precision", "float64", "inner products of spaces of 16 or more columns: float64 (the reference) or float32 (faster; norms, distances and every sum stay float64; bcdcor within 1e-7)")
+	fs.BoolVar(&c.quiet, "quiet", false, "no progress on stderr")
+	fs.BoolVar(&c.progress, "progress", false, "report progress on stderr even when it is not a terminal (a line every 10 s); on a terminal a bar is shown anyway")
+	fs.StringVar(&c.shard, "shard", "", "compute only shard `I/N` of the tile grid (0 <= I < N) and write its state to -state; combine with 'dcor-stream merge'")
+	fs.StringVar(&c.state, "state", "", "`FILE` the state of a -shard run is written to")
+	fs.StringVar(&c.checkpoint, "checkpoint", "", "write the state to `FILE` as the run goes (and on SIGTERM or SIGINT), and resume from it if it exists; removed when the run ends")
+	fs.DurationVar(&c.checkpointEvery, "checkpoint-every", time.Minute, "how often -checkpoint is written")
+	fs.StringVar(&c.memText, "mem", "", "memory budget `SIZE` (64MiB, 8GiB, 512MB, bytes): hold a panel of rows that fits, stream the rest past it, one pass per panel (default: load the data in memory)")
+	fs.StringVar(&c.tmpdir, "tmpdir", "", "`DIR` where standard input is spilled for the passes of -mem (default: the system's)")
+}
+
+func (c *computeFlags) check() error {
+	p, err := block.ParsePrecision(c.precision)
+	if err != nil {
+		return usagef("-precision %q: want float64 or float32", c.precision)
+	}
+	c.prec = p
+	switch {
+	case !(c.exponent > 0 && c.exponent <= 2):
+		return usagef("-exponent %v is outside (0, 2]", c.exponent)
+	case c.workers < 1:
+		return usagef("-workers %d: need at least 1", c.workers)
+	case c.tile < 0:
+		return usagef("-tile %d is negative", c.tile)
+	case (c.shard == "") != (c.state == ""):
+		return usagef("-shard and -state go together")
+	case c.checkpointEvery < 0:
+		return usagef("-checkpoint-every %v is negative", c.checkpointEvery)
+	case c.state != "" && c.state == c.checkpoint:
+		return usagef("-state and -checkpoint name the same file")
+	}
+	if c.shard != "" {
+		if c.shardIndex, c.shardCount, err = parseShard(c.shard); err != nil {
+			return err
+		}
+	}
+	if c.memText != "" {
+		if c.mem, err = parseSize(c.memText); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// spec is the part of the job's Spec the compute flags set.
+func (c *computeFlags) spec(file string, stdin io.Reader) job.Spec {
+	return job.Spec{
+		File:            file,
+		Stdin:           stdin,
+		TempDir:         c.tmpdir,
+		DropInvalid:     c.dropInvalid,
+		Options:         job.Options{Exponent: c.exponent, Tile: c.tile, Precision: c.prec, Workers: c.workers},
+		Memory:          c.mem,
+		Shard:           c.shardIndex,
+		Shards:          c.shardCount,
+		CheckpointEvery: c.checkpointEvery,
+		AfterPass:       c.afterPass,
+	}
+}
+
+// newFlagSet returns the flag set of a command that prints usage, then
+// the flags, for -h.
+func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses args into fs and returns the one FILE argument, if any
+// (more is a usage error unless many). -h returns flag.ErrHelp.
+func parse(fs *flag.FlagSet, args []string, many bool) (string, error) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return "", err
+		}
+		return "", usageError{err.Error()}
+	}
+	if fs.NArg() > 1 && !many {
+		return "", usagef("more than one FILE: %s", strings.Join(fs.Args(), " "))
+	}
+	return fs.Arg(0), nil
+}
+
+// checkHeatmap checks the -heatmap file's extension.
+func checkHeatmap(file string) error {
+	if ext := strings.ToLower(filepath.Ext(file)); file != "" && ext != ".png" && ext != ".svg" {
+		return usagef("-heatmap %q: want a .png or .svg file", file)
+	}
+	return nil
+}
+
+// parseShard parses "I/N" with 0 <= I < N.
+func parseShard(s string) (i, n int, err error) {
+	a, b, ok := strings.Cut(s, "/")
+	i, err1 := strconv.Atoi(a)
+	n, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || n < 1 || i < 0 || i >= n {
+		return 0, 0, usagef("-shard %q: want I/N with 0 <= I < N", s)
+	}
+	return i, n, nil
+}
+
+// parseSize parses a memory size: a number of bytes, optionally followed
+// by a unit: B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (of
+// 1024), in any case.
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	i := strings.IndexFunc(t, func(c rune) bool { return !(c >= '0' && c <= '9' || c == '.') })
+	num, unit := t, ""
+	if i >= 0 {
+		num, unit = t[:i], strings.ToLower(strings.TrimSpace(t[i:]))
+	}
+	mult := map[string]float64{
+		"": 1, "b": 1,
+		"k": 1e3, "kb": 1e3, "m": 1e6, "mb": 1e6, "g": 1e9, "gb": 1e9, "t": 1e12, "tb": 1e12,
+		"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40,
+	}[unit]
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || mult == 0 || !(v*mult >= 1) || v*mult >= 1<<62 {
+		return 0, usagef("-mem %q: want a size such as 64MiB, 8GiB, 512MB or a number of bytes", s)
+	}
+	return int64(v * mult), nil
+}
+
+// inputs returns the files the specs read (for the -state and
+// -checkpoint protections).
+func inputs(file string, specs []stream.Spec) []string {
+	out := []string{file}
+	for _, s := range specs {
+		out = append(out, s.File)
+	}
+	return out
+}
+
+// keptCheckpoint is a checkpoint that Run does not remove: the command
+// removes it once the results or the shard's state are written.
+type keptCheckpoint struct{ *job.StateFile }
+
+func (keptCheckpoint) Remove() error { return nil }
+
+// runJob runs spec with the command's checkpoint, state file and
+// progress; then it writes a shard's state to -state, or calls write with
+// the outcome of a whole job; then it removes the checkpoint.
+func (c *computeFlags) runJob(ctx context.Context, spec job.Spec, stderr io.Writer, write func(*job.Outcome) error) error {
+	ins := inputs(spec.File, spec.Spaces)
+	var state *job.StateFile
+	if c.state != "" {
+		// Opened (and locked) first, so that a clash is found before
+		// the work.
+		var err error
+		if state, err = job.OpenStateFile(c.state, ins); err != nil {
+			return err
+		}
+		defer state.Close()
+	}
+	if c.checkpoint != "" {
+		cp, err := job.OpenStateFile(c.checkpoint, ins)
+		if err != nil {
+			return err
+		}
+		defer cp.Close()
+		spec.Checkpoint = keptCheckpoint{cp}
+	}
+	spec.Notify = func(msg string) { fmt.Fprintf(stderr, "dcor-stream: %s\n", msg) }
+	if c.mem > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		// The garbage collector keeps the heap near the budget (plus
+		// room for the runtime and the input's decoding buffers): by
+		// default it lets the heap grow to twice what is live, the input
+		// batches of each pass being garbage.
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(c.mem + 16<<20))
+	}
+	prog := newProgress(stderr, c.quiet, c.progress, 0)
+	if prog != nil {
+		if c.mem > 0 {
+			prog.unit = "pairs"
+		}
+		spec.Progress = prog.job
+		defer prog.finish()
+	}
+	out, err := job.Run(ctx, spec)
+	prog.finish()
+	if err != nil {
+		return err
+	}
+	if state != nil {
+		if err := state.Save(ctx, out.State); err != nil {
+			return err
+		}
+		tiles := out.State.Tiles
+		fmt.Fprintf(stderr, "dcor-stream: shard %d/%d (tiles %d to %d) written to %s\n",
+			out.State.Shard, out.State.Shards, tiles[0], tiles[1], c.state)
+	} else if err := write(out); err != nil {
+		return err
+	}
+	if cp, ok := spec.Checkpoint.(keptCheckpoint); ok {
+		return cp.StateFile.Remove()
+	}
+	return nil
+}
+
+// exitCode prints err, prefixed by the command's name ("dcor-stream",
+// "dcor-stream matrix"), and returns the exit status it calls for: 0 for
+// nil or -h, 2 for a usage error, 1 otherwise.
+func exitCode(err error, name string, stderr io.Writer) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	fmt.Fprintf(stderr, "%s: %v\n", name, err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "run '%s -h' for usage\n", name)
+		return 2
+	}
+	return 1
+}

@@ -1,0 +1,216 @@
+package job
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/dcor-stream/dcor-stream/block"
+	"github.com/dcor-stream/dcor-stream/stream"
+)
+
+// loadBlockRows is the block size of the pass that loads the data.
+const loadBlockRows = 16 << 10
+
+// table is the data of an in-memory run.
+type table struct {
+	n       int
+	dropped int
+	spaces  []stream.Space
+	files   []string // per space: the file it is read from
+	owned   bool     // the data is the run's own (not Spec.Data)
+}
+
+// openReader opens the reader of the spec's files (or returns the
+// caller's, with a no-op close), and checks the dimensions it declares
+// against the budget before any row is read.
+func (s *Spec) openReader(ctx context.Context, spill bool, batchRows int) (*stream.Reader, func() error, error) {
+	r := s.Reader
+	closer := func() error { return nil }
+	if r == nil {
+		var err error
+		r, err = stream.NewReader(ctx, s.File, s.Spaces, stream.Options{DropInvalid: s.DropInvalid, Stdin: s.Stdin, Spill: spill, TempDir: s.TempDir, BatchRows: batchRows})
+		if err != nil {
+			return nil, nil, err
+		}
+		closer = r.Close
+	}
+	infos := make([]SpaceInfo, 0)
+	for _, sp := range r.Spaces() {
+		infos = append(infos, SpaceInfo{Name: sp.Name, Columns: sp.Columns, Dim: sp.Dim})
+	}
+	if err := s.checkBudget(infos, s.files()); err != nil {
+		closer()
+		return nil, nil, err
+	}
+	return r, closer, nil
+}
+
+// files returns the file each space is read from, for messages.
+func (s *Spec) files() []string {
+	k := len(s.Spaces)
+	if s.Data != nil {
+		k = len(s.Data)
+	}
+	if s.Reader != nil {
+		k = len(s.Reader.Spaces())
+	}
+	out := make([]string, k)
+	for i := range out {
+		out[i] = "input"
+		if i < len(s.Spaces) {
+			out[i] = s.File
+			if f := s.Spaces[i].File; f != "" {
+				out[i] = f
+			}
+			if out[i] == "-" {
+				out[i] = "stdin"
+			}
+		}
+	}
+	return out
+}
+
+// load reads the data into memory and hashes it (the chunk sums of the
+// fingerprint).
+func (r *runner) load(ctx context.Context) (*table, [][sha256.Size]byte, error) {
+	s := r.spec
+	t := s.stateOptions().Tile
+	if s.Data != nil {
+		tab := &table{spaces: s.Data, files: s.files()}
+		for k, sp := range s.Data {
+			if sp.Dim < 1 || len(sp.Data)%sp.Dim != 0 {
+				return nil, nil, errShape(k, sp)
+			}
+		}
+		tab.n = rowsOf(s.Data[0])
+		for k, sp := range s.Data {
+			if rowsOf(sp) != tab.n {
+				return nil, nil, fmt.Errorf("space %d (%s): %d rows, space 0 has %d: %w", k, sp.Name, rowsOf(sp), tab.n, block.ErrSampleCount)
+			}
+		}
+		data, dims := tab.columns()
+		sums, err := hashChunks(ctx, data, dims, tab.n, t, s.workers())
+		return tab, sums, err
+	}
+	rd, closeReader, err := s.openReader(ctx, false, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer closeReader()
+	pass, err := rd.NewPass(ctx, 0, loadBlockRows)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer pass.Close()
+	data := make([][]float64, len(rd.Spaces()))
+	for {
+		b, err := pass.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		for k, x := range b.Spaces {
+			data[k] = append(data[k], x...)
+		}
+	}
+	tab := &table{n: int(rd.N()), spaces: rd.Spaces(), files: s.files(), owned: true}
+	if s.DropInvalid {
+		tab.dropped = int(max(0, rd.Dropped()))
+	}
+	for k := range tab.spaces {
+		tab.spaces[k].Data = data[k]
+	}
+	cols, dims := tab.columns()
+	sums, err := hashChunks(ctx, cols, dims, tab.n, t, s.workers())
+	return tab, sums, err
+}
+
+// columns returns the data and the dimensions of the spaces (at least 1).
+func (t *table) columns() ([][]float64, []int) {
+	data := make([][]float64, len(t.spaces))
+	dims := make([]int, len(t.spaces))
+	for k, sp := range t.spaces {
+		data[k], dims[k] = sp.Data, max(1, sp.Dim)
+	}
+	return data, dims
+}
+
+// inMemory is the in-memory schedule: the data loaded, then the tiles of
+// the shard not yet done, on the workers.
+func (r *runner) inMemory(ctx context.Context) (*Outcome, error) {
+	s := r.spec
+	tab, sums, err := r.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	infos := r.spaceInfos(tab.spaces)
+	if err := s.checkBudget(infos, tab.files); err != nil {
+		return nil, err
+	}
+	r.begin(tab.n, tab.dropped, infos, sums)
+	spaces := make([]block.Space, len(tab.spaces))
+	for k, sp := range tab.spaces {
+		x := sp.Data
+		if s.Options.NormalizeRows {
+			if !tab.owned {
+				x = append([]float64(nil), x...)
+			}
+			NormalizeRows(x, sp.Dim)
+		}
+		spaces[k] = block.Space{Data: x, Dim: max(1, sp.Dim)}
+	}
+	pl, err := block.Prepare(spaces, s.blockOptions())
+	if err != nil {
+		return nil, err
+	}
+	if err := pl.ScanBound(spaces); err != nil {
+		return nil, err
+	}
+	fresh, err := pl.NewStats()
+	if err != nil {
+		return nil, err
+	}
+	if err := r.resume(ctx, fresh); err != nil {
+		return nil, err
+	}
+	var tiles []block.Tile
+	for next := r.hdr.Tiles[0]; next < r.hdr.Tiles[1] && err == nil; {
+		tiles = r.todo(tiles, &next)
+		err = pl.AddTiles(ctx, r.st, spaces, tiles, r.added)
+	}
+	return r.finish(ctx, err)
+}
+
+// NormalizeRows scales every row of the row-major x of width dim to unit
+// Euclidean norm, in place, as the seed paper's code does before its
+// distances. A row of norm 0 stays 0.
+func NormalizeRows(x []float64, dim int) {
+	for i := 0; i+dim <= len(x); i += dim {
+		row := x[i : i+dim]
+		// Scale by the largest magnitude first so that the sum of squares
+		// neither overflows nor underflows.
+		var m float64
+		for _, v := range row {
+			m = max(m, math.Abs(v))
+		}
+		if m == 0 {
+			continue
+		}
+		var ss float64
+		for _, v := range row {
+			ss += (v / m) * (v / m)
+		}
+		sc := 1 / (m * math.Sqrt(ss))
+		for j := range row {
+			row[j] *= sc
+		}
+	}
+}
+
+// rowsOf is the number of rows of an in-memory space.
+func rowsOf(sp stream.Space) int { return len(sp.Data) / max(1, sp.Dim) }

@@ -1,0 +1,307 @@
+// Package job runs a whole dcor-stream job, described as data by a Spec:
+// the inputs and their feature spaces, the statistics wanted (the pair of
+// X and Y with the partial given Z, or a matrix of rows × columns with an
+// optional given space), the computation's parameters, the schedule (in
+// memory, or out of core under a memory budget), an optional shard of the
+// tile grid, an optional Checkpointer, a progress callback and a context.
+// Run composes them all: every statistic works in every schedule, shard
+// and resume, and gives the same bits as the one in-memory run, because
+// the state (estimator.Stats) adds every tile exactly, in any order.
+//
+// States (State) have one versioned, checksummed format for any number of
+// spaces (see State.MarshalBinary); Merge adds the states of the shards of
+// a job; Results turns a complete state into the statistics, as Go
+// structs whose JSON is what the dcor-stream command prints.
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/dcor-stream/dcor-stream/block"
+	"github.com/dcor-stream/dcor-stream/stream"
+)
+
+// Errors of Run, wrapped with context.
+var (
+	// ErrSpec is returned for a Spec that does not describe a job.
+	ErrSpec = errors.New("job: invalid spec")
+	// ErrInterrupted is returned when ctx is cancelled during Run. With
+	// a Checkpointer, the tiles added so far were saved first, and a Run
+	// of the same Spec resumes from them.
+	ErrInterrupted = errors.New("interrupted")
+	// ErrChanged is returned when an input read again under a memory
+	// budget holds other values than in the first pass.
+	ErrChanged = errors.New("input changed between passes")
+	// ErrBudget is returned when a space needs more memory than the
+	// budget (Spec.Memory, or the machine's memory) allows.
+	ErrBudget = errors.New("over the memory budget")
+)
+
+// Spec describes a job. Give the inputs one way: Spaces read from files
+// (File being the file of the specs that name none), or Data held in
+// memory, or Reader, an open stream.Reader. The zero values of the other
+// fields select the defaults: the pair mode, in memory, the whole grid, no
+// checkpoint.
+type Spec struct {
+	File   string        // the default file of Spaces
+	Spaces []stream.Spec // the K feature spaces, read from files
+	Data   []stream.Space
+	// Data, instead of Spaces: the spaces in memory (each Dim ≥ 1, the
+	// same number of rows). Run only reads them.
+	Reader *stream.Reader
+	// Reader, instead of Spaces: an open reader, not closed by Run;
+	// re-readable (stream.Reader.Rereadable) under a memory budget.
+	Labels      []string  // optional: one per space, its name in reports (default: the spec)
+	Stdin       io.Reader // read for the file "-"; optional, default os.Stdin
+	TempDir     string    // where standard input is spilled under a memory budget; optional
+	DropInvalid bool      // drop the rows with a null, NaN or ±Inf in any space (else an error)
+
+	// Matrix asks for the matrix of Matrix.Rows × Matrix.Cols; nil asks
+	// for the pair mode: spaces 0 and 1 (X and Y), and with a space 2 (Z)
+	// the partial statistics given it.
+	Matrix *Matrix
+
+	Options Options
+
+	// Memory is the out-of-core budget in bytes: a first pass reads n,
+	// then each pass holds the largest panel of rows that fits with the
+	// workers' scratch and streams every later row past it. 0 loads the
+	// data in memory.
+	Memory int64
+
+	// Shard of Shards computes only that part of the tile grid
+	// (block.Shard); Merge adds the states of all the shards. Shards 0
+	// means 1, the whole grid.
+	Shard, Shards int
+
+	// Checkpoint, if not nil, is loaded when Run starts (and resumed from
+	// if it holds a state of the same job: else Run fails, saying why),
+	// saved every CheckpointEvery (default 1 minute; and after the first
+	// tile), saved when ctx is cancelled, and removed when the job is
+	// done.
+	Checkpoint      Checkpointer
+	CheckpointEvery time.Duration
+
+	// Progress, if not nil, is called after each tile is added, from the
+	// goroutine that called Run.
+	Progress func(Progress)
+
+	// Every N > 0 is the online mode (pair mode, in memory, whole grid,
+	// no checkpoint): the rows are added N at a time as they are read,
+	// and OnEvery is called with the statistics of the rows so far after
+	// each N rows. The result is then the online estimate (block.Online).
+	Every   int
+	OnEvery func(*Pair) error
+
+	// Notify, if not nil, receives messages for the user (the layout of
+	// an out-of-core run, a resume).
+	Notify func(string)
+	// AfterPass, if not nil, is called after each pass over the input
+	// under a memory budget, with the number of passes so far.
+	AfterPass func(pass int)
+}
+
+// Options are the parameters of the computation.
+type Options struct {
+	Exponent  float64         // α in (0, 2]; optional, default 1
+	Tile      int             // tile edge in rows; optional, default block.DefaultTileSize
+	Precision block.Precision // of the Gram products; optional, default block.Float64
+	Workers   int             // optional; default runtime.GOMAXPROCS(0); the result does not depend on it
+	// NormalizeRows scales each sample's vector to unit L2 norm, per
+	// space, before distances (as the seed paper's code does); zero rows
+	// stay 0.
+	NormalizeRows bool
+}
+
+// Matrix is the layout of a matrix job: the statistics of every pair
+// (Rows[i], Cols[j]) of spaces, indices into the job's spaces, and with
+// Given ≥ 0 the partial statistics given that space.
+type Matrix struct {
+	Rows  []int `json:"rows"`
+	Cols  []int `json:"cols"`
+	Given int   `json:"given"` // the given space Z, or NoGiven
+	// Minibatch B > 0 replaces every statistic by its mean over
+	// consecutive batches of B samples (in memory, whole grid only): a
+	// different, biased and noisier estimator.
+	Minibatch int `json:"-"`
+	// For reports: Square when the rows and the columns are the same
+	// spaces, and the titles of the rows and columns.
+	Square   bool   `json:"square"`
+	RowTitle string `json:"row_title,omitempty"`
+	ColTitle string `json:"col_title,omitempty"`
+}
+
+// NoGiven is Matrix.Given without a given space.
+const NoGiven = -1
+
+func (m *Matrix) check(k int) error {
+	if len(m.Rows) == 0 || len(m.Cols) == 0 {
+		return errors.New("a matrix of no rows or no columns")
+	}
+	for _, i := range append(append([]int{m.Given}, m.Rows...), m.Cols...) {
+		if i < NoGiven || i >= k {
+			return fmt.Errorf("matrix space %d of %d spaces", i, k)
+		}
+	}
+	if m.Rows[0] == NoGiven || m.Cols[0] == NoGiven {
+		return errors.New("matrix space -1")
+	}
+	for _, i := range append(append([]int(nil), m.Rows...), m.Cols...) {
+		if i < 0 {
+			return errors.New("matrix space -1")
+		}
+	}
+	return nil
+}
+
+func (m *Matrix) equal(o *Matrix) bool {
+	eq := func(a, b []int) bool {
+		if len(a) != len(b) {
+			return false
+		}
+		for i := range a {
+			if a[i] != b[i] {
+				return false
+			}
+		}
+		return true
+	}
+	return eq(m.Rows, o.Rows) && eq(m.Cols, o.Cols) && m.Given == o.Given &&
+		m.Square == o.Square && m.RowTitle == o.RowTitle && m.ColTitle == o.ColTitle
+}
+
+// Progress is how far a Run is, in tiles and in pairs of samples, of the
+// tiles of its shard (all of them for a whole job).
+type Progress struct {
+	Tiles, TotalTiles int
+	Pairs, TotalPairs int64
+	// Resumed: what a checkpoint held when Run started.
+	ResumedTiles int
+	ResumedPairs int64
+}
+
+// Outcome is what Run returns.
+type Outcome struct {
+	// State is the state of the job (of its shard with Spec.Shards > 1);
+	// nil in the online and minibatch modes.
+	State *State
+	// Results are the statistics of a whole job (not a shard).
+	Results
+	Passes    int // passes over the input under a memory budget
+	PanelRows int // rows held per pass under a memory budget
+	Resumed   int // tiles found done in the checkpoint
+}
+
+// Run runs the job spec describes. See Spec for the inputs and modes;
+// every combination gives the same state, to the bit, as the one
+// in-memory run of the whole grid.
+//
+// Errors: ErrSpec for an invalid spec; the errors of the stream, block and
+// estimator packages for the data (naming the file, column and row); an
+// error wrapping ErrState when the checkpoint is of another job or
+// corrupt; ErrChanged when an input changes between passes; ErrBudget;
+// and, when ctx is cancelled, an error wrapping both ErrInterrupted and
+// ctx.Err(), after saving the checkpoint.
+func Run(ctx context.Context, spec Spec) (*Outcome, error) {
+	if err := spec.check(); err != nil {
+		return nil, err
+	}
+	if spec.Every > 0 {
+		return runOnline(ctx, &spec)
+	}
+	if m := spec.Matrix; m != nil && m.Minibatch > 0 {
+		return runMinibatch(ctx, &spec)
+	}
+	r := &runner{spec: &spec}
+	run := r.inMemory
+	if spec.Memory > 0 {
+		run = r.outOfCore
+	}
+	out, err := run(ctx)
+	if err != nil && ctx.Err() != nil && !errors.Is(err, ErrInterrupted) {
+		// Cancelled before the first tile (reading, scanning): nothing
+		// to save.
+		return nil, fmt.Errorf("%w before any tile was added: %w", ErrInterrupted, err)
+	}
+	return out, err
+}
+
+func (s *Spec) check() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), ErrSpec)
+	}
+	k := len(s.Spaces)
+	inputs := 0
+	if k > 0 {
+		inputs++
+	}
+	if s.Data != nil {
+		inputs++
+		k = len(s.Data)
+	}
+	if s.Reader != nil {
+		inputs++
+		k = len(s.Reader.Spaces())
+	}
+	o := s.Options
+	switch {
+	case inputs != 1:
+		return bad("give the spaces one way: Spaces, Data or Reader")
+	case s.Labels != nil && len(s.Labels) != k:
+		return bad("%d labels for %d spaces", len(s.Labels), k)
+	case !(o.Exponent == 0 || o.Exponent > 0 && o.Exponent <= 2):
+		return bad("exponent %v outside (0, 2]", o.Exponent)
+	case o.Tile < 0 || o.Workers < 0 || s.Memory < 0 || s.Every < 0 || s.CheckpointEvery < 0:
+		return bad("negative tile size, workers, memory, every or checkpoint interval")
+	case s.Shards < 0 || s.Shard < 0 || s.Shard >= max(1, s.Shards):
+		return bad("shard %d of %d", s.Shard, s.Shards)
+	case s.Matrix == nil && k != 2 && k != 3:
+		return bad("the pair mode takes 2 or 3 spaces (x, y and z), not %d", k)
+	case s.Every > 0 && (s.Matrix != nil || s.Memory > 0 || s.Shards > 1 || s.Checkpoint != nil):
+		return bad("the online mode (every %d rows) is for a whole pair job in memory without a checkpoint", s.Every)
+	}
+	if m := s.Matrix; m != nil {
+		if err := m.check(k); err != nil {
+			return bad("%v", err)
+		}
+		if m.Minibatch != 0 && (m.Minibatch < 4 || s.Memory > 0 || s.Shards > 1 || s.Checkpoint != nil) {
+			return bad("minibatch %d: need at least 4 samples, in memory, whole grid, no checkpoint", m.Minibatch)
+		}
+	}
+	if _, err := block.ParsePrecision(o.Precision.String()); err != nil {
+		return bad("precision %v", o.Precision)
+	}
+	return nil
+}
+
+// blockOptions are the block options of the job.
+func (s *Spec) blockOptions() block.Options {
+	return block.Options{Exponent: s.Options.Exponent, TileSize: s.Options.Tile, Workers: s.Options.Workers, Precision: s.Options.Precision}
+}
+
+// stateOptions are the options recorded in states.
+func (s *Spec) stateOptions() StateOptions {
+	o := s.Options
+	a := o.Exponent
+	if a == 0 {
+		a = 1
+	}
+	t := o.Tile
+	if t == 0 {
+		t = block.DefaultTileSize
+	}
+	return StateOptions{Exponent: a, Tile: t, DropInvalid: s.DropInvalid, Precision: o.Precision.String(), NormalizeRows: o.NormalizeRows}
+}
+
+// shards is Shards, 1 for 0.
+func (s *Spec) shards() int { return max(1, s.Shards) }
+
+func (s *Spec) notify(format string, args ...any) {
+	if s.Notify != nil {
+		s.Notify(fmt.Sprintf(format, args...))
+	}
+}

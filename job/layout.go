@@ -1,0 +1,146 @@
+package job
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	"github.com/dcor-stream/dcor-stream/arrowio"
+	"github.com/dcor-stream/dcor-stream/stream"
+)
+
+// SpaceArg names spaces of a matrix job (see MatrixSpaces): Spec is
+// [FILE:]COLUMNS in the syntax of stream.ParseSpec. With Each, it is one
+// space per column it matches (names and globs over the file's schema):
+// "layer*" is every layer; without, it is one space of all its columns.
+type SpaceArg struct {
+	Spec string
+	Each bool
+	Flag string // the flag it came from, for messages ("rows"); optional
+}
+
+// MatrixSpaces resolves the spaces of a matrix job of rows × cols (cols
+// nil: rows × rows, a square matrix) given the space given (nil: none).
+// It returns the distinct spaces (a space named twice, in the rows and
+// the columns say, is read and computed once), their labels (the column
+// name, or FILE:COLUMN where the same name comes from different files)
+// and the Matrix layout over them. file is the file of the specs that
+// name none; stdin, if not nil, returns the reader of the file "-" (it
+// is called each time "-" is opened). Errors of the arguments wrap
+// ErrSpec.
+func MatrixSpaces(ctx context.Context, file string, stdin func() io.Reader, rows, cols []SpaceArg, given *SpaceArg) (spaces []stream.Spec, labels []string, m *Matrix, err error) {
+	type entry struct {
+		spec  stream.Spec
+		path  string // the file read: spec.File or the default
+		label string
+	}
+	var distinct []entry
+	index := map[string]int{}
+	add := func(e entry) int {
+		key := e.path + "\x00" + strings.Join(e.spec.Columns, "\x00")
+		if k, ok := index[key]; ok {
+			return k
+		}
+		index[key] = len(distinct)
+		distinct = append(distinct, e)
+		return len(distinct) - 1
+	}
+	sources := map[string]*arrowio.Source{}
+	defer func() {
+		for _, s := range sources {
+			s.Close()
+		}
+	}()
+	expand := func(a SpaceArg) ([]int, error) {
+		sp, err := stream.ParseSpec(a.Spec)
+		if err != nil {
+			return nil, fmt.Errorf("-%s %q: %v: %w", a.Flag, a.Spec, err, ErrSpec)
+		}
+		p := sp.File
+		if p == "" {
+			p = file
+		}
+		if p == "" {
+			return nil, fmt.Errorf("-%s %q names no file and no FILE argument is given: %w", a.Flag, a.Spec, ErrSpec)
+		}
+		if !a.Each {
+			return []int{add(entry{sp, p, sp.String()})}, nil
+		}
+		src := sources[p]
+		if src == nil {
+			var in io.Reader
+			if stdin != nil {
+				in = stdin()
+			}
+			if src, err = arrowio.Open(ctx, p, arrowio.Options{Stdin: in}); err != nil {
+				return nil, err
+			}
+			sources[p] = src
+		}
+		var out []int
+		for _, c := range sp.Columns {
+			if !strings.ContainsAny(c, `*?[\`) { // not a glob, as stream.ParseSpec decides
+				out = append(out, add(entry{stream.Spec{File: sp.File, Columns: []string{c}}, p, c}))
+				continue
+			}
+			n := 0
+			for _, f := range src.Schema().Fields() {
+				if ok, _ := path.Match(c, f.Name); ok { // ParseSpec checked the pattern
+					out = append(out, add(entry{stream.Spec{File: sp.File, Columns: []string{f.Name}}, p, f.Name}))
+					n++
+				}
+			}
+			if n == 0 {
+				// Let the decoder phrase the error, listing the columns.
+				if _, err := stream.NewDecoder(src.Name(), src.Schema(), []string{c}); err != nil {
+					return nil, err
+				}
+				return nil, fmt.Errorf("%s: no column matches %q", src.Name(), c)
+			}
+		}
+		return out, nil
+	}
+	expandAll := func(args []SpaceArg) ([]int, error) {
+		var out []int
+		for _, a := range args {
+			ks, err := expand(a)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ks...)
+		}
+		return out, nil
+	}
+	m = &Matrix{Given: NoGiven}
+	if m.Rows, err = expandAll(rows); err != nil {
+		return nil, nil, nil, err
+	}
+	m.Cols = m.Rows
+	if cols != nil {
+		if m.Cols, err = expandAll(cols); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	if given != nil {
+		ks, err := expand(*given)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		m.Given = ks[0]
+	}
+	count := map[string]int{}
+	for _, e := range distinct {
+		count[e.label]++
+	}
+	for _, e := range distinct {
+		spaces = append(spaces, e.spec)
+		l := e.label
+		if count[l] > 1 {
+			l = arrowio.DisplayName(e.path) + ":" + l
+		}
+		labels = append(labels, l)
+	}
+	return spaces, labels, m, nil
+}

@@ -1,0 +1,357 @@
+package job
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+
+	"github.com/dcor-stream/dcor-stream/block"
+	"github.com/dcor-stream/dcor-stream/estimator"
+)
+
+// Results are the statistics of a whole job: Pair in the pair mode,
+// Matrix in the matrix mode.
+type Results struct {
+	Pair   *Pair
+	Matrix *MatrixResult
+}
+
+// Results returns the statistics of a complete state of the whole grid
+// (a whole job, or the Merge of its shards).
+func (s *State) Results() (Results, error) {
+	if !s.Whole() {
+		return Results{}, fmt.Errorf("the state holds %d tile intervals of shard %d/%d, not the whole job: %w", len(s.Done), s.Shard, s.Shards, ErrState)
+	}
+	prec := ""
+	if s.Options.Precision != block.Float64.String() {
+		prec = s.Options.Precision
+	}
+	if s.Matrix == nil {
+		return Results{Pair: pairOf(s.Stats, s.Spaces, s.Options.Exponent, s.Dropped, prec)}, nil
+	}
+	m := matrixOf(s.Stats, s.Matrix)
+	m.setLabels(s.Spaces, s.Matrix)
+	m.Exponent, m.Dropped, m.NormalizeRows, m.Precision = s.Options.Exponent, s.Dropped, s.Options.NormalizeRows, prec
+	return Results{Matrix: m}, nil
+}
+
+// Pair is the result of the pair mode: the statistics of X and Y
+// (estimator.Result), and given Z those of Partial. Its JSON is one
+// object, the fields in the order of the README:
+//
+//	{"n", "dcor", "dcor_sq", "dcov", "dcov_sq", "dvar_x_sq", "dvar_y_sq",
+//	 "bcdcor", "dcov_u", "dvar_x_u", "dvar_y_u", "t_stat", "t_df", "p_value",
+//	 ["pdcor", "pdcov", "bcdcor_xz", "bcdcor_yz", "semi_partial"],
+//	 "exponent", "dropped_rows", ["precision"], "x_dim", "y_dim", ["z_dim"],
+//	 "flags", ["passes"]}
+type Pair struct {
+	estimator.Result
+	Partial   *estimator.PartialResult // nil without Z
+	Spaces    []SpaceInfo              // x, y and maybe z
+	Exponent  float64
+	Dropped   int    // rows dropped by Spec.DropInvalid
+	Precision string // "float32" under block.Float32; "" for the float64 reference
+	Passes    int    // passes over the input under a memory budget; 0 in memory
+}
+
+func pairOf(st *estimator.Stats, spaces []SpaceInfo, exponent float64, dropped int, prec string) *Pair {
+	p := &Pair{Result: st.Pair(0, 1), Spaces: spaces, Exponent: exponent, Dropped: dropped, Precision: prec}
+	if st.K() == 3 {
+		q := st.Partial(0, 1, 2)
+		p.Partial = &q
+	}
+	return p
+}
+
+// FlagNames returns the degenerate-case flags of the pair and partial
+// statistics, each once.
+func (p *Pair) FlagNames() []string {
+	names := p.Flags.Names()
+	if p.Partial != nil {
+		for _, n := range p.Partial.Flags.Names() {
+			if !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
+	}
+	return names
+}
+
+// Number formats v so that it parses back to the same float64. JSON has
+// no infinities: ±Inf (t_stat under perfect dependence) is written as
+// ±1.7976931348623157e308, the largest float64, and flagged; NaN, which
+// no result holds, as null.
+func Number(v float64) string {
+	switch {
+	case math.IsInf(v, 1):
+		v = math.MaxFloat64
+	case math.IsInf(v, -1):
+		v = -math.MaxFloat64
+	case math.IsNaN(v):
+		return "null"
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
+}
+
+// MarshalJSON writes the object documented on Pair.
+func (p *Pair) MarshalJSON() ([]byte, error) {
+	r := p.Result
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "{\"n\":%d", r.N)
+	num := func(k string, v float64) { fmt.Fprintf(&b, ",%q:%s", k, Number(v)) }
+	num("dcor", r.DCor)
+	num("dcor_sq", r.DCorSq)
+	num("dcov", r.DCov)
+	num("dcov_sq", r.DCovSq)
+	num("dvar_x_sq", r.DVarXSq)
+	num("dvar_y_sq", r.DVarYSq)
+	num("bcdcor", r.BCDCor)
+	num("dcov_u", r.DCovU)
+	num("dvar_x_u", r.DVarXU)
+	num("dvar_y_u", r.DVarYU)
+	num("t_stat", r.T)
+	num("t_df", r.DF)
+	num("p_value", r.P)
+	if q := p.Partial; q != nil {
+		num("pdcor", q.PDCor)
+		num("pdcov", q.PDCov)
+		num("bcdcor_xz", q.BCDCorXZ)
+		num("bcdcor_yz", q.BCDCorYZ)
+		num("semi_partial", q.SemiPartial)
+	}
+	fmt.Fprintf(&b, ",\"exponent\":%s,\"dropped_rows\":%d", Number(p.Exponent), p.Dropped)
+	if p.Precision != "" {
+		fmt.Fprintf(&b, ",\"precision\":%q", p.Precision)
+	}
+	for i, sp := range p.Spaces {
+		fmt.Fprintf(&b, ",\"%c_dim\":%d", "xyz"[i], sp.Dim)
+	}
+	names, _ := json.Marshal(p.FlagNames())
+	if len(p.FlagNames()) == 0 {
+		names = []byte("[]")
+	}
+	fmt.Fprintf(&b, ",\"flags\":%s", names)
+	if p.Passes > 0 {
+		fmt.Fprintf(&b, ",\"passes\":%d", p.Passes)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// MinibatchNote labels every output of the minibatch estimator (%d is
+// the batch size).
+const MinibatchNote = "minibatch mean over %d-sample batches: a different, biased and noisier estimator"
+
+// MatrixResult holds the statistics of every (row, col) pair of a matrix
+// job, indexed [row][col], with the flags of each entry (x the row space,
+// y the column space, z the given space; a space against itself is not
+// flagged perfect_dependence). Its JSON is one object:
+//
+//	{"n", "rows", "cols", "row_dims", "col_dims", ["given", "given_dim"],
+//	 "bcdcor", ["p_value"], "dcor", ["pdcor", "semi_partial"],
+//	 "exponent", "dropped_rows", "normalize_rows", "estimator", ["precision"],
+//	 ["minibatch": {"size", "batches", "unused_samples"}], "flags"}
+type MatrixResult struct {
+	N                  int
+	Rows, Cols         []string // labels
+	RowDims, ColDims   []int
+	Given              string // "" without a given space
+	GivenDim           int
+	BCDCor, PValue     [][]float64 // PValue nil for the minibatch estimator
+	DCor               [][]float64
+	PDCor, SemiPartial [][]float64 // nil without a given space
+	Flags              [][]estimator.Flags
+
+	Exponent      float64
+	Dropped       int
+	NormalizeRows bool
+	Precision     string // "float32", or "" for the float64 reference
+
+	// The minibatch estimator: batch size, batches averaged, samples
+	// unused; 0 for the exact statistics.
+	Minibatch, Batches, UnusedSamples int
+
+	// For reports: the rows and the columns are the same spaces; the
+	// titles of the rows and the columns.
+	Square             bool
+	RowTitle, ColTitle string
+}
+
+// Estimator names the estimator of every value: "exact", or the
+// minibatch label.
+func (m *MatrixResult) Estimator() string {
+	if m.Minibatch > 0 {
+		return fmt.Sprintf(MinibatchNote, m.Minibatch)
+	}
+	return "exact"
+}
+
+func grid2(r, c int) [][]float64 {
+	g := make([][]float64, r)
+	for i := range g {
+		g[i] = make([]float64, c)
+	}
+	return g
+}
+
+func newMatrixResult(n, r, c int, partial bool) *MatrixResult {
+	res := &MatrixResult{N: n, DCor: grid2(r, c), BCDCor: grid2(r, c), PValue: grid2(r, c)}
+	if partial {
+		res.PDCor, res.SemiPartial = grid2(r, c), grid2(r, c)
+	}
+	res.Flags = make([][]estimator.Flags, r)
+	for i := range res.Flags {
+		res.Flags[i] = make([]estimator.Flags, c)
+	}
+	return res
+}
+
+// matrixOf reads the matrix off one state.
+func matrixOf(st *estimator.Stats, lay *Matrix) *MatrixResult {
+	given := lay.Given
+	res := newMatrixResult(st.N(), len(lay.Rows), len(lay.Cols), given >= 0)
+	for i, x := range lay.Rows {
+		for j, y := range lay.Cols {
+			r := st.Pair(x, y)
+			res.DCor[i][j], res.BCDCor[i][j], res.PValue[i][j] = r.DCor, r.BCDCor, r.P
+			f := r.Flags
+			if x == y {
+				f &^= estimator.PerfectDependence
+			}
+			if given >= 0 {
+				p := st.Partial(x, y, given)
+				res.PDCor[i][j], res.SemiPartial[i][j] = p.PDCor, p.SemiPartial
+				f |= p.Flags
+			}
+			res.Flags[i][j] = f
+		}
+	}
+	return res
+}
+
+// setLabels names the rows, columns and given space.
+func (m *MatrixResult) setLabels(spaces []SpaceInfo, lay *Matrix) {
+	label := func(k int) string {
+		if l := spaces[k].Label; l != "" {
+			return l
+		}
+		return spaces[k].Name
+	}
+	for _, k := range lay.Rows {
+		m.Rows = append(m.Rows, label(k))
+		m.RowDims = append(m.RowDims, spaces[k].Dim)
+	}
+	for _, k := range lay.Cols {
+		m.Cols = append(m.Cols, label(k))
+		m.ColDims = append(m.ColDims, spaces[k].Dim)
+	}
+	if lay.Given >= 0 {
+		m.Given, m.GivenDim = label(lay.Given), spaces[lay.Given].Dim
+	}
+	m.Square, m.RowTitle, m.ColTitle = lay.Square, lay.RowTitle, lay.ColTitle
+}
+
+// Stat is one matrix of a MatrixResult.
+type Stat struct {
+	Key  string
+	Grid [][]float64
+	Def  string
+}
+
+// Stats returns the matrices in output order: bcdcor, p_value, dcor, and
+// with a given space pdcor and semi_partial.
+func (m *MatrixResult) Stats() []Stat {
+	s := []Stat{
+		{"bcdcor", m.BCDCor, "bias-corrected dCor² R*(row, col), U-statistic, in [-1, 1]; 0 under independence"},
+		{"p_value", m.PValue, "p-value of the t-test of independence (Székely & Rizzo 2013)"},
+		{"dcor", m.DCor, "dCor(row, col), V-statistic, in [0, 1] (R energy::dcor); biased upward in high dimension"},
+		{"pdcor", m.PDCor, "partial dCor of row and col given " + m.Given + " (Székely & Rizzo 2014)"},
+		{"semi_partial", m.SemiPartial, "(R*(row,given) - R*(row,col)·R*(col,given)) / sqrt(1 - R*(row,col)²), as the seed paper's code"},
+	}
+	return slices.DeleteFunc(s, func(s Stat) bool { return s.Grid == nil })
+}
+
+// Flagged is one matrix entry with degenerate-case flags.
+type Flagged struct {
+	Row, Col string
+	Names    []string
+}
+
+// Flagged returns the entries with flags, row by row.
+func (m *MatrixResult) Flagged() []Flagged {
+	var out []Flagged
+	for i, fs := range m.Flags {
+		for j, f := range fs {
+			if f != 0 {
+				out = append(out, Flagged{m.Rows[i], m.Cols[j], f.Names()})
+			}
+		}
+	}
+	return out
+}
+
+func jsonOf(v any) string {
+	b, _ := json.Marshal(v) // strings and ints always marshal
+	return string(b)
+}
+
+// MarshalJSON writes the object documented on MatrixResult.
+func (m *MatrixResult) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `{"n":%d,"rows":%s,"cols":%s,"row_dims":%s,"col_dims":%s`,
+		m.N, jsonOf(nonNil(m.Rows)), jsonOf(nonNil(m.Cols)), jsonOf(nonNilInt(m.RowDims)), jsonOf(nonNilInt(m.ColDims)))
+	if m.Given != "" {
+		fmt.Fprintf(&b, `,"given":%s,"given_dim":%d`, jsonOf(m.Given), m.GivenDim)
+	}
+	for _, s := range m.Stats() {
+		fmt.Fprintf(&b, ",%q:[", s.Key)
+		for i, row := range s.Grid {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteByte('[')
+			for j, v := range row {
+				if j > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString(Number(v))
+			}
+			b.WriteByte(']')
+		}
+		b.WriteByte(']')
+	}
+	fmt.Fprintf(&b, `,"exponent":%s,"dropped_rows":%d,"normalize_rows":%t,"estimator":%s`,
+		Number(m.Exponent), m.Dropped, m.NormalizeRows, jsonOf(m.Estimator()))
+	if m.Precision != "" {
+		fmt.Fprintf(&b, `,"precision":%q`, m.Precision)
+	}
+	if m.Minibatch > 0 {
+		fmt.Fprintf(&b, `,"minibatch":{"size":%d,"batches":%d,"unused_samples":%d}`, m.Minibatch, m.Batches, m.UnusedSamples)
+	}
+	b.WriteString(`,"flags":[`)
+	for i, f := range m.Flagged() {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"row":%s,"col":%s,"flags":%s}`, jsonOf(f.Row), jsonOf(f.Col), jsonOf(nonNil(f.Names)))
+	}
+	b.WriteString("]}")
+	return b.Bytes(), nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func nonNilInt(s []int) []int {
+	if s == nil {
+		return []int{}
+	}
+	return s
+}
