@@ -247,3 +247,17 @@ func (p *plan) setPrecision(prec Precision) {
 		p.prec = Float64
 	}
 }
+
+// Normalization returns, for each space, the centre (column medians of the
+// leading rows, in scaled units) and the scale exponent e_k that Compute
+// and Prepare use (rows are used as x·2^−e_k − centre), for statistics
+// computed outside the tiles on the same footing (estimator.Linear).
+func Normalization(spaces []Space) (centre [][]float64, scaleExp []int) {
+	centre, scaleExp = make([][]float64, len(spaces)), make([]int, len(spaces))
+	for k, s := range spaces {
+		m := min(s.Rows(), meanRows)
+		scaleExp[k] = scaleExponent(s, m)
+		centre[k] = columnMedians(s, m, math.Ldexp(1, -scaleExp[k]))
+	}
+	return centre, scaleExp
+}

@@ -48,8 +48,16 @@ type Linear struct {
 
 // NewLinear returns an empty state of spaces of the given dimensions,
 // each scaled by 2^−scale[k] then centred by centre[k] (nil: no scaling,
-// no centring). It panics if a dimension is < 1 or the lengths differ.
+// no centring), for every pair of spaces. It panics if a dimension is < 1
+// or the lengths differ.
 func NewLinear(dims []int, centre [][]float64, scale []int) *Linear {
+	return NewLinearPairs(dims, centre, scale, nil)
+}
+
+// NewLinearPairs is NewLinear for the given pairs of spaces only (and
+// each of their spaces with itself): XᵀY of p·q entries is kept only for
+// those. HSIC and CKA of another pair panic. nil pairs means all.
+func NewLinearPairs(dims []int, centre [][]float64, scale []int, pairs [][2]int) *Linear {
 	k := len(dims)
 	if k < 1 || centre != nil && len(centre) != k || scale != nil && len(scale) != k {
 		panic("estimator: NewLinear lengths")
@@ -69,15 +77,31 @@ func NewLinear(dims []int, centre [][]float64, scale []int) *Linear {
 			copy(l.centre[a], centre[a])
 		}
 		l.s[a] = newBank(d)
-		for b := range k {
-			l.v[a*k+b] = newBank(d)
+	}
+	want := func(a, b int) bool {
+		if pairs == nil {
+			return true
 		}
+		for _, p := range pairs {
+			if p[0] == a && p[1] == b || p[0] == b && p[1] == a || a == b && (p[0] == a || p[1] == a) {
+				return true
+			}
+		}
+		return false
+	}
+	for a := range k {
 		for b := a; b < k; b++ {
-			l.c[PairIndex(k, a, b)] = newBank(d * dims[b])
+			if want(a, b) {
+				l.c[PairIndex(k, a, b)] = newBank(dims[a] * dims[b])
+				l.v[a*k+b], l.v[b*k+a] = newBank(dims[a]), newBank(dims[b])
+			}
 		}
 	}
 	return l
 }
+
+// has reports whether the pair (a, b) is kept.
+func (l *Linear) has(a, b int) bool { return l.c[PairIndex(len(l.dims), a, b)].rows > 0 }
 
 // N returns the number of samples added.
 func (l *Linear) N() int { return l.n }
@@ -126,6 +150,9 @@ func (l *Linear) Add(rows [][]float64) error {
 		}
 		parts = append(parts, part{&l.s[a], s})
 		for b, e := range l.dims {
+			if !l.has(a, b) {
+				continue
+			}
 			v := make([]float64, d)
 			for i := range m {
 				for q := range d {
@@ -155,7 +182,9 @@ func (l *Linear) Add(rows [][]float64) error {
 		for i := range m {
 			sq[a] += norm[a][i]
 			for b := a; b < k; b++ {
-				w[PairIndex(k, a, b)] += norm[a][i] * norm[b][i]
+				if l.has(a, b) {
+					w[PairIndex(k, a, b)] += norm[a][i] * norm[b][i]
+				}
 			}
 		}
 	}
@@ -301,11 +330,9 @@ func (l *Linear) CKA(a, b int) (float64, bool) {
 	return rstar(hab, haa, hbb), true
 }
 
-func (l *Linear) check(spaces ...int) {
-	for _, k := range spaces {
-		if k < 0 || k >= len(l.dims) {
-			panic("estimator: space index out of range")
-		}
+func (l *Linear) check(a, b int) {
+	if a < 0 || a >= len(l.dims) || b < 0 || b >= len(l.dims) || !l.has(a, b) {
+		panic("estimator: Linear pair out of range or not kept")
 	}
 }
 
@@ -314,7 +341,8 @@ const linearMagic = "DCLK"
 // MarshalBinary encodes l, little endian: magic "DCLK", version byte 1,
 // uvarint K, uvarint n, K × (uvarint dim, varint scale, dim × float64
 // centre), then the banks c (PairIndex order), s, v (index k·K+l), w, sq,
-// each as in Stats.MarshalBinary, and a CRC-32C of every byte before it.
+// each as in Stats.MarshalBinary (those of c and v preceded by their row
+// count: 0 for a pair not kept), and a CRC-32C of every byte before it.
 func (l *Linear) MarshalBinary() ([]byte, error) {
 	k := len(l.dims)
 	b := append([]byte(linearMagic), 1)
@@ -327,11 +355,19 @@ func (l *Linear) MarshalBinary() ([]byte, error) {
 			b = appendFloat(b, v)
 		}
 	}
-	for _, set := range [][]bank{l.c, l.s, l.v, {l.w, l.sq}} {
-		for i := range set {
-			b = set[i].appendTo(b)
-		}
+	for i := range l.c {
+		b = binary.AppendUvarint(b, uint64(l.c[i].rows))
+		b = l.c[i].appendTo(b)
 	}
+	for i := range l.s {
+		b = l.s[i].appendTo(b)
+	}
+	for i := range l.v {
+		b = binary.AppendUvarint(b, uint64(l.v[i].rows))
+		b = l.v[i].appendTo(b)
+	}
+	b = l.w.appendTo(b)
+	b = l.sq.appendTo(b)
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli)), nil
 }
 
@@ -388,7 +424,7 @@ func (l *Linear) UnmarshalBinary(data []byte) error {
 	}
 	for a := range dims {
 		for b := a; b < int(k); b++ {
-			entries += uint64(dims[a]) * uint64(dims[b])
+			entries += uint64(dims[a]) * uint64(dims[b]) / 64
 		}
 	}
 	if entries > uint64(len(d.b)) {
@@ -396,11 +432,32 @@ func (l *Linear) UnmarshalBinary(data []byte) error {
 	}
 	out := NewLinear(dims, centre, scale)
 	out.n = int(n)
-	for _, set := range [][]bank{out.c, out.s, out.v} {
-		for i := range set {
-			if set[i], err = d.bank(set[i].rows, "linear sums"); err != nil {
-				return err
-			}
+	sized := func(b *bank) error {
+		rows, err := d.uvarint("rows")
+		if err != nil {
+			return err
+		}
+		if rows != 0 && rows != uint64(b.rows) {
+			return fmt.Errorf("a bank of %d rows, want %d: %w", rows, b.rows, ErrCorrupt)
+		}
+		if *b, err = d.bank(int(rows), "linear sums"); err != nil {
+			return err
+		}
+		return nil
+	}
+	for i := range out.c {
+		if err := sized(&out.c[i]); err != nil {
+			return err
+		}
+	}
+	for i := range out.s {
+		if out.s[i], err = d.bank(out.s[i].rows, "linear sums"); err != nil {
+			return err
+		}
+	}
+	for i := range out.v {
+		if err := sized(&out.v[i]); err != nil {
+			return err
 		}
 	}
 	if out.w, err = d.bank(out.w.rows, "linear sums"); err != nil {

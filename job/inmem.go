@@ -164,6 +164,11 @@ func (r *runner) inMemory(ctx context.Context) (*Outcome, error) {
 		}
 		spaces[k] = block.Space{Data: x, Dim: max(1, sp.Dim)}
 	}
+	if uni, err := s.univariate(r.hdr.Spaces); err != nil {
+		return nil, err
+	} else if uni {
+		return r.univariate(ctx, spaces)
+	}
 	pl, err := block.Prepare(spaces, s.blockOptions())
 	if err != nil {
 		return nil, err
@@ -183,7 +188,11 @@ func (r *runner) inMemory(ctx context.Context) (*Outcome, error) {
 		tiles = r.todo(tiles, &next)
 		err = pl.AddTiles(ctx, r.st, spaces, tiles, r.added)
 	}
-	return r.finish(ctx, err)
+	out, err := r.finish(ctx, err)
+	if err != nil || !s.wantsExtras() {
+		return out, err
+	}
+	return out, r.extras(ctx, spaces, out)
 }
 
 // NormalizeRows scales every row of the row-major x of width dim to unit

@@ -97,6 +97,27 @@ type Spec struct {
 	Every   int
 	OnEvery func(*Pair) error
 
+	// Estimator chooses how the state is computed: "" or "auto" (the
+	// exact O(n log n) univariate path when every space is univariate
+	// and α = 1 and no -ci or permutations are asked, else the tiles),
+	// "tiles" (the exact tile schedule always), or "univariate" (fails
+	// unless it applies). Every schedule and shard of a job takes the same
+	// path, so their states merge to the same bits.
+	Estimator string
+
+	// Inference and extra statistics, computed after the state from the
+	// data in memory (in memory and the whole job, for now): CI in (0, 1)
+	// adds delete-one jackknife standard errors and normal intervals at
+	// that level (one more pass over the tiles); Permutations R > 0 adds
+	// the permutation test of independence (and of pdCov given Z, as
+	// energy::pdcov.test), with permutations drawn from Seed; CKA adds
+	// debiased linear CKA and unbiased linear HSIC (in feature space,
+	// O(n·p·q)).
+	CI           float64
+	Permutations int
+	Seed         uint64
+	CKA          bool
+
 	// Notify, if not nil, receives messages for the user (the layout of
 	// an out-of-core run, a resume).
 	Notify func(string)
@@ -263,6 +284,21 @@ func (s *Spec) check() error {
 		return bad("the pair mode takes 2 or 3 spaces (x, y and z), not %d", k)
 	case s.Every > 0 && (s.Matrix != nil || s.Memory > 0 || s.Shards > 1 || s.Checkpoint != nil):
 		return bad("the online mode (every %d rows) is for a whole pair job in memory without a checkpoint", s.Every)
+	}
+	extras := s.CI != 0 || s.Permutations != 0 || s.CKA
+	switch {
+	case !(s.CI == 0 || s.CI > 0 && s.CI < 1):
+		return bad("confidence level %v outside (0, 1)", s.CI)
+	case s.Permutations < 0:
+		return bad("%d permutations", s.Permutations)
+	case extras && (s.Memory > 0 || s.shards() > 1 || s.Every > 0 || s.Matrix != nil && s.Matrix.Minibatch > 0):
+		return bad("intervals, permutation tests and CKA need the data in memory and the whole job (not a memory budget, a shard, the online or the minibatch mode), for now")
+	case s.Permutations > 0 && s.Matrix != nil:
+		return bad("permutation tests are for the pair mode, for now")
+	case s.Estimator != "" && s.Estimator != "auto" && s.Estimator != "tiles" && s.Estimator != "univariate":
+		return bad("estimator %q: want auto, tiles or univariate", s.Estimator)
+	case s.Estimator == "univariate" && (s.CI > 0 || s.Permutations > 0):
+		return bad("the univariate path forms no distances: intervals and permutation tests need -estimator tiles (or auto)")
 	}
 	if m := s.Matrix; m != nil {
 		if err := m.check(k); err != nil {

@@ -73,6 +73,29 @@ func (r *runner) outOfCore(ctx context.Context) (out *Outcome, err error) {
 		dropped = int(max(0, rd.Dropped()))
 	}
 	r.begin(n, dropped, r.spaceInfos(rd.Spaces()), sums)
+	uni, err := s.univariate(r.hdr.Spaces)
+	if err != nil {
+		return nil, err
+	}
+	k := int64(len(r.hdr.Spaces))
+	if need := int64(n) * (8*k + univariateBytes*k + univariatePairBytes); uni && need > s.Memory {
+		// The same path as in memory (so that a job's schedules agree to
+		// the bit) needs O(n) memory: beyond the budget, auto takes the
+		// tiles, which agree with it to rounding.
+		if s.Estimator == "univariate" {
+			return nil, fmt.Errorf("the exact univariate path holds about %s for %d samples, over the budget %s: raise it, or use the tiles (O(n²) pairs within the budget): %w",
+				size(need), n, size(s.Memory), ErrBudget)
+		}
+		s.notify("the exact univariate path needs about %s, over the budget %s: computing by tiles (the same statistics to rounding, not to the bit)", size(need), size(s.Memory))
+		uni = false
+	}
+	if uni {
+		spaces, err := readAll(ctx, rd, s.Options.NormalizeRows)
+		if err != nil {
+			return nil, err
+		}
+		return r.univariate(ctx, spaces)
+	}
 	if err := r.resume(ctx, fresh); err != nil {
 		return nil, err
 	}
@@ -317,4 +340,36 @@ func (r *runner) panelPass(ctx context.Context, rd *stream.Reader, pl *block.Pla
 		return fmt.Errorf("%w: the input ended at row %d in this pass, at %d in the first: %w", stream.ErrRowMismatch, i0+pn.Held(), pl.N(), ErrChanged)
 	}
 	return nil
+}
+
+// readAll reads every row of rd into memory (one pass), rows normalised
+// if asked.
+func readAll(ctx context.Context, rd *stream.Reader, normalize bool) ([]block.Space, error) {
+	pass, err := rd.NewPass(ctx, 0, loadBlockRows)
+	if err != nil {
+		return nil, err
+	}
+	defer pass.Close()
+	infos := rd.Spaces()
+	data := make([][]float64, len(infos))
+	for {
+		b, err := pass.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		for k, x := range b.Spaces {
+			data[k] = append(data[k], x...)
+		}
+	}
+	spaces := make([]block.Space, len(infos))
+	for k, sp := range infos {
+		if normalize {
+			NormalizeRows(data[k], sp.Dim)
+		}
+		spaces[k] = block.Space{Data: data[k], Dim: max(1, sp.Dim)}
+	}
+	return spaces, nil
 }

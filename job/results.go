@@ -55,6 +55,7 @@ type Pair struct {
 	Dropped   int    // rows dropped by Spec.DropInvalid
 	Precision string // "float32" under block.Float32; "" for the float64 reference
 	Passes    int    // passes over the input under a memory budget; 0 in memory
+	Extras    *PairExtras // intervals, permutation tests, CKA: nil unless asked (Spec.CI, Permutations, CKA)
 }
 
 func pairOf(st *estimator.Stats, spaces []SpaceInfo, exponent float64, dropped int, prec string) *Pair {
@@ -122,6 +123,31 @@ func (p *Pair) MarshalJSON() ([]byte, error) {
 		num("bcdcor_yz", q.BCDCorYZ)
 		num("semi_partial", q.SemiPartial)
 	}
+	if x := p.Extras; x != nil {
+		pair := func(k string, v [2]float64) { fmt.Fprintf(&b, ",%q:[%s,%s]", k, Number(v[0]), Number(v[1])) }
+		if x.CILevel > 0 {
+			num("dcor_se", x.DCorSE)
+			pair("dcor_ci", x.DCorCI)
+			num("bcdcor_se", x.BCDCorSE)
+			pair("bcdcor_ci", x.BCDCorCI)
+			if p.Partial != nil {
+				num("pdcor_se", x.PDCorSE)
+				pair("pdcor_ci", x.PDCorCI)
+			}
+			num("ci_level", x.CILevel)
+		}
+		if x.Permutations > 0 {
+			fmt.Fprintf(&b, ",\"permutations\":%d,\"seed\":%d", x.Permutations, x.Seed)
+			num("perm_p_value", x.PermP)
+			if p.Partial != nil {
+				num("pdcor_perm_p_value", x.PDCorPermP)
+			}
+		}
+		if x.CKA {
+			num("cka_linear", x.CKALinear)
+			num("hsic_linear_u", x.HSICLinU)
+		}
+	}
 	fmt.Fprintf(&b, ",\"exponent\":%s,\"dropped_rows\":%d", Number(p.Exponent), p.Dropped)
 	if p.Precision != "" {
 		fmt.Fprintf(&b, ",\"precision\":%q", p.Precision)
@@ -161,9 +187,18 @@ type MatrixResult struct {
 	Given              string // "" without a given space
 	GivenDim           int
 	BCDCor, PValue     [][]float64 // PValue nil for the minibatch estimator
-	DCor               [][]float64
+	DCor, DCorSq       [][]float64
 	PDCor, SemiPartial [][]float64 // nil without a given space
 	Flags              [][]estimator.Flags
+
+	// With Spec.CI: the jackknife SE of every bcdcor entry, and the
+	// covariance of every pair of entries, (R·C)×(R·C), entry (i, j) at
+	// index i·C + j.
+	CILevel   float64
+	BCDCorSE  [][]float64
+	BCDCorCov [][]float64
+	// With Spec.CKA: debiased linear CKA of every entry.
+	CKALinear [][]float64
 
 	Exponent      float64
 	Dropped       int
@@ -198,7 +233,7 @@ func grid2(r, c int) [][]float64 {
 }
 
 func newMatrixResult(n, r, c int, partial bool) *MatrixResult {
-	res := &MatrixResult{N: n, DCor: grid2(r, c), BCDCor: grid2(r, c), PValue: grid2(r, c)}
+	res := &MatrixResult{N: n, DCor: grid2(r, c), DCorSq: grid2(r, c), BCDCor: grid2(r, c), PValue: grid2(r, c)}
 	if partial {
 		res.PDCor, res.SemiPartial = grid2(r, c), grid2(r, c)
 	}
@@ -216,7 +251,7 @@ func matrixOf(st *estimator.Stats, lay *Matrix) *MatrixResult {
 	for i, x := range lay.Rows {
 		for j, y := range lay.Cols {
 			r := st.Pair(x, y)
-			res.DCor[i][j], res.BCDCor[i][j], res.PValue[i][j] = r.DCor, r.BCDCor, r.P
+			res.DCor[i][j], res.DCorSq[i][j], res.BCDCor[i][j], res.PValue[i][j] = r.DCor, r.DCorSq, r.BCDCor, r.P
 			f := r.Flags
 			if x == y {
 				f &^= estimator.PerfectDependence
@@ -267,7 +302,10 @@ func (m *MatrixResult) Stats() []Stat {
 	s := []Stat{
 		{"bcdcor", m.BCDCor, "bias-corrected dCor² R*(row, col), U-statistic, in [-1, 1]; 0 under independence"},
 		{"p_value", m.PValue, "p-value of the t-test of independence (Székely & Rizzo 2013)"},
+		{"bcdcor_se", m.BCDCorSE, "delete-one jackknife standard error of bcdcor (-ci)"},
 		{"dcor", m.DCor, "dCor(row, col), V-statistic, in [0, 1] (R energy::dcor); biased upward in high dimension"},
+		{"dcor_sq", m.DCorSq, "dCor², the V-statistic (the seed paper's Distance_Correlation, with -normalize-rows)"},
+		{"cka_linear", m.CKALinear, "debiased linear CKA (Kornblith et al. 2019, unbiased HSIC) (-cka)"},
 		{"pdcor", m.PDCor, "partial dCor of row and col given " + m.Given + " (Székely & Rizzo 2014)"},
 		{"semi_partial", m.SemiPartial, "(R*(row,given) - R*(row,col)·R*(col,given)) / sqrt(1 - R*(row,col)²), as the seed paper's code"},
 	}
@@ -322,6 +360,23 @@ func (m *MatrixResult) MarshalJSON() ([]byte, error) {
 			b.WriteByte(']')
 		}
 		b.WriteByte(']')
+	}
+	if m.BCDCorCov != nil {
+		b.WriteString(`,"bcdcor_cov":[`)
+		for i, row := range m.BCDCorCov {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteByte('[')
+			for j, v := range row {
+				if j > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString(Number(v))
+			}
+			b.WriteByte(']')
+		}
+		fmt.Fprintf(&b, `],"ci_level":%s`, Number(m.CILevel))
 	}
 	fmt.Fprintf(&b, `,"exponent":%s,"dropped_rows":%d,"normalize_rows":%t,"estimator":%s`,
 		Number(m.Exponent), m.Dropped, m.NormalizeRows, jsonOf(m.Estimator()))

@@ -51,6 +51,13 @@ type computeFlags struct {
 	mem     int64  // -mem in bytes; 0: in memory
 	tmpdir  string // where standard input is spilled under -mem
 
+	estimator    string  // -estimator
+	ci           bool    // -ci
+	ciLevel      float64 // -ci-level
+	permutations int     // -permutations
+	seed         uint64  // -seed
+	cka          bool    // -cka
+
 	afterPass func(pass int) // tests: called after each pass of -mem
 }
 
@@ -68,6 +75,12 @@ func (c *computeFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.checkpointEvery, "checkpoint-every", time.Minute, "how often -checkpoint is written")
 	fs.StringVar(&c.memText, "mem", "", "memory budget `SIZE` (64MiB, 8GiB, 512MB, bytes): hold a panel of rows that fits, stream the rest past it, one pass per panel (default: load the data in memory)")
 	fs.StringVar(&c.tmpdir, "tmpdir", "", "`DIR` where standard input is spilled for the passes of -mem (default: the system's)")
+	fs.StringVar(&c.estimator, "estimator", "auto", "how the exact state is computed: auto (O(n log n) when every space is univariate and α = 1, else tiles), tiles, or univariate")
+	fs.BoolVar(&c.ci, "ci", false, "delete-one jackknife standard errors and normal intervals (one more pass over the tiles; in memory, whole job)")
+	fs.Float64Var(&c.ciLevel, "ci-level", 0.95, "confidence `LEVEL` of the -ci intervals")
+	fs.IntVar(&c.permutations, "permutations", 0, "`R` permutations for the permutation test of independence (and of pdcov given Z); each costs about half an exact run")
+	fs.Uint64Var(&c.seed, "seed", 1, "`SEED` of the -permutations")
+	fs.BoolVar(&c.cka, "cka", false, "add debiased linear CKA and unbiased linear HSIC (feature space, O(n·p·q))")
 }
 
 func (c *computeFlags) check() error {
@@ -89,6 +102,14 @@ func (c *computeFlags) check() error {
 		return usagef("-checkpoint-every %v is negative", c.checkpointEvery)
 	case c.state != "" && c.state == c.checkpoint:
 		return usagef("-state and -checkpoint name the same file")
+	case c.estimator != "auto" && c.estimator != "tiles" && c.estimator != "univariate":
+		return usagef("-estimator %q: want auto, tiles or univariate", c.estimator)
+	case !(c.ciLevel > 0 && c.ciLevel < 1):
+		return usagef("-ci-level %v is outside (0, 1)", c.ciLevel)
+	case c.permutations < 0:
+		return usagef("-permutations %d is negative", c.permutations)
+	case (c.ci || c.permutations > 0 || c.cka) && (c.mem > 0 || c.shard != ""):
+		return usagef("-ci, -permutations and -cka need the data in memory and the whole job (not -mem or -shard), for now")
 	}
 	if c.shard != "" {
 		if c.shardIndex, c.shardCount, err = parseShard(c.shard); err != nil {
@@ -116,7 +137,19 @@ func (c *computeFlags) spec(file string, stdin io.Reader) job.Spec {
 		Shards:          c.shardCount,
 		CheckpointEvery: c.checkpointEvery,
 		AfterPass:       c.afterPass,
+		Estimator:       c.estimator,
+		CI:              ciLevel(c.ci, c.ciLevel),
+		Permutations:    c.permutations,
+		Seed:            c.seed,
+		CKA:             c.cka,
 	}
+}
+
+func ciLevel(on bool, level float64) float64 {
+	if on {
+		return level
+	}
+	return 0
 }
 
 // newFlagSet returns the flag set of a command that prints usage, then

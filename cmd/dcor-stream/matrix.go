@@ -218,21 +218,21 @@ func argsTitle(args []job.SpaceArg) string {
 }
 
 // writeCSV writes the long form: a header, then one line per (row, col)
-// pair in row-major order, with the statistics of stats(), the entry's
-// flags separated by ';', and the estimator ("exact", or the minibatch
-// label).
+// pair in row-major order, with the statistics, the entry's flags
+// separated by ';', and the estimator ("exact", or the minibatch label).
+// The columns are always the same; a cell whose statistic does not apply
+// (a p-value of the minibatch mean, pdcor without -given, an SE without
+// -ci) is empty, so that one reader serves every run.
 func writeMatrixCSV(w io.Writer, r *job.MatrixResult) error {
 	var b bytes.Buffer
 	cw := csv.NewWriter(&b)
 	stats := r.Stats()
 	head := []string{"row", "col"}
-	// The brief's order: dcor before bcdcor; then the rest.
-	order := []string{"dcor", "bcdcor", "p_value", "pdcor", "semi_partial"}
+	order := []string{"dcor", "dcor_sq", "bcdcor", "bcdcor_se", "p_value", "pdcor", "semi_partial", "cka_linear"}
 	byKey := map[string][][]float64{}
 	for _, s := range stats {
 		byKey[s.Key] = s.Grid
 	}
-	order = slices.DeleteFunc(order, func(k string) bool { return byKey[k] == nil })
 	head = append(append(head, order...), "flags", "estimator")
 	if err := cw.Write(head); err != nil {
 		return err
@@ -242,7 +242,11 @@ func writeMatrixCSV(w io.Writer, r *job.MatrixResult) error {
 		for j, cn := range r.Cols {
 			rec := []string{rn, cn}
 			for _, k := range order {
-				rec = append(rec, job.Number(byKey[k][i][j]))
+				if g := byKey[k]; g != nil {
+					rec = append(rec, job.Number(g[i][j]))
+				} else {
+					rec = append(rec, "")
+				}
 			}
 			rec = append(rec, strings.Join(r.Flags[i][j].Names(), ";"), est)
 			if err := cw.Write(rec); err != nil {

@@ -215,8 +215,10 @@ func TestKillResume(t *testing.T) {
 	for _, mode := range [][]string{nil, {"-mem", "800KiB"}} {
 		t.Run(fmt.Sprint("mode=", mode), func(t *testing.T) {
 			cp := filepath.Join(dir, "cp")
+			// -estimator tiles: the univariate data would otherwise take the
+			// O(n log n) path, done before a kill could land.
 			args := append(append([]string{"-format", "json", "-tile", "128", "-workers", "2", "-checkpoint", cp, "-checkpoint-every", "5ms",
-				"-x", "a", "-y", "b"}, mode...), data)
+				"-estimator", "tiles", "-x", "a", "-y", "b"}, mode...), data)
 			killResume(t, bin, cp, args)
 		})
 	}
@@ -300,7 +302,7 @@ func TestSigtermResume(t *testing.T) {
 	for _, mode := range [][]string{nil, {"-mem", "800KiB"}} {
 		cp := filepath.Join(dir, "cp")
 		args := append(append([]string{"-format", "json", "-tile", "128", "-workers", "2", "-checkpoint", cp, "-checkpoint-every", "1h",
-			"-x", "a", "-y", "b"}, mode...), data)
+			"-estimator", "tiles", "-x", "a", "-y", "b"}, mode...), data)
 		start := time.Now()
 		want, err := exec.Command(bin, args...).Output()
 		if err != nil {

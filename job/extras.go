@@ -1,0 +1,212 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/stat/distuv"
+
+	"github.com/dcor-stream/dcor-stream/block"
+	"github.com/dcor-stream/dcor-stream/estimator"
+)
+
+// univariate reports whether the job takes the exact O(n log n)
+// univariate path (see Spec.Estimator), or why it cannot when asked.
+func (s *Spec) univariate(spaces []SpaceInfo) (bool, error) {
+	applies := s.Options.Exponent == 0 || s.Options.Exponent == 1
+	for _, sp := range spaces {
+		applies = applies && sp.Dim == 1
+	}
+	switch s.Estimator {
+	case "tiles":
+		return false, nil
+	case "univariate":
+		if !applies || s.Every > 0 || s.Matrix != nil && s.Matrix.Minibatch > 0 {
+			return false, fmt.Errorf("the univariate path needs every space of dimension 1, exponent 1, and neither the online nor the minibatch mode: %w", ErrSpec)
+		}
+		return true, nil
+	}
+	return applies && s.CI == 0 && s.Permutations == 0 && s.Every == 0 && (s.Matrix == nil || s.Matrix.Minibatch == 0), nil
+}
+
+// univariateBytes is the memory of the univariate path per sample and
+// space (the values, the row sums' two parts and the sort), plus per
+// sample for a pair's merge.
+const univariateBytes, univariatePairBytes = 40, 32
+
+// univariate computes the state by block.Univariate. The shard holding the
+// first tile computes the whole state; the others an empty one (the same
+// shifts and scales), so that shards merge to the one-process bits.
+func (r *runner) univariate(ctx context.Context, spaces []block.Space) (*Outcome, error) {
+	opts := r.spec.blockOptions()
+	var st *estimator.Stats
+	if r.hdr.Tiles[0] == 0 {
+		var err error
+		if st, err = block.Univariate(ctx, spaces, opts); err != nil {
+			return nil, err
+		}
+	} else {
+		_, scale := block.Normalization(spaces)
+		st = estimator.New(len(spaces), r.hdr.N, 1, make([]float64, len(spaces)), scale)
+	}
+	r.st = st
+	for idx := r.hdr.Tiles[0]; idx < r.hdr.Tiles[1]; idx++ {
+		r.done.add(idx)
+	}
+	r.prog.Tiles, r.prog.Pairs = r.prog.TotalTiles, r.prog.TotalPairs
+	if f := r.spec.Progress; f != nil {
+		f(r.prog)
+	}
+	r.spec.notify("univariate spaces: the exact O(n log n) path (no tiles)")
+	return r.finish(ctx, nil)
+}
+
+func (s *Spec) wantsExtras() bool { return s.CI > 0 || s.Permutations > 0 || s.CKA }
+
+// PairExtras are the inference and extra statistics of the pair mode.
+type PairExtras struct {
+	// CILevel > 0: delete-one jackknife standard errors and normal
+	// intervals estimate ± z·SE, z the (1+CILevel)/2 normal quantile,
+	// clamped to the statistic's range.
+	CILevel                   float64
+	DCorSE, BCDCorSE, PDCorSE float64
+	DCorCI, BCDCorCI, PDCorCI [2]float64
+
+	// Permutations > 0: the permutation p-values (1 + #{T_b ≥ T})/(1 + R)
+	// of independence (bcdcor) and, given Z, of pdCov = 0.
+	Permutations    int
+	Seed            uint64
+	PermP, PDCorPermP float64
+
+	// CKA: debiased linear CKA and unbiased linear HSIC.
+	CKA                 bool
+	CKALinear, HSICLinU float64
+}
+
+// interval returns est ± z·se clamped to [lo, hi].
+func interval(est, se, level, lo, hi float64) [2]float64 {
+	z := distuv.UnitNormal.Quantile((1 + level) / 2)
+	return [2]float64{max(lo, est-z*se), min(hi, est+z*se)}
+}
+
+// extras computes what Spec asks beyond the statistics, from the spaces
+// in memory and the complete state.
+func (r *runner) extras(ctx context.Context, spaces []block.Space, out *Outcome) error {
+	s := r.spec
+	st := out.State.Stats
+	opts := s.blockOptions()
+	var jk *estimator.Jackknife
+	if s.CI > 0 {
+		s.notify("the jackknife pass (-ci): one more pass over the tiles")
+		var err error
+		if jk, err = block.Jackknife(ctx, spaces, st, opts); err != nil {
+			return err
+		}
+	}
+	var lin *estimator.Linear
+	if s.CKA {
+		var pairs [][2]int
+		if m := s.Matrix; m != nil {
+			for _, x := range m.Rows {
+				for _, y := range m.Cols {
+					pairs = append(pairs, [2]int{x, y})
+				}
+			}
+		} else {
+			pairs = [][2]int{{0, 1}}
+		}
+		var err error
+		if lin, err = linearOf(spaces, pairs); err != nil {
+			return err
+		}
+	}
+	if p := out.Pair; p != nil {
+		x := &PairExtras{}
+		p.Extras = x
+		if jk != nil {
+			se := jk.Pair(0, 1)
+			x.CILevel, x.DCorSE, x.BCDCorSE = s.CI, se.DCor, se.BCDCor
+			x.DCorCI = interval(p.DCor, se.DCor, s.CI, 0, 1)
+			x.BCDCorCI = interval(p.BCDCor, se.BCDCor, s.CI, -1, 1)
+			if p.Partial != nil {
+				x.PDCorSE = jk.PartialSE(0, 1, 2)
+				x.PDCorCI = interval(p.Partial.PDCor, x.PDCorSE, s.CI, -1, 1)
+			}
+		}
+		if s.Permutations > 0 {
+			s.notify("the permutation test: %d permutations", s.Permutations)
+			perm := block.NewPermutation(st.N(), s.Seed)
+			pt, err := block.Permutations(ctx, spaces, st, 0, 1, s.Permutations, perm, opts)
+			if err != nil {
+				return err
+			}
+			x.Permutations, x.Seed, x.PermP = s.Permutations, s.Seed, pt.Result(st, perm.At).P
+			if p.Partial != nil {
+				pp, err := block.PartialPermutations(ctx, spaces, st, 0, 1, 2, s.Permutations, perm, opts)
+				if err != nil {
+					return err
+				}
+				x.PDCorPermP = pp.P
+			}
+		}
+		if lin != nil {
+			x.CKA = true
+			x.CKALinear, _ = lin.CKA(0, 1)
+			x.HSICLinU, _ = lin.HSIC(0, 1)
+		}
+		return nil
+	}
+	m, lay := out.Matrix, s.Matrix
+	if jk != nil {
+		var entries [][2]int
+		for _, x := range lay.Rows {
+			for _, y := range lay.Cols {
+				entries = append(entries, [2]int{x, y})
+			}
+		}
+		m.CILevel = s.CI
+		m.BCDCorCov = jk.BCDCorCov(entries)
+		m.BCDCorSE = grid2(len(lay.Rows), len(lay.Cols))
+		for e := range entries {
+			m.BCDCorSE[e/len(lay.Cols)][e%len(lay.Cols)] = math.Sqrt(m.BCDCorCov[e][e])
+		}
+	}
+	if lin != nil {
+		m.CKALinear = grid2(len(lay.Rows), len(lay.Cols))
+		for i, x := range lay.Rows {
+			for j, y := range lay.Cols {
+				m.CKALinear[i][j], _ = lin.CKA(x, y)
+			}
+		}
+	}
+	return nil
+}
+
+// linearOf returns the linear-kernel sums of the pairs of spaces, on the
+// centres and scales of the tiles, the rows added in blocks.
+func linearOf(spaces []block.Space, pairs [][2]int) (*estimator.Linear, error) {
+	dims := make([]int, len(spaces))
+	for k, sp := range spaces {
+		dims[k] = sp.Dim
+	}
+	centre, scale := block.Normalization(spaces)
+	lin := estimator.NewLinearPairs(dims, centre, scale, pairs)
+	n := spaces[0].Rows()
+	const rows = 1024
+	blk := make([][]float64, len(spaces))
+	for a := 0; a < n; a += rows {
+		b := min(n, a+rows)
+		for k, sp := range spaces {
+			blk[k] = sp.Data[a*sp.Dim : b*sp.Dim]
+		}
+		if err := lin.Add(blk); err != nil {
+			if errors.Is(err, estimator.ErrOverflow) {
+				return nil, fmt.Errorf("linear CKA of rows %d to %d: %w", a, b, err)
+			}
+			return nil, err
+		}
+	}
+	return lin, nil
+}
