@@ -76,8 +76,8 @@ type PairExtras struct {
 
 	// Permutations > 0: the permutation p-values (1 + #{T_b ≥ T})/(1 + R)
 	// of independence (bcdcor) and, given Z, of pdCov = 0.
-	Permutations    int
-	Seed            uint64
+	Permutations      int
+	Seed              uint64
 	PermP, PDCorPermP float64
 
 	// CKA: debiased linear CKA and unbiased linear HSIC.

@@ -149,7 +149,9 @@ func runMinibatch(ctx context.Context, s *Spec) (*Outcome, error) {
 	res.PValue = nil // a mean of p-values is no p-value
 	res.Minibatch, res.Batches = batch, len(bounds)
 	res.UnusedSamples = n - bounds[len(bounds)-1][1]
-	grids := func(m *MatrixResult) [][][]float64 { return [][][]float64{m.DCor, m.DCorSq, m.BCDCor, m.PDCor, m.SemiPartial} }
+	grids := func(m *MatrixResult) [][][]float64 {
+		return [][][]float64{m.DCor, m.DCorSq, m.BCDCor, m.PDCor, m.SemiPartial}
+	}
 	for _, p := range parts {
 		for gi, src := range grids(p) {
 			dst := grids(res)[gi]

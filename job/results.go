@@ -52,9 +52,9 @@ type Pair struct {
 	Partial   *estimator.PartialResult // nil without Z
 	Spaces    []SpaceInfo              // x, y and maybe z
 	Exponent  float64
-	Dropped   int    // rows dropped by Spec.DropInvalid
-	Precision string // "float32" under block.Float32; "" for the float64 reference
-	Passes    int    // passes over the input under a memory budget; 0 in memory
+	Dropped   int         // rows dropped by Spec.DropInvalid
+	Precision string      // "float32" under block.Float32; "" for the float64 reference
+	Passes    int         // passes over the input under a memory budget; 0 in memory
 	Extras    *PairExtras // intervals, permutation tests, CKA: nil unless asked (Spec.CI, Permutations, CKA)
 }
 
