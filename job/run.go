@@ -94,8 +94,8 @@ func sameGrid(saved, fresh *estimator.Stats) error {
 		return errors.New("its estimator state is of another shape")
 	}
 	for k := range fresh.K() {
-		if saved.Shift(k) != fresh.Shift(k) {
-			return fmt.Errorf("its shift of space %d is %v, this run's %v", k, saved.Shift(k), fresh.Shift(k))
+		if saved.Shift(k) != fresh.Shift(k) || saved.Scale(k) != fresh.Scale(k) {
+			return fmt.Errorf("its shift and scale of space %d are %v and 2^%d, this run's %v and 2^%d", k, saved.Shift(k), -saved.Scale(k), fresh.Shift(k), -fresh.Scale(k))
 		}
 	}
 	return nil
