@@ -370,4 +370,3 @@ func (p *plan) setTile(sl *slot, bi, bj int) {
 		sl.viewJ[k] = sl.rowJ[k][:nj]
 	}
 }
-
