@@ -314,9 +314,9 @@ func (p *plan) run(ctx context.Context, st *estimator.Stats, scratches []*scratc
 		}
 		return nil
 	}
-	var refs []tileRef
 	idx := 0 // the position of (bi, bj) in the tile order
 	first, last := sch.rng.From+sch.done, sch.rng.To
+	refs := make([]tileRef, 0, min(runBatch, max(0, last-first)))
 	for bi := 0; bi < grid && idx < last; bi++ {
 		for bj := bi; bj < grid && idx < last; bj, idx = bj+1, idx+1 {
 			if idx < first {
