@@ -2,8 +2,9 @@
 // Arrow record batches. It is the only package of dcor-stream that knows
 // file formats:
 //
-//   - Arrow IPC file ("ARROW1" magic): random access, memory-mapped where the
-//     platform allows, re-readable any number of times;
+//   - Arrow IPC file ("ARROW1" magic): random access through its footer,
+//     each batch read by offset when asked for, re-readable any number of
+//     times;
 //   - Arrow IPC stream (continuation marker 0xFFFFFFFF, or the legacy format
 //     without it): read front to back; re-readable when it is a regular
 //     file, read once when it is standard input or a pipe;
@@ -16,13 +17,15 @@
 //     per line; columns whose every non-empty value parses as a number are
 //     read as float64, others as utf8;
 //   - NumPy .npy ("\x93NUMPY" magic, format 1.0, 2.0, 3.0; little-endian
-//     float16/32/64 or integers; C order): memory-mapped and read by
-//     offset, one column named NpyColumn (see npyFile).
+//     float16/32/64 or integers; C order): read by offset, one column
+//     named NpyColumn (see npyFile).
 //
 // A pipe (standard input) holding an IPC stream is read once, or, with
 // Options.Spill, copied to a temporary file as it is read so that it can
 // be read again. A regular file that changes while it is read (size,
-// modification time, identity) is an error wrapping ErrChanged.
+// modification time, identity) is an error wrapping ErrChanged. Files are
+// not memory-mapped (see localFile): a file truncated while it is read is
+// such an error too, never a fault.
 //
 // Every batch handed out has been checked structurally (buffer sizes, list
 // offsets, null counts) with array.ValidateFull, so that later code may index
@@ -42,6 +45,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,6 +112,10 @@ const (
 	DefaultMaxMetadataSize int64 = 64 << 20
 	DefaultMaxBodySize     int64 = 1 << 30
 	DefaultBatchRows             = 64 << 10
+	// DefaultMaxRowValues is 2^24: a row of that many float64 values
+	// is 128 MiB, and it is as many as a whole sequence of 4,096 tokens
+	// of a 4,096-wide language model layer, flattened into one sample.
+	DefaultMaxRowValues = 1 << 24
 )
 
 // Options configures Open. The zero value is ready to use.
@@ -115,9 +123,9 @@ type Options struct {
 	// Alloc allocates the batches of CSV and Parquet input. Optional;
 	// default memory.DefaultAllocator.
 	//
-	// IPC input does not use it: the batches of an IPC file point into the
-	// memory-mapped file, those of an IPC stream into message bodies read
-	// onto the Go heap (as are decompressed buffers). The reason is a leak
+	// IPC input does not use it: the batches of an IPC file or stream
+	// point into message bodies read onto the Go heap (as are
+	// decompressed buffers). The reason is a leak
 	// in arrow-go v18.8.0: when it panics on a corrupt batch (recovered
 	// here), it keeps a reference to the message body, which a tracking
 	// allocator would then never get back; the garbage collector does.
@@ -137,6 +145,22 @@ type Options struct {
 	// input (IPC input keeps the writer's batches; a .npy batch also holds
 	// at most 8 MiB). Optional; default DefaultBatchRows.
 	BatchRows int
+
+	// MaxRowValues bounds the values per row that a column may declare:
+	// the length of a FixedSizeList column (the product of the lengths
+	// for nested ones), the width of a .npy array (the product of its
+	// axes after the first). Open refuses a wider column with an error
+	// naming it and wrapping ErrUnsupported. A schema declares its
+	// widths whatever the data: a 746-byte file can declare a list of
+	// 2^31-1 values per row with no row at all, and a reader that sizes
+	// per-row scratch memory from the schema would ask for gigabytes.
+	// This bound is a backstop; a program that allocates per-row
+	// memory (for several rows at a time, per worker) checks the widths
+	// (Schema, or stream's Space.Dim) against its own budget. Data that
+	// the declared width cannot fit (a values buffer shorter than rows ×
+	// width) is corrupt, reported by the reader's Next. Optional;
+	// default DefaultMaxRowValues.
+	MaxRowValues int
 
 	// Spill makes an Arrow IPC stream read from a pipe (standard input)
 	// re-readable: its first reader copies it, as it reads, to a temporary
@@ -169,6 +193,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.BatchRows <= 0 {
 		o.BatchRows = DefaultBatchRows
+	}
+	if o.MaxRowValues <= 0 {
+		o.MaxRowValues = DefaultMaxRowValues
 	}
 	return o
 }
@@ -230,6 +257,11 @@ func Open(ctx context.Context, path string, opts Options) (s *Source, err error)
 		}
 	}
 	src, format, err := open(ctx, path, opts)
+	if err == nil {
+		if err = checkWidths(src.schema(), opts.MaxRowValues); err != nil {
+			src.close()
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -269,19 +301,27 @@ func (s *Source) Rereadable() bool {
 // call it when they are made and when they reach the end, so that a pass
 // over a file that changed fails instead of mixing old and new rows.
 func (s *Source) CheckUnchanged() error {
+	if err := s.changed(); err != nil {
+		return fmt.Errorf("%s: %w", s.name, err)
+	}
+	return nil
+}
+
+// changed is CheckUnchanged without the name of the file.
+func (s *Source) changed() error {
 	if s.fi == nil {
 		return nil
 	}
 	fi, err := os.Stat(s.path)
 	switch {
 	case err != nil:
-		return fmt.Errorf("%s: %w: %w", s.name, ErrChanged, err)
+		return fmt.Errorf("%w: %w", ErrChanged, err)
 	case !os.SameFile(fi, s.fi):
-		return fmt.Errorf("%s: %w: another file now has its name", s.name, ErrChanged)
+		return fmt.Errorf("%w: another file now has its name", ErrChanged)
 	case fi.Size() != s.fi.Size():
-		return fmt.Errorf("%s: %w: size %d bytes, was %d", s.name, ErrChanged, fi.Size(), s.fi.Size())
+		return fmt.Errorf("%w: size %d bytes, was %d", ErrChanged, fi.Size(), s.fi.Size())
 	case !fi.ModTime().Equal(s.fi.ModTime()):
-		return fmt.Errorf("%s: %w: modified at %v, was %v", s.name, ErrChanged, fi.ModTime(), s.fi.ModTime())
+		return fmt.Errorf("%w: modified at %v, was %v", ErrChanged, fi.ModTime(), s.fi.ModTime())
 	}
 	return nil
 }
@@ -332,13 +372,14 @@ func (s *Source) NewRecordReaderAt(ctx context.Context, row int64) (rr array.Rec
 	}
 	c := newCheckedReader(s.name, r)
 	c.atEnd = s.CheckUnchanged
+	c.changed = s.changed
 	return c, first, nil
 }
 
-// Close releases the resources of the source (for an IPC file, it unmaps
-// the file). Every reader, and every batch retained from one, must have been
-// released before: batches of a memory-mapped file point into the mapping.
-// Close is idempotent.
+// Close releases the resources of the source and closes its file. Every
+// reader, and every batch retained from one, should have been released
+// before (for the allocator's accounting; the batches of IPC and .npy
+// files stay valid, being on the Go heap). Close is idempotent.
 func (s *Source) Close() error {
 	if s.closed {
 		return nil
@@ -346,6 +387,39 @@ func (s *Source) Close() error {
 	s.closed = true
 	if err := s.src.close(); err != nil {
 		return fmt.Errorf("%s: close: %w", s.name, err)
+	}
+	return nil
+}
+
+// RowValues returns the values per row that a column of type dt holds,
+// as far as its type says: 1 for a scalar, the length of a fixed-size list
+// (times that of a fixed-size list inside it), and -1 for a list of
+// variable length, whose rows say. It saturates at math.MaxInt64.
+func RowValues(dt arrow.DataType) int64 {
+	w := int64(1)
+	for {
+		switch t := dt.(type) {
+		case *arrow.FixedSizeListType:
+			n, ok := mulInt64(w, int64(t.Len()))
+			if !ok {
+				return math.MaxInt64
+			}
+			w, dt = n, t.Elem()
+		case arrow.ListLikeType:
+			return -1
+		default:
+			return w
+		}
+	}
+}
+
+// checkWidths refuses a column of schema declaring more than limit values
+// per row (see Options.MaxRowValues).
+func checkWidths(schema *arrow.Schema, limit int) error {
+	for _, f := range schema.Fields() {
+		if w := RowValues(f.Type); w > int64(limit) {
+			return fmt.Errorf("column %q: declares %d values per row, more than the %d allowed: %w", f.Name, w, limit, ErrUnsupported)
+		}
 	}
 	return nil
 }
@@ -402,13 +476,13 @@ func open(ctx context.Context, path string, opts Options) (source, Format, error
 		f.Close()
 		return nil, 0, fmt.Errorf("empty file: %w", ErrFormat)
 	case bytes.HasPrefix(head, arrowMagic):
-		src, err := openIPCFile(f, fi.Size(), opts)
+		src, err := openIPCFile(newLocalFile(f, fi.Size()), opts)
 		return src, FormatIPCFile, err
 	case bytes.HasPrefix(head, parquetMagic):
-		src, err := openParquet(f, opts)
+		src, err := openParquet(newLocalFile(f, fi.Size()), opts)
 		return src, FormatParquet, err
 	case bytes.HasPrefix(head, npyMagic):
-		src, err := openNpy(f, fi.Size(), opts)
+		src, err := openNpy(newLocalFile(f, fi.Size()), opts)
 		return src, FormatNpy, err
 	case isCSV:
 		f.Close()
