@@ -176,6 +176,7 @@ type Options struct {
 	TempDir string
 
 	createTemp func(dir string) (tempFile, error) // tests: a failing file
+	getenv     func(string) string                // tests; default os.Getenv
 }
 
 func (o Options) withDefaults() Options {
@@ -184,6 +185,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Stdin == nil {
 		o.Stdin = os.Stdin
+	}
+	if o.getenv == nil {
+		o.getenv = os.Getenv
 	}
 	if o.MaxMetadataSize <= 0 {
 		o.MaxMetadataSize = DefaultMaxMetadataSize
@@ -217,6 +221,7 @@ type Source struct {
 	format Format
 	src    source
 	fi     os.FileInfo // a regular file: its state at Open; nil for a pipe
+	obj    *objectFile // an object: its state at Open; else nil
 	closed bool
 }
 
@@ -250,13 +255,13 @@ func Open(ctx context.Context, path string, opts Options) (s *Source, err error)
 		}
 	}()
 	var fi os.FileInfo
-	if path != Stdin {
+	if path != Stdin && !IsObjectURL(path) {
 		// Stat before reading, so that a change while Open reads is seen.
 		if fi, err = os.Stat(path); err == nil && !fi.Mode().IsRegular() {
 			fi = nil
 		}
 	}
-	src, format, err := open(ctx, path, opts)
+	src, format, obj, err := open(ctx, path, opts)
 	if err == nil {
 		if err = checkWidths(src.schema(), opts.MaxRowValues); err != nil {
 			src.close()
@@ -265,7 +270,7 @@ func Open(ctx context.Context, path string, opts Options) (s *Source, err error)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return &Source{name: name, path: path, format: format, src: src, fi: fi}, nil
+	return &Source{name: name, path: path, format: format, src: src, fi: fi, obj: obj}, nil
 }
 
 // DisplayName returns the name under which errors refer to path: path
@@ -289,7 +294,7 @@ func (s *Source) Schema() *arrow.Schema { return s.src.schema() }
 // Rereadable reports whether NewRecordReader can be called more than once:
 // true for regular files, and for pipes with Options.Spill.
 func (s *Source) Rereadable() bool {
-	if st, ok := s.src.(*ipcStream); ok && st.path == "" {
+	if st, ok := s.src.(*ipcStream); ok && st.file == nil {
 		return st.spill != nil
 	}
 	return true
@@ -309,6 +314,9 @@ func (s *Source) CheckUnchanged() error {
 
 // changed is CheckUnchanged without the name of the file.
 func (s *Source) changed() error {
+	if s.obj != nil {
+		return s.obj.changed()
+	}
 	if s.fi == nil {
 		return nil
 	}
@@ -441,59 +449,91 @@ var (
 	continuation = []byte{0xff, 0xff, 0xff, 0xff}
 )
 
-// open recognises the format of path and opens it.
-func open(ctx context.Context, path string, opts Options) (source, Format, error) {
+// open recognises the format of path and opens it. For an object
+// (IsObjectURL) it also returns the object, to check it for changes.
+func open(ctx context.Context, path string, opts Options) (source, Format, *objectFile, error) {
 	if path == Stdin {
-		return openPipe(ctx, bufio.NewReader(opts.Stdin), nil, opts)
+		src, format, err := openPipe(ctx, bufio.NewReader(opts.Stdin), nil, opts)
+		return src, format, nil, err
+	}
+	if IsObjectURL(path) {
+		o, err := openObject(ctx, path, opts.getenv)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		head := make([]byte, min(magicLen, o.size))
+		if _, err := o.ReadAt(head, 0); err != nil {
+			o.close()
+			return nil, 0, nil, err
+		}
+		key, _, _ := strings.Cut(path, "?")
+		src, format, err := openFormat(ctx, head, key, o, o, opts)
+		return src, format, o, err
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	if fi.IsDir() {
 		f.Close()
-		return nil, 0, fmt.Errorf("is a directory")
+		return nil, 0, nil, fmt.Errorf("is a directory")
 	}
 	if !fi.Mode().IsRegular() {
 		// A pipe or device: read it front to back, once.
-		return openPipe(ctx, bufio.NewReader(f), f, opts)
+		src, format, err := openPipe(ctx, bufio.NewReader(f), f, opts)
+		return src, format, nil, err
 	}
 	head := make([]byte, magicLen)
 	n, err := io.ReadFull(f, head)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		f.Close()
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
-	head = head[:n]
-	isCSV := strings.EqualFold(filepath.Ext(path), ".csv")
+	lf := newLocalFile(f, fi.Size())
+	src, format, err := openFormat(ctx, head[:n], path, lf, multiFile{lf, pathFile(path)}, opts)
+	return src, format, nil, err
+}
+
+// multiFile is a local file read by offset (rf) or by path (sf).
+type multiFile struct {
+	rf *localFile
+	sf pathFile
+}
+
+func (m multiFile) open(ctx context.Context) (io.ReadCloser, error) { return m.sf.open(ctx) }
+func (m multiFile) close() error                                    { return m.rf.Close() }
+
+// openFormat opens the input whose first bytes are head, as rf (read by
+// offset) or sf (read front to back): both are the same input, and
+// whichever the format does not use is closed. name gives the extension.
+func openFormat(ctx context.Context, head []byte, name string, rf randomFile, sf seqFile, opts Options) (source, Format, error) {
+	isCSV := strings.EqualFold(filepath.Ext(name), ".csv")
 	switch {
-	case n == 0:
-		f.Close()
+	case len(head) == 0:
+		sf.close()
 		return nil, 0, fmt.Errorf("empty file: %w", ErrFormat)
 	case bytes.HasPrefix(head, arrowMagic):
-		src, err := openIPCFile(newLocalFile(f, fi.Size()), opts)
+		src, err := openIPCFile(rf, opts)
 		return src, FormatIPCFile, err
 	case bytes.HasPrefix(head, parquetMagic):
-		src, err := openParquet(newLocalFile(f, fi.Size()), opts)
+		src, err := openParquet(rf, opts)
 		return src, FormatParquet, err
 	case bytes.HasPrefix(head, npyMagic):
-		src, err := openNpy(newLocalFile(f, fi.Size()), opts)
+		src, err := openNpy(rf, opts)
 		return src, FormatNpy, err
 	case isCSV:
-		f.Close()
-		src, err := openCSV(path, opts)
+		src, err := openCSV(ctx, sf, opts)
 		return src, FormatCSV, err
 	case looksLikeStream(head, opts):
-		f.Close()
-		src, err := openStreamFile(path, opts, bytes.HasPrefix(head, continuation))
+		src, err := openStreamFile(ctx, sf, opts, bytes.HasPrefix(head, continuation))
 		return src, FormatIPCStream, err
 	}
-	f.Close()
+	sf.close()
 	return nil, 0, ErrFormat
 }
 

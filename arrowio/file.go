@@ -1,6 +1,7 @@
 package arrowio
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -129,3 +130,18 @@ func (r *recycler) Free(b []byte) {
 		r.free[small] = b[:0]
 	}
 }
+
+// seqFile is an input read front to back, any number of times: a CSV file
+// or an IPC stream, in a local file (reopened by path) or an object (read
+// again by a GET).
+type seqFile interface {
+	// open returns a reader of the whole input, from its first byte.
+	open(ctx context.Context) (io.ReadCloser, error)
+	close() error
+}
+
+// pathFile is a local file reopened by its path.
+type pathFile string
+
+func (p pathFile) open(ctx context.Context) (io.ReadCloser, error) { return os.Open(string(p)) }
+func (p pathFile) close() error                                    { return nil }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -161,6 +160,10 @@ func (c *checkedAt) readAt(p []byte, off int64) (int, error) {
 	if err := b.check(c.size); err != nil {
 		return 0, corrupt(err)
 	}
+	if h, ok := c.in.(interface{ willRead(off, n int64) }); ok {
+		// An object: fetch metadata and body in one request.
+		h.willRead(b.offset, int64(b.metaLen)+b.bodyLen)
+	}
 	if _, err := c.in.ReadAt(p, off); err != nil {
 		return 0, err
 	}
@@ -254,7 +257,7 @@ func (r *ipcFileReader) Next() bool {
 // With Options.Spill, a pipe is copied to a temporary file as its first
 // reader reads it (see spill), and later readers read the copy.
 type ipcStream struct {
-	path   string        // regular file: reopened by each reader; "" for a pipe
+	file   seqFile       // a file or object: reopened by each reader; nil for a pipe
 	opts   Options       //
 	sch    *arrow.Schema //
 	pipe   *ipc.Reader   // pipe: the first reader, nil once handed out
@@ -289,20 +292,26 @@ func streamError(err error, marked bool) error {
 	return fmt.Errorf("%w: not a legacy arrow ipc stream either: %w", ErrFormat, err)
 }
 
-func openStreamFile(path string, opts Options, marked bool) (source, error) {
-	s := &ipcStream{path: path, opts: opts}
-	f, err := os.Open(path)
+// openStreamFile takes ownership of in.
+func openStreamFile(ctx context.Context, in seqFile, opts Options, marked bool) (source, error) {
+	sch, err := func() (*arrow.Schema, error) {
+		f, err := in.open(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r, err := newIPCStreamReader(bufio.NewReader(f), opts)
+		if err != nil {
+			return nil, streamError(err, marked)
+		}
+		defer r.Release()
+		return r.Schema(), nil
+	}()
 	if err != nil {
+		in.close()
 		return nil, err
 	}
-	defer f.Close()
-	r, err := newIPCStreamReader(bufio.NewReader(f), opts)
-	if err != nil {
-		return nil, streamError(err, marked)
-	}
-	s.sch = r.Schema()
-	r.Release()
-	return s, nil
+	return &ipcStream{file: in, opts: opts, sch: sch}, nil
 }
 
 // openStreamOnce takes ownership of closer. With opts.Spill it copies the
@@ -339,10 +348,10 @@ func openStreamOnce(ctx context.Context, r io.Reader, closer io.Closer, opts Opt
 func (s *ipcStream) schema() *arrow.Schema { return s.sch }
 
 func (s *ipcStream) newReader(ctx context.Context) (array.RecordReader, error) {
-	if s.path == "" {
+	if s.file == nil {
 		return s.newPipeReader()
 	}
-	f, err := os.Open(s.path)
+	f, err := s.file.open(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -442,6 +451,9 @@ func (s *ipcStream) close() error {
 	if s.closer != nil {
 		err = errors.Join(err, s.closer.Close())
 		s.closer = nil
+	}
+	if s.file != nil {
+		err = errors.Join(err, s.file.close())
 	}
 	return err
 }
