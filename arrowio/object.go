@@ -114,8 +114,11 @@ type objectFile struct {
 }
 
 // readAhead is the least a ranged GET fetches: the small reads of
-// headers and footers that follow one another come from one request.
-const readAhead = 64 << 10
+// headers that follow one another (a Parquet page header, then the start
+// of its body, checked before pqarrow reads the page) come from one
+// request. Bigger reads (pqarrow's column chunks, IPC blocks, .npy
+// batches) are fetched as asked.
+const readAhead = 16 << 10
 
 // openObject opens the object named by the URL raw.
 func openObject(ctx context.Context, raw string, getenv func(string) string) (*objectFile, error) {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -30,6 +32,8 @@ type fakeS3 struct {
 	bucket  string
 
 	mu       sync.Mutex
+	idle     *sync.Cond     // signalled when a request ends
+	inflight int            // requests being served
 	requests map[string]int // by method
 	bytes    int64          // of the response bodies
 }
@@ -37,15 +41,24 @@ type fakeS3 struct {
 func newFakeS3(t *testing.T) *fakeS3 {
 	t.Helper()
 	s := &fakeS3{backend: s3mem.New(), bucket: "acts", requests: map[string]int{}}
+	s.idle = sync.NewCond(&s.mu)
 	h := gofakes3.New(s.backend).Server()
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.inflight++
+		s.mu.Unlock()
 		cw := &countingWriter{ResponseWriter: w}
 		h.ServeHTTP(cw, r)
 		s.mu.Lock()
+		s.inflight--
 		s.requests[r.Method]++
 		s.bytes += cw.n
+		s.idle.Broadcast()
 		s.mu.Unlock()
 	}))
+	// gofakes3 logs a second WriteHeader when a client stops reading.
+	ts.Config.ErrorLog = log.New(io.Discard, "", 0)
+	ts.Start()
 	t.Cleanup(ts.Close)
 	if err := s.backend.CreateBucket(s.bucket); err != nil {
 		t.Fatal(err)
@@ -99,10 +112,14 @@ func (s *fakeS3) upload(t *testing.T, path string) string {
 }
 
 // count returns the requests (by method) and response bytes since the
-// last call.
+// last call, once the server has finished every request (a reader that
+// stops early closes the response, and the server then stops writing).
 func (s *fakeS3) count() (map[string]int, int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for s.inflight > 0 {
+		s.idle.Wait()
+	}
 	r, b := s.requests, s.bytes
 	s.requests, s.bytes = map[string]int{}, 0
 	return r, b
@@ -267,4 +284,78 @@ func flatFloats(t *testing.T, col arrow.Array) []float64 {
 		t.Fatalf("column of type %s", col.DataType())
 	}
 	return out
+}
+
+// TestObjectPassCost counts the requests and bytes of the server for
+// Open and for each pass over objects of 16 batches of 80 KB (docs/
+// object-stores.md quotes it): a pass over an IPC file is one GET per
+// batch and a HEAD at its start and end, and fetches the batches' bytes
+// only; later passes cost the same as the first.
+func TestObjectPassCost(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	s3 := newFakeS3(t)
+	dir := t.TempDir()
+	batches := make([]int, 16)
+	for i := range batches {
+		batches[i] = 4000
+	}
+	fx := fixture{batches: batches}
+	tests := []struct {
+		name  string
+		write func(path string)
+		gets  int // per pass, if known
+	}{
+		{"xy.arrow", func(path string) { fx.writeIPC(t, mem, path, false) }, len(batches)},
+		{"xy.parquet", func(path string) { fx.writeParquet(t, mem, path, 16000) }, -1},
+		{"x.npy", func(path string) {
+			// 64000 rows of 5 float64: 2.56 MB, batches of 4000 rows.
+			if err := os.WriteFile(path, npyBytes(t, 1, "<f8", false, []int{64000, 5}, npyValues("<f8", 64000, 5), 0), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, 16},
+		{"xy.arrows", func(path string) { fx.writeIPC(t, mem, path, true) }, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, tt.name)
+			tt.write(path)
+			fi, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			url := s3.upload(t, path)
+			s3.count()
+			src, err := arrowio.Open(t.Context(), url, arrowio.Options{Alloc: mem, BatchRows: 4000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			req, n := s3.count()
+			t.Logf("%s of %d bytes: Open: %d HEAD, %d GET, %d bytes", tt.name, fi.Size(), req["HEAD"], req["GET"], n)
+			for pass := range 2 {
+				rr, err := src.NewRecordReader(t.Context())
+				if err != nil {
+					t.Fatal(err)
+				}
+				for rr.Next() {
+				}
+				err = rr.Err()
+				rr.Release()
+				if err != nil {
+					t.Fatal(err)
+				}
+				req, n := s3.count()
+				t.Logf("%s: pass %d: %d HEAD, %d GET, %d bytes", tt.name, pass, req["HEAD"], req["GET"], n)
+				if req["HEAD"] != 2 || (tt.gets >= 0 && req["GET"] != tt.gets) {
+					t.Errorf("pass %d: %d HEAD and %d GET requests, want 2 and %d", pass, req["HEAD"], req["GET"], tt.gets)
+				}
+				// The first pass over Parquet also reads each page's
+				// header (see checkColumnChunk), by 16 KiB.
+				if lim := fi.Size() + fi.Size()/10; n > lim && (pass > 0 || n > 2*lim) {
+					t.Errorf("pass %d fetched %d bytes of a %d-byte object", pass, n, fi.Size())
+				}
+			}
+		})
+	}
 }
