@@ -20,6 +20,11 @@
 //     float16/32/64 or integers; C order): read by offset, one column
 //     named NpyColumn (see npyFile).
 //
+// Any of these may be an object of an object store instead of a local
+// file: s3://bucket/key, gs://bucket/key or azblob://container/key (see
+// IsObjectURL and object.go), read by ranged requests where the format is
+// read by offset, and by one request per pass otherwise.
+//
 // A pipe (standard input) holding an IPC stream is read once, or, with
 // Options.Spill, copied to a temporary file as it is read so that it can
 // be read again. A regular file that changes while it is read (size,
@@ -71,7 +76,9 @@ var (
 	// (Options.Spill), such as a full disk.
 	ErrSpill = errors.New("cannot spill input to a temporary file")
 	// ErrChanged reports a file whose size, modification time or identity
-	// changed since Open: it cannot be read again consistently.
+	// changed since Open (an object: its ETag, size or modification
+	// time), or that was truncated while being read: it cannot be read
+	// consistently.
 	ErrChanged = errors.New("file changed since it was opened")
 )
 
@@ -233,10 +240,15 @@ type seeker interface {
 	newReaderAt(ctx context.Context, row int64) (rr array.RecordReader, first int64, err error)
 }
 
-// Open opens the input at path ("-" is standard input), recognising its
-// format from its first bytes (Arrow IPC file, Arrow IPC stream, Parquet)
-// or, failing that, from a .csv extension. It reads the schema, so a file
-// that is not readable at all is reported here.
+// Open opens the input at path ("-" is standard input; an object URL
+// such as s3://bucket/key is an object, see IsObjectURL), recognising its
+// format from its first bytes (Arrow IPC file, Arrow IPC stream, Parquet,
+// .npy) or, failing that, from a .csv extension. It reads the schema, so
+// a file that is not readable at all is reported here, and refuses a
+// column wider than Options.MaxRowValues. A missing file or object is an
+// error wrapping os.ErrNotExist. An object keeps ctx for its requests
+// (io.ReaderAt, through which arrow-go reads, has no context): cancelling
+// ctx aborts them.
 //
 // Open recovers a panic raised by arrow-go while decoding a corrupt file
 // and returns it as an error wrapping ErrCorrupt; this is the package's API
@@ -302,9 +314,12 @@ func (s *Source) Rereadable() bool {
 
 // CheckUnchanged returns an error wrapping ErrChanged if the file is no
 // longer the one opened: another file at its path, or another size or
-// modification time. It returns nil for pipes and standard input. Readers
-// call it when they are made and when they reach the end, so that a pass
-// over a file that changed fails instead of mixing old and new rows.
+// modification time (for an object, another ETag, size or modification
+// time: one HEAD request). It returns nil for pipes and standard input.
+// Readers call it when they are made and when they reach the end, so that
+// a pass over a file that changed fails instead of mixing old and new
+// rows. (A same-size rewrite that keeps the modification time is not seen:
+// comparing passes by content is the caller's.)
 func (s *Source) CheckUnchanged() error {
 	if err := s.changed(); err != nil {
 		return fmt.Errorf("%s: %w", s.name, err)
@@ -462,9 +477,11 @@ func open(ctx context.Context, path string, opts Options) (source, Format, *obje
 			return nil, 0, nil, err
 		}
 		head := make([]byte, min(magicLen, o.size))
-		if _, err := o.ReadAt(head, 0); err != nil {
-			o.close()
-			return nil, 0, nil, err
+		if len(head) > 0 {
+			if _, err := o.ReadAt(head, 0); err != nil {
+				o.close()
+				return nil, 0, nil, err
+			}
 		}
 		key, _, _ := strings.Cut(path, "?")
 		src, format, err := openFormat(ctx, head, key, o, o, opts)

@@ -217,6 +217,10 @@ func TestObjectErrors(t *testing.T) {
 	if _, err := arrowio.Open(t.Context(), "s3://acts", arrowio.Options{Alloc: mem}); err == nil || !strings.HasPrefix(err.Error(), "s3://acts: ") {
 		t.Errorf("Open(s3://acts): err = %v, want an error naming it", err)
 	}
+	empty := s3.put(t, "empty.arrow", nil)
+	if _, err := arrowio.Open(t.Context(), empty, arrowio.Options{Alloc: mem}); !errors.Is(err, arrowio.ErrFormat) || !strings.HasPrefix(err.Error(), empty+": ") {
+		t.Errorf("Open(%s), an empty object: err = %v, want ErrFormat naming it", empty, err)
+	}
 
 	path := filepath.Join(t.TempDir(), "xy.arrow")
 	// Batches of 80 KB: more than an object's read-ahead, so that each
