@@ -79,9 +79,11 @@ type recycler struct {
 	free [][]byte // at most recycleBuffers, by capacity
 }
 
-// recycleBuffers is how many freed buffers a recycler keeps: enough for a
-// batch of each of a few readers of the same file.
-const recycleBuffers = 4
+// recycleBuffers is how many freed buffers a recycler keeps: a pass
+// holds one batch of a file while it reads the next into the buffer of
+// the one before. So a file costs up to two batches of memory, the one
+// in use and an idle one (with the metadata buffers, which are small).
+const recycleBuffers = 2
 
 func (r *recycler) Allocate(size int) []byte {
 	r.mu.Lock()
