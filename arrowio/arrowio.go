@@ -2,8 +2,9 @@
 // Arrow record batches. It is the only package of dcor-stream that knows
 // file formats:
 //
-//   - Arrow IPC file ("ARROW1" magic): random access, memory-mapped where the
-//     platform allows, re-readable any number of times;
+//   - Arrow IPC file ("ARROW1" magic): random access through its footer,
+//     each batch read by offset when asked for, re-readable any number of
+//     times;
 //   - Arrow IPC stream (continuation marker 0xFFFFFFFF, or the legacy format
 //     without it): read front to back; re-readable when it is a regular
 //     file, read once when it is standard input or a pipe;
@@ -16,13 +17,20 @@
 //     per line; columns whose every non-empty value parses as a number are
 //     read as float64, others as utf8;
 //   - NumPy .npy ("\x93NUMPY" magic, format 1.0, 2.0, 3.0; little-endian
-//     float16/32/64 or integers; C order): memory-mapped and read by
-//     offset, one column named NpyColumn (see npyFile).
+//     float16/32/64 or integers; C order): read by offset, one column
+//     named NpyColumn (see npyFile).
+//
+// Any of these may be an object of an object store instead of a local
+// file: s3://bucket/key, gs://bucket/key or azblob://container/key (see
+// IsObjectURL and object.go), read by ranged requests where the format is
+// read by offset, and by one request per pass otherwise.
 //
 // A pipe (standard input) holding an IPC stream is read once, or, with
 // Options.Spill, copied to a temporary file as it is read so that it can
 // be read again. A regular file that changes while it is read (size,
-// modification time, identity) is an error wrapping ErrChanged.
+// modification time, identity) is an error wrapping ErrChanged. Files are
+// not memory-mapped (see localFile): a file truncated while it is read is
+// such an error too, never a fault.
 //
 // Every batch handed out has been checked structurally (buffer sizes, list
 // offsets, null counts) with array.ValidateFull, so that later code may index
@@ -42,6 +50,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -67,7 +76,9 @@ var (
 	// (Options.Spill), such as a full disk.
 	ErrSpill = errors.New("cannot spill input to a temporary file")
 	// ErrChanged reports a file whose size, modification time or identity
-	// changed since Open: it cannot be read again consistently.
+	// changed since Open (an object: its ETag, size or modification
+	// time), or that was truncated while being read: it cannot be read
+	// consistently.
 	ErrChanged = errors.New("file changed since it was opened")
 )
 
@@ -108,6 +119,10 @@ const (
 	DefaultMaxMetadataSize int64 = 64 << 20
 	DefaultMaxBodySize     int64 = 1 << 30
 	DefaultBatchRows             = 64 << 10
+	// DefaultMaxRowValues is 2^24: a row of that many float64 values
+	// is 128 MiB, and it is as many as a whole sequence of 4,096 tokens
+	// of a 4,096-wide language model layer, flattened into one sample.
+	DefaultMaxRowValues = 1 << 24
 )
 
 // Options configures Open. The zero value is ready to use.
@@ -115,9 +130,9 @@ type Options struct {
 	// Alloc allocates the batches of CSV and Parquet input. Optional;
 	// default memory.DefaultAllocator.
 	//
-	// IPC input does not use it: the batches of an IPC file point into the
-	// memory-mapped file, those of an IPC stream into message bodies read
-	// onto the Go heap (as are decompressed buffers). The reason is a leak
+	// IPC input does not use it: the batches of an IPC file or stream
+	// point into message bodies read onto the Go heap (as are
+	// decompressed buffers). The reason is a leak
 	// in arrow-go v18.8.0: when it panics on a corrupt batch (recovered
 	// here), it keeps a reference to the message body, which a tracking
 	// allocator would then never get back; the garbage collector does.
@@ -138,6 +153,22 @@ type Options struct {
 	// at most 8 MiB). Optional; default DefaultBatchRows.
 	BatchRows int
 
+	// MaxRowValues bounds the values per row that a column may declare:
+	// the length of a FixedSizeList column (the product of the lengths
+	// for nested ones), the width of a .npy array (the product of its
+	// axes after the first). Open refuses a wider column with an error
+	// naming it and wrapping ErrUnsupported. A schema declares its
+	// widths whatever the data: a 746-byte file can declare a list of
+	// 2^31-1 values per row with no row at all, and a reader that sizes
+	// per-row scratch memory from the schema would ask for gigabytes.
+	// This bound is a backstop; a program that allocates per-row
+	// memory (for several rows at a time, per worker) checks the widths
+	// (Schema, or stream's Space.Dim) against its own budget. Data that
+	// the declared width cannot fit (a values buffer shorter than rows ×
+	// width) is corrupt, reported by the reader's Next. Optional;
+	// default DefaultMaxRowValues.
+	MaxRowValues int
+
 	// Spill makes an Arrow IPC stream read from a pipe (standard input)
 	// re-readable: its first reader copies it, as it reads, to a temporary
 	// file in TempDir, and later readers read that copy. The copy is
@@ -152,6 +183,7 @@ type Options struct {
 	TempDir string
 
 	createTemp func(dir string) (tempFile, error) // tests: a failing file
+	getenv     func(string) string                // tests; default os.Getenv
 }
 
 func (o Options) withDefaults() Options {
@@ -161,6 +193,9 @@ func (o Options) withDefaults() Options {
 	if o.Stdin == nil {
 		o.Stdin = os.Stdin
 	}
+	if o.getenv == nil {
+		o.getenv = os.Getenv
+	}
 	if o.MaxMetadataSize <= 0 {
 		o.MaxMetadataSize = DefaultMaxMetadataSize
 	}
@@ -169,6 +204,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.BatchRows <= 0 {
 		o.BatchRows = DefaultBatchRows
+	}
+	if o.MaxRowValues <= 0 {
+		o.MaxRowValues = DefaultMaxRowValues
 	}
 	return o
 }
@@ -190,6 +228,7 @@ type Source struct {
 	format Format
 	src    source
 	fi     os.FileInfo // a regular file: its state at Open; nil for a pipe
+	obj    *objectFile // an object: its state at Open; else nil
 	closed bool
 }
 
@@ -201,10 +240,15 @@ type seeker interface {
 	newReaderAt(ctx context.Context, row int64) (rr array.RecordReader, first int64, err error)
 }
 
-// Open opens the input at path ("-" is standard input), recognising its
-// format from its first bytes (Arrow IPC file, Arrow IPC stream, Parquet)
-// or, failing that, from a .csv extension. It reads the schema, so a file
-// that is not readable at all is reported here.
+// Open opens the input at path ("-" is standard input; an object URL
+// such as s3://bucket/key is an object, see IsObjectURL), recognising its
+// format from its first bytes (Arrow IPC file, Arrow IPC stream, Parquet,
+// .npy) or, failing that, from a .csv extension. It reads the schema, so
+// a file that is not readable at all is reported here, and refuses a
+// column wider than Options.MaxRowValues. A missing file or object is an
+// error wrapping os.ErrNotExist. An object keeps ctx for its requests
+// (io.ReaderAt, through which arrow-go reads, has no context): cancelling
+// ctx aborts them.
 //
 // Open recovers a panic raised by arrow-go while decoding a corrupt file
 // and returns it as an error wrapping ErrCorrupt; this is the package's API
@@ -223,17 +267,22 @@ func Open(ctx context.Context, path string, opts Options) (s *Source, err error)
 		}
 	}()
 	var fi os.FileInfo
-	if path != Stdin {
+	if path != Stdin && !IsObjectURL(path) {
 		// Stat before reading, so that a change while Open reads is seen.
 		if fi, err = os.Stat(path); err == nil && !fi.Mode().IsRegular() {
 			fi = nil
 		}
 	}
-	src, format, err := open(ctx, path, opts)
+	src, format, obj, err := open(ctx, path, opts)
+	if err == nil {
+		if err = checkWidths(src.schema(), opts.MaxRowValues); err != nil {
+			src.close()
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return &Source{name: name, path: path, format: format, src: src, fi: fi}, nil
+	return &Source{name: name, path: path, format: format, src: src, fi: fi, obj: obj}, nil
 }
 
 // DisplayName returns the name under which errors refer to path: path
@@ -257,7 +306,7 @@ func (s *Source) Schema() *arrow.Schema { return s.src.schema() }
 // Rereadable reports whether NewRecordReader can be called more than once:
 // true for regular files, and for pipes with Options.Spill.
 func (s *Source) Rereadable() bool {
-	if st, ok := s.src.(*ipcStream); ok && st.path == "" {
+	if st, ok := s.src.(*ipcStream); ok && st.file == nil {
 		return st.spill != nil
 	}
 	return true
@@ -265,23 +314,37 @@ func (s *Source) Rereadable() bool {
 
 // CheckUnchanged returns an error wrapping ErrChanged if the file is no
 // longer the one opened: another file at its path, or another size or
-// modification time. It returns nil for pipes and standard input. Readers
-// call it when they are made and when they reach the end, so that a pass
-// over a file that changed fails instead of mixing old and new rows.
+// modification time (for an object, another ETag, size or modification
+// time: one HEAD request). It returns nil for pipes and standard input.
+// Readers call it when they are made and when they reach the end, so that
+// a pass over a file that changed fails instead of mixing old and new
+// rows. (A same-size rewrite that keeps the modification time is not seen:
+// comparing passes by content is the caller's.)
 func (s *Source) CheckUnchanged() error {
+	if err := s.changed(); err != nil {
+		return fmt.Errorf("%s: %w", s.name, err)
+	}
+	return nil
+}
+
+// changed is CheckUnchanged without the name of the file.
+func (s *Source) changed() error {
+	if s.obj != nil {
+		return s.obj.changed()
+	}
 	if s.fi == nil {
 		return nil
 	}
 	fi, err := os.Stat(s.path)
 	switch {
 	case err != nil:
-		return fmt.Errorf("%s: %w: %w", s.name, ErrChanged, err)
+		return fmt.Errorf("%w: %w", ErrChanged, err)
 	case !os.SameFile(fi, s.fi):
-		return fmt.Errorf("%s: %w: another file now has its name", s.name, ErrChanged)
+		return fmt.Errorf("%w: another file now has its name", ErrChanged)
 	case fi.Size() != s.fi.Size():
-		return fmt.Errorf("%s: %w: size %d bytes, was %d", s.name, ErrChanged, fi.Size(), s.fi.Size())
+		return fmt.Errorf("%w: size %d bytes, was %d", ErrChanged, fi.Size(), s.fi.Size())
 	case !fi.ModTime().Equal(s.fi.ModTime()):
-		return fmt.Errorf("%s: %w: modified at %v, was %v", s.name, ErrChanged, fi.ModTime(), s.fi.ModTime())
+		return fmt.Errorf("%w: modified at %v, was %v", ErrChanged, fi.ModTime(), s.fi.ModTime())
 	}
 	return nil
 }
@@ -332,13 +395,14 @@ func (s *Source) NewRecordReaderAt(ctx context.Context, row int64) (rr array.Rec
 	}
 	c := newCheckedReader(s.name, r)
 	c.atEnd = s.CheckUnchanged
+	c.changed = s.changed
 	return c, first, nil
 }
 
-// Close releases the resources of the source (for an IPC file, it unmaps
-// the file). Every reader, and every batch retained from one, must have been
-// released before: batches of a memory-mapped file point into the mapping.
-// Close is idempotent.
+// Close releases the resources of the source and closes its file. Every
+// reader, and every batch retained from one, should have been released
+// before (for the allocator's accounting; the batches of IPC and .npy
+// files stay valid, being on the Go heap). Close is idempotent.
 func (s *Source) Close() error {
 	if s.closed {
 		return nil
@@ -346,6 +410,39 @@ func (s *Source) Close() error {
 	s.closed = true
 	if err := s.src.close(); err != nil {
 		return fmt.Errorf("%s: close: %w", s.name, err)
+	}
+	return nil
+}
+
+// RowValues returns the values per row that a column of type dt holds,
+// as far as its type says: 1 for a scalar, the length of a fixed-size list
+// (times that of a fixed-size list inside it), and -1 for a list of
+// variable length, whose rows say. It saturates at math.MaxInt64.
+func RowValues(dt arrow.DataType) int64 {
+	w := int64(1)
+	for {
+		switch t := dt.(type) {
+		case *arrow.FixedSizeListType:
+			n, ok := mulInt64(w, int64(t.Len()))
+			if !ok {
+				return math.MaxInt64
+			}
+			w, dt = n, t.Elem()
+		case arrow.ListLikeType:
+			return -1
+		default:
+			return w
+		}
+	}
+}
+
+// checkWidths refuses a column of schema declaring more than limit values
+// per row (see Options.MaxRowValues).
+func checkWidths(schema *arrow.Schema, limit int) error {
+	for _, f := range schema.Fields() {
+		if w := RowValues(f.Type); w > int64(limit) {
+			return fmt.Errorf("column %q: declares %d values per row, more than the %d allowed: %w", f.Name, w, limit, ErrUnsupported)
+		}
 	}
 	return nil
 }
@@ -367,59 +464,93 @@ var (
 	continuation = []byte{0xff, 0xff, 0xff, 0xff}
 )
 
-// open recognises the format of path and opens it.
-func open(ctx context.Context, path string, opts Options) (source, Format, error) {
+// open recognises the format of path and opens it. For an object
+// (IsObjectURL) it also returns the object, to check it for changes.
+func open(ctx context.Context, path string, opts Options) (source, Format, *objectFile, error) {
 	if path == Stdin {
-		return openPipe(ctx, bufio.NewReader(opts.Stdin), nil, opts)
+		src, format, err := openPipe(ctx, bufio.NewReader(opts.Stdin), nil, opts)
+		return src, format, nil, err
+	}
+	if IsObjectURL(path) {
+		o, err := openObject(ctx, path, opts.getenv)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		head := make([]byte, min(magicLen, o.size))
+		if len(head) > 0 {
+			if _, err := o.ReadAt(head, 0); err != nil {
+				o.close()
+				return nil, 0, nil, err
+			}
+		}
+		key, _, _ := strings.Cut(path, "?")
+		src, format, err := openFormat(ctx, head, key, o, o, opts)
+		return src, format, o, err
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	if fi.IsDir() {
 		f.Close()
-		return nil, 0, fmt.Errorf("is a directory")
+		return nil, 0, nil, fmt.Errorf("is a directory")
 	}
 	if !fi.Mode().IsRegular() {
 		// A pipe or device: read it front to back, once.
-		return openPipe(ctx, bufio.NewReader(f), f, opts)
+		src, format, err := openPipe(ctx, bufio.NewReader(f), f, opts)
+		return src, format, nil, err
 	}
 	head := make([]byte, magicLen)
 	n, err := io.ReadFull(f, head)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		f.Close()
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
-	head = head[:n]
-	isCSV := strings.EqualFold(filepath.Ext(path), ".csv")
+	lf := newLocalFile(f, fi.Size())
+	src, format, err := openFormat(ctx, head[:n], path, lf, multiFile{lf, pathFile(path)}, opts)
+	return src, format, nil, err
+}
+
+// multiFile is a local file read by offset (rf) or by path (sf).
+type multiFile struct {
+	rf *localFile
+	sf pathFile
+}
+
+func (m multiFile) open(ctx context.Context) (io.ReadCloser, error) { return m.sf.open(ctx) }
+func (m multiFile) close() error                                    { return m.rf.Close() }
+
+// openFormat opens the input whose first bytes are head, as rf (read by
+// offset) or sf (read front to back): both are the same input, and
+// whichever the format does not use is closed. name gives the extension.
+func openFormat(ctx context.Context, head []byte, name string, rf randomFile, sf seqFile, opts Options) (source, Format, error) {
+	isCSV := strings.EqualFold(filepath.Ext(name), ".csv")
 	switch {
-	case n == 0:
-		f.Close()
+	case len(head) == 0:
+		sf.close()
 		return nil, 0, fmt.Errorf("empty file: %w", ErrFormat)
 	case bytes.HasPrefix(head, arrowMagic):
-		src, err := openIPCFile(f, fi.Size(), opts)
+		src, err := openIPCFile(rf, opts)
 		return src, FormatIPCFile, err
 	case bytes.HasPrefix(head, parquetMagic):
-		src, err := openParquet(f, opts)
+		src, err := openParquet(rf, opts)
 		return src, FormatParquet, err
 	case bytes.HasPrefix(head, npyMagic):
-		src, err := openNpy(f, fi.Size(), opts)
+		src, err := openNpy(rf, opts)
 		return src, FormatNpy, err
 	case isCSV:
-		f.Close()
-		src, err := openCSV(path, opts)
+		src, err := openCSV(ctx, sf, opts)
 		return src, FormatCSV, err
 	case looksLikeStream(head, opts):
-		f.Close()
-		src, err := openStreamFile(path, opts, bytes.HasPrefix(head, continuation))
+		src, err := openStreamFile(ctx, sf, opts, bytes.HasPrefix(head, continuation))
 		return src, FormatIPCStream, err
 	}
-	f.Close()
+	sf.close()
 	return nil, 0, ErrFormat
 }
 

@@ -456,8 +456,8 @@ func TestGarbage(t *testing.T) {
 	})
 }
 
-// TestBigEndian refuses data of the other byte order: arrow-go would swap
-// it in place, in the mapped file.
+// TestBigEndian refuses data of the other byte order, which arrow-go
+// would swap in place.
 func TestBigEndian(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)

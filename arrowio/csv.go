@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 
@@ -41,22 +40,26 @@ func isCSVNull(s string) bool {
 // string). Integers above 2^53 lose precision. Meant for small dumps: it is
 // read twice, and the header must be one line.
 type csvFile struct {
-	path string
+	in   seqFile
 	opts Options
 	sch  *arrow.Schema
 }
 
-func openCSV(path string, opts Options) (source, error) {
-	f, err := os.Open(path)
+// openCSV takes ownership of in.
+func openCSV(ctx context.Context, in seqFile, opts Options) (source, error) {
+	sch, err := func() (*arrow.Schema, error) {
+		f, err := in.open(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		return scanCSV(skipBOM(bufio.NewReader(f)))
+	}()
 	if err != nil {
+		in.close()
 		return nil, err
 	}
-	defer f.Close()
-	sch, err := scanCSV(skipBOM(bufio.NewReader(f)))
-	if err != nil {
-		return nil, err
-	}
-	return &csvFile{path: path, opts: opts, sch: sch}, nil
+	return &csvFile{in: in, opts: opts, sch: sch}, nil
 }
 
 // skipBOM drops a leading UTF-8 byte order mark, as spreadsheet programs
@@ -118,7 +121,7 @@ func scanCSV(r io.Reader) (*arrow.Schema, error) {
 func (s *csvFile) schema() *arrow.Schema { return s.sch }
 
 func (s *csvFile) newReader(ctx context.Context) (array.RecordReader, error) {
-	f, err := os.Open(s.path)
+	f, err := s.in.open(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -131,11 +134,11 @@ func (s *csvFile) newReader(ctx context.Context) (array.RecordReader, error) {
 	return &csvReader{f: f, cr: cr, sch: s.sch, batch: max(1, s.opts.BatchRows), mem: s.opts.Alloc, refs: 1}, nil
 }
 
-func (s *csvFile) close() error { return nil }
+func (s *csvFile) close() error { return s.in.close() }
 
 // csvReader reads the rows of a csvFile in batches of its schema's types.
 type csvReader struct {
-	f     *os.File
+	f     io.Closer
 	cr    *csv.Reader
 	sch   *arrow.Schema
 	batch int

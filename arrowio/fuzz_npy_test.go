@@ -220,7 +220,8 @@ func npyAllocBound(size int) uint64 {
 
 // TestNpyAllocBounded opens .npy files whose preamble or header claims far
 // more than the file holds: each is refused (or, for an empty array of
-// wide rows, read) without allocating more than a small fixed amount.
+// rows of at most Options.MaxRowValues, read) without allocating more than
+// a small fixed amount.
 func TestNpyAllocBounded(t *testing.T) {
 	v2 := func(hlen uint32, rest string) []byte {
 		b := append([]byte("\x93NUMPY\x02\x00"), binary.LittleEndian.AppendUint32(nil, hlen)...)
@@ -235,7 +236,9 @@ func TestNpyAllocBounded(t *testing.T) {
 		{"2^31 rows", func(t *testing.T) []byte { return npyBytes(t, 1, "<f8", false, []int{1<<31 - 1}, nil, 0) }, false},
 		{"2^62 rows", func(t *testing.T) []byte { return npyBytes(t, 2, "|u1", false, []int{1 << 62, 1}, nil, 0) }, false},
 		{"widest row", func(t *testing.T) []byte { return npyBytes(t, 1, "<f8", false, []int{1, 1<<31 - 1}, nil, 0) }, false},
-		{"no rows of the widest row", func(t *testing.T) []byte { return npyBytes(t, 1, "<f8", false, []int{0, 1<<31 - 1}, nil, 0) }, true},
+		// Valid, but wider than Options.MaxRowValues.
+		{"no rows of the widest row", func(t *testing.T) []byte { return npyBytes(t, 1, "<f8", false, []int{0, 1<<31 - 1}, nil, 0) }, false},
+		{"no rows of a row of 2^24 values", func(t *testing.T) []byte { return npyBytes(t, 1, "<f8", false, []int{0, 1 << 24}, nil, 0) }, true},
 		{"header of 4 GiB", func(t *testing.T) []byte { return v2(1<<32-1, "{}") }, false},
 		{"header of 1 MiB in a small file", func(t *testing.T) []byte { return v2(1<<20-64, "{'descr': '<f8'}") }, false},
 	}

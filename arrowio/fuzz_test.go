@@ -14,7 +14,7 @@ import (
 )
 
 // FuzzArrowIPCReader feeds arbitrary bytes to Open and the batch reader,
-// as a file (memory-mapped IPC file, or IPC stream) and as standard input.
+// as a file (IPC file read by offset, or IPC stream) and as standard input.
 // Invariants: no panic (and no fatal out-of-memory: the size limits are
 // small); an error wraps one of the package's sentinels and names the
 // input; a successful read validates every batch, gives the same rows when

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -25,51 +24,63 @@ func ipcOptions(opts Options) []ipc.Option {
 	}
 }
 
-// ipcFile is an Arrow IPC file, memory-mapped (see mmap_unix.go) or, where
-// that fails, read into memory, and read through its footer: batch i is
-// decoded on demand. Each message is verified (verify.go) before arrow-go
-// decodes it.
+// ipcFile is an Arrow IPC file read by offset through its footer: batch i
+// is read (one pread of its metadata, one of its body, into memory the
+// batch owns) and decoded on demand by arrow-go's FileReader. Every byte
+// arrow-go reads passes through checkedAt, which verifies each message
+// (verify.go) before arrow-go decodes it.
 type ipcFile struct {
-	f     *os.File
-	data  []byte
-	unmap func() error // nil when data was read, not mapped
-	opts  Options
-	recs  []block
-	r     *ipc.FileReader
+	in   randomFile
+	mem  recycler // the message bodies: see recycler
+	at   *checkedAt
+	opts Options
+	recs []block
+	r    *ipc.FileReader
 }
 
-// openIPCFile takes ownership of f.
-func openIPCFile(f *os.File, size int64, opts Options) (source, error) {
-	s := &ipcFile{f: f, opts: opts}
-	data, unmap, err := mmapFile(f, size)
+// openIPCFile takes ownership of in.
+func openIPCFile(in randomFile, opts Options) (source, error) {
+	s, err := newIPCFile(in, opts)
 	if err != nil {
-		f.Close()
+		in.Close()
 		return nil, err
 	}
-	if data == nil {
-		data = make([]byte, size)
-		if _, err := f.ReadAt(data, 0); err != nil {
-			f.Close()
-			return nil, err
+	return s, nil
+}
+
+func newIPCFile(in randomFile, opts Options) (*ipcFile, error) {
+	size := in.Size()
+	trailer := make([]byte, fileTrailer)
+	if size >= fileTrailer {
+		if _, err := in.ReadAt(trailer, size-fileTrailer); err != nil {
+			return nil, corrupt(err)
 		}
 	}
-	s.data, s.unmap = data, unmap
-	dicts, recs, err := verifyFooter(data)
-	if err == nil {
-		for _, b := range dicts {
-			if err = verifyBlock(data, b, opts.MaxBodySize); err != nil {
-				break
-			}
-		}
-	}
-	if err == nil {
-		s.r, err = ipc.NewMappedFileReader(data, ipcOptions(opts)...)
-	}
+	off, n, err := footerRange(trailer, size)
 	if err != nil {
-		s.close()
 		return nil, corrupt(err)
 	}
-	s.recs = recs
+	tail := make([]byte, n+fileTrailer)
+	if _, err := in.ReadAt(tail, off); err != nil {
+		return nil, corrupt(err)
+	}
+	dicts, recs, err := verifyFooter(tail[:n])
+	if err != nil {
+		return nil, corrupt(err)
+	}
+	s := &ipcFile{in: in, opts: opts, recs: recs}
+	s.at = &checkedAt{in: in, size: size, limit: opts.MaxBodySize, tailOff: off, tail: tail, dicts: dicts}
+	opt := append(ipcOptions(opts), ipc.WithFooterOffset(size), ipc.WithAllocator(&s.mem))
+	if s.r, err = ipc.NewFileReader(io.NewSectionReader(s.at, 0, size), opt...); err != nil {
+		if s.at.err != nil {
+			err = s.at.err // without arrow-go's wrapping
+		}
+		return nil, corrupt(err)
+	}
+	s.at.schema = s.r.Schema()
+	if s.r.NumRecords() != len(recs) {
+		return nil, corrupt(fmt.Errorf("footer lists %d batches, arrow-go sees %d", len(recs), s.r.NumRecords()))
+	}
 	return s, nil
 }
 
@@ -85,25 +96,106 @@ func (s *ipcFile) close() error {
 		err = s.r.Close()
 		s.r = nil
 	}
-	if s.unmap != nil {
-		err = errors.Join(err, s.unmap())
-		s.unmap = nil
+	return errors.Join(err, s.in.Close())
+}
+
+// checkedAt is the io.ReaderAt through which arrow-go's FileReader reads an
+// IPC file. It serves the footer from the copy verified by Open, and reads
+// every message itself, checking it before arrow-go decodes it: the
+// metadata with block.verifyMeta when arrow-go reads the metadata of the
+// block expected next (a dictionary while Open runs, then the block set by
+// ipcFileReader.Next), the body with message.checkBody when arrow-go reads
+// it. The bytes checked are the bytes arrow-go decodes, whatever happens to
+// the file meanwhile. Any other read is refused.
+//
+// arrow-go reads a block's metadata and body each with one ReadAt (through
+// io.ReadFull on an io.SectionReader), which is what this relies on.
+type checkedAt struct {
+	in      io.ReaderAt
+	size    int64 // of the file at Open
+	limit   int64 // Options.MaxBodySize
+	tailOff int64
+	tail    []byte  // the footer and trailer, from tailOff to the end
+	dicts   []block // the dictionary blocks, read by ipc.NewFileReader
+	next    block   // the record batch block that arrow-go reads next
+	cur     *block  // the block whose verified metadata was read last
+	msg     message // its message
+	// schema, once known (after ipc.NewFileReader), is what record
+	// batches are checked against (checkLayout).
+	schema *arrow.Schema
+	// err is the error of the last block that failed a check, which
+	// arrow-go returns wrapped in messages of its own.
+	err error
+}
+
+func (c *checkedAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.readAt(p, off)
+	if err != nil {
+		c.err = err
 	}
-	s.data = nil
-	return errors.Join(err, s.f.Close())
+	return n, err
+}
+
+func (c *checkedAt) readAt(p []byte, off int64) (int, error) {
+	end := off + int64(len(p))
+	if off >= c.tailOff && off <= c.size && end <= c.size {
+		return copy(p, c.tail[off-c.tailOff:]), nil
+	}
+	if c.cur != nil && off == c.cur.offset+int64(c.cur.metaLen) && int64(len(p)) == c.cur.bodyLen {
+		b := c.cur
+		c.cur = nil
+		if _, err := c.in.ReadAt(p, off); err != nil {
+			return 0, err
+		}
+		if err := c.msg.checkBody(p, c.limit); err != nil {
+			return 0, fmt.Errorf("%w: block at offset %d: %w", ErrCorrupt, b.offset, err)
+		}
+		return len(p), nil
+	}
+	c.cur = nil
+	b, ok := c.expected(off)
+	if !ok || int64(len(p)) != int64(b.metaLen) {
+		return 0, fmt.Errorf("%w: unexpected read of %d bytes at offset %d", ErrCorrupt, len(p), off)
+	}
+	if err := b.check(c.size); err != nil {
+		return 0, corrupt(err)
+	}
+	if h, ok := c.in.(interface{ willRead(off, n int64) }); ok {
+		// An object: fetch metadata and body in one request.
+		h.willRead(b.offset, int64(b.metaLen)+b.bodyLen)
+	}
+	if _, err := c.in.ReadAt(p, off); err != nil {
+		return 0, err
+	}
+	m, err := b.verifyMeta(p)
+	if err == nil && c.schema != nil {
+		err = checkLayout(c.schema, &m)
+	}
+	if err != nil {
+		return 0, corrupt(err)
+	}
+	c.cur, c.msg = &b, m
+	return len(p), nil
+}
+
+// expected returns the block whose metadata starts at off: the next
+// record batch, or a dictionary.
+func (c *checkedAt) expected(off int64) (block, bool) {
+	if c.next.metaLen > 0 && c.next.offset == off {
+		return c.next, true
+	}
+	for _, d := range c.dicts {
+		if d.offset == off {
+			return d, true
+		}
+	}
+	return block{}, false
 }
 
 // ipcFileReader reads the batches of an ipcFile in order. It owns each
 // batch it returns (RecordBatchAt transfers ownership), so several readers
 // of one file do not disturb each other. The refs field is not atomic:
 // readers are not shared between goroutines (see Source).
-//
-// Once it moves past a batch of a mapped file it tells the kernel that the
-// batch's pages are no longer needed (dropPages), as npyReader does, so
-// that a pass over a file larger than memory does not fill the resident
-// set; a batch still retained by a caller stays valid, its pages read
-// again from the file when touched (the mapping is private and never
-// written: verify.go refuses data arrow-go would byte-swap in place).
 type ipcFileReader struct {
 	f    *ipcFile
 	refs int
@@ -121,16 +213,11 @@ func (r *ipcFileReader) Release() {
 	}
 }
 
-// drop releases the current batch, and its pages if the file is mapped.
+// drop releases the current batch.
 func (r *ipcFileReader) drop() {
-	if r.rec == nil {
-		return
-	}
-	r.rec.Release()
-	r.rec = nil
-	if r.f.unmap != nil {
-		b := r.f.recs[r.i-1]
-		dropPages(r.f.data, b.offset, b.offset+int64(b.metaLen)+b.bodyLen)
+	if r.rec != nil {
+		r.rec.Release()
+		r.rec = nil
 	}
 }
 
@@ -148,16 +235,14 @@ func (r *ipcFileReader) Next() bool {
 	if r.err != nil || r.i >= len(r.f.recs) {
 		return false
 	}
-	if r.f.r.NumRecords() != len(r.f.recs) {
-		r.err = fmt.Errorf("footer lists %d batches, arrow-go sees %d", len(r.f.recs), r.f.r.NumRecords())
-		return false
-	}
-	if err := verifyBlock(r.f.data, r.f.recs[r.i], r.f.opts.MaxBodySize); err != nil {
-		r.err = err
-		return false
-	}
+	at := r.f.at
+	at.next, at.cur, at.err = r.f.recs[r.i], nil, nil
 	rec, err := r.f.r.RecordBatchAt(r.i)
+	at.next, at.cur = block{}, nil
 	if err != nil {
+		if at.err != nil {
+			err = at.err // without arrow-go's wrapping
+		}
 		r.err = err
 		return false
 	}
@@ -172,7 +257,7 @@ func (r *ipcFileReader) Next() bool {
 // With Options.Spill, a pipe is copied to a temporary file as its first
 // reader reads it (see spill), and later readers read the copy.
 type ipcStream struct {
-	path   string        // regular file: reopened by each reader; "" for a pipe
+	file   seqFile       // a file or object: reopened by each reader; nil for a pipe
 	opts   Options       //
 	sch    *arrow.Schema //
 	pipe   *ipc.Reader   // pipe: the first reader, nil once handed out
@@ -188,7 +273,13 @@ type ipcStream struct {
 func newIPCStreamReader(r io.Reader, opts Options) (*ipc.Reader, error) {
 	// On error NewReaderFromMessageReader releases itself, hence the
 	// message reader.
-	return ipc.NewReaderFromMessageReader(newMessageReader(r, opts), ipcOptions(opts)...)
+	mr := newMessageReader(r, opts)
+	rr, err := ipc.NewReaderFromMessageReader(mr, ipcOptions(opts)...)
+	if err != nil {
+		return nil, err
+	}
+	mr.schema = rr.Schema()
+	return rr, nil
 }
 
 // streamError classifies an error reading the start of a stream: with the
@@ -201,20 +292,26 @@ func streamError(err error, marked bool) error {
 	return fmt.Errorf("%w: not a legacy arrow ipc stream either: %w", ErrFormat, err)
 }
 
-func openStreamFile(path string, opts Options, marked bool) (source, error) {
-	s := &ipcStream{path: path, opts: opts}
-	f, err := os.Open(path)
+// openStreamFile takes ownership of in.
+func openStreamFile(ctx context.Context, in seqFile, opts Options, marked bool) (source, error) {
+	sch, err := func() (*arrow.Schema, error) {
+		f, err := in.open(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r, err := newIPCStreamReader(bufio.NewReader(f), opts)
+		if err != nil {
+			return nil, streamError(err, marked)
+		}
+		defer r.Release()
+		return r.Schema(), nil
+	}()
 	if err != nil {
+		in.close()
 		return nil, err
 	}
-	defer f.Close()
-	r, err := newIPCStreamReader(bufio.NewReader(f), opts)
-	if err != nil {
-		return nil, streamError(err, marked)
-	}
-	s.sch = r.Schema()
-	r.Release()
-	return s, nil
+	return &ipcStream{file: in, opts: opts, sch: sch}, nil
 }
 
 // openStreamOnce takes ownership of closer. With opts.Spill it copies the
@@ -251,10 +348,10 @@ func openStreamOnce(ctx context.Context, r io.Reader, closer io.Closer, opts Opt
 func (s *ipcStream) schema() *arrow.Schema { return s.sch }
 
 func (s *ipcStream) newReader(ctx context.Context) (array.RecordReader, error) {
-	if s.path == "" {
+	if s.file == nil {
 		return s.newPipeReader()
 	}
-	f, err := os.Open(s.path)
+	f, err := s.file.open(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -354,6 +451,9 @@ func (s *ipcStream) close() error {
 	if s.closer != nil {
 		err = errors.Join(err, s.closer.Close())
 		s.closer = nil
+	}
+	if s.file != nil {
+		err = errors.Join(err, s.file.close())
 	}
 	return err
 }

@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
-	"os"
 	"strconv"
 	"strings"
 	"unicode/utf8"
-	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -33,19 +31,18 @@ const npyBatchBytes = 8 << 20
 // headers above 10 KB unless told otherwise).
 const maxNpyHeader = 1 << 20
 
-// npyFile is a NumPy .npy file, memory-mapped where the platform allows and
-// read by offset: batch b holds rows [b*batch, (b+1)*batch) and points into
-// the mapping (no copy, nothing charged to Options.Alloc). Where the file
-// cannot be mapped, or its data is not aligned for its element type, each
-// batch is read (ReadAt) into a fresh Go buffer instead.
+// npyFile is a NumPy .npy file read by offset: batch b holds rows
+// [b*batch, (b+1)*batch), read (ReadAt) into a Go buffer aligned for any
+// element type, recycled once the batch is released (nothing charged to
+// Options.Alloc). See localFile for
+// why it is not memory-mapped.
 //
 // A file of shape (n,) is one scalar column; a file of shape (n, d1, ...,
 // dk) is one FixedSizeList column of d1·…·dk values per row (the trailing
 // axes flattened in C order). The column is named NpyColumn.
 type npyFile struct {
-	f      *os.File
-	data   []byte       // the whole file when mapped, else nil
-	unmap  func() error // nil when not mapped
+	in     randomFile
+	mem    recycler // the buffers of the batches
 	sch    *arrow.Schema
 	elem   arrow.DataType
 	off    int64 // offset of the first value
@@ -63,17 +60,18 @@ type npyHeader struct {
 	shape   []int64
 }
 
-// openNpy takes ownership of f, whose first bytes are npyMagic.
-func openNpy(f *os.File, size int64, opts Options) (source, error) {
-	s, err := newNpy(f, size, opts)
+// openNpy takes ownership of in, whose first bytes are npyMagic.
+func openNpy(in randomFile, opts Options) (source, error) {
+	s, err := newNpy(in, opts)
 	if err != nil {
-		f.Close()
+		in.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-func newNpy(f *os.File, size int64, opts Options) (*npyFile, error) {
+func newNpy(f randomFile, opts Options) (*npyFile, error) {
+	size := f.Size()
 	pre := make([]byte, 12)
 	if _, err := f.ReadAt(pre[:10], 0); err != nil {
 		return nil, fmt.Errorf("%w: .npy preamble: %w", ErrCorrupt, err)
@@ -118,7 +116,7 @@ func newNpy(f *os.File, size int64, opts Options) (*npyFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &npyFile{f: f, elem: elem, off: hstart + hlen}
+	s := &npyFile{in: f, elem: elem, off: hstart + hlen}
 	switch len(h.shape) {
 	case 0:
 		return nil, fmt.Errorf("%w: .npy array of shape () holds no samples (want shape (n,) or (n, d))", ErrUnsupported)
@@ -154,14 +152,6 @@ func newNpy(f *os.File, size int64, opts Options) (*npyFile, error) {
 		return nil, fmt.Errorf("%w: %s: shape %v of %s needs %d bytes of data, the file has %d", ErrCorrupt, what, h.shape, h.descr, need, have)
 	}
 	s.batch = max(1, min(int64(opts.BatchRows), npyBatchBytes/max(1, s.rowLen)))
-
-	if s.off%item == 0 {
-		data, unmap, err := mmapFile(f, size)
-		if err != nil {
-			return nil, err
-		}
-		s.data, s.unmap = data, unmap
-	}
 	typ := elem
 	if s.list {
 		typ = arrow.FixedSizeListOfNonNullable(int32(s.width), elem)
@@ -382,32 +372,15 @@ func (s *npyFile) newReaderAt(ctx context.Context, row int64) (array.RecordReade
 	return &npyReader{f: s, refs: 1, i: row}, row, nil
 }
 
-func (s *npyFile) close() error {
-	var err error
-	if s.unmap != nil {
-		err = s.unmap()
-		s.unmap = nil
-	}
-	s.data = nil
-	if cerr := s.f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+func (s *npyFile) close() error { return s.in.Close() }
 
-// npyReader reads the batches of an npyFile in order. Once it moves past a
-// batch it tells the kernel that the batch's pages of the mapping are no
-// longer needed (dropPages), so that a pass over a large file does not fill
-// the resident set; a batch still retained by a caller stays valid, as its
-// pages are read again from the file when touched (the mapping is private
-// and never written).
+// npyReader reads the batches of an npyFile in order.
 type npyReader struct {
-	f      *npyFile
-	refs   int // readers are not shared between goroutines (see Source)
-	i      int64
-	rec    arrow.RecordBatch
-	lo, hi int64 // byte range of rec in the file
-	err    error
+	f    *npyFile
+	refs int // readers are not shared between goroutines (see Source)
+	i    int64
+	rec  arrow.RecordBatch
+	err  error
 }
 
 func (r *npyReader) Retain() { r.refs++ }
@@ -422,9 +395,6 @@ func (r *npyReader) drop() {
 	if r.rec != nil {
 		r.rec.Release()
 		r.rec = nil
-		if r.f.data != nil {
-			dropPages(r.f.data, r.lo, r.hi)
-		}
 	}
 }
 
@@ -446,23 +416,14 @@ func (r *npyReader) Next() bool {
 	m := min(s.batch, s.n-r.i)
 	lo := s.off + r.i*s.rowLen
 	hi := lo + m*s.rowLen
-	var b []byte
-	if s.data != nil {
-		if hi > int64(len(s.data)) {
-			r.err = fmt.Errorf("%w: rows %d to %d lie beyond the end of the mapped file", ErrCorrupt, r.i, r.i+m)
-			return false
-		}
-		b = s.data[lo:hi:hi]
-	} else {
-		// Aligned for any element type: a Go allocation of uint64s.
-		words := make([]uint64, (hi-lo+7)/8)
-		b = unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(words))), len(words)*8)[:hi-lo]
-		if _, err := s.f.ReadAt(b, lo); err != nil {
-			r.err = fmt.Errorf("%w: reading rows %d to %d: %w", ErrCorrupt, r.i, r.i+m, err)
-			return false
-		}
+	b := s.mem.Allocate(int(hi - lo)) // aligned for any element type
+	buf := memory.NewBufferWithAllocator(b, &s.mem)
+	defer buf.Release()
+	if _, err := s.in.ReadAt(b, lo); err != nil {
+		r.err = corrupt(fmt.Errorf("reading rows %d to %d: %w", r.i, r.i+m, err))
+		return false
 	}
-	vals := array.NewData(s.elem, int(m)*s.width, []*memory.Buffer{nil, memory.NewBufferBytes(b)}, nil, 0, 0)
+	vals := array.NewData(s.elem, int(m)*s.width, []*memory.Buffer{nil, buf}, nil, 0, 0)
 	defer vals.Release()
 	col := vals
 	if s.list {
@@ -472,7 +433,6 @@ func (r *npyReader) Next() bool {
 	arr := array.MakeFromData(col)
 	defer arr.Release()
 	r.rec = array.NewRecordBatch(s.sch, []arrow.Array{arr}, m)
-	r.lo, r.hi = lo, hi
 	r.i += m
 	return true
 }

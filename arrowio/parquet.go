@@ -2,9 +2,9 @@ package arrowio
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -33,6 +33,7 @@ import (
 // page may claim more compressed bytes than the file has.
 type parquetFile struct {
 	in      parquet.ReaderAtSeeker
+	closer  io.Closer // closed with the source; may be nil
 	size    int64
 	f       *file.Reader
 	r       *pqarrow.FileReader
@@ -44,18 +45,19 @@ type parquetFile struct {
 // parquetBufferSize is the read buffer of each column chunk.
 const parquetBufferSize = 1 << 20
 
-// openParquet takes ownership of f.
-func openParquet(f *os.File, opts Options) (source, error) {
-	s, err := newParquet(f, opts)
+// openParquet takes ownership of in.
+func openParquet(in randomFile, opts Options) (source, error) {
+	s, err := newParquet(sectionReader(in), opts)
 	if err != nil {
-		f.Close()
+		in.Close()
 		return nil, err
 	}
+	s.closer = in
 	return s, nil
 }
 
-// newParquet reads the footer of the Parquet file r. On success the
-// returned source closes in if it is an io.Closer.
+// newParquet reads the footer of the Parquet file in. The caller closes
+// in, or sets the returned source's closer.
 func newParquet(in parquet.ReaderAtSeeker, opts Options) (*parquetFile, error) {
 	size, err := in.Seek(0, io.SeekEnd)
 	if err != nil {
@@ -176,7 +178,11 @@ const parquetChunkPadding = 100
 
 func (s *parquetFile) close() error {
 	s.mem.sweep()
-	return s.f.Close()
+	err := s.f.Close()
+	if s.closer != nil {
+		err = errors.Join(err, s.closer.Close())
+	}
+	return err
 }
 
 // sweepAllocator allocates from mem and keeps the buffers not yet freed,

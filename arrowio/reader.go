@@ -1,6 +1,7 @@
 package arrowio
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"sync/atomic"
@@ -20,6 +21,10 @@ type checkedReader struct {
 	batch int               // index of the next batch
 	err   error
 	atEnd func() error // optional: checks the file once the last batch is read
+	// changed, optional, tells whether the file changed since it was
+	// opened (an error wrapping ErrChanged): a batch that cannot be read
+	// from a file that changed is reported as such, not as corrupt.
+	changed func() error
 }
 
 func newCheckedReader(name string, r array.RecordReader) *checkedReader {
@@ -84,6 +89,11 @@ func (c *checkedReader) Next() (ok bool) {
 }
 
 func (c *checkedReader) wrap(err error) error {
+	if !errors.Is(err, ErrChanged) && c.changed != nil {
+		if cerr := c.changed(); cerr != nil {
+			return fmt.Errorf("%s: batch %d: %w (reading it: %v)", c.name, c.batch, cerr, err)
+		}
+	}
 	return fmt.Errorf("%s: batch %d: %w", c.name, c.batch, corrupt(err))
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/endian"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -182,8 +183,9 @@ func (v *verifier) keyValues(t, k int) error {
 // schema checks a Schema table: endianness, fields, custom_metadata,
 // features.
 func (v *verifier) schema(t int) error {
-	// arrow-go byte-swaps the buffers of non-native data in place, which
-	// would write into the mapped file: refuse such data instead.
+	// arrow-go byte-swaps the buffers of non-native data in place, and
+	// nothing here tests that path (no common writer produces such
+	// files): refuse such data instead.
 	big := false
 	if p, ok, err := v.field(t, 0, 2); err != nil {
 		return err
@@ -255,6 +257,7 @@ type message struct {
 	header     int   // MessageHeader union tag
 	bodyLen    int64 // bodyLength
 	compressed bool
+	nodes      []fieldNode
 	buffers    [][2]int64 // (offset, length) of each body buffer
 }
 
@@ -313,8 +316,16 @@ func verifyMessage(b []byte) (message, error) {
 // recordBatch checks a RecordBatch table: length, nodes, buffers,
 // compression, variadicBufferCounts.
 func (v *verifier) recordBatch(t int, m *message) error {
-	if _, _, err := v.vector(t, 1, 16); err != nil { // nodes: [FieldNode]
+	ns, nn, err := v.vector(t, 1, 16) // nodes: [FieldNode]
+	if err != nil {
 		return err
+	}
+	m.nodes = make([]fieldNode, nn)
+	for j := range m.nodes {
+		m.nodes[j] = fieldNode{
+			length: int64(binary.LittleEndian.Uint64(v.b[ns+16*j:])),
+			nulls:  int64(binary.LittleEndian.Uint64(v.b[ns+16*j+8:])),
+		}
 	}
 	start, n, err := v.vector(t, 2, 16) // buffers: [Buffer]
 	if err != nil {
@@ -377,19 +388,28 @@ type block struct {
 	bodyLen int64
 }
 
-// verifyFooter checks the footer of the IPC file data, as arrow-go's
-// FileReader will read it, and returns its dictionary and record batch
-// blocks.
-func verifyFooter(data []byte) (dicts, recs []block, err error) {
-	const trailer = 4 + 6 // footer length, "ARROW1"
-	if len(data) < 2*8+trailer-2 {
-		return nil, nil, fmt.Errorf("file of %d bytes is too small", len(data))
+// fileTrailer is the end of an IPC file: the footer's int32 length, then
+// the magic "ARROW1".
+const fileTrailer = 4 + 6
+
+// footerRange returns where the footer of an IPC file of size bytes lies,
+// given the file's last fileTrailer bytes, as arrow-go's FileReader will
+// read it: off and size of the footer flatbuffer.
+func footerRange(trailer []byte, size int64) (off, n int64, err error) {
+	// The file starts with the 8 bytes of the padded magic.
+	if size < 2*8+fileTrailer-2 || len(trailer) != fileTrailer {
+		return 0, 0, fmt.Errorf("file of %d bytes is too small", size)
 	}
-	size := int64(binary.LittleEndian.Uint32(data[len(data)-trailer:]))
-	if size <= 0 || size > int64(len(data))-trailer-8 {
-		return nil, nil, fmt.Errorf("footer length %d does not fit the file of %d bytes", size, len(data))
+	n = int64(binary.LittleEndian.Uint32(trailer))
+	if n <= 0 || n > size-fileTrailer-8 {
+		return 0, 0, fmt.Errorf("footer length %d does not fit the file of %d bytes", n, size)
 	}
-	fb := data[int64(len(data))-trailer-size : len(data)-trailer]
+	return size - fileTrailer - n, n, nil
+}
+
+// verifyFooter checks the footer flatbuffer fb of an IPC file and returns
+// its dictionary and record batch blocks.
+func verifyFooter(fb []byte) (dicts, recs []block, err error) {
 	v := &verifier{b: fb}
 	root, err := v.u32(0)
 	if err != nil {
@@ -437,15 +457,20 @@ func verifyFooter(data []byte) (dicts, recs []block, err error) {
 	return dicts, recs, nil
 }
 
-// verifyBlock checks the message of an IPC file block in data.
-func verifyBlock(data []byte, b block, limit int64) error {
-	size := int64(len(data))
+// check checks that block b lies within a file of size bytes.
+func (b block) check(size int64) error {
 	if b.offset < 0 || b.metaLen < 8 || b.bodyLen < 0 || b.offset > size ||
 		int64(b.metaLen) > size-b.offset || b.bodyLen > size-b.offset-int64(b.metaLen) {
 		return fmt.Errorf("block at offset %d (metadata %d, body %d bytes) does not fit the file of %d bytes",
 			b.offset, b.metaLen, b.bodyLen, size)
 	}
-	meta := data[b.offset : b.offset+int64(b.metaLen)]
+	return nil
+}
+
+// verifyMeta checks meta, the metadata bytes of block b (b.metaLen of
+// them), and returns its message; the body is checked by
+// message.checkBody once read.
+func (b block) verifyMeta(meta []byte) (message, error) {
 	// The metadata is prefixed by the continuation marker and its length,
 	// or (before Arrow 0.15) by its length only; arrow-go decodes all the
 	// rest of the block's metadata bytes.
@@ -454,28 +479,28 @@ func verifyBlock(data []byte, b block, limit int64) error {
 		prefix = 8
 	}
 	if n := int64(binary.LittleEndian.Uint32(meta[prefix-4:])); n != int64(len(meta)-prefix) {
-		return fmt.Errorf("block at offset %d: metadata length %d does not match the block's %d", b.offset, n, len(meta)-prefix)
+		return message{}, fmt.Errorf("block at offset %d: metadata length %d does not match the block's %d", b.offset, n, len(meta)-prefix)
 	}
 	m, err := verifyMessage(meta[prefix:])
 	if err != nil {
-		return fmt.Errorf("block at offset %d: %w", b.offset, err)
+		return m, fmt.Errorf("block at offset %d: %w", b.offset, err)
 	}
 	if m.bodyLen > b.bodyLen {
-		return fmt.Errorf("block at offset %d: message body of %d bytes exceeds the block's %d", b.offset, m.bodyLen, b.bodyLen)
+		return m, fmt.Errorf("block at offset %d: message body of %d bytes exceeds the block's %d", b.offset, m.bodyLen, b.bodyLen)
 	}
-	body := data[b.offset+int64(b.metaLen) : b.offset+int64(b.metaLen)+b.bodyLen]
-	return m.checkBody(body, limit)
+	return m, nil
 }
 
 // messageReader reads the messages of an IPC stream like arrow-go's, but
 // verifies each (verifyMessage, checkBody) before handing it out. Its refs
 // field is not atomic: readers are not shared between goroutines.
 type messageReader struct {
-	r    io.Reader
-	opts Options
-	msg  *ipc.Message
-	refs int
-	hdr  [4]byte
+	r      io.Reader
+	opts   Options
+	schema *arrow.Schema // record batches are checked against it, once set
+	msg    *ipc.Message
+	refs   int
+	hdr    [4]byte
 }
 
 func newMessageReader(r io.Reader, opts Options) *messageReader {
@@ -539,6 +564,11 @@ func (r *messageReader) Message() (*ipc.Message, error) {
 	}
 	if err := m.checkBody(body.Bytes(), r.opts.MaxBodySize); err != nil {
 		return nil, err
+	}
+	if r.schema != nil {
+		if err := checkLayout(r.schema, &m); err != nil {
+			return nil, err
+		}
 	}
 	mb := memory.NewBufferBytes(meta)
 	defer mb.Release()

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path"
 	"strings"
+
+	"github.com/dcor-stream/dcor-stream/arrowio"
 )
 
 // Spec names the columns of one feature space. The zero value is not
@@ -34,7 +36,10 @@ func (s Spec) String() string {
 // column name may not. Without FILE the space comes from the default file
 // given to Load, except that a spec without ':' that names an existing file
 // (or "-", standard input) means all columns of that file: ParseSpec
-// returns Spec{File: s, Columns: []string{"*"}}. COLUMNS is a
+// returns Spec{File: s, Columns: []string{"*"}}. FILE may be the URL of an
+// object (arrowio.IsObjectURL: s3://bucket/key, gs://..., azblob://...);
+// a URL without a further ':' means all columns of the object, and a ':'
+// in its query must be escaped as %3A. COLUMNS is a
 // comma-separated list of column names and path.Match globs ("x_*",
 // "layer?", "*" for all columns); globs expand to the matching columns in
 // schema order. Load checks the columns against the file: a single List or
@@ -51,7 +56,16 @@ func ParseSpec(s string) (Spec, error) {
 	}
 	var sp Spec
 	cols := s
-	if i := strings.LastIndexByte(s, ':'); i >= 0 {
+	// An object URL's own colon (s3://) does not end a file name.
+	skip := 0
+	if arrowio.IsObjectURL(s) {
+		skip = strings.Index(s, "://") + 1
+		if !strings.Contains(s[skip:], ":") {
+			return Spec{File: s, Columns: []string{"*"}}, nil
+		}
+	}
+	if i := strings.LastIndexByte(s[skip:], ':'); i >= 0 {
+		i += skip
 		sp.File, cols = s[:i], s[i+1:]
 		if sp.File == "" {
 			return bad("empty file name before ':'")

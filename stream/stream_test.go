@@ -237,6 +237,10 @@ func TestParseSpec(t *testing.T) {
 		{"-", stream.Spec{File: "-", Columns: []string{"*"}}},
 		{file, stream.Spec{File: file, Columns: []string{"*"}}},
 		{file + ":a", stream.Spec{File: file, Columns: []string{"a"}}},
+		{"s3://acts/x.npy", stream.Spec{File: "s3://acts/x.npy", Columns: []string{"*"}}},
+		{"s3://acts/xy.arrow:x", stream.Spec{File: "s3://acts/xy.arrow", Columns: []string{"x"}}},
+		{"gs://b/d/xy.parquet:a,b_*", stream.Spec{File: "gs://b/d/xy.parquet", Columns: []string{"a", "b_*"}}},
+		{"azblob://c/xy.arrow?endpoint=http%3A//h%3A1:y", stream.Spec{File: "azblob://c/xy.arrow?endpoint=http%3A//h%3A1", Columns: []string{"y"}}},
 	}
 	for _, tt := range tests {
 		got, err := stream.ParseSpec(tt.in)
