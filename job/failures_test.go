@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/dcor-stream/dcor-stream/arrowio"
 	"github.com/dcor-stream/dcor-stream/job"
 	"github.com/dcor-stream/dcor-stream/stream"
 )
@@ -33,19 +34,26 @@ func writeNpy(t *testing.T, path, shape string, data []byte) {
 	}
 }
 
-// TestHugeDimension: a space declaring 2^31 values per row is refused,
-// naming the file, before anything of that size is allocated, under a
-// budget and in memory.
+// TestHugeDimension: a space declaring 2^31 values per row is refused by
+// the reader (wider than any row it accepts), and one declaring 16 million
+// (which the reader accepts) by the engine's budget, whose worker scratch
+// it would overflow; both name the file, before anything of that size is
+// allocated, under a budget and in memory.
 func TestHugeDimension(t *testing.T) {
 	dir := t.TempDir()
-	h := filepath.Join(dir, "h.npy")
-	writeNpy(t, h, "(0, 2147483647)", nil)
 	y := filepath.Join(dir, "y.npy")
 	writeNpy(t, y, "(0, 1)", nil)
-	for _, mem := range []int64{0, 1 << 20} {
-		_, err := job.Run(t.Context(), job.Spec{Spaces: []stream.Spec{{File: h, Columns: []string{"data"}}, {File: y, Columns: []string{"data"}}}, Memory: mem})
-		if !errors.Is(err, job.ErrBudget) || !strings.Contains(err.Error(), "h.npy") {
-			t.Errorf("memory %d: %v, want ErrBudget naming h.npy", mem, err)
+	for _, c := range []struct {
+		shape string
+		want  error
+	}{{"(0, 2147483647)", arrowio.ErrUnsupported}, {"(0, 16000000)", job.ErrBudget}} {
+		h := filepath.Join(dir, "h.npy")
+		writeNpy(t, h, c.shape, nil)
+		for _, mem := range []int64{0, 1 << 20} {
+			_, err := job.Run(t.Context(), job.Spec{Spaces: []stream.Spec{{File: h, Columns: []string{"data"}}, {File: y, Columns: []string{"data"}}}, Memory: mem})
+			if !errors.Is(err, c.want) || !strings.Contains(err.Error(), "h.npy") {
+				t.Errorf("shape %s, memory %d: %v, want %v naming h.npy", c.shape, mem, err, c.want)
+			}
 		}
 	}
 }
