@@ -370,22 +370,18 @@ func TestKernelsAgree(t *testing.T) {
 	}
 
 	tile := func(kern kernel) [][]float64 {
+		// All of I×J with I = J, the diagonal included: computed as an
+		// off-diagonal tile with no shift, so every kernel (the fused Gram
+		// one for kernelGram) sees every pair; its distance tile captured.
 		p := newPlan([]Space{s}, n, 2, n, kern)
 		sc := p.newScratch()
-		// All of I×J with I = J, the diagonal included: computed as an
-		// off-diagonal tile, so every kernel sees every pair.
-		if p.gram[0] {
-			loadRows(sc.pi[0], sc.ni[0], s, p.mean[0], 0, n)
-			loadCols(sc.pj[0], sc.nj[0], s, p.mean[0], 0, n)
-			gram(sc.g[0], sc.pi[0], sc.pj[0], n, n, dim, false)
-		} else {
-			loadCols(sc.pi[0], nil, s, p.mean[0], 0, n)
-			loadCols(sc.pj[0], nil, s, p.mean[0], 0, n)
-		}
+		sl := p.newSlot()
+		p.setTile(&sl, 0, 0)
+		sc.capture = make([]float64, n*n)
+		p.tile(sc, 0, n, 0, n, false, p.shift, sl.tile.S, sl.tile.RowI, sl.viewJ)
 		d := make([][]float64, n)
 		for i := range n {
-			p.distRow(sc, 0, i, n, 0, n, false, 0)
-			d[i] = append([]float64(nil), sc.d[0][:n]...)
+			d[i] = sc.capture[i*n : (i+1)*n]
 		}
 		return d
 	}

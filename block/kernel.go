@@ -3,8 +3,6 @@ package block
 import (
 	"math"
 
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas64"
 )
 
 const (
@@ -15,11 +13,6 @@ const (
 	// lost more than about half of its digits to cancellation and is
 	// recomputed by direct differences.
 	refineTol = 1e-6
-	// gemmRows and gemmCols bound the blocks handed to Gemm: gonum's native
-	// Dgemm starts its own goroutines from 4 blocks of 64×64 up, and the
-	// worker pool already uses every core it was given.
-	gemmRows = 64
-	gemmCols = 192
 )
 
 // kernel selects the squared-distance kernel of the spaces.
@@ -136,9 +129,9 @@ func roundBits(x float64, bits int) float64 {
 	return math.Ldexp(math.Round(math.Ldexp(frac, bits)), exp-bits)
 }
 
-// scratch is one worker's memory, O(TileSize × sum of Dim + TileSize² per
-// Gram space); it is only touched by the worker that owns it. Panels hold centred rows, transposed (Dim × rows), except
-// the rows I of a Gram space, which are row-major (rows × Dim).
+// scratch is one worker's memory, O(TileSize × sum of Dim) plus the fused
+// kernel's (fusedScratch); it is only touched by the worker that owns it.
+// The direct kernel's panels hold centred rows, transposed (Dim × rows).
 type scratch struct {
 	jack    *jackAcc       // the jackknife pass: per-row sums instead of the tile's sums
 	capture []float64      // the permutation pass: space 0's shifted distance tile, ni×nj
@@ -147,8 +140,6 @@ type scratch struct {
 	stage   [2][][]float64 // per space: rows I and J times the scale, for scaled spaces
 	ex      [2][][]float64 // per space: centred rows I and J of exactTile
 	pi, pj  [][]float64    // per space: panels of the rows I and J
-	ni, nj  [][]float64    // per Gram space: squared norms of the panel rows
-	g       [][]float64    // per Gram space: the inner products x_i·x_j
 	xi      [][]float64    // per direct space: row i, gathered
 	d       [][]float64    // per space: row i of the shifted distance tile
 	f       *fusedScratch
@@ -159,9 +150,6 @@ func (p *plan) newScratch() *scratch {
 	sc := &scratch{
 		pi: make([][]float64, p.k),
 		pj: make([][]float64, p.k),
-		ni: make([][]float64, p.k),
-		nj: make([][]float64, p.k),
-		g:  make([][]float64, p.k),
 		xi: make([][]float64, p.k),
 		d:  make([][]float64, p.k),
 	}
@@ -169,11 +157,7 @@ func (p *plan) newScratch() *scratch {
 		sc.pi[k] = make([]float64, t*s.Dim)
 		sc.pj[k] = make([]float64, t*s.Dim)
 		sc.d[k] = make([]float64, t)
-		if p.gram[k] {
-			sc.ni[k] = make([]float64, t)
-			sc.nj[k] = make([]float64, t)
-			sc.g[k] = make([]float64, t*t)
-		} else {
+		if !p.gram[k] {
 			sc.xi[k] = make([]float64, s.Dim)
 		}
 	}
@@ -202,15 +186,11 @@ func (p *plan) tile(sc *scratch, i0, ni, j0, nj int, diag bool, shift, s []float
 		p.fusedTile(sc, i0, ni, j0, nj, diag, shift, s, rowI, rowJ)
 		return
 	}
-	for k, sp := range p.spaces {
+	// Without a Gram space (those take the fused kernel): direct
+	// differences, from transposed panels.
+	for k := range p.spaces {
 		spI, ri := p.rowsOf(sc, 0, k, i0, ni)
 		spJ, rj := p.rowsOf(sc, 1, k, j0, nj)
-		if p.gram[k] {
-			loadRows(sc.pi[k], sc.ni[k], spI, p.mean[k], ri, ni)
-			loadCols(sc.pj[k], sc.nj[k], spJ, p.mean[k], rj, nj)
-			gram(sc.g[k], sc.pi[k], sc.pj[k], ni, nj, sp.Dim, diag)
-			continue
-		}
 		loadCols(sc.pi[k], nil, spI, p.mean[k], ri, ni)
 		if !diag {
 			loadCols(sc.pj[k], nil, spJ, p.mean[k], rj, nj)
@@ -396,12 +376,6 @@ func uni2Go(xa, xb float64, ya, yb, colA, colB []float64, ca, cb float64, sq boo
 func (p *plan) distRow(sc *scratch, k, i, ni, j, nj int, diag bool, c float64) {
 	d := sc.d[k][j:nj]
 	dim := p.spaces[k].Dim
-	if p.gram[k] {
-		gramRow(d, sc.g[k][i*nj+j:i*nj+nj], sc.ni[k][i], sc.nj[k][j:nj],
-			sc.pi[k][i*dim:(i+1)*dim], sc.pj[k], nj, j)
-		p.raise(d, c)
-		return
-	}
 	b := sc.pi[k]
 	if !diag {
 		b = sc.pj[k]
@@ -456,48 +430,6 @@ func loadRows(dst, norms []float64, s Space, mu []float64, r0, m int) {
 			sq += float64(c * c)
 		}
 		norms[i] = sq
-	}
-}
-
-// gram sets g[i*nj+j] = a_i·b_j for the rows a_i of the row-major panel a
-// (ni×dim) and the columns b_j of the transposed panel b (dim×nj); if
-// diag, only in the blocks holding some j > i.
-func gram(g, a, b []float64, ni, nj, dim int, diag bool) {
-	for r := 0; r < ni; r += gemmRows {
-		rows := min(gemmRows, ni-r)
-		for c := 0; c < nj; c += gemmCols {
-			cols := min(gemmCols, nj-c)
-			if diag && c+cols-1 <= r {
-				continue
-			}
-			blas64.Gemm(blas.NoTrans, blas.NoTrans, 1,
-				blas64.General{Rows: rows, Cols: dim, Stride: dim, Data: a[r*dim:]},
-				blas64.General{Rows: dim, Cols: cols, Stride: nj, Data: b[c:]},
-				0, blas64.General{Rows: rows, Cols: cols, Stride: nj, Data: g[r*nj+c:]})
-		}
-	}
-}
-
-// gramRow sets d[j'] = |x_i - y_j|² = |x_i|² + |y_j|² - 2 x_i·y_j, j = j0+j',
-// from the inner products g[j'] = x_i·y_j, the squared norms ni = |x_i|²
-// and nb[j'] = |y_j|², recomputing it by direct differences from the row
-// xi and the transposed panel b (len(xi) × stride) where it is below
-// refineTol·(|x_i|² + |y_j|²): there the Gram form has lost more than
-// half of its digits (and near-duplicates would not give exactly 0).
-func gramRow(d, g []float64, ni float64, nb, xi, b []float64, stride, j0 int) {
-	g = g[:len(d)]
-	nb = nb[:len(d)]
-	for j := range d {
-		sum := ni + nb[j]
-		v := sum - 2*g[j]
-		if v < refineTol*sum {
-			v = 0
-			for q, x := range xi {
-				t := x - b[q*stride+j0+j]
-				v += float64(t * t)
-			}
-		}
-		d[j] = v
 	}
 }
 

@@ -144,11 +144,10 @@ func (pl *Plan) ScratchBytes() int64 {
 	p := pl.eng.p
 	t := int64(p.tileSize)
 	var per int64
-	for k, d := range pl.dims {
-		per += 4*t*int64(d) + 4*t
-		if p.gram[k] {
-			per += t*t + 4*t
-		}
+	for _, d := range pl.dims {
+		// The panels of I and J (direct or packed), the norms, and the
+		// centred rows of I and J that exactTile takes on its first tile.
+		per += 6*t*int64(d) + 4*t
 	}
 	per += int64(windowPerWorker) * 2 * int64(p.k) * t
 	return 8 * int64(pl.eng.workers) * per

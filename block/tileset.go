@@ -146,10 +146,9 @@ func WorkerBytes(dims []int, tile int) int64 {
 	t := float64(tile)
 	per := float64(windowPerWorker) * 2 * float64(len(dims)) * t
 	for _, d := range dims {
-		per += 4*t*float64(d) + 4*t
-		if d >= gramMinDim {
-			per += t*t + 4*t
-		}
+		// The panels of I and J (direct or packed), the norms, and the
+		// centred rows of I and J that exactTile takes on its first tile.
+		per += 6*t*float64(d) + 4*t
 	}
 	if b := 8 * per; b < 1<<62 {
 		return int64(b)
