@@ -3,15 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
-	"text/tabwriter"
-	"unicode/utf8"
 
 	"github.com/dcor-stream/dcor-stream/arrowio"
 	"github.com/dcor-stream/dcor-stream/job"
@@ -204,9 +201,9 @@ func writeMatrix(w io.Writer, m *job.MatrixResult, format, heatmap, heatmapStat 
 		_, err = w.Write(append(b, '\n'))
 		return err
 	case "csv":
-		return writeMatrixCSV(w, m)
+		return m.WriteCSV(w)
 	}
-	return writeMatrixText(w, m)
+	return m.WriteText(w)
 }
 
 func argsTitle(args []job.SpaceArg) string {
@@ -215,124 +212,4 @@ func argsTitle(args []job.SpaceArg) string {
 		s[i] = a.Spec
 	}
 	return strings.Join(s, " ")
-}
-
-// writeCSV writes the long form: a header, then one line per (row, col)
-// pair in row-major order, with the statistics, the entry's flags
-// separated by ';', and the estimator ("exact", or the minibatch label).
-// The columns are always the same; a cell whose statistic does not apply
-// (a p-value of the minibatch mean, pdcor without -given, an SE without
-// -ci) is empty, so that one reader serves every run.
-func writeMatrixCSV(w io.Writer, r *job.MatrixResult) error {
-	var b bytes.Buffer
-	cw := csv.NewWriter(&b)
-	stats := r.Stats()
-	head := []string{"row", "col"}
-	order := []string{"dcor", "dcor_sq", "bcdcor", "bcdcor_se", "p_value", "pdcor", "semi_partial", "cka_linear"}
-	byKey := map[string][][]float64{}
-	for _, s := range stats {
-		byKey[s.Key] = s.Grid
-	}
-	head = append(append(head, order...), "flags", "estimator")
-	if err := cw.Write(head); err != nil {
-		return err
-	}
-	est := r.Estimator()
-	for i, rn := range r.Rows {
-		for j, cn := range r.Cols {
-			rec := []string{rn, cn}
-			for _, k := range order {
-				if g := byKey[k]; g != nil {
-					rec = append(rec, job.Number(g[i][j]))
-				} else {
-					rec = append(rec, "")
-				}
-			}
-			rec = append(rec, strings.Join(r.Flags[i][j].Names(), ";"), est)
-			if err := cw.Write(rec); err != nil {
-				return err
-			}
-		}
-	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
-		return err
-	}
-	_, err := w.Write(b.Bytes())
-	return err
-}
-
-// writeText writes a header naming the spaces, then each matrix as a table
-// with 4 decimals (p-values with 2 significant digits).
-func writeMatrixText(w io.Writer, r *job.MatrixResult) error {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "n = %d samples", r.N)
-	if r.Dropped > 0 {
-		fmt.Fprintf(&b, " (%d rows with null, NaN or Inf dropped)", r.Dropped)
-	}
-	fmt.Fprintf(&b, ", distance exponent %s", job.Number(r.Exponent))
-	if r.NormalizeRows {
-		b.WriteString(", rows normalised to unit norm")
-	}
-	b.WriteByte('\n')
-	if m := r; m.Minibatch > 0 {
-		fmt.Fprintf(&b, "ESTIMATOR: %s\n  (%d batches", r.Estimator(), m.Batches)
-		if m.UnusedSamples > 0 {
-			fmt.Fprintf(&b, "; the last %d samples unused", m.UnusedSamples)
-		}
-		b.WriteString("; drop -minibatch for the exact statistic on all samples)\n")
-	}
-	dims := func(names []string, d []int) string {
-		s := make([]string, len(names))
-		for i := range names {
-			s[i] = fmt.Sprintf("%s (%d)", names[i], d[i])
-		}
-		return strings.Join(s, ", ")
-	}
-	if r.Square {
-		fmt.Fprintf(&b, "spaces (dims): %s\n", dims(r.Rows, r.RowDims))
-	} else {
-		fmt.Fprintf(&b, "rows (dims): %s\n", dims(r.Rows, r.RowDims))
-		fmt.Fprintf(&b, "cols (dims): %s\n", dims(r.Cols, r.ColDims))
-	}
-	if r.Given != "" {
-		fmt.Fprintf(&b, "given: %s (%d)\n", r.Given, r.GivenDim)
-	}
-	nameW := 0
-	for _, n := range r.Rows {
-		nameW = max(nameW, utf8.RuneCountInString(n))
-	}
-	for _, s := range r.Stats() {
-		fmt.Fprintf(&b, "\n%s: %s\n", s.Key, s.Def)
-		// Right-aligned numbers; the row names padded to one width, so
-		// that they read left-aligned.
-		tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintf(tw, "%*s\t", nameW, "")
-		for _, c := range r.Cols {
-			fmt.Fprintf(tw, "%s\t", c)
-		}
-		fmt.Fprintln(tw)
-		for i, row := range s.Grid {
-			fmt.Fprintf(tw, "%-*s\t", nameW, r.Rows[i])
-			for _, v := range row {
-				if s.Key == "p_value" {
-					fmt.Fprintf(tw, "%.2g\t", v)
-				} else {
-					fmt.Fprintf(tw, "%.4f\t", v)
-				}
-			}
-			fmt.Fprintln(tw)
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
-	}
-	if fl := r.Flagged(); len(fl) > 0 {
-		b.WriteString("\nflags (x = row, y = col, z = given; see the README for the value each one implies):\n")
-		for _, f := range fl {
-			fmt.Fprintf(&b, "  %s × %s: %s\n", f.Row, f.Col, strings.Join(f.Names, ", "))
-		}
-	}
-	_, err := w.Write(b.Bytes())
-	return err
 }

@@ -137,5 +137,5 @@ func writePair(w io.Writer, p *job.Pair, format string) error {
 		_, err = w.Write(append(b, '\n'))
 		return err
 	}
-	return writePairText(w, p)
+	return p.WriteText(w)
 }
