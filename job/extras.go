@@ -12,9 +12,16 @@ import (
 	"github.com/dcor-stream/dcor-stream/estimator"
 )
 
-// univariate reports whether the job takes the exact O(n log n)
-// univariate path (see Spec.Estimator), or why it cannot when asked.
-func (s *Spec) univariate(spaces []SpaceInfo) (bool, error) {
+// univariateMin is the sample count from which auto takes the univariate
+// path: below it the tiles (n²/2 pairs at a nanosecond each) cost no more
+// than the sorts and merges, and far less for many spaces.
+const univariateMin = 10000
+
+// univariate reports whether the job of n samples takes the exact
+// O(n log n) univariate path (see Spec.Estimator), or why it cannot when
+// asked. It depends on n and the spaces only, so every schedule and shard
+// of a job decides alike.
+func (s *Spec) univariate(n int, spaces []SpaceInfo) (bool, error) {
 	applies := s.Options.Exponent == 0 || s.Options.Exponent == 1
 	for _, sp := range spaces {
 		applies = applies && sp.Dim == 1
@@ -28,7 +35,7 @@ func (s *Spec) univariate(spaces []SpaceInfo) (bool, error) {
 		}
 		return true, nil
 	}
-	return applies && s.CI == 0 && s.Permutations == 0 && s.Every == 0 && (s.Matrix == nil || s.Matrix.Minibatch == 0), nil
+	return applies && n > univariateMin && s.CI == 0 && s.Permutations == 0 && s.Every == 0 && (s.Matrix == nil || s.Matrix.Minibatch == 0), nil
 }
 
 // univariateBytes is the memory of the univariate path per sample and

@@ -164,7 +164,7 @@ func (r *runner) inMemory(ctx context.Context) (*Outcome, error) {
 		}
 		spaces[k] = block.Space{Data: x, Dim: max(1, sp.Dim)}
 	}
-	if uni, err := s.univariate(r.hdr.Spaces); err != nil {
+	if uni, err := s.univariate(r.hdr.N, r.hdr.Spaces); err != nil {
 		return nil, err
 	} else if uni {
 		return r.univariate(ctx, spaces)

@@ -98,8 +98,9 @@ type Spec struct {
 	OnEvery func(*Pair) error
 
 	// Estimator chooses how the state is computed: "" or "auto" (the
-	// exact O(n log n) univariate path when every space is univariate
-	// and α = 1 and no -ci or permutations are asked, else the tiles),
+	// exact O(n log n) univariate path when every space is univariate,
+	// α = 1, n > 10,000 and no -ci or permutations are asked, else the
+	// tiles),
 	// "tiles" (the exact tile schedule always), or "univariate" (fails
 	// unless it applies). Every schedule and shard of a job takes the same
 	// path, so their states merge to the same bits.

@@ -73,7 +73,7 @@ func (r *runner) outOfCore(ctx context.Context) (out *Outcome, err error) {
 		dropped = int(max(0, rd.Dropped()))
 	}
 	r.begin(n, dropped, r.spaceInfos(rd.Spaces()), sums)
-	uni, err := s.univariate(r.hdr.Spaces)
+	uni, err := s.univariate(n, r.hdr.Spaces)
 	if err != nil {
 		return nil, err
 	}

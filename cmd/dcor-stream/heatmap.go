@@ -36,6 +36,9 @@ var heatStatTitle = map[string]string{
 	"dcor":         "dCor (V-statistic, biased upward in high dimension)",
 	"pdcor":        "partial dCor given %s (pdcor)",
 	"semi_partial": "semi-partial dCor given %s, as the seed paper's code",
+	"dcor_sq":      "dCor² (V-statistic)",
+	"cka_linear":   "debiased linear CKA",
+	"bcdcor_se":    "jackknife standard error of bcdcor",
 }
 
 // writeHeatmap draws the matrix stat of r as a heatmap to file, PNG or SVG
@@ -63,7 +66,7 @@ func writeHeatmap(file string, r *job.MatrixResult, stat string) error {
 	}
 
 	var cmap palette.ColorMap = viridis()
-	if lo < 0 && stat != "bcdcor" && stat != "dcor" {
+	if lo < 0 && stat != "bcdcor" && stat != "dcor" && stat != "cka_linear" {
 		// A partial statistic can be far below 0: a diverging map centred
 		// at 0 shows the sign.
 		m := math.Max(-lo, hi)
@@ -81,14 +84,17 @@ func writeHeatmap(file string, r *job.MatrixResult, stat string) error {
 	face := font.DefaultCache.Lookup(tickFont, tickFont.Size)
 	longest := func(names []string) vg.Length {
 		var w vg.Length
-		for _, n := range names {
+		for _, n := range thin(face, names) {
 			w = max(w, face.Width(n))
 		}
 		return w
 	}
 	cellH := vg.Length(0.5) * vg.Inch
 	if m := max(nr, nc); m > 16 {
-		cellH = vg.Length(math.Max(0.18, 8.0/float64(m))) * vg.Inch
+		// At most 16 inches of cells a side (1,920 pixels): a 500×500
+		// matrix once asked for a 90-inch canvas and 1 GB.
+		cellH = vg.Length(math.Max(math.Min(0.18, 16.0/float64(m)), 8.0/float64(m))) * vg.Inch
+		cellH = min(cellH, 16*vg.Inch/vg.Length(m))
 	}
 	cellW := max(cellH, min(longest(r.Cols)+0.2*vg.Inch, 1.2*vg.Inch))
 	upright := longest(r.Cols)+0.1*vg.Inch > cellW
@@ -118,19 +124,22 @@ func writeHeatmap(file string, r *job.MatrixResult, stat string) error {
 	}
 	p.Title.Text = title
 	p.Title.TextStyle.Font.Size = vg.Points(12)
-	p.X.Label.Text = r.ColTitle
-	p.Y.Label.Text = r.RowTitle
-	colNames := r.Cols
+	// Axis titles (the specs given, which may be long lists of files) are
+	// cut to the length of their axis; the names are in the JSON.
+	p.X.Label.Text = fit(face, r.ColTitle, cellW*vg.Length(nc))
+	p.Y.Label.Text = fit(face, r.RowTitle, cellH*vg.Length(nr))
+	colNames := thin(face, r.Cols)
 	if upright {
 		// Trailing spaces keep the ends of upright labels off the cells.
-		colNames = make([]string, nc)
-		for i, n := range r.Cols {
-			colNames[i] = n + "  "
+		for i, n := range colNames {
+			if n != "" {
+				colNames[i] = n + "  "
+			}
 		}
 	}
 	p.NominalX(colNames...)
 	rev := make([]string, nr)
-	for i, n := range r.Rows {
+	for i, n := range thin(face, r.Rows) {
 		rev[nr-1-i] = n
 	}
 	p.NominalY(rev...)
@@ -172,6 +181,9 @@ func writeHeatmap(file string, r *job.MatrixResult, stat string) error {
 	p.Draw(mainC)
 	// Align the colour bar with the heatmap's data area.
 	da := p.DataCanvas(mainC)
+	if da.Max.X <= da.Min.X || da.Max.Y <= da.Min.Y {
+		return fmt.Errorf("%s: the labels leave no room for the cells (name the spaces more briefly)", file)
+	}
 	barC := draw.Crop(dc, w-barW+0.25*vg.Inch, -0.25*vg.Inch, 0, 0)
 	bda := bar.DataCanvas(barC)
 	barC.Min.Y += da.Min.Y - bda.Min.Y
@@ -258,4 +270,50 @@ func cellLabels(grid [][]float64, cmap palette.ColorMap) *plotter.Labels {
 func luminance(c color.Color) float64 {
 	r, g, b, _ := c.RGBA()
 	return (0.2126*float64(r) + 0.7152*float64(g) + 0.0722*float64(b)) / 0xffff
+}
+
+// fit returns s, or its start and "…", whatever fits in w in face.
+func fit(face font.Face, s string, w vg.Length) string {
+	if face.Width(s) <= w {
+		return s
+	}
+	r := []rune(s)
+	for len(r) > 0 && face.Width(string(r)+"…") > w {
+		r = r[:len(r)-1]
+	}
+	if len(r) == 0 {
+		return ""
+	}
+	return string(r) + "…"
+}
+
+// tail returns s, or "…" and its end, whatever fits in w in face: the end
+// of a path names the file.
+func tail(face font.Face, s string, w vg.Length) string {
+	if face.Width(s) <= w {
+		return s
+	}
+	r := []rune(s)
+	for len(r) > 0 && face.Width("…"+string(r)) > w {
+		r = r[1:]
+	}
+	return "…" + string(r)
+}
+
+// thin returns the names to label the ticks with, each cut to 3 inches:
+// all of up to 48, else every k-th (the others blank) so that about 48
+// remain readable.
+func thin(face font.Face, names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = tail(face, n, 3*vg.Inch)
+	}
+	if k := (len(names) + 47) / 48; k > 1 {
+		for i := range out {
+			if i%k != 0 {
+				out[i] = ""
+			}
+		}
+	}
+	return out
 }

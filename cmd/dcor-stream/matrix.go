@@ -87,7 +87,7 @@ func parseMatrixFlags(args []string, stderr io.Writer) (matrixOptions, error) {
 	o.computeFlags.register(fs)
 	fs.StringVar(&o.format, "format", "text", "output format: text, json or csv")
 	fs.StringVar(&o.heatmap, "heatmap", "", "also draw the matrix as a heatmap to `FILE`.png or FILE.svg")
-	fs.StringVar(&o.heatmapStat, "heatmap-stat", "bcdcor", "statistic of the heatmap: bcdcor, dcor, pdcor or semi_partial")
+	fs.StringVar(&o.heatmapStat, "heatmap-stat", "bcdcor", "statistic of the heatmap: bcdcor, dcor, dcor_sq, pdcor, semi_partial, cka_linear (with -cka) or bcdcor_se (with -ci)")
 	fs.BoolVar(&o.normalizeRows, "normalize-rows", false, "scale every sample's vector to unit L2 norm, per space, before distances (as the seed paper's code)")
 	fs.IntVar(&o.minibatch, "minibatch", 0, "mean over consecutive batches of `B` samples instead of the exact statistic (a different, biased estimator)")
 	var err error
@@ -112,13 +112,21 @@ func parseMatrixFlags(args []string, stderr io.Writer) (matrixOptions, error) {
 		return o, usagef("-minibatch %d: need at least 4 samples per batch", o.minibatch)
 	}
 	switch o.heatmapStat {
-	case "bcdcor", "dcor":
+	case "bcdcor", "dcor", "dcor_sq":
 	case "pdcor", "semi_partial":
 		if o.given == "" {
 			return o, usagef("-heatmap-stat %s needs -given", o.heatmapStat)
 		}
+	case "cka_linear":
+		if !o.cka {
+			return o, usagef("-heatmap-stat cka_linear needs -cka")
+		}
+	case "bcdcor_se":
+		if !o.ci {
+			return o, usagef("-heatmap-stat bcdcor_se needs -ci")
+		}
 	default:
-		return o, usagef("-heatmap-stat %q: want bcdcor, dcor, pdcor or semi_partial", o.heatmapStat)
+		return o, usagef("-heatmap-stat %q: want bcdcor, dcor, dcor_sq, pdcor, semi_partial, cka_linear or bcdcor_se", o.heatmapStat)
 	}
 	return o, checkHeatmap(o.heatmap)
 }

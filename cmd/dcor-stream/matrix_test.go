@@ -392,6 +392,68 @@ func TestHeatmap(t *testing.T) {
 	}
 }
 
+// TestHeatmapLimits: long labels (whole paths) and a 500×500 matrix draw
+// a bounded picture: labels and titles are cut to fit (they once made
+// gonum/plot panic), and the canvas stays within 3,000 pixels a side
+// (16 inches of cells, 3 of labels, the bar; a 500×500 matrix once asked
+// for 10,800 and 1 GB).
+func TestHeatmapLimits(t *testing.T) {
+	dir := t.TempDir()
+	long := filepath.Join(dir, strings.Repeat("a_rather_long_directory_name/", 6))
+	if err := os.MkdirAll(long, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	const k, n = 500, 12
+	for j := range k {
+		if j > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "column_with_a_long_name_%03d", j)
+	}
+	b.WriteByte('\n')
+	for i := range n {
+		for j := range k {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "%d", (i*31+j*17)%23)
+		}
+		b.WriteByte('\n')
+	}
+	wide := filepath.Join(long, "wide.csv")
+	if err := os.WriteFile(wide, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"long labels", []string{"-rows", wide + ":column_with_a_long_name_00[0-3]", "-cols", wide + ":column_with_a_long_name_01[0-3]"}},
+		{"500×500", []string{"-spaces", "*", wide}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(dir, "h.png")
+			args := append([]string{"matrix", "-quiet", "-format", "json", "-heatmap", out}, tc.args...)
+			if code, _, stderr := runCLI(t, nil, args...); code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			f, err := os.Open(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			cfg, err := png.DecodeConfig(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Width > 3000 || cfg.Height > 3000 || cfg.Width < 300 {
+				t.Errorf("PNG of %d×%d", cfg.Width, cfg.Height)
+			}
+		})
+	}
+}
+
 // TestMatrixErrors checks exit status 2 for usage errors and 1 for data
 // errors, with a message naming the problem.
 func TestMatrixErrors(t *testing.T) {
