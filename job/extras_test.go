@@ -159,3 +159,38 @@ func TestExtras(t *testing.T) {
 		t.Error("-ci under a memory budget ran (it needs the data in memory, for now)")
 	}
 }
+
+// TestBlocks: the block estimator's bcdcor and pdcor lie within 3.5 of
+// their standard errors of the exact values, for several block sizes; the
+// running estimate is reported every Every rows; blocks refuse a budget.
+func TestBlocks(t *testing.T) {
+	exact, err := job.Run(t.Context(), job.Spec{File: activations, Spaces: specs("model_a", "model_b", "noise")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []int{50, 100, 333} {
+		var running []int
+		spec := job.Spec{File: activations, Spaces: specs("model_a", "model_b", "noise"), Estimator: "blocks", Block: b, Every: 300,
+			OnBlocks: func(p *job.BlockPair) error { running = append(running, p.Rows); return nil }}
+		out, err := job.Run(t.Context(), spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := out.Blocks
+		if p == nil || p.Blocks != 1000/b || p.Unused != 1000%b && 1000%b >= 4 {
+			t.Fatalf("B=%d: %+v", b, p)
+		}
+		if d := math.Abs(p.BCDCor - exact.Pair.BCDCor); !(p.BCDCorSE > 0) || d > 3.5*p.BCDCorSE {
+			t.Errorf("B=%d: bcdcor %v ± %v, exact %v", b, p.BCDCor, p.BCDCorSE, exact.Pair.BCDCor)
+		}
+		if d := math.Abs(p.Partial.PDCor - exact.Pair.Partial.PDCor); !(p.Partial.PDCorSE > 0) || d > 3.5*p.Partial.PDCorSE {
+			t.Errorf("B=%d: pdcor %v ± %v, exact %v", b, p.Partial.PDCor, p.Partial.PDCorSE, exact.Pair.Partial.PDCor)
+		}
+		if len(running) == 0 || running[0] < 300 {
+			t.Errorf("B=%d: running estimates at %v rows", b, running)
+		}
+	}
+	if _, err := job.Run(t.Context(), job.Spec{File: activations, Spaces: specs("model_a", "model_b"), Estimator: "blocks", Block: 100, Memory: 1 << 20}); err == nil {
+		t.Error("blocks under a memory budget ran")
+	}
+}

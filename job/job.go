@@ -105,6 +105,13 @@ type Spec struct {
 	// unless it applies). Every schedule and shard of a job takes the same
 	// path, so their states merge to the same bits.
 	Estimator string
+	// Block is the block size B of Estimator "blocks": the block
+	// estimator (pair mode, one pass, files or a stream): exact
+	// U-statistics of each block of B consecutive rows averaged as
+	// components, with delete-one-block standard errors (see BlockPair).
+	// With Every > 0, OnBlocks gets the running estimate every Every rows.
+	Block    int
+	OnBlocks func(*BlockPair) error
 
 	// Inference and extra statistics, computed after the state from the
 	// data in memory (in memory and the whole job, for now): CI in (0, 1)
@@ -232,6 +239,9 @@ func Run(ctx context.Context, spec Spec) (*Outcome, error) {
 	if err := spec.check(); err != nil {
 		return nil, err
 	}
+	if spec.Estimator == "blocks" {
+		return runBlocks(ctx, &spec)
+	}
 	if spec.Every > 0 {
 		return runOnline(ctx, &spec)
 	}
@@ -283,7 +293,7 @@ func (s *Spec) check() error {
 		return bad("shard %d of %d", s.Shard, s.Shards)
 	case s.Matrix == nil && k != 2 && k != 3:
 		return bad("the pair mode takes 2 or 3 spaces (x, y and z), not %d", k)
-	case s.Every > 0 && (s.Matrix != nil || s.Memory > 0 || s.Shards > 1 || s.Checkpoint != nil):
+	case s.Every > 0 && s.Estimator != "blocks" && (s.Matrix != nil || s.Memory > 0 || s.Shards > 1 || s.Checkpoint != nil):
 		return bad("the online mode (every %d rows) is for a whole pair job in memory without a checkpoint", s.Every)
 	}
 	extras := s.CI != 0 || s.Permutations != 0 || s.CKA
@@ -296,8 +306,12 @@ func (s *Spec) check() error {
 		return bad("intervals, permutation tests and CKA need the data in memory and the whole job (not a memory budget, a shard, the online or the minibatch mode), for now")
 	case s.Permutations > 0 && s.Matrix != nil:
 		return bad("permutation tests are for the pair mode, for now")
-	case s.Estimator != "" && s.Estimator != "auto" && s.Estimator != "tiles" && s.Estimator != "univariate":
-		return bad("estimator %q: want auto, tiles or univariate", s.Estimator)
+	case s.Estimator != "" && s.Estimator != "auto" && s.Estimator != "tiles" && s.Estimator != "univariate" && s.Estimator != "blocks":
+		return bad("estimator %q: want auto, tiles, univariate or blocks", s.Estimator)
+	case s.Estimator == "blocks" && (s.Block < 4 || s.Matrix != nil || s.Memory > 0 || s.shards() > 1 || s.Checkpoint != nil || extras):
+		return bad("the block estimator needs -block of at least 4, in the pair mode, without a memory budget (its memory is one block), shards, checkpoints, intervals, permutations or CKA, for now")
+	case s.Estimator != "blocks" && s.Block != 0:
+		return bad("a block size goes with the block estimator")
 	case s.Estimator == "univariate" && (s.CI > 0 || s.Permutations > 0):
 		return bad("the univariate path forms no distances: intervals and permutation tests need -estimator tiles (or auto)")
 	}

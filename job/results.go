@@ -17,6 +17,7 @@ import (
 type Results struct {
 	Pair   *Pair
 	Matrix *MatrixResult
+	Blocks *BlockPair // the block estimator (Spec.Estimator "blocks")
 }
 
 // Results returns the statistics of a complete state of the whole grid

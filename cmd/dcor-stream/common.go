@@ -52,6 +52,7 @@ type computeFlags struct {
 	tmpdir  string // where standard input is spilled under -mem
 
 	estimator    string  // -estimator
+	block        int     // -block
 	ci           bool    // -ci
 	ciLevel      float64 // -ci-level
 	permutations int     // -permutations
@@ -75,7 +76,8 @@ func (c *computeFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.checkpointEvery, "checkpoint-every", time.Minute, "how often -checkpoint is written")
 	fs.StringVar(&c.memText, "mem", "", "memory budget `SIZE` (64MiB, 8GiB, 512MB, bytes): hold a panel of rows that fits, stream the rest past it, one pass per panel (default: load the data in memory)")
 	fs.StringVar(&c.tmpdir, "tmpdir", "", "`DIR` where standard input is spilled for the passes of -mem (default: the system's)")
-	fs.StringVar(&c.estimator, "estimator", "auto", "how the exact state is computed: auto (O(n log n) when every space is univariate and α = 1, else tiles), tiles, or univariate")
+	fs.StringVar(&c.estimator, "estimator", "auto", "auto (exact: O(n log n) for univariate spaces at α = 1 and n > 10,000, else tiles), tiles, univariate, or blocks (an estimate with its SE, one pass in blocks of -block rows)")
+	fs.IntVar(&c.block, "block", 4000, "rows `B` per block of -estimator blocks")
 	fs.BoolVar(&c.ci, "ci", false, "delete-one jackknife standard errors and normal intervals (one more pass over the tiles; in memory, whole job)")
 	fs.Float64Var(&c.ciLevel, "ci-level", 0.95, "confidence `LEVEL` of the -ci intervals")
 	fs.IntVar(&c.permutations, "permutations", 0, "`R` permutations for the permutation test of independence (and of pdcov given Z); each costs about half an exact run")
@@ -102,8 +104,10 @@ func (c *computeFlags) check() error {
 		return usagef("-checkpoint-every %v is negative", c.checkpointEvery)
 	case c.state != "" && c.state == c.checkpoint:
 		return usagef("-state and -checkpoint name the same file")
-	case c.estimator != "auto" && c.estimator != "tiles" && c.estimator != "univariate":
-		return usagef("-estimator %q: want auto, tiles or univariate", c.estimator)
+	case c.estimator != "auto" && c.estimator != "tiles" && c.estimator != "univariate" && c.estimator != "blocks":
+		return usagef("-estimator %q: want auto, tiles, univariate or blocks", c.estimator)
+	case c.estimator == "blocks" && c.block < 4:
+		return usagef("-block %d: need at least 4 rows", c.block)
 	case !(c.ciLevel > 0 && c.ciLevel < 1):
 		return usagef("-ci-level %v is outside (0, 1)", c.ciLevel)
 	case c.permutations < 0:
@@ -138,11 +142,19 @@ func (c *computeFlags) spec(file string, stdin io.Reader) job.Spec {
 		CheckpointEvery: c.checkpointEvery,
 		AfterPass:       c.afterPass,
 		Estimator:       c.estimator,
+		Block:           blockSize(c.estimator, c.block),
 		CI:              ciLevel(c.ci, c.ciLevel),
 		Permutations:    c.permutations,
 		Seed:            c.seed,
 		CKA:             c.cka,
 	}
+}
+
+func blockSize(estimator string, b int) int {
+	if estimator == "blocks" {
+		return b
+	}
+	return 0
 }
 
 func ciLevel(on bool, level float64) float64 {

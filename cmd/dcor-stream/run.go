@@ -71,6 +71,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, usagef("-every %d is negative", o.every)
 	case o.every > 0 && (o.shard != "" || o.checkpoint != "" || o.mem > 0):
 		return o, usagef("-every does not combine with -shard, -checkpoint or -mem")
+	case o.estimator == "blocks" && (o.shard != "" || o.checkpoint != "" || o.mem > 0):
+		return o, usagef("-estimator blocks holds one block in memory: it does not combine with -mem, -shard or -checkpoint")
 	}
 	return o, nil
 }
@@ -121,10 +123,27 @@ func compute(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.
 	if o.every > 0 {
 		spec.Every = o.every
 		spec.OnEvery = func(p *job.Pair) error { return writePair(stdout, p, "json") }
+		spec.OnBlocks = func(p *job.BlockPair) error { return writeJSON(stdout, p) }
 	}
 	return o.runJob(ctx, spec, stderr, func(out *job.Outcome) error {
+		if b := out.Blocks; b != nil {
+			if o.format == "json" {
+				return writeJSON(stdout, b)
+			}
+			return b.WriteText(stdout)
+		}
 		return writePair(stdout, out.Pair, o.format)
 	})
+}
+
+// writeJSON writes v as one line of JSON.
+func writeJSON(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
 }
 
 // writePair writes the result of the pair mode as text or JSON.
