@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Permutation p-values of dcor-stream against R energy's dcov.test (the
+# test of independence) and pdcov.test (of pdCov = 0) on the reference
+# cases in testdata/energy, R = 999 permutations each. The two draw
+# different permutations, so their p-values agree within Monte-Carlo
+# error: the check is |p_ours − p_energy| <= 4·sqrt(2·p(1−p)/R) + 2/(R+1).
+#
+#   bench/vs-energy-tests.sh [R]
+#
+# Needs Rscript with energy (apt-get install r-cran-energy).
+set -euo pipefail
+R=${1:-999}
+cd "$(dirname "$0")/.."
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+go build -o "$dir/dcor-stream" ./cmd/dcor-stream
+d=testdata/energy
+cols() { head -1 "$1" | tr -d '"'; }
+fail=0
+row() { # name p_ours p_energy
+	awk -v n="$1" -v a="$2" -v b="$3" -v R="$R" 'BEGIN {
+		p = (a + b) / 2; tol = 4 * sqrt(2 * p * (1 - p) / R) + 2 / (R + 1)
+		d = a - b; if (d < 0) d = -d
+		printf "%-34s %10.4f %10.4f %10.4f %s\n", n, a, b, tol, (d <= tol ? "ok" : "DIFFERS")
+		exit (d <= tol ? 0 : 1) }' || fail=1
+}
+printf "%-34s %10s %10s %10s\n" case dcor-stream energy tolerance
+for c in a_linear_n50 b_sin_n200 c_binorm_rho0.5_n1000 d1_pdcor_condindep_n300 d2_pdcor_direct_n300 e8_ties_univariate_n100; do
+	x=$d/${c}_x.csv y=$d/${c}_y.csv
+	ours=$("$dir/dcor-stream" -quiet -format json -permutations "$R" -seed 7 -x "$x:$(cols "$x")" -y "$y:$(cols "$y")" | sed 's/.*"perm_p_value":\([^,]*\).*/\1/')
+	theirs=$(Rscript -e "suppressMessages(library(energy)); set.seed(7); x <- as.matrix(read.csv('$x')); y <- as.matrix(read.csv('$y')); cat(dcov.test(x, y, R = $R)\$p.value)")
+	row "$c dcov.test" "$ours" "$theirs"
+	z=$d/${c}_z.csv
+	if [ -f "$z" ]; then
+		ours=$("$dir/dcor-stream" -quiet -format json -permutations "$R" -seed 7 -x "$x:$(cols "$x")" -y "$y:$(cols "$y")" -z "$z:$(cols "$z")" | sed 's/.*"pdcor_perm_p_value":\([^,]*\).*/\1/')
+		theirs=$(Rscript -e "suppressMessages(library(energy)); set.seed(7); x <- as.matrix(read.csv('$x')); y <- as.matrix(read.csv('$y')); z <- as.matrix(read.csv('$z')); cat(pdcov.test(x, y, z, R = $R)\$p.value)")
+		row "$c pdcov.test" "$ours" "$theirs"
+	fi
+done
+exit $fail
