@@ -2,10 +2,7 @@ package block
 
 import (
 	"context"
-	"runtime"
 	"sync"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/dcor-stream/dcor-stream/estimator"
 )
@@ -29,29 +26,8 @@ import (
 // spaces and options (other shifts or scales), the errors of Compute for
 // invalid spaces, and ctx.Err().
 func Jackknife(ctx context.Context, spaces []Space, st *estimator.Stats, opts Options) (*estimator.Jackknife, error) {
-	if opts.TileSize < 0 || opts.Workers < 0 {
-		panic("block: negative tile size or worker count")
-	}
-	alpha := opts.Exponent
-	if alpha == 0 {
-		alpha = 1
-	}
-	n, err := validate(spaces)
+	p, workers, err := passPlan(spaces, st, opts)
 	if err != nil {
-		return nil, err
-	}
-	tileSize := opts.TileSize
-	if tileSize == 0 {
-		tileSize = DefaultTileSize
-	}
-	tileSize = max(1, min(tileSize, n))
-	workers := opts.Workers
-	if workers == 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	p := newPlan(spaces, n, alpha, tileSize, kernelAuto)
-	p.setShifts()
-	if err := compatible(st, estimator.New(p.k, n, alpha, p.shift, p.scaleExp)); err != nil {
 		return nil, err
 	}
 	p.uni = false    // the jackknife needs the distances themselves
@@ -61,57 +37,21 @@ func Jackknife(ctx context.Context, spaces []Space, st *estimator.Stats, opts Op
 		rl[k] = st.RowSums(k, nil)
 	}
 	jk := estimator.NewJackknife(st)
-	grid := (n + tileSize - 1) / tileSize
-	type job struct{ bi, bj int }
-	jobs := make(chan job)
 	var mu sync.Mutex
-	g, gctx := errgroup.WithContext(ctx)
-	// CPU bound: one goroutine per worker, each with its own scratch and
-	// tile buffers; the sums are exact, so the order of AddTile is free.
-	g.SetLimit(workers + 1)
-	for range workers {
-		g.Go(func() error {
-			sc := p.newScratch()
-			acc := newJackAcc(p, rl)
-			sc.jack = acc
-			sl := p.newSlot()
-			for jb := range jobs {
-				if gctx.Err() != nil {
-					continue
-				}
-				i0, j0 := jb.bi*tileSize, jb.bj*tileSize
-				ni, nj := min(tileSize, n-i0), min(tileSize, n-j0)
-				p.setTile(&sl, jb.bi, jb.bj)
-				acc.reset(i0, ni, j0, nj, jb.bi == jb.bj)
-				p.tile(sc, i0, ni, j0, nj, jb.bi == jb.bj, p.shift, sl.tile.S, sl.tile.RowI, sl.viewJ)
-				t := acc.finish()
-				mu.Lock()
-				err := jk.AddTile(t)
-				mu.Unlock()
-				if err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	}
-	g.Go(func() error {
-		defer close(jobs)
-		for bi := range grid {
-			for bj := bi; bj < grid; bj++ {
-				select {
-				case jobs <- job{bi, bj}:
-				case <-gctx.Done():
-					return gctx.Err()
-				}
-			}
+	err = p.forTiles(ctx, workers, func() func(bi, bj int) error {
+		sc, acc, sl := p.newScratch(), newJackAcc(p, rl), p.newSlot()
+		sc.jack = acc
+		return func(bi, bj int) error {
+			i0, ni, j0, nj := p.bounds(bi, bj)
+			p.setTile(&sl, bi, bj)
+			acc.reset(i0, ni, j0, nj, bi == bj)
+			p.tile(sc, i0, ni, j0, nj, bi == bj, p.shift, sl.tile.S, sl.tile.RowI, sl.viewJ)
+			mu.Lock()
+			defer mu.Unlock()
+			return jk.AddTile(acc.finish())
 		}
-		return nil
 	})
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	return jk, nil

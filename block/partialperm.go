@@ -2,10 +2,7 @@ package block
 
 import (
 	"context"
-	"runtime"
 	"sync"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/dcor-stream/dcor-stream/estimator"
 )
@@ -37,36 +34,15 @@ type PartialTest struct {
 //
 // Errors are those of Permutations.
 func PartialPermutations(ctx context.Context, spaces []Space, st *estimator.Stats, x, y, z, r int, perm *Permutation, opts Options) (PartialTest, error) {
-	if opts.TileSize < 0 || opts.Workers < 0 || r < 1 {
-		panic("block: negative tile size or worker count, or no permutations")
-	}
-	alpha := opts.Exponent
-	if alpha == 0 {
-		alpha = 1
-	}
-	n, err := validate(spaces)
-	if err != nil {
-		return PartialTest{}, err
-	}
-	tileSize := opts.TileSize
-	if tileSize == 0 {
-		tileSize = DefaultTileSize
-	}
-	tileSize = max(1, min(tileSize, n))
-	workers := opts.Workers
-	if workers == 0 {
-		workers = runtime.GOMAXPROCS(0)
+	if r < 1 {
+		panic("block: no permutations")
 	}
 	res := PartialTest{Permutations: r, P: 1}
-	if n < 4 {
-		return res, nil
-	}
-	p := newPlan(spaces, n, alpha, tileSize, kernelAuto)
-	p.setShifts()
-	if err := compatible(st, estimator.New(p.k, n, alpha, p.shift, p.scaleExp)); err != nil {
+	p, workers, err := passPlan(spaces, st, opts)
+	if err != nil || p.n < 4 {
 		return res, err
 	}
-	nf := float64(n)
+	nf := float64(p.n)
 	type centring struct {
 		r       []float64
 		t, beta float64
@@ -80,115 +56,80 @@ func PartialPermutations(ctx context.Context, spaces []Space, st *estimator.Stat
 		return centring{r: rs, t: t / ((nf - 1) * (nf - 2))}
 	}
 	cx, cy, cz := cent(x), cent(y), cent(z)
-	uzz, _ := st.U(z, z)
-	if uzz > 0 {
+	if uzz, _ := st.U(z, z); uzz > 0 {
 		uxz, _ := st.U(x, z)
 		uyz, _ := st.U(y, z)
 		cx.beta, cy.beta = uxz/uzz, uyz/uzz
 	}
 	sums := estimator.NewSums(r + 1) // 0: the observed statistic
 	px, pz := p.sub(x, nil), p.sub(z, nil)
-	grid := (n + tileSize - 1) / tileSize
-	type job struct{ bi, bj int }
-	jobs := make(chan job)
 	var mu sync.Mutex
-	g, gctx := errgroup.WithContext(ctx)
-	// CPU bound: one goroutine per worker, each with its own plans and
-	// scratch; the sums are exact, so the order of Add is free.
-	g.SetLimit(workers + 1)
-	for range workers {
-		g.Go(func() error {
-			b := -1 // −1: the identity
-			at := func(i int) int {
-				if b < 0 {
-					return i
+	err = p.forTiles(ctx, workers, func() func(bi, bj int) error {
+		b := -1 // −1: the identity
+		at := func(i int) int {
+			if b < 0 {
+				return i
+			}
+			return perm.At(b, i)
+		}
+		plans := []*plan{px, pz, p.sub(y, at), p.sub(z, at)}
+		scs, sls, caps := make([]*scratch, 4), make([]slot, 4), make([][]float64, 4)
+		for i, q := range plans {
+			scs[i], sls[i], caps[i] = q.newScratch(), q.newSlot(), make([]float64, p.tileSize*p.tileSize)
+		}
+		pxz := make([]float64, p.tileSize*p.tileSize)
+		vals := make([]float64, r+1)
+		// capture computes plan i's shifted distance tile into caps[i].
+		capture := func(i, bi, bj int) []float64 {
+			i0, ni, j0, nj := p.bounds(bi, bj)
+			c := caps[i][:ni*nj]
+			clear(c)
+			scs[i].forget()
+			scs[i].capture = c
+			plans[i].setTile(&sls[i], bi, bj)
+			plans[i].tile(scs[i], i0, ni, j0, nj, bi == bj, plans[i].shift, sls[i].tile.S, sls[i].tile.RowI, sls[i].viewJ)
+			return c
+		}
+		return func(bi, bj int) error {
+			i0, ni, j0, nj := p.bounds(bi, bj)
+			diag := bi == bj
+			b = -1
+			ax, az := capture(0, bi, bj), capture(1, bi, bj)
+			for i := range ni {
+				for j := range nj {
+					if diag && j <= i {
+						pxz[i*nj+j] = 0
+						continue
+					}
+					gi, gj := i0+i, j0+j
+					ux := ax[i*nj+j] - (cx.r[gi]+cx.r[gj])/(nf-2) + cx.t
+					uz := az[i*nj+j] - (cz.r[gi]+cz.r[gj])/(nf-2) + cz.t
+					pxz[i*nj+j] = ux - float64(cx.beta*uz)
 				}
-				return perm.At(b, i)
 			}
-			py, pzp := p.sub(y, at), p.sub(z, at)
-			plans := []*plan{px, pz, py, pzp}
-			scs := make([]*scratch, 4)
-			sls := make([]slot, 4)
-			caps := make([][]float64, 4)
-			for i, q := range plans {
-				scs[i], sls[i], caps[i] = q.newScratch(), q.newSlot(), make([]float64, tileSize*tileSize)
-			}
-			pxz := make([]float64, tileSize*tileSize)
-			vals := make([]float64, r+1)
-			capture := func(i, i0, ni, j0, nj int, diag bool, bi, bj int) []float64 {
-				c := caps[i][:ni*nj]
-				clear(c)
-				scs[i].forget()
-				scs[i].capture = c
-				plans[i].setTile(&sls[i], bi, bj)
-				plans[i].tile(scs[i], i0, ni, j0, nj, diag, plans[i].shift, sls[i].tile.S, sls[i].tile.RowI, sls[i].viewJ)
-				return c
-			}
-			for jb := range jobs {
-				if gctx.Err() != nil {
-					continue
-				}
-				i0, j0 := jb.bi*tileSize, jb.bj*tileSize
-				ni, nj := min(tileSize, n-i0), min(tileSize, n-j0)
-				diag := jb.bi == jb.bj
-				b = -1
-				ax, az := capture(0, i0, ni, j0, nj, diag, jb.bi, jb.bj), capture(1, i0, ni, j0, nj, diag, jb.bi, jb.bj)
+			for b = -1; b < r; b++ {
+				ay, azp := capture(2, bi, bj), capture(3, bi, bj)
+				var s float64
 				for i := range ni {
+					gi := at(i0 + i)
 					for j := range nj {
 						if diag && j <= i {
-							pxz[i*nj+j] = 0
 							continue
 						}
-						gi, gj := i0+i, j0+j
-						ux := ax[i*nj+j] - (cx.r[gi]+cx.r[gj])/(nf-2) + cx.t
-						uz := az[i*nj+j] - (cz.r[gi]+cz.r[gj])/(nf-2) + cz.t
-						pxz[i*nj+j] = ux - float64(cx.beta*uz)
+						gj := at(j0 + j)
+						uy := ay[i*nj+j] - (cy.r[gi]+cy.r[gj])/(nf-2) + cy.t
+						uz := azp[i*nj+j] - (cz.r[gi]+cz.r[gj])/(nf-2) + cz.t
+						s += float64(pxz[i*nj+j] * (uy - float64(cy.beta*uz)))
 					}
 				}
-				for b = -1; b < r; b++ {
-					ay, azp := capture(2, i0, ni, j0, nj, diag, jb.bi, jb.bj), capture(3, i0, ni, j0, nj, diag, jb.bi, jb.bj)
-					var s float64
-					for i := range ni {
-						gi := at(i0 + i)
-						for j := range nj {
-							if diag && j <= i {
-								continue
-							}
-							gj := at(j0 + j)
-							uy := ay[i*nj+j] - (cy.r[gi]+cy.r[gj])/(nf-2) + cy.t
-							uz := azp[i*nj+j] - (cz.r[gi]+cz.r[gj])/(nf-2) + cz.t
-							s += float64(pxz[i*nj+j] * (uy - float64(cy.beta*uz)))
-						}
-					}
-					vals[b+1] = 2 * s
-				}
-				mu.Lock()
-				err := sums.Add(vals)
-				mu.Unlock()
-				if err != nil {
-					return err
-				}
+				vals[b+1] = 2 * s
 			}
-			return nil
-		})
-	}
-	g.Go(func() error {
-		defer close(jobs)
-		for bi := range grid {
-			for bj := bi; bj < grid; bj++ {
-				select {
-				case jobs <- job{bi, bj}:
-				case <-gctx.Done():
-					return gctx.Err()
-				}
-			}
+			mu.Lock()
+			defer mu.Unlock()
+			return sums.Add(vals)
 		}
-		return nil
 	})
-	if err := g.Wait(); err != nil {
-		return res, err
-	}
-	if err := ctx.Err(); err != nil {
+	if err != nil {
 		return res, err
 	}
 	for b := 1; b <= r; b++ {

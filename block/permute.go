@@ -3,10 +3,7 @@ package block
 import (
 	"context"
 	"math/bits"
-	"runtime"
 	"sync"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/dcor-stream/dcor-stream/estimator"
 )
@@ -73,95 +70,44 @@ func (p *Permutation) At(b, i int) int {
 // spaces and options, the errors of Compute for invalid spaces, and
 // ctx.Err().
 func Permutations(ctx context.Context, spaces []Space, st *estimator.Stats, x, y, r int, perm *Permutation, opts Options) (*estimator.PermutationTest, error) {
-	if opts.TileSize < 0 || opts.Workers < 0 || r < 1 {
-		panic("block: negative tile size or worker count, or no permutations")
+	if r < 1 {
+		panic("block: no permutations")
 	}
-	alpha := opts.Exponent
-	if alpha == 0 {
-		alpha = 1
-	}
-	n, err := validate(spaces)
+	p, workers, err := passPlan(spaces, st, opts)
 	if err != nil {
-		return nil, err
-	}
-	tileSize := opts.TileSize
-	if tileSize == 0 {
-		tileSize = DefaultTileSize
-	}
-	tileSize = max(1, min(tileSize, n))
-	workers := opts.Workers
-	if workers == 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	p := newPlan(spaces, n, alpha, tileSize, kernelAuto)
-	p.setShifts()
-	if err := compatible(st, estimator.New(p.k, n, alpha, p.shift, p.scaleExp)); err != nil {
 		return nil, err
 	}
 	px := p.sub(x, nil)
 	test := estimator.NewPermutationTest(x, y, r)
-	grid := (n + tileSize - 1) / tileSize
-	type job struct{ bi, bj int }
-	jobs := make(chan job)
 	var mu sync.Mutex
-	g, gctx := errgroup.WithContext(ctx)
-	// CPU bound: one goroutine per worker with its own plans and scratch;
-	// the sums are exact, so the order of Add is free.
-	g.SetLimit(workers + 1)
-	for range workers {
-		g.Go(func() error {
-			var b int
-			py := p.sub(y, func(i int) int { return perm.At(b, i) })
-			scx, scy := px.newScratch(), py.newScratch()
-			slx, sly := px.newSlot(), py.newSlot()
-			cx := make([]float64, tileSize*tileSize)
-			vals := make([]float64, r)
-			for jb := range jobs {
-				if gctx.Err() != nil {
-					continue
-				}
-				i0, j0 := jb.bi*tileSize, jb.bj*tileSize
-				ni, nj := min(tileSize, n-i0), min(tileSize, n-j0)
-				diag := jb.bi == jb.bj
-				clear(cx[:ni*nj])
-				scx.capture = cx[:ni*nj]
-				px.setTile(&slx, jb.bi, jb.bj)
-				px.tile(scx, i0, ni, j0, nj, diag, px.shift, slx.tile.S, slx.tile.RowI, slx.viewJ)
-				py.setTile(&sly, jb.bi, jb.bj)
-				scy.against = cx[:ni*nj]
-				for b = range r {
-					scy.forget() // the rows I are other samples for each b
-					scy.dotSum = 0
-					py.tile(scy, i0, ni, j0, nj, diag, py.shift, sly.tile.S, sly.tile.RowI, sly.viewJ)
-					vals[b] = 2 * scy.dotSum
-				}
-				mu.Lock()
-				err := test.Add(vals)
-				mu.Unlock()
-				if err != nil {
-					return err
-				}
+	err = p.forTiles(ctx, workers, func() func(bi, bj int) error {
+		var b int
+		py := p.sub(y, func(i int) int { return perm.At(b, i) })
+		scx, scy := px.newScratch(), py.newScratch()
+		slx, sly := px.newSlot(), py.newSlot()
+		cx := make([]float64, p.tileSize*p.tileSize)
+		vals := make([]float64, r)
+		return func(bi, bj int) error {
+			i0, ni, j0, nj := p.bounds(bi, bj)
+			diag := bi == bj
+			clear(cx[:ni*nj])
+			scx.capture = cx[:ni*nj]
+			px.setTile(&slx, bi, bj)
+			px.tile(scx, i0, ni, j0, nj, diag, px.shift, slx.tile.S, slx.tile.RowI, slx.viewJ)
+			py.setTile(&sly, bi, bj)
+			scy.against = cx[:ni*nj]
+			for b = range r {
+				scy.forget() // the rows I are other samples for each b
+				scy.dotSum = 0
+				py.tile(scy, i0, ni, j0, nj, diag, py.shift, sly.tile.S, sly.tile.RowI, sly.viewJ)
+				vals[b] = 2 * scy.dotSum
 			}
-			return nil
-		})
-	}
-	g.Go(func() error {
-		defer close(jobs)
-		for bi := range grid {
-			for bj := bi; bj < grid; bj++ {
-				select {
-				case jobs <- job{bi, bj}:
-				case <-gctx.Done():
-					return gctx.Err()
-				}
-			}
+			mu.Lock()
+			defer mu.Unlock()
+			return test.Add(vals)
 		}
-		return nil
 	})
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	return test, nil
