@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"slices"
 
 	"golang.org/x/sync/errgroup"
 
@@ -84,14 +83,24 @@ func Univariate(ctx context.Context, spaces []Space, opts Options) (*estimator.S
 	pairs := k * (k + 1) / 2
 	hi := &estimator.Tile{Diagonal: true, S: make([]float64, pairs), RowI: make([][]float64, k)}
 	lo := &estimator.Tile{Diagonal: true, S: make([]float64, pairs), RowI: make([][]float64, k)}
+	// The spaces' row sums are independent: one goroutine each, up to the
+	// workers (CPU bound); each writes its own slots.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
 	for c, v := range vals {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		hi.RowI[c], lo.RowI[c] = rowSums1(v)
-		s := selfSum1(v)
-		p := estimator.PairIndex(k, c, c)
-		hi.S[p], lo.S[p] = s.hi, s.lo
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			hi.RowI[c], lo.RowI[c] = rowSums1(v)
+			s := selfSum1(v)
+			p := estimator.PairIndex(k, c, c)
+			hi.S[p], lo.S[p] = s.hi, s.lo
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	for c := range k {
 		for d := c + 1; d < k; d++ {
@@ -109,17 +118,6 @@ func Univariate(ctx context.Context, spaces []Space, opts Options) (*estimator.S
 		}
 	}
 	return st, nil
-}
-
-// less3 compares finite a and b (cmp.Compare without its NaN cases).
-func less3(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // pt is a sample of two univariate spaces.
@@ -173,27 +171,61 @@ func (x dd) neg() dd { return dd{-x.hi, -x.lo} }
 // the order of v.
 func rowSums1(v []float64) (hi, lo []float64) {
 	n := len(v)
-	type ranked struct {
-		v float64
-		i int
-	}
-	order := make([]ranked, n)
-	for i, x := range v {
-		order[i] = ranked{x, i}
-	}
-	slices.SortFunc(order, func(a, b ranked) int { return less3(a.v, b.v) })
+	order := radixOrder(v)
 	var total dd
-	for _, o := range order {
-		total = total.addF(o.v)
+	for _, i := range order {
+		total = total.addF(v[i])
 	}
 	hi, lo = make([]float64, n), make([]float64, n)
 	var before dd // P_m
-	for m, o := range order {
-		r := prod(o.v, float64(2*m-n)).add(before.mulF(-2)).add(total)
-		hi[o.i], lo[o.i] = r.hi, r.lo
-		before = before.addF(o.v)
+	for m, i := range order {
+		x := v[i]
+		r := prod(x, float64(2*m-n)).add(before.mulF(-2)).add(total)
+		hi[i], lo[i] = r.hi, r.lo
+		before = before.addF(x)
 	}
 	return hi, lo
+}
+
+// sortKey maps a finite float64 to a uint64 of the same order.
+func sortKey(x float64) uint64 {
+	b := math.Float64bits(x)
+	if b>>63 != 0 {
+		return ^b
+	}
+	return b | 1<<63
+}
+
+// radixOrder returns the indices of v in ascending order of value, ties in
+// index order: a least-significant-digit radix sort of the order-keeping
+// bits, 8 passes of 8 bits (passes whose byte is the same for every value
+// are skipped), stable and without comparisons.
+func radixOrder(v []float64) []uint32 {
+	n := len(v)
+	keys, idx := make([]uint64, n), make([]uint32, n)
+	for i, x := range v {
+		keys[i], idx[i] = sortKey(x), uint32(i)
+	}
+	k2, i2 := make([]uint64, n), make([]uint32, n)
+	for shift := uint(0); shift < 64; shift += 8 {
+		var count [257]int
+		for _, k := range keys {
+			count[(k>>shift&0xff)+1]++
+		}
+		if count[(keys[0]>>shift&0xff)+1] == n {
+			continue // every key has this byte
+		}
+		for b := 1; b < 257; b++ {
+			count[b] += count[b-1]
+		}
+		for j, k := range keys {
+			d := k >> shift & 0xff
+			k2[count[d]], i2[count[d]] = k, idx[j]
+			count[d]++
+		}
+		keys, k2, idx, i2 = k2, keys, i2, idx
+	}
+	return idx
 }
 
 // selfSum1 returns sum_{i≠j} (v_i − v_j)² = 2n·sum v_i² − 2(sum v_i)².
@@ -216,18 +248,14 @@ func crossSum1(ctx context.Context, x, y []float64, workers int) (dd, error) {
 	a := make([]pt, n)
 	var sx, sy, sxy dd
 	for i := range x {
-		a[i] = pt{x[i], y[i]}
 		sx, sy = sx.addF(x[i]), sy.addF(y[i])
 		sxy = sxy.add(prod(x[i], y[i]))
 	}
-	// Ties in x: the pairs' order among them does not matter, their terms
-	// are 0; sorting by y second keeps the order deterministic.
-	slices.SortFunc(a, func(p, q pt) int {
-		if c := less3(p.x, q.x); c != 0 {
-			return c
-		}
-		return less3(p.y, q.y)
-	})
+	// In x order; among ties in x the order does not matter (their terms
+	// are 0), and the stable sort keeps it deterministic.
+	for m, i := range radixOrder(x) {
+		a[m] = pt{x[i], y[i]}
+	}
 	g := sxy.mulF(float64(n)).add(prod(sx.hi, sy.hi).add(prod(sx.hi, sy.lo)).add(prod(sx.lo, sy.hi)).neg())
 
 	buf := make([]pt, n)
