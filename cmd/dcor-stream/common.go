@@ -58,6 +58,7 @@ type computeFlags struct {
 	permutations int     // -permutations
 	seed         uint64  // -seed
 	cka          bool    // -cka
+	normalize    bool    // -normalize-rows
 
 	afterPass func(pass int) // tests: called after each pass of -mem
 }
@@ -82,6 +83,7 @@ func (c *computeFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&c.ciLevel, "ci-level", 0.95, "confidence `LEVEL` of the -ci intervals")
 	fs.IntVar(&c.permutations, "permutations", 0, "`R` permutations for the permutation test of independence (and of pdcov given Z); each costs about half an exact run")
 	fs.Uint64Var(&c.seed, "seed", 1, "`SEED` of the -permutations")
+	fs.BoolVar(&c.normalize, "normalize-rows", false, "scale every sample's vector to unit L2 norm, per space, before distances (as the seed paper's training loss, Distance_Correlation, does; its heatmap and partial scripts do not)")
 	fs.BoolVar(&c.cka, "cka", false, "add debiased linear CKA and unbiased linear HSIC (feature space, O(n·p·q))")
 }
 
@@ -135,7 +137,7 @@ func (c *computeFlags) spec(file string, stdin io.Reader) job.Spec {
 		Stdin:           stdin,
 		TempDir:         c.tmpdir,
 		DropInvalid:     c.dropInvalid,
-		Options:         job.Options{Exponent: c.exponent, Tile: c.tile, Precision: c.prec, Workers: c.workers},
+		Options:         job.Options{Exponent: c.exponent, Tile: c.tile, Precision: c.prec, Workers: c.workers, NormalizeRows: c.normalize},
 		Memory:          c.mem,
 		Shard:           c.shardIndex,
 		Shards:          c.shardCount,

@@ -71,7 +71,6 @@ type matrixOptions struct {
 	format        string
 	heatmap       string
 	heatmapStat   string
-	normalizeRows bool
 	minibatch     int
 	file          string
 }
@@ -88,7 +87,6 @@ func parseMatrixFlags(args []string, stderr io.Writer) (matrixOptions, error) {
 	fs.StringVar(&o.format, "format", "text", "output format: text, json or csv")
 	fs.StringVar(&o.heatmap, "heatmap", "", "also draw the matrix as a heatmap to `FILE`.png or FILE.svg")
 	fs.StringVar(&o.heatmapStat, "heatmap-stat", "bcdcor", "statistic of the heatmap: bcdcor, dcor, dcor_sq, pdcor, semi_partial, cka_linear (with -cka) or bcdcor_se (with -ci)")
-	fs.BoolVar(&o.normalizeRows, "normalize-rows", false, "scale every sample's vector to unit L2 norm, per space, before distances (as the seed paper's code)")
 	fs.IntVar(&o.minibatch, "minibatch", 0, "mean over consecutive batches of `B` samples instead of the exact statistic (a different, biased estimator)")
 	var err error
 	if o.file, err = parse(fs, args, false); err != nil {
@@ -169,7 +167,6 @@ func matrixCommand(ctx context.Context, o matrixOptions, in io.Reader, stdout, s
 	}
 	spec := o.computeFlags.spec(o.file, stdin())
 	spec.Spaces, spec.Labels, spec.Matrix = spaces, labels, m
-	spec.Options.NormalizeRows = o.normalizeRows
 	m.Minibatch, m.Square, m.RowTitle, m.ColTitle = o.minibatch, cols == nil, "space", "space"
 	if !m.Square {
 		m.RowTitle, m.ColTitle = argsTitle(o.rows), argsTitle(o.cols)

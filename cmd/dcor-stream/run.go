@@ -22,13 +22,16 @@ tile without the n×n distance matrix.
 A SPEC is [FILE:]COLUMNS: one list column (a vector per row), one scalar
 column, a comma list of scalar columns, or a glob over column names ("x_*";
 "*" is every column). A SPEC that names an existing file means all of its
-columns. FILE is an Arrow IPC file or stream, a CSV file with a header, or
-"-" for an Arrow IPC stream on standard input.
+columns (a .npy file's one column is "data"). FILE is an Arrow IPC file or
+stream, Parquet, NumPy .npy, a CSV file with a header, an object of an
+object store (s3://BUCKET/KEY, gs://…, azblob://…), or "-" for an Arrow
+IPC stream on standard input.
 
 Examples:
   dcor-stream -x model_a -y model_b testdata/activations.arrow
   dcor-stream -format json -x 'x_*' -y 'y_*' -z label data.arrow
   dcor-stream -x acts.arrow:layer4 -y labels.arrow:label
+  dcor-stream -ci -permutations 999 -cka -x layer3.npy -y labels.npy
 
 Exit status: 0 on success, 1 for a data or runtime error (also when
 interrupted by SIGTERM or SIGINT, after writing -checkpoint), 2 for a usage
