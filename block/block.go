@@ -77,26 +77,55 @@ type Options struct {
 	// float64 (see Float32). The direct and univariate paths (Dim < 16)
 	// are float64 in both modes. Anything else is an ErrPrecision.
 	Precision Precision
+}
 
-	// Tiles restricts Compute to the tiles [Tiles.From, Tiles.To) of the
+// Schedule is the run control of ComputeSchedule: which tiles, a state to
+// resume, a progress callback. The zero value computes every tile.
+type Schedule struct {
+	// Tiles restricts the run to the tiles [Tiles.From, Tiles.To) of the
 	// fixed tile order (see TileCount and Shard). Optional; the zero value
 	// means every tile.
 	Tiles Range
 
-	// Resume continues an interrupted run: a state that Compute returned or
-	// passed to Progress for the same spaces and options, of which the
-	// first ResumeDone tiles of the range are done. Compute adds the rest
-	// of the range into Resume and returns it. Optional.
+	// Resume continues an interrupted run: a state that ComputeSchedule
+	// returned or passed to Progress for the same spaces and options, of
+	// which the first ResumeDone tiles of the range are done. The rest of
+	// the range is added into Resume, which is returned. Optional.
 	Resume     *estimator.Stats
 	ResumeDone int
 
 	// Progress, if not nil, is called after each tile is added, from the
-	// goroutine that called Compute, with the state and the number of tiles
-	// of the range done so far (a prefix of the range, in tile order), and
-	// the range's size. The workers go on meanwhile; st must not be kept or
-	// modified after Progress returns (encode it to keep it). A non-nil
-	// error stops Compute, which returns it.
+	// goroutine that called ComputeSchedule, with the state and the number
+	// of tiles of the range done so far (a prefix of the range, in tile
+	// order), and the range's size. The workers go on meanwhile; st must
+	// not be kept or modified after Progress returns (encode it to keep
+	// it). A non-nil error stops the run, which returns it.
 	Progress func(st *estimator.Stats, done, total int) error
+}
+
+// resolved checks o and returns its exponent α (1 for 0) and worker count
+// (GOMAXPROCS for 0): the one place where Options are validated. It
+// returns an error wrapping ErrExponent or ErrPrecision, and panics if
+// TileSize or Workers is negative (programmer misuse).
+func (o Options) resolved() (alpha float64, workers int, err error) {
+	if o.TileSize < 0 || o.Workers < 0 {
+		panic("block: negative tile size or worker count")
+	}
+	alpha = o.Exponent
+	if alpha == 0 {
+		alpha = 1
+	}
+	if !(alpha > 0 && alpha <= 2) {
+		return 0, 0, fmt.Errorf("exponent %v: %w", o.Exponent, ErrExponent)
+	}
+	if err := o.Precision.valid(); err != nil {
+		return 0, 0, err
+	}
+	workers = o.Workers
+	if workers == 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	return alpha, workers, nil
 }
 
 // DefaultTileSize is the tile edge used when Options.TileSize is 0. Tiles of
@@ -157,45 +186,39 @@ const (
 // the last tile is added. It panics if opts.TileSize or opts.Workers is
 // negative.
 func Compute(ctx context.Context, spaces []Space, opts Options) (*estimator.Stats, error) {
-	return compute(ctx, spaces, opts, kernelAuto)
+	return computeRun(ctx, spaces, opts, Schedule{}, kernelAuto, bestKernels())
+}
+
+// ComputeSchedule is Compute for the tiles, resume point and progress
+// callback of sch (see Schedule). Beyond Compute's, it returns an error
+// wrapping ErrRange for a range or resume point outside the tile order, or
+// ErrResume for a state to resume made from other spaces or options.
+func ComputeSchedule(ctx context.Context, spaces []Space, opts Options, sch Schedule) (*estimator.Stats, error) {
+	return computeRun(ctx, spaces, opts, sch, kernelAuto, bestKernels())
 }
 
 // compute is Compute with the choice of kernel.
 func compute(ctx context.Context, spaces []Space, opts Options, kern kernel) (*estimator.Stats, error) {
-	return computeWith(ctx, spaces, opts, kern, bestKernels())
+	return computeRun(ctx, spaces, opts, Schedule{}, kern, bestKernels())
 }
 
 // computeWith is compute with the strip kernels of the fused Gram path.
 func computeWith(ctx context.Context, spaces []Space, opts Options, kern kernel, impl kernels) (*estimator.Stats, error) {
-	if opts.TileSize < 0 {
-		panic("block: negative tile size")
-	}
-	if opts.Workers < 0 {
-		panic("block: negative worker count")
-	}
-	alpha := opts.Exponent
-	if alpha == 0 {
-		alpha = 1
-	}
-	if !(alpha > 0 && alpha <= 2) {
-		return nil, fmt.Errorf("exponent %v: %w", opts.Exponent, ErrExponent)
-	}
-	if err := opts.Precision.valid(); err != nil {
+	return computeRun(ctx, spaces, opts, Schedule{}, kern, impl)
+}
+
+// computeRun is ComputeSchedule with the kernel and the strip kernels of
+// the fused Gram path.
+func computeRun(ctx context.Context, spaces []Space, opts Options, run Schedule, kern kernel, impl kernels) (*estimator.Stats, error) {
+	alpha, workers, err := opts.resolved()
+	if err != nil {
 		return nil, err
 	}
 	n, err := validate(spaces)
 	if err != nil {
 		return nil, err
 	}
-	tileSize := opts.TileSize
-	if tileSize == 0 {
-		tileSize = DefaultTileSize
-	}
-	tileSize = max(1, min(tileSize, n))
-	workers := opts.Workers
-	if workers == 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
+	tileSize := tileEdge(n, opts)
 
 	p := newPlanWith(spaces, n, alpha, tileSize, kern, impl)
 	p.setPrecision(opts.Precision)
@@ -212,24 +235,24 @@ func computeWith(ctx context.Context, spaces []Space, opts Options, kern kernel,
 	}
 	p.setShifts()
 	st := estimator.New(p.k, n, alpha, p.shift, p.scaleExp)
-	rng := opts.Tiles
+	rng := run.Tiles
 	if rng == (Range{}) {
 		rng = Range{0, tiles}
 	}
 	if rng.From < 0 || rng.From > rng.To || rng.To > tiles {
 		return nil, fmt.Errorf("tiles [%d, %d) of %d: %w", rng.From, rng.To, tiles, ErrRange)
 	}
-	if opts.Resume != nil {
-		if err := compatible(opts.Resume, st); err != nil {
+	if run.Resume != nil {
+		if err := compatible(run.Resume, st); err != nil {
 			return nil, err
 		}
-		if opts.ResumeDone < 0 || opts.ResumeDone > rng.To-rng.From {
-			return nil, fmt.Errorf("resume after %d of %d tiles: %w", opts.ResumeDone, rng.To-rng.From, ErrRange)
+		if run.ResumeDone < 0 || run.ResumeDone > rng.To-rng.From {
+			return nil, fmt.Errorf("resume after %d of %d tiles: %w", run.ResumeDone, rng.To-rng.From, ErrRange)
 		}
-		st = opts.Resume
+		st = run.Resume
 	}
-	sch := &schedule{rng: rng, done: opts.ResumeDone, progress: opts.Progress}
-	if opts.Resume == nil {
+	sch := &schedule{rng: rng, done: run.ResumeDone, progress: run.Progress}
+	if run.Resume == nil {
 		sch.done = 0
 	}
 	if rng.From+sch.done == rng.To {

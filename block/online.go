@@ -38,12 +38,11 @@ type Online struct {
 }
 
 // NewOnline returns an empty online computation for spaces of the given
-// dimensions. opts is as for Compute (Tiles, Resume and Progress are
-// ignored); a TileSize of 0 is DefaultTileSize. It returns an error
+// dimensions. opts is as for Compute; a TileSize of 0 is DefaultTileSize. It returns an error
 // wrapping ErrNoSpaces, ErrShape or ErrExponent.
 func NewOnline(dims []int, opts Options) (*Online, error) {
-	if opts.TileSize < 0 || opts.Workers < 0 {
-		panic("block: negative tile size or worker count")
+	if _, _, err := opts.resolved(); err != nil {
+		return nil, err
 	}
 	if len(dims) == 0 {
 		return nil, ErrNoSpaces
@@ -53,13 +52,9 @@ func NewOnline(dims []int, opts Options) (*Online, error) {
 			return nil, fmt.Errorf("space %d: dim %d: %w", k, d, ErrShape)
 		}
 	}
-	if a := opts.Exponent; !(a == 0 || a > 0 && a <= 2) {
-		return nil, fmt.Errorf("exponent %v: %w", a, ErrExponent)
-	}
 	if opts.TileSize == 0 {
 		opts.TileSize = DefaultTileSize
 	}
-	opts.Tiles, opts.Resume, opts.ResumeDone, opts.Progress = Range{}, nil, 0, nil
 	return &Online{opts: opts, dims: append([]int(nil), dims...), data: make([][]float64, len(dims)), buf: make([]Space, len(dims))}, nil
 }
 

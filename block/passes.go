@@ -2,7 +2,6 @@ package block
 
 import (
 	"context"
-	"runtime"
 
 	"golang.org/x/sync/errgroup"
 
@@ -16,26 +15,15 @@ import (
 // negative; it returns the errors of Compute for invalid spaces, or one
 // wrapping ErrResume if st was made otherwise.
 func passPlan(spaces []Space, st *estimator.Stats, opts Options) (*plan, int, error) {
-	if opts.TileSize < 0 || opts.Workers < 0 {
-		panic("block: negative tile size or worker count")
-	}
-	alpha := opts.Exponent
-	if alpha == 0 {
-		alpha = 1
+	alpha, workers, err := opts.resolved()
+	if err != nil {
+		return nil, 0, err
 	}
 	n, err := validate(spaces)
 	if err != nil {
 		return nil, 0, err
 	}
-	tileSize := opts.TileSize
-	if tileSize == 0 {
-		tileSize = DefaultTileSize
-	}
-	workers := opts.Workers
-	if workers == 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	p := newPlan(spaces, n, alpha, max(1, min(tileSize, n)), kernelAuto)
+	p := newPlan(spaces, n, alpha, tileEdge(n, opts), kernelAuto)
 	p.setShifts()
 	if err := compatible(st, estimator.New(p.k, n, alpha, p.shift, p.scaleExp)); err != nil {
 		return nil, 0, err

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
 
 	"github.com/dcor-stream/dcor-stream/estimator"
 )
@@ -25,8 +24,7 @@ var ErrBound = errors.New("block: row outside the bounds of the plan (data chang
 // also counts the n samples); NewStats then returns the empty state, and
 // Panels compute the tiles into it. The state after every tile of the upper triangle of
 // the tile grid has been added once, by any schedule, holds the same bytes
-// as Compute's on the whole data with the same Options (Tiles, Resume and
-// Progress aside):
+// as Compute's on the whole data with the same Options:
 //
 //   - the centring means are the column means of the first min(n, 4096)
 //     rows, the shifts c_k the mean distance of the first tile, both as in
@@ -66,20 +64,10 @@ func LeadRows(opts Options) int {
 //
 // It returns an error wrapping ErrNoSpaces, ErrShape, ErrSampleCount
 // (spaces of different row counts), ErrExponent or ErrNotFinite. It
-// panics if opts.TileSize or opts.Workers is negative. opts.Tiles, Resume
-// and Progress are ignored.
+// panics if opts.TileSize or opts.Workers is negative.
 func Prepare(first []Space, opts Options) (*Plan, error) {
-	if opts.TileSize < 0 || opts.Workers < 0 {
-		panic("block: negative tile size or worker count")
-	}
-	alpha := opts.Exponent
-	if alpha == 0 {
-		alpha = 1
-	}
-	if !(alpha > 0 && alpha <= 2) {
-		return nil, fmt.Errorf("exponent %v: %w", opts.Exponent, ErrExponent)
-	}
-	if err := opts.Precision.valid(); err != nil {
+	alpha, workers, err := opts.resolved()
+	if err != nil {
 		return nil, err
 	}
 	lead := LeadRows(opts)
@@ -93,10 +81,6 @@ func Prepare(first []Space, opts Options) (*Plan, error) {
 	m, err := validate(cut)
 	if err != nil {
 		return nil, err
-	}
-	workers := opts.Workers
-	if workers == 0 {
-		workers = runtime.GOMAXPROCS(0)
 	}
 	// For n >= lead rows, Compute's tile edge and means do not depend on
 	// n; for fewer, first is all the data and n = m.

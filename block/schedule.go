@@ -11,7 +11,7 @@ var (
 	// ErrRange is returned for a tile range or resume point outside the
 	// tile grid.
 	ErrRange = errors.New("block: tile range out of the grid")
-	// ErrResume is returned when Options.Resume was not made for the same
+	// ErrResume is returned when Schedule.Resume was not made for the same
 	// samples and options as the run that is asked to continue it.
 	ErrResume = errors.New("block: state to resume does not match this run")
 )

@@ -81,9 +81,7 @@ func TestShardsMergeBitIdentical(t *testing.T) {
 		for _, count := range []int{2, 4, 5} {
 			var parts []*estimator.Stats
 			for i := range count {
-				o := opts
-				o.Tiles = Shard(300, opts, i, count)
-				st, err := Compute(t.Context(), spaces, o)
+				st, err := ComputeSchedule(t.Context(), spaces, opts, Schedule{Tiles: Shard(300, opts, i, count)})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -119,8 +117,7 @@ func TestResume(t *testing.T) {
 	total := TileCount(200, opts)
 	for _, k := range []int{1, 7, total / 2, total - 1} {
 		var saved []byte
-		o := opts
-		o.Progress = func(st *estimator.Stats, done, n int) error {
+		run := Schedule{Progress: func(st *estimator.Stats, done, n int) error {
 			if n != total {
 				t.Fatalf("Progress total = %d, want %d", n, total)
 			}
@@ -129,17 +126,15 @@ func TestResume(t *testing.T) {
 				return stop
 			}
 			return nil
-		}
-		if _, err := Compute(t.Context(), spaces, o); !errors.Is(err, stop) {
+		}}
+		if _, err := ComputeSchedule(t.Context(), spaces, opts, run); !errors.Is(err, stop) {
 			t.Fatalf("interrupted Compute = %v, want the Progress error", err)
 		}
 		var st estimator.Stats
 		if err := st.UnmarshalBinary(saved); err != nil {
 			t.Fatal(err)
 		}
-		o = opts
-		o.Resume, o.ResumeDone = &st, k
-		got, err := Compute(t.Context(), spaces, o)
+		got, err := ComputeSchedule(t.Context(), spaces, opts, Schedule{Resume: &st, ResumeDone: k})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -155,9 +150,7 @@ func TestScheduleErrors(t *testing.T) {
 	opts := Options{TileSize: 8}
 	total := TileCount(50, opts)
 	for _, r := range []Range{{-1, 2}, {3, 2}, {0, total + 1}} {
-		o := opts
-		o.Tiles = r
-		if _, err := Compute(t.Context(), spaces, o); !errors.Is(err, ErrRange) {
+		if _, err := ComputeSchedule(t.Context(), spaces, opts, Schedule{Tiles: r}); !errors.Is(err, ErrRange) {
 			t.Errorf("Tiles %v: err = %v, want ErrRange", r, err)
 		}
 	}
@@ -165,14 +158,11 @@ func TestScheduleErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := opts
-	o.Resume = other
-	if _, err := Compute(t.Context(), spaces, o); !errors.Is(err, ErrResume) {
+	if _, err := ComputeSchedule(t.Context(), spaces, opts, Schedule{Resume: other}); !errors.Is(err, ErrResume) {
 		t.Errorf("resuming another data set's state: err = %v, want ErrResume", err)
 	}
 	mine, _ := Compute(t.Context(), spaces, opts)
-	o.Resume, o.ResumeDone = mine, total+1
-	if _, err := Compute(t.Context(), spaces, o); !errors.Is(err, ErrRange) {
+	if _, err := ComputeSchedule(t.Context(), spaces, opts, Schedule{Resume: mine, ResumeDone: total + 1}); !errors.Is(err, ErrRange) {
 		t.Errorf("ResumeDone past the range: err = %v, want ErrRange", err)
 	}
 }

@@ -65,14 +65,14 @@ func (f spaceFlag) Set(s string) error {
 
 type matrixOptions struct {
 	computeFlags
-	square        []job.SpaceArg // -spaces and -space
-	rows, cols    []job.SpaceArg // -rows and -cols
-	given         string
-	format        string
-	heatmap       string
-	heatmapStat   string
-	minibatch     int
-	file          string
+	square      []job.SpaceArg // -spaces and -space
+	rows, cols  []job.SpaceArg // -rows and -cols
+	given       string
+	format      string
+	heatmap     string
+	heatmapStat string
+	minibatch   int
+	file        string
 }
 
 func parseMatrixFlags(args []string, stderr io.Writer) (matrixOptions, error) {

@@ -51,7 +51,7 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// update is a block.Options.Progress: it never fails.
+// update is a block.Schedule.Progress: it never fails.
 func (p *progress) update(_ *estimator.Stats, done, total int) error {
 	now := p.now()
 	if p.start.IsZero() {
