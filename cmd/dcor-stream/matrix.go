@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/dcor-stream/dcor-stream/arrowio"
+	"github.com/dcor-stream/dcor-stream/heatmap"
 	"github.com/dcor-stream/dcor-stream/job"
 )
 
@@ -191,9 +192,9 @@ func usesStdin(o matrixOptions) bool {
 
 // writeMatrix draws the heatmap, if asked, and writes the matrix as
 // text, JSON or CSV.
-func writeMatrix(w io.Writer, m *job.MatrixResult, format, heatmap, heatmapStat string) error {
-	if heatmap != "" {
-		if err := writeHeatmap(heatmap, m, heatmapStat); err != nil {
+func writeMatrix(w io.Writer, m *job.MatrixResult, format, heatmapFile, heatmapStat string) error {
+	if heatmapFile != "" {
+		if err := heatmap.Write(heatmapFile, m, heatmapStat); err != nil {
 			return err
 		}
 	}

@@ -1,4 +1,7 @@
-package main
+// Package heatmap draws a matrix of a dcor-stream result (job.MatrixResult)
+// as a heatmap, PNG or SVG: what "dcor-stream matrix -heatmap" writes, for
+// programs that embed the engine.
+package heatmap
 
 import (
 	"fmt"
@@ -41,13 +44,15 @@ var heatStatTitle = map[string]string{
 	"bcdcor_se":    "jackknife standard error of bcdcor",
 }
 
-// writeHeatmap draws the matrix stat of r as a heatmap to file, PNG or SVG
+// Write draws the matrix stat of r (a Stat key: "bcdcor", "dcor",
+// "dcor_sq", "pdcor", "semi_partial", "cka_linear", "bcdcor_se") as a
+// heatmap to file, PNG or SVG
 // by its extension: the row spaces top to bottom, the column spaces left
 // to right, each cell coloured on a fixed scale from min(0, smallest
 // value) to max(1, largest value) so that heatmaps of different runs
 // compare, with its value printed when the matrix is at most 24×24, a
 // colour bar, and a title naming the statistic, n and the estimator.
-func writeHeatmap(file string, r *job.MatrixResult, stat string) error {
+func Write(file string, r *job.MatrixResult, stat string) error {
 	var grid [][]float64
 	for _, s := range r.Stats() {
 		if s.Key == stat {
@@ -55,7 +60,7 @@ func writeHeatmap(file string, r *job.MatrixResult, stat string) error {
 		}
 	}
 	if grid == nil {
-		return usagef("-heatmap-stat %s: no such matrix in this run", stat)
+		return fmt.Errorf("heatmap: no %s matrix in this result", stat)
 	}
 	nr, nc := len(grid), len(grid[0])
 	lo, hi := 0.0, 1.0
