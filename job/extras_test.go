@@ -1,6 +1,7 @@
 package job_test
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -192,5 +193,33 @@ func TestBlocks(t *testing.T) {
 	}
 	if _, err := job.Run(t.Context(), job.Spec{File: activations, Spaces: specs("model_a", "model_b"), Estimator: "blocks", Block: 100, Memory: 1 << 20}); err == nil {
 		t.Error("blocks under a memory budget ran")
+	}
+}
+
+// TestNames: NAME=SPEC names a matrix space; a .npy space is labelled with
+// its file's stem; a name that would name several spaces is refused.
+func TestNames(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "mlp_h3.npy"), filepath.Join(dir, "cnn_block2.npy")
+	data := make([]byte, 6*2*8)
+	for i := range 12 {
+		binary.LittleEndian.PutUint64(data[8*i:], math.Float64bits(float64(i*i%7)))
+	}
+	writeNpy(t, a, "(6, 2)", data)
+	writeNpy(t, b, "(6, 2)", data)
+	_, labels, _, err := job.MatrixSpaces(t.Context(), "", nil,
+		[]job.SpaceArg{{Spec: "mlp=" + a, Each: true, Flag: "rows"}}, []job.SpaceArg{{Spec: b, Each: true, Flag: "cols"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(labels) != "[mlp cnn_block2]" {
+		t.Errorf("labels %q, want [mlp cnn_block2]", labels)
+	}
+	if _, _, _, err := job.MatrixSpaces(t.Context(), networks, nil,
+		[]job.SpaceArg{{Spec: "a=a_*", Each: true, Flag: "rows"}}, nil, nil); err == nil {
+		t.Error("a name for six spaces was accepted")
+	}
+	if n, s := job.SplitName("x_*=3"); n != "" || s != "x_*=3" {
+		t.Errorf("SplitName of a glob: %q, %q", n, s)
 	}
 }

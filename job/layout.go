@@ -21,6 +21,27 @@ type SpaceArg struct {
 	Flag string // the flag it came from, for messages ("rows"); optional
 }
 
+// SplitName splits "NAME=SPEC" into the name the user gives a space and
+// its spec; a spec without such a prefix (the part before "=" holds a
+// ':', '/', ',' or a glob character) has no name.
+func SplitName(arg string) (name, spec string) {
+	if i := strings.IndexByte(arg, '='); i > 0 && !strings.ContainsAny(arg[:i], ":/,*?[\\") {
+		return arg[:i], arg[i+1:]
+	}
+	return "", arg
+}
+
+// defaultLabel is the label of a space read from path with the given
+// columns: a .npy file's one column ("data") is labelled with the file's
+// stem; others with label.
+func defaultLabel(path string, cols []string, label string) string {
+	if len(cols) == 1 && cols[0] == "data" && strings.HasSuffix(strings.ToLower(path), ".npy") {
+		base := path[strings.LastIndexAny(path, "/\\")+1:]
+		return base[:len(base)-len(".npy")]
+	}
+	return label
+}
+
 // MatrixSpaces resolves the spaces of a matrix job of rows × cols (cols
 // nil: rows × rows, a square matrix) given the space given (nil: none).
 // It returns the distinct spaces (a space named twice, in the rows and
@@ -53,7 +74,21 @@ func MatrixSpaces(ctx context.Context, file string, stdin func() io.Reader, rows
 			s.Close()
 		}
 	}()
-	expand := func(a SpaceArg) ([]int, error) {
+	var expand func(a SpaceArg) ([]int, error)
+	expand = func(a SpaceArg) ([]int, error) {
+		if name, spec := SplitName(a.Spec); name != "" {
+			b := a
+			b.Spec = spec
+			ks, err := expand(b)
+			if err != nil {
+				return nil, err
+			}
+			if len(ks) != 1 {
+				return nil, fmt.Errorf("-%s %q: a name names one space, the spec gives %d: %w", a.Flag, a.Spec, len(ks), ErrSpec)
+			}
+			distinct[ks[0]].label = name
+			return ks, nil
+		}
 		sp, err := stream.ParseSpec(a.Spec)
 		if err != nil {
 			return nil, fmt.Errorf("-%s %q: %v: %w", a.Flag, a.Spec, err, ErrSpec)
@@ -66,7 +101,7 @@ func MatrixSpaces(ctx context.Context, file string, stdin func() io.Reader, rows
 			return nil, fmt.Errorf("-%s %q names no file and no FILE argument is given: %w", a.Flag, a.Spec, ErrSpec)
 		}
 		if !a.Each {
-			return []int{add(entry{sp, p, sp.String()})}, nil
+			return []int{add(entry{sp, p, defaultLabel(p, sp.Columns, sp.String())})}, nil
 		}
 		src := sources[p]
 		if src == nil {
@@ -82,13 +117,13 @@ func MatrixSpaces(ctx context.Context, file string, stdin func() io.Reader, rows
 		var out []int
 		for _, c := range sp.Columns {
 			if !strings.ContainsAny(c, `*?[\`) { // not a glob, as stream.ParseSpec decides
-				out = append(out, add(entry{stream.Spec{File: sp.File, Columns: []string{c}}, p, c}))
+				out = append(out, add(entry{stream.Spec{File: sp.File, Columns: []string{c}}, p, defaultLabel(p, []string{c}, c)}))
 				continue
 			}
 			n := 0
 			for _, f := range src.Schema().Fields() {
 				if ok, _ := path.Match(c, f.Name); ok { // ParseSpec checked the pattern
-					out = append(out, add(entry{stream.Spec{File: sp.File, Columns: []string{f.Name}}, p, f.Name}))
+					out = append(out, add(entry{stream.Spec{File: sp.File, Columns: []string{f.Name}}, p, defaultLabel(p, []string{f.Name}, f.Name)}))
 					n++
 				}
 			}

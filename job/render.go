@@ -71,7 +71,11 @@ func (r *Pair) WriteText(w io.Writer) error {
 		if sp.Dim == 1 {
 			unit = "dim"
 		}
-		fmt.Fprintf(&b, "%c = %s (%d %s)\n", "XYZ"[i], spaceLabel(sp.Name, sp.Columns), sp.Dim, unit)
+		label := spaceLabel(sp.Name, sp.Columns)
+		if sp.Label != "" {
+			label = sp.Label + ": " + label
+		}
+		fmt.Fprintf(&b, "%c = %s (%d %s)\n", "XYZ"[i], label, sp.Dim, unit)
 	}
 	pair, partial := fields(r)
 	tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)

@@ -19,7 +19,7 @@ Exact distance correlation (dCor), bias-corrected dCor with its t-test, and
 partial dCor (with -z) between two feature spaces of FILE, computed tile by
 tile without the n×n distance matrix.
 
-A SPEC is [FILE:]COLUMNS: one list column (a vector per row), one scalar
+A SPEC is [NAME=][FILE:]COLUMNS (NAME labels the space in the output): one list column (a vector per row), one scalar
 column, a comma list of scalar columns, or a glob over column names ("x_*";
 "*" is every column). A SPEC that names an existing file means all of its
 columns (a .npy file's one column is "data"). FILE is an Arrow IPC file or
@@ -113,15 +113,22 @@ func compute(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.
 		names = append(names, o.z)
 	}
 	spec := o.computeFlags.spec(o.file, stdin)
-	for i, s := range names {
+	named := false
+	for i, arg := range names {
+		name, s := job.SplitName(arg)
 		sp, err := stream.ParseSpec(s)
 		if err != nil {
-			return usagef("-%c %q: %v", "xyz"[i], s, err)
+			return usagef("-%c %q: %v", "xyz"[i], arg, err)
 		}
 		if sp.File == "" && o.file == "" {
-			return usagef("-%c %q names no file and no FILE argument is given", "xyz"[i], s)
+			return usagef("-%c %q names no file and no FILE argument is given", "xyz"[i], arg)
 		}
 		spec.Spaces = append(spec.Spaces, sp)
+		spec.Labels = append(spec.Labels, name)
+		named = named || name != ""
+	}
+	if !named {
+		spec.Labels = nil
 	}
 	if o.every > 0 {
 		spec.Every = o.every
