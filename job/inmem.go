@@ -4,15 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"io"
 	"math"
 
 	"github.com/dcor-stream/dcor-stream/block"
 	"github.com/dcor-stream/dcor-stream/stream"
 )
 
-// loadBlockRows is the block size of the pass that loads the data.
-const loadBlockRows = 16 << 10
 
 // table is the data of an in-memory run.
 type table struct {
@@ -100,23 +97,9 @@ func (r *runner) load(ctx context.Context) (*table, [][sha256.Size]byte, error) 
 		return nil, nil, err
 	}
 	defer closeReader()
-	pass, err := rd.NewPass(ctx, 0, loadBlockRows)
+	data, err := rd.ReadAll(ctx)
 	if err != nil {
 		return nil, nil, err
-	}
-	defer pass.Close()
-	data := make([][]float64, len(rd.Spaces()))
-	for {
-		b, err := pass.Next(ctx)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, nil, err
-		}
-		for k, x := range b.Spaces {
-			data[k] = append(data[k], x...)
-		}
 	}
 	tab := &table{n: int(rd.N()), spaces: rd.Spaces(), files: s.files(), owned: true}
 	if s.DropInvalid {

@@ -345,25 +345,11 @@ func (r *runner) panelPass(ctx context.Context, rd *stream.Reader, pl *block.Pla
 // readAll reads every row of rd into memory (one pass), rows normalised
 // if asked.
 func readAll(ctx context.Context, rd *stream.Reader, normalize bool) ([]block.Space, error) {
-	pass, err := rd.NewPass(ctx, 0, loadBlockRows)
+	data, err := rd.ReadAll(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer pass.Close()
 	infos := rd.Spaces()
-	data := make([][]float64, len(infos))
-	for {
-		b, err := pass.Next(ctx)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		for k, x := range b.Spaces {
-			data[k] = append(data[k], x...)
-		}
-	}
 	spaces := make([]block.Space, len(infos))
 	for k, sp := range infos {
 		if normalize {

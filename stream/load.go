@@ -66,7 +66,30 @@ type Table struct {
 	// standard input).
 }
 
-// loadBlockRows is the block size of Load's pass.
+// ReadAll reads every row of r into memory in one pass from row 0: per
+// space, its rows row-major (n·Dim values). Errors are those of the pass.
+func (r *Reader) ReadAll(ctx context.Context) ([][]float64, error) {
+	p, err := r.NewPass(ctx, 0, loadBlockRows)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	data := make([][]float64, len(r.Spaces()))
+	for {
+		b, err := p.Next(ctx)
+		if err == io.EOF {
+			return data, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		for k, x := range b.Spaces {
+			data[k] = append(data[k], x...)
+		}
+	}
+}
+
+// loadBlockRows is the block size of ReadAll's pass.
 const loadBlockRows = 16 << 10
 
 // Load reads the spaces named by specs into memory. A spec without File
@@ -87,23 +110,9 @@ func Load(ctx context.Context, defaultFile string, specs []Spec, opts Options) (
 		return nil, err
 	}
 	defer r.Close()
-	p, err := r.NewPass(ctx, 0, loadBlockRows)
+	data, err := r.ReadAll(ctx)
 	if err != nil {
 		return nil, err
-	}
-	defer p.Close()
-	data := make([][]float64, len(specs))
-	for {
-		b, err := p.Next(ctx)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		for k, x := range b.Spaces {
-			data[k] = append(data[k], x...)
-		}
 	}
 	t := &Table{N: int(r.N()), Dropped: int(r.Dropped()), Spaces: r.Spaces(), Files: r.Files()}
 	if !opts.DropInvalid {
