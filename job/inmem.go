@@ -10,7 +10,6 @@ import (
 	"github.com/dcor-stream/dcor-stream/stream"
 )
 
-
 // table is the data of an in-memory run.
 type table struct {
 	n       int
