@@ -335,7 +335,10 @@ func (b *bank) total() *dyadic {
 }
 
 // dot returns sum_i b_i·o_i exactly, for banks of the same rows.
-func (b *bank) dot(o *bank) *dyadic {
+func (b *bank) dot(o *bank) *dyadic { return b.dotPerm(o, nil) }
+
+// dotPerm returns sum_i b_i·o_perm(i) exactly (perm nil: the identity).
+func (b *bank) dotPerm(o *bank, perm func(int) int) *dyadic {
 	d := &dyadic{e: 64 * (b.lo + o.lo)}
 	if b.w == 0 || o.w == 0 {
 		return d
@@ -345,8 +348,11 @@ func (b *bank) dot(o *bank) *dyadic {
 	ma, mb := make([]uint64, wa), make([]uint64, wb)
 	prod := make([]uint64, wa+wb)
 	for i := range b.rows {
-		ra, rb := b.row(i), o.row(i)
-		na, nb := magnitude(ma, ra), magnitude(mb, rb)
+		j := i
+		if perm != nil {
+			j = perm(i)
+		}
+		na, nb := magnitude(ma, b.row(i)), magnitude(mb, o.row(j))
 		if na < 0 || nb < 0 {
 			continue // a zero row
 		}

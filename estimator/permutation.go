@@ -22,7 +22,7 @@ import (
 // Memory: 8·w bytes per permutation.
 type PermutationTest struct {
 	x, y int
-	s    bank // one row per permutation
+	s    Sums // one per permutation
 }
 
 // NewPermutationTest returns empty sums for r permutations of space y
@@ -31,35 +31,23 @@ func NewPermutationTest(x, y, r int) *PermutationTest {
 	if r < 1 {
 		panic("estimator: no permutations")
 	}
-	return &PermutationTest{x: x, y: y, s: newBank(r)}
+	return &PermutationTest{x: x, y: y, s: Sums{newBank(r)}}
 }
 
 // R returns the number of permutations.
-func (t *PermutationTest) R() int { return t.s.rows }
+func (t *PermutationTest) R() int { return t.s.Len() }
 
 // Add adds v[b] to S_xy(π_b) for every b, exactly. It returns an error
-// wrapping ErrOverflow for a value that is not finite. It panics if
-// len(v) != R().
-func (t *PermutationTest) Add(v []float64) error {
-	if len(v) != t.s.rows {
-		panic("estimator: permutation sums of the wrong length")
-	}
-	for b, x := range v {
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return fmt.Errorf("permutation %d: %v: %w", b, x, ErrOverflow)
-		}
-	}
-	t.s.addSlice(0, v)
-	return nil
-}
+// wrapping ErrOverflow, and adds nothing, for a value that is not finite.
+// It panics if len(v) != R().
+func (t *PermutationTest) Add(v []float64) error { return t.s.Add(v) }
 
 // Merge adds o's sums (other tiles of the same test) to t.
 func (t *PermutationTest) Merge(o *PermutationTest) error {
-	if o.x != t.x || o.y != t.y || o.s.rows != t.s.rows {
-		return fmt.Errorf("permutation test of spaces %d, %d × %d vs %d, %d × %d: %w", o.x, o.y, o.s.rows, t.x, t.y, t.s.rows, ErrIncompatible)
+	if o.x != t.x || o.y != t.y || o.R() != t.R() {
+		return fmt.Errorf("permutation test of spaces %d, %d × %d vs %d, %d × %d: %w", o.x, o.y, o.R(), t.x, t.y, t.R(), ErrIncompatible)
 	}
-	t.s.merge(&o.s)
-	return nil
+	return t.s.Merge(&o.s)
 }
 
 // PermutationResult is the outcome of a permutation test.
@@ -76,7 +64,7 @@ type PermutationResult struct {
 func (t *PermutationTest) Result(st *Stats, perm func(b, i int) int) PermutationResult {
 	st.checkSpace(t.x)
 	st.checkSpace(t.y)
-	res := PermutationResult{Permutations: t.s.rows, P: 1}
+	res := PermutationResult{Permutations: t.R(), P: 1}
 	if st.n < 4 {
 		return res
 	}
@@ -89,9 +77,9 @@ func (t *PermutationTest) Result(st *Stats, perm func(b, i int) int) Permutation
 	tt := ev.t[t.x].mul(ev.t[t.y])
 	rx, ry := &st.rows[t.x], &st.rows[t.y]
 	var sum, sum2 float64
-	for b := range t.s.rows {
+	for b := range t.R() {
 		q := rx.dotPerm(ry, func(i int) int { return perm(b, i) })
-		num := t.s.value(b).scale(n - 1).scale(n - 2).add(q.scale(-2 * (n - 1))).add(tt)
+		num := t.s.b.value(b).scale(n - 1).scale(n - 2).add(q.scale(-2 * (n - 1))).add(tt)
 		if num.add(observed.scale(-1)).sign() >= 0 {
 			res.Exceed++
 		}
@@ -102,37 +90,11 @@ func (t *PermutationTest) Result(st *Stats, perm func(b, i int) int) Permutation
 		sum += r
 		sum2 += r * r
 	}
-	m := float64(t.s.rows)
+	m := float64(t.R())
 	res.P = float64(1+res.Exceed) / (1 + m)
 	res.Mean = sum / m
 	res.SD = math.Sqrt(math.Max(0, sum2/m-res.Mean*res.Mean))
 	return res
-}
-
-// dotPerm returns sum_i b_i·o_perm(i) exactly.
-func (b *bank) dotPerm(o *bank, perm func(int) int) *dyadic {
-	d := &dyadic{e: 64 * (b.lo + o.lo)}
-	if b.w == 0 || o.w == 0 {
-		return d
-	}
-	wa, wb := b.w, o.w
-	acc := make([]uint64, wa+wb+1)
-	ma, mb := make([]uint64, wa), make([]uint64, wb)
-	prod := make([]uint64, wa+wb)
-	for i := range b.rows {
-		na, nb := magnitude(ma, b.row(i)), magnitude(mb, o.row(perm(i)))
-		if na < 0 || nb < 0 {
-			continue
-		}
-		mulMag(prod, ma, mb)
-		if na != nb {
-			subRow(acc, prod)
-		} else {
-			addRow(acc, 0, prod)
-		}
-	}
-	d.m.Set(bigOf(acc))
-	return d
 }
 
 // Sums is a vector of exact sums of float64 values: the sums of any
