@@ -346,38 +346,11 @@ func (m *MatrixResult) MarshalJSON() ([]byte, error) {
 		fmt.Fprintf(&b, `,"given":%s,"given_dim":%d`, jsonOf(m.Given), m.GivenDim)
 	}
 	for _, s := range m.Stats() {
-		fmt.Fprintf(&b, ",%q:[", s.Key)
-		for i, row := range s.Grid {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteByte('[')
-			for j, v := range row {
-				if j > 0 {
-					b.WriteByte(',')
-				}
-				b.WriteString(Number(v))
-			}
-			b.WriteByte(']')
-		}
-		b.WriteByte(']')
+		writeGrid(&b, s.Key, s.Grid)
 	}
 	if m.BCDCorCov != nil {
-		b.WriteString(`,"bcdcor_cov":[`)
-		for i, row := range m.BCDCorCov {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteByte('[')
-			for j, v := range row {
-				if j > 0 {
-					b.WriteByte(',')
-				}
-				b.WriteString(Number(v))
-			}
-			b.WriteByte(']')
-		}
-		fmt.Fprintf(&b, `],"ci_level":%s`, Number(m.CILevel))
+		writeGrid(&b, "bcdcor_cov", m.BCDCorCov)
+		fmt.Fprintf(&b, `,"ci_level":%s`, Number(m.CILevel))
 	}
 	fmt.Fprintf(&b, `,"exponent":%s,"dropped_rows":%d,"normalize_rows":%t,"estimator":%s`,
 		Number(m.Exponent), m.Dropped, m.NormalizeRows, jsonOf(m.Estimator()))
@@ -396,6 +369,25 @@ func (m *MatrixResult) MarshalJSON() ([]byte, error) {
 	}
 	b.WriteString("]}")
 	return b.Bytes(), nil
+}
+
+// writeGrid writes ,"key":[[…],…], a matrix as an array of its rows.
+func writeGrid(b *bytes.Buffer, key string, grid [][]float64) {
+	fmt.Fprintf(b, ",%q:[", key)
+	for i, row := range grid {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('[')
+		for j, v := range row {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(Number(v))
+		}
+		b.WriteByte(']')
+	}
+	b.WriteByte(']')
 }
 
 func nonNil(s []string) []string {
