@@ -3,7 +3,6 @@ package estimator
 import (
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"math"
 )
 
@@ -270,23 +269,16 @@ func (b *Blocks) MarshalBinary() ([]byte, error) {
 			out = appendFloat(out, v)
 		}
 	}
-	return binary.LittleEndian.AppendUint32(out, crc32.Checksum(out, castagnoli)), nil
+	return seal(out), nil
 }
 
 // UnmarshalBinary decodes an encoding of MarshalBinary into b. On error b
 // is unchanged and the error wraps ErrCorrupt or ErrVersion.
 func (b *Blocks) UnmarshalBinary(data []byte) error {
-	if len(data) < 9 || string(data[:4]) != blocksMagic {
-		return fmt.Errorf("bad magic: %w", ErrCorrupt)
+	d, err := open(data, blocksMagic, 1, "blocks")
+	if err != nil {
+		return err
 	}
-	if data[4] != 1 {
-		return fmt.Errorf("blocks version %d: %w", data[4], ErrVersion)
-	}
-	body := data[:len(data)-4]
-	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(data[len(data)-4:]) {
-		return fmt.Errorf("checksum: %w", ErrCorrupt)
-	}
-	d := decoder{b: body[5:]}
 	k, err := d.uvarint("spaces")
 	if err != nil {
 		return err

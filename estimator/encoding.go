@@ -79,7 +79,32 @@ func (s *Stats) MarshalBinary() ([]byte, error) {
 	for k := range s.rows {
 		b = s.rows[k].appendTo(b)
 	}
-	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli)), nil
+	return seal(b), nil
+}
+
+// seal appends the CRC-32C (Castagnoli) of every byte of b to b: the last
+// 4 bytes of every encoding of this package.
+func seal(b []byte) []byte {
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+// open checks the envelope of an encoding of this package (its magic, its
+// version byte and the CRC-32C of seal) before anything else is read, and
+// returns a decoder of the bytes between the version and the checksum.
+// The error wraps ErrCorrupt or ErrVersion; what names the encoding in it.
+func open(data []byte, magic string, version byte, what string) (decoder, error) {
+	m := len(magic)
+	if len(data) < m+5 || string(data[:m]) != magic {
+		return decoder{}, fmt.Errorf("bad magic: %w", ErrCorrupt)
+	}
+	if v := data[m]; v != version {
+		return decoder{}, fmt.Errorf("%s version %d: %w", what, v, ErrVersion)
+	}
+	body := data[:len(data)-4]
+	if got, want := crc32.Checksum(body, castagnoli), binary.LittleEndian.Uint32(data[len(data)-4:]); got != want {
+		return decoder{}, fmt.Errorf("checksum %08x, want %08x: %w", got, want, ErrCorrupt)
+	}
+	return decoder{b: body[m+1:]}, nil
 }
 
 func appendFloat(b []byte, v float64) []byte {
@@ -137,20 +162,13 @@ func (b *bank) appendTo(dst []byte) []byte {
 // is verified before anything else is read; then every float must be
 // finite, the exponent in (0, 2], and the length exact.
 func (s *Stats) UnmarshalBinary(data []byte) error {
-	if len(data) < 9 || string(data[:4]) != encodingMagic {
-		return fmt.Errorf("bad magic: %w", ErrCorrupt)
+	if len(data) >= 5 && string(data[:4]) == encodingMagic && data[4] >= 1 && data[4] < encodingVersion {
+		return fmt.Errorf("version %d, written by an earlier dcor-stream whose fixed-point sums were not exact over the whole float64 range: recompute the state with this version: %w", data[4], ErrVersion)
 	}
-	if v := data[4]; v != encodingVersion {
-		if v >= 1 && v < encodingVersion {
-			return fmt.Errorf("version %d, written by an earlier dcor-stream whose fixed-point sums were not exact over the whole float64 range: recompute the state with this version: %w", v, ErrVersion)
-		}
-		return fmt.Errorf("version %d: %w", v, ErrVersion)
+	d, err := open(data, encodingMagic, encodingVersion, "state")
+	if err != nil {
+		return err
 	}
-	body := data[:len(data)-4]
-	if got, want := crc32.Checksum(body, castagnoli), binary.LittleEndian.Uint32(data[len(data)-4:]); got != want {
-		return fmt.Errorf("checksum %08x, want %08x: %w", got, want, ErrCorrupt)
-	}
-	d := decoder{b: body[5:]}
 	k, err := d.uvarint("spaces")
 	if err != nil {
 		return err
@@ -162,8 +180,8 @@ func (s *Stats) UnmarshalBinary(data []byte) error {
 	if err != nil {
 		return err
 	}
-	// Every row takes at least one byte per bank... at least its share of
-	// the data: refuse an n the bytes cannot hold before allocating.
+	// The banks check their sizes against the bytes left; this bounds n
+	// for the row counts computed from it before that.
 	if n > 1<<48 {
 		return fmt.Errorf("%d samples: %w", n, ErrCorrupt)
 	}

@@ -3,7 +3,6 @@ package estimator
 import (
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"math"
 	"math/big"
 )
@@ -368,23 +367,16 @@ func (l *Linear) MarshalBinary() ([]byte, error) {
 	}
 	b = l.w.appendTo(b)
 	b = l.sq.appendTo(b)
-	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli)), nil
+	return seal(b), nil
 }
 
 // UnmarshalBinary decodes an encoding of MarshalBinary into l. On error l
 // is unchanged and the error wraps ErrCorrupt or ErrVersion.
 func (l *Linear) UnmarshalBinary(data []byte) error {
-	if len(data) < 9 || string(data[:4]) != linearMagic {
-		return fmt.Errorf("bad magic: %w", ErrCorrupt)
+	d, err := open(data, linearMagic, 1, "linear")
+	if err != nil {
+		return err
 	}
-	if data[4] != 1 {
-		return fmt.Errorf("linear version %d: %w", data[4], ErrVersion)
-	}
-	body := data[:len(data)-4]
-	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(data[len(data)-4:]) {
-		return fmt.Errorf("checksum: %w", ErrCorrupt)
-	}
-	d := decoder{b: body[5:]}
 	k, err := d.uvarint("spaces")
 	if err != nil {
 		return err
