@@ -11,6 +11,7 @@ import (
 
 	"github.com/dcor-stream/dcor-stream/block"
 	"github.com/dcor-stream/dcor-stream/estimator"
+	"github.com/dcor-stream/dcor-stream/stream"
 )
 
 // BlockPair is the result of the block estimator in the pair mode
@@ -100,28 +101,13 @@ func (p *BlockPair) WriteText(w io.Writer) error {
 // 8 bytes per block and pair of spaces. With Every, OnBlocks gets the
 // running estimate after every block that ends at or past each multiple of
 // Every rows.
-func runBlocks(ctx context.Context, s *Spec) (out *Outcome, err error) {
-	if s.Data != nil {
-		return nil, fmt.Errorf("the block estimator reads files or a Reader: %w", ErrSpec)
-	}
-	rd, closeReader, err := s.openReader(ctx, false, min(s.Block, 64<<10))
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if cerr := closeReader(); err == nil && cerr != nil {
-			out, err = nil, cerr
-		}
-	}()
-	pass, err := rd.NewPass(ctx, 0, s.Block)
-	if err != nil {
-		return nil, err
-	}
-	defer pass.Close()
+func runBlocks(ctx context.Context, s *Spec) (*Outcome, error) {
 	r := &runner{spec: s}
-	infos := r.spaceInfos(rd.Spaces())
-	est := estimator.NewBlocks(len(infos))
 	opts := s.stateOptions()
+	var (
+		infos []SpaceInfo
+		est   *estimator.Blocks
+	)
 	result := func(unused int) *BlockPair {
 		p := &BlockPair{BlockResult: est.Pair(0, 1), Block: s.Block, Unused: unused, Spaces: infos, Exponent: opts.Exponent}
 		if len(infos) == 3 {
@@ -130,38 +116,35 @@ func runBlocks(ctx context.Context, s *Spec) (out *Outcome, err error) {
 		}
 		return p
 	}
-	var sp []block.Space
 	unused, next := 0, s.Every
-	for {
-		b, err := pass.Next(ctx)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
+	err := r.eachBlock(ctx, "the block estimator", s.Block, func(rd *stream.Reader, b *stream.Block, sp []block.Space) error {
+		if est == nil {
+			infos = r.spaceInfos(rd.Spaces())
+			est = estimator.NewBlocks(len(infos))
 		}
 		if b.N < 4 {
 			unused = b.N // only the last block can be short
-			continue
+			return nil
 		}
-		sp = r.transform(sp, b)
 		st, err := block.Compute(ctx, sp, s.blockOptions())
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if err := est.Add(st); err != nil {
-			return nil, err
+			return err
 		}
 		if s.Every > 0 && est.Rows() >= next && s.OnBlocks != nil {
 			for next <= est.Rows() {
 				next += s.Every
 			}
-			if err := s.OnBlocks(result(0)); err != nil {
-				return nil, err
-			}
+			return s.OnBlocks(result(0))
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	if est.Len() == 0 {
+	if est == nil || est.Len() == 0 {
 		return nil, errors.New("the input has no block of at least 4 rows")
 	}
 	return &Outcome{Results: Results{Blocks: result(unused)}}, nil

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/dcor-stream/dcor-stream/block"
+	"github.com/dcor-stream/dcor-stream/stream"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -14,68 +15,87 @@ import (
 // Spec.Every at a time as they are read, OnEvery is called after each
 // Every rows with the statistics so far, and the result is that of all
 // the rows.
-func runOnline(ctx context.Context, s *Spec) (out *Outcome, err error) {
-	if s.Data != nil {
-		return nil, fmt.Errorf("the online mode reads files or a Reader: %w", ErrSpec)
-	}
-	rd, closeReader, err := s.openReader(ctx, false, min(s.Every, 64<<10))
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if cerr := closeReader(); err == nil && cerr != nil {
-			out, err = nil, cerr
-		}
-	}()
-	pass, err := rd.NewPass(ctx, 0, s.Every)
-	if err != nil {
-		return nil, err
-	}
-	defer pass.Close()
+func runOnline(ctx context.Context, s *Spec) (*Outcome, error) {
 	r := &runner{spec: s}
 	opts := s.stateOptions()
 	prec := ""
 	if opts.Precision != block.Float64.String() {
 		prec = opts.Precision
 	}
-	report := func(on *block.Online) *Pair {
+	var (
+		rd *stream.Reader
+		on *block.Online
+	)
+	report := func() *Pair {
 		dropped := 0
 		if s.DropInvalid {
 			dropped = int(max(0, rd.Dropped()))
 		}
 		return pairOf(on.Stats(), r.spaceInfos(rd.Spaces()), opts.Exponent, dropped, prec)
 	}
-	var (
-		on *block.Online
-		sp []block.Space
-	)
-	for {
-		b, err := pass.Next(ctx)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		sp = r.transform(sp, b)
+	err := r.eachBlock(ctx, "the online mode", s.Every, func(from *stream.Reader, b *stream.Block, sp []block.Space) error {
+		rd = from
 		if on == nil {
+			var err error
 			if on, err = block.NewOnline(b.Dims, s.blockOptions()); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		if err := on.Add(ctx, sp); err != nil {
-			return nil, err
+			return err
 		}
 		if b.N == s.Every && s.OnEvery != nil {
-			if err := s.OnEvery(report(on)); err != nil {
-				return nil, err
-			}
+			return s.OnEvery(report())
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if on == nil {
 		return nil, errors.New("the input has no rows")
 	}
-	return &Outcome{Results: Results{Pair: report(on)}}, nil
+	return &Outcome{Results: Results{Pair: report()}}, nil
+}
+
+// eachBlock is one pass over the input of the spec (files or a Reader,
+// not Data; what names the mode in that error) in blocks of rows rows:
+// fn gets the reader, each block and its spaces as the tiles see them
+// (rows normalised if asked), in order. The reader is closed after the
+// pass, and its error returned if there is no other.
+func (r *runner) eachBlock(ctx context.Context, what string, rows int, fn func(*stream.Reader, *stream.Block, []block.Space) error) (err error) {
+	s := r.spec
+	if s.Data != nil {
+		return fmt.Errorf("%s reads files or a Reader: %w", what, ErrSpec)
+	}
+	rd, closeReader, err := s.openReader(ctx, false, min(rows, 64<<10))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := closeReader(); err == nil {
+			err = cerr
+		}
+	}()
+	pass, err := rd.NewPass(ctx, 0, rows)
+	if err != nil {
+		return err
+	}
+	defer pass.Close()
+	var sp []block.Space
+	for {
+		b, err := pass.Next(ctx)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		sp = r.transform(sp, b)
+		if err := fn(rd, b, sp); err != nil {
+			return err
+		}
+	}
 }
 
 // runMinibatch is the minibatch estimator of a matrix job: every
