@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/dcor-stream/dcor-stream/block"
@@ -22,8 +23,11 @@ type runner struct {
 	hdr  Header
 	g    grid
 	st   *estimator.Stats
-	done tileSet
-	prog Progress
+	// parts are the state's Parts: set (fresh) before resume, which
+	// replaces them by the checkpoint's.
+	parts []Part
+	done  tileSet
+	prog  Progress
 
 	saved   time.Time // last checkpoint
 	resumed int
@@ -72,10 +76,13 @@ func (r *runner) resume(ctx context.Context, fresh *estimator.Stats) error {
 	if why == nil {
 		why = sameGrid(saved.Stats, fresh)
 	}
+	if now := (&State{Parts: r.parts}).kinds(); why == nil && !slices.Equal(saved.kinds(), now) {
+		why = fmt.Errorf("it holds the parts %v, this run's %v (other statistics asked)", saved.kinds(), now)
+	}
 	if why != nil {
 		return fmt.Errorf("checkpoint %s cannot be resumed: %v; remove it to start over: %w", cp, why, ErrState)
 	}
-	r.st = saved.Stats
+	r.st, r.parts = saved.Stats, saved.Parts
 	r.done = tileSet{iv: saved.Done}
 	r.resumed = r.done.count()
 	for _, v := range saved.Done {
@@ -151,7 +158,7 @@ func (r *runner) added(tl block.Tile) error {
 func (r *runner) state() *State {
 	h := r.hdr
 	h.Done = r.done.intervals()
-	return &State{Header: h, Stats: r.st}
+	return &State{Header: h, Stats: r.st, Parts: r.parts}
 }
 
 // finish ends the run after the schedule returned err: on cancellation it

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"slices"
+	"strings"
 
 	"github.com/dcor-stream/dcor-stream/block"
 	"github.com/dcor-stream/dcor-stream/estimator"
@@ -30,6 +31,10 @@ var (
 type State struct {
 	Header
 	Stats *estimator.Stats
+	// Parts are the additive sums of the statistics a Spec asks beyond
+	// Stats (see Part), in no particular order; Merge adds them kind by
+	// kind. A state file holds them sorted by Kind.
+	Parts []Part
 	// Source names the state in messages (ReadStateFile sets the path);
 	// optional.
 	Source string
@@ -100,23 +105,102 @@ func (h *Header) Whole() bool {
 // A state file is, all integers little endian:
 //
 //	bytes 0..7     magic "DCSTATE\n"
-//	bytes 8..11    format version, uint32 (2)
+//	bytes 8..11    format version, uint32 (3)
 //	bytes 12..19   length L of the whole file in bytes, uint64
 //	bytes 20..23   length H of the header, uint32
 //	H bytes        the header: JSON of Header
-//	L−28−H bytes   the estimator state (estimator.Stats.MarshalBinary)
+//	8 bytes        length S of the estimator state, uint64
+//	S bytes        the estimator state (estimator.Stats.MarshalBinary)
+//	4 bytes        the number P of parts, uint32
+//	P times        a part: the length of its kind, uint16; the kind;
+//	               the length B of its encoding, uint64; B bytes of
+//	               Part.MarshalBinary; the parts sorted by kind
 //	last 4 bytes   CRC-32C (Castagnoli) of bytes 0..L−5, uint32
 //
 // The checksum and the length are verified before anything else is read,
-// so any single-bit change is refused. Format 1 (dcor-stream before the
-// engine package: "DCSTATE\n", a uvarint, a JSON header with "version":1,
-// the estimator encoding 3) is recognised and refused with ErrOldState.
+// so any single-bit change is refused. Format 2 (the same without S, P
+// and the parts: the estimator state runs to the checksum) is read as a
+// state without parts. Format 1 (dcor-stream before the engine package:
+// "DCSTATE\n", a uvarint, a JSON header with "version":1, the estimator
+// encoding 3) is recognised and refused with ErrOldState.
 const (
 	stateMagic   = "DCSTATE\n"
-	stateVersion = 2
+	stateVersion = 3
 	// maxHeader bounds the header length a file may claim.
 	maxHeader = 64 << 20
 )
+
+// A Part is an additive part of a state beyond its Stats: the sums that a
+// statistic asked by the Spec adds over the tiles or rows of a job (for
+// example the feature-space sums of linear CKA), saved in checkpoints and
+// state files with the Stats and added across shards by Merge. Its
+// encoding must be canonical (equal sums, equal bytes) and its Merge
+// exact, so that merged and resumed states keep the one-process bits.
+type Part interface {
+	// Kind names the part in state files: one part of each kind per
+	// state, decoded by the function registered for it (registerPart).
+	Kind() string
+	MarshalBinary() ([]byte, error)
+	// Merge adds o, a part of the same kind from another shard of the
+	// same job.
+	Merge(o Part) error
+}
+
+// partDecoders decode the parts of state files, by kind.
+var partDecoders = map[string]func([]byte) (Part, error){}
+
+// registerPart makes parts of kind decodable; called from init.
+func registerPart(kind string, decode func([]byte) (Part, error)) {
+	if _, dup := partDecoders[kind]; dup {
+		panic("job: part kind " + kind + " registered twice")
+	}
+	partDecoders[kind] = decode
+}
+
+// Part returns the part of kind, or nil.
+func (s *State) Part(kind string) Part {
+	for _, p := range s.Parts {
+		if p.Kind() == kind {
+			return p
+		}
+	}
+	return nil
+}
+
+// sortedParts returns s.Parts sorted by kind, or an error for a kind held
+// twice or not registered.
+func (s *State) sortedParts() ([]Part, error) {
+	ps := slices.Clone(s.Parts)
+	slices.SortFunc(ps, func(a, b Part) int { return strings.Compare(a.Kind(), b.Kind()) })
+	for i, p := range ps {
+		if _, ok := partDecoders[p.Kind()]; !ok {
+			return nil, fmt.Errorf("part of unknown kind %q", p.Kind())
+		}
+		if i > 0 && ps[i-1].Kind() == p.Kind() {
+			return nil, fmt.Errorf("two parts of kind %q", p.Kind())
+		}
+	}
+	return ps, nil
+}
+
+// kinds returns the sorted kinds of the parts of s.
+func (s *State) kinds() []string {
+	var k []string
+	for _, p := range s.Parts {
+		k = append(k, p.Kind())
+	}
+	slices.Sort(k)
+	return k
+}
+
+// copyPart returns a copy of p, through its encoding.
+func copyPart(p Part) (Part, error) {
+	b, err := p.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	return partDecoders[p.Kind()](b)
+}
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -130,14 +214,30 @@ func (s *State) MarshalBinary() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := 24 + len(head) + len(body) + 4
-	b := make([]byte, 0, l)
+	ps, err := s.sortedParts()
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, 40+len(head)+len(body))
 	b = append(b, stateMagic...)
 	b = binary.LittleEndian.AppendUint32(b, stateVersion)
-	b = binary.LittleEndian.AppendUint64(b, uint64(l))
+	b = binary.LittleEndian.AppendUint64(b, 0) // the length, below
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(head)))
 	b = append(b, head...)
+	b = binary.LittleEndian.AppendUint64(b, uint64(len(body)))
 	b = append(b, body...)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(ps)))
+	for _, p := range ps {
+		enc, err := p.MarshalBinary()
+		if err != nil {
+			return nil, fmt.Errorf("part %s: %w", p.Kind(), err)
+		}
+		b = binary.LittleEndian.AppendUint16(b, uint16(len(p.Kind())))
+		b = append(b, p.Kind()...)
+		b = binary.LittleEndian.AppendUint64(b, uint64(len(enc)))
+		b = append(b, enc...)
+	}
+	binary.LittleEndian.PutUint64(b[12:], uint64(len(b)+4))
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli)), nil
 }
 
@@ -159,7 +259,8 @@ func (s *State) UnmarshalBinary(b []byte) error {
 	if len(b) < 28 {
 		return bad("truncated (%d bytes)", len(b))
 	}
-	if v := binary.LittleEndian.Uint32(b[8:]); v != stateVersion {
+	v := binary.LittleEndian.Uint32(b[8:])
+	if v != stateVersion && v != 2 {
 		if old(b) {
 			return fmt.Errorf("written by an earlier dcor-stream (state format 1, estimator encoding 3), which this one (format %d) does not read: "+
 				"rerun that shard or job with this dcor-stream, or merge its states with the dcor-stream that wrote them: %w", stateVersion, ErrOldState)
@@ -182,15 +283,77 @@ func (s *State) UnmarshalBinary(b []byte) error {
 	if err := dec.Decode(&hdr); err != nil {
 		return bad("header: %v", err)
 	}
+	body, rest := b[24+h:len(b)-4], []byte(nil)
+	if v == stateVersion {
+		var ok bool
+		if body, rest, ok = chunk(body, 8); !ok {
+			return bad("estimator state of %d bytes in a file of %d", binary.LittleEndian.Uint64(b[24+h:]), len(b))
+		}
+	}
 	st := new(estimator.Stats)
-	if err := st.UnmarshalBinary(b[24+h : len(b)-4]); err != nil {
+	if err := st.UnmarshalBinary(body); err != nil {
 		return bad("%v", err)
 	}
 	if err := hdr.check(st); err != nil {
 		return bad("%v", err)
 	}
-	s.Header, s.Stats = hdr, st
+	var parts []Part
+	if v == stateVersion {
+		if len(rest) < 4 {
+			return bad("truncated before its parts")
+		}
+		count := binary.LittleEndian.Uint32(rest)
+		rest = rest[4:]
+		prev := ""
+		for i := uint32(0); i < count; i++ {
+			kind, r, ok := chunk(rest, 2)
+			if !ok {
+				return bad("part %d: truncated", i+1)
+			}
+			enc, r, ok := chunk(r, 8)
+			if !ok {
+				return bad("part %q: truncated", kind)
+			}
+			rest = r
+			decode, known := partDecoders[string(kind)]
+			switch {
+			case !known:
+				return bad("part of kind %q, which this dcor-stream does not know", kind)
+			case i > 0 && string(kind) <= prev:
+				return bad("parts not sorted by kind (%q after %q)", kind, prev)
+			}
+			prev = string(kind)
+			p, err := decode(enc)
+			if err != nil {
+				return bad("part %s: %v", kind, err)
+			}
+			parts = append(parts, p)
+		}
+		if len(rest) != 0 {
+			return bad("%d bytes after the parts", len(rest))
+		}
+	}
+	s.Header, s.Stats, s.Parts = hdr, st, parts
 	return nil
+}
+
+// chunk splits b into a piece whose length is the little-endian integer
+// of size bytes (2 or 8) at its start, and the rest.
+func chunk(b []byte, size int) (piece, rest []byte, ok bool) {
+	if len(b) < size {
+		return nil, nil, false
+	}
+	var l uint64
+	if size == 2 {
+		l = uint64(binary.LittleEndian.Uint16(b))
+	} else {
+		l = binary.LittleEndian.Uint64(b)
+	}
+	if l > uint64(len(b)-size) {
+		return nil, nil, false
+	}
+	b = b[size:]
+	return b[:l], b[l:], true
 }
 
 // old reports whether b is a state file of format 1: the magic, a
@@ -298,6 +461,14 @@ func Merge(states ...*State) (*State, error) {
 	first := states[0]
 	seen := make(map[int]int)
 	total := new(estimator.Stats)
+	var parts []Part
+	for _, p := range first.Parts {
+		c, err := copyPart(p)
+		if err != nil {
+			return nil, fmt.Errorf("%s: part %s: %w", first.name(0), p.Kind(), err)
+		}
+		parts = append(parts, c)
+	}
 	for i, s := range states {
 		if err := Compatible(&first.Header, &s.Header); err != nil {
 			return nil, fmt.Errorf("%s and %s are not shards of one job: %w", first.name(0), s.name(i), err)
@@ -316,6 +487,17 @@ func Merge(states ...*State) (*State, error) {
 		if err := total.Merge(s.Stats); err != nil {
 			return nil, fmt.Errorf("%s: %w", s.name(i), err)
 		}
+		if i == 0 {
+			continue
+		}
+		if a, b := first.kinds(), s.kinds(); !slices.Equal(a, b) {
+			return nil, fmt.Errorf("%s holds the parts %v, %s the parts %v (asked for other statistics): %w", first.name(0), a, s.name(i), b, ErrState)
+		}
+		for _, p := range parts {
+			if err := p.Merge(s.Part(p.Kind())); err != nil {
+				return nil, fmt.Errorf("%s: part %s: %w", s.name(i), p.Kind(), err)
+			}
+		}
 	}
 	var missing []int
 	for i := range first.Shards {
@@ -333,5 +515,5 @@ func Merge(states ...*State) (*State, error) {
 	if h.Tiles[1] > 0 {
 		h.Done = [][2]int{h.Tiles}
 	}
-	return &State{Header: h, Stats: total}, nil
+	return &State{Header: h, Stats: total, Parts: parts}, nil
 }
