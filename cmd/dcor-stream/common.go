@@ -59,6 +59,8 @@ type computeFlags struct {
 	seed         uint64  // -seed
 	cka          bool    // -cka
 	normalize    bool    // -normalize-rows
+	key          string  // -key
+	keyMissing   string  // -key-missing
 
 	afterPass func(pass int) // tests: called after each pass of -mem
 }
@@ -84,6 +86,8 @@ func (c *computeFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.permutations, "permutations", 0, "`R` permutations for the permutation test of independence (and of pdcov given Z); each costs about half an exact run")
 	fs.Uint64Var(&c.seed, "seed", 1, "`SEED` of the -permutations")
 	fs.BoolVar(&c.normalize, "normalize-rows", false, "scale every sample's vector to unit L2 norm, per space, before distances (as the seed paper's training loss, Distance_Correlation, does; its heatmap and partial scripts do not)")
+	fs.StringVar(&c.key, "key", "", "align the files by the sample IDs of `COLUMN` (integers or strings) instead of row order; a .npy file's IDs are the .npy beside it named COLUMN or ids, with its prefix (PREFIX.ids.npy, as examples/pytorch writes)")
+	fs.StringVar(&c.keyMissing, "key-missing", "error", "with -key, IDs not in every file: error, or drop (keep the IDs in every file, and say how many were dropped)")
 	fs.BoolVar(&c.cka, "cka", false, "add debiased linear CKA and unbiased linear HSIC (feature space, O(n·p·q))")
 }
 
@@ -114,6 +118,8 @@ func (c *computeFlags) check() error {
 		return usagef("-ci-level %v is outside (0, 1)", c.ciLevel)
 	case c.permutations < 0:
 		return usagef("-permutations %d is negative", c.permutations)
+	case c.keyMissing != "error" && c.keyMissing != "drop":
+		return usagef("-key-missing %q: want error or drop", c.keyMissing)
 	case (c.ci || c.permutations > 0 || c.cka) && (c.mem > 0 || c.shard != ""):
 		return usagef("-ci, -permutations and -cka need the data in memory and the whole job (not -mem or -shard), for now")
 	}
@@ -149,7 +155,17 @@ func (c *computeFlags) spec(file string, stdin io.Reader) job.Spec {
 		Permutations:    c.permutations,
 		Seed:            c.seed,
 		CKA:             c.cka,
+		Key:             c.key,
+		KeyMissing:      keyMissing(c.key, c.keyMissing),
 	}
+}
+
+// keyMissing is the Spec.KeyMissing of the flags: none without -key.
+func keyMissing(key, missing string) string {
+	if key == "" {
+		return ""
+	}
+	return missing
 }
 
 func blockSize(estimator string, b int) int {
