@@ -1,6 +1,7 @@
 package stream_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -283,5 +284,56 @@ func TestKeyDropInvalid(t *testing.T) {
 	row := slices.Index(perm, 17)
 	if want := fmt.Sprintf(`%s: column "y": row %d: NaN`, b, row); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("%v, want %q", err, want)
+	}
+}
+
+// TestKeyObjectsAndStdin: the IDs of a .npy object are the object beside
+// it; standard input, read once for its IDs and once for its rows, is
+// spilled, and the spill and the rewritten files leave TempDir empty.
+func TestKeyObjectsAndStdin(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	const n = 90
+	ds := newDataset(n, 9)
+	perm := rand.New(rand.NewPCG(9, 9)).Perm(n)
+	dir, tmp := t.TempDir(), t.TempDir()
+	keyCSV(t, filepath.Join(dir, "a.csv"), ds, nil, true, intID)
+	ys, idv := make([]float64, n), make([]int64, n)
+	for j, i := range perm {
+		ys[j], idv[j] = ds.y[i], int64(1000+7*i)
+	}
+	writeNpy(t, filepath.Join(dir, "m.y.npy"), fmt.Sprintf("(%d,)", n), ys)
+	writeInt64Npy(t, filepath.Join(dir, "m.ids.npy"), idv)
+	serveS3(t, dir)
+	specs := []stream.Spec{{File: "s3://acts/a.csv", Columns: []string{"x_*"}}, {File: "s3://acts/m.y.npy", Columns: []string{"data"}}}
+	tab, err := stream.Load(t.Context(), "", specs, stream.Options{Alloc: mem, Key: "id", TempDir: tmp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(tab.Spaces[0].Data, ds.x) || !slices.Equal(tab.Spaces[1].Data, ds.y) {
+		t.Errorf("objects aligned by ID differ from the rows in order")
+	}
+
+	// Standard input: an IPC stream of the IDs and y, shuffled.
+	in := filepath.Join(dir, "in.arrows")
+	sch := arrow.NewSchema([]arrow.Field{field("y", arrow.PrimitiveTypes.Float64), field("id", arrow.BinaryTypes.String)}, nil)
+	writeIPC(t, mem, in, sch, rowsJSON(0, n, func(j int) string {
+		return fmt.Sprintf(`{"y": %v, "id": %q}`, strconv.FormatFloat(ds.y[perm[j]], 'g', -1, 64), strID(perm[j]))
+	}))
+	data, err := os.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyCSV(t, filepath.Join(dir, "sa.csv"), ds, nil, true, strID)
+	specs = []stream.Spec{{File: filepath.Join(dir, "sa.csv"), Columns: []string{"x_*"}}, {File: "-", Columns: []string{"y"}}}
+	tab, err = stream.Load(t.Context(), "", specs, stream.Options{Alloc: mem, Key: "id", Stdin: bytes.NewReader(data), TempDir: tmp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(tab.Spaces[1].Data, ds.y) {
+		t.Errorf("stdin aligned by ID differs from the rows in order")
+	}
+	if ents, err := os.ReadDir(tmp); err != nil || len(ents) != 0 {
+		t.Errorf("temporary directory holds %v (err %v) after Close", ents, err)
 	}
 }
