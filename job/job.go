@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/dcor-stream/dcor-stream/block"
@@ -304,6 +305,8 @@ func (s *Spec) check() error {
 		return bad("-key-missing %q: want error or drop", s.KeyMissing)
 	case s.KeyMissing != "" && s.Key == "":
 		return bad("-key-missing goes with -key")
+	case s.Key != "" && (s.Every > 0 || s.Estimator == "blocks") && slices.Contains(s.files(), "stdin"):
+		return bad("-key reads every sample ID before the first row: not with the online mode or the block estimator on standard input, which may not end")
 	case s.Matrix == nil && k != 2 && k != 3:
 		return bad("the pair mode takes 2 or 3 spaces (x, y and z), not %d", k)
 	case s.Every > 0 && s.Estimator != "blocks" && (s.Matrix != nil || s.Memory > 0 || s.Shards > 1 || s.Checkpoint != nil):

@@ -308,3 +308,18 @@ func TestKeyDrop(t *testing.T) {
 		t.Errorf("notified %q, want %q", msgs, wantMsg)
 	}
 }
+
+// TestKeySpec: -key needs files, and not an endless standard input.
+func TestKeySpec(t *testing.T) {
+	for _, spec := range []job.Spec{
+		{Data: smallData(10), Key: "id"},
+		{Spaces: fileSpecs("-:x", "-:y"), Key: "id", Every: 100},
+		{Spaces: fileSpecs("-:x", "-:y"), Key: "id", Estimator: "blocks", Block: 10},
+		{Spaces: fileSpecs("a:x", "b:y"), Key: "id", KeyMissing: "keep"},
+		{Spaces: fileSpecs("a:x", "b:y"), KeyMissing: "drop"},
+	} {
+		if _, err := job.Run(t.Context(), spec); !errors.Is(err, job.ErrSpec) {
+			t.Errorf("%+v: %v, want ErrSpec", spec, err)
+		}
+	}
+}

@@ -337,3 +337,25 @@ func TestKeyObjectsAndStdin(t *testing.T) {
 		t.Errorf("temporary directory holds %v (err %v) after Close", ents, err)
 	}
 }
+
+// TestKeyOneFile: the spaces of one file keep its order (nothing is
+// rewritten), and its IDs are still checked.
+func TestKeyOneFile(t *testing.T) {
+	dir := t.TempDir()
+	ds := newDataset(30, 2)
+	a, dup := filepath.Join(dir, "a.csv"), filepath.Join(dir, "dup.csv")
+	keyCSV(t, a, ds, nil, true, intID)
+	keyCSV(t, dup, ds, []int{0, 1, 2, 1}, true, intID)
+	r, err := stream.NewReader(t.Context(), "", []stream.Spec{{File: a, Columns: []string{"x_0"}}, {File: a, Columns: []string{"x_1", "x_2"}}}, stream.Options{Key: "id"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if rep := r.Key(); rep.N != 30 || len(rep.Files) != 1 || rep.Reordered[0] {
+		t.Errorf("one file: report %+v, want 30 samples of one file, not rewritten", rep)
+	}
+	_, err = stream.NewReader(t.Context(), "", []stream.Spec{{File: dup, Columns: []string{"x_0"}}, {File: dup, Columns: []string{"x_1"}}}, stream.Options{Key: "id"})
+	if !errors.Is(err, stream.ErrKey) || !strings.Contains(err.Error(), intID(1)+" at rows 1, 3") {
+		t.Errorf("one file with a duplicate: %v, want ErrKey naming %s at rows 1, 3", err, intID(1))
+	}
+}
