@@ -22,7 +22,7 @@ import (
 // pass reads aligned files front to back, as without a key:
 //
 //  1. the IDs of each file: its key column, or for a .npy file the .npy
-//     file of IDs beside it (KeyFile); a file holding several spaces is
+//     file of IDs beside it (keyFile); a file holding several spaces is
 //     read once;
 //  2. each file's rows sorted by ID (4 bytes a row), a duplicate ID is an
 //     error; a k-way merge of the sorted files finds the IDs in every file
@@ -53,13 +53,13 @@ type KeyReport struct {
 // Key returns the report of the alignment by Options.Key; nil without one.
 func (r *Reader) Key() *KeyReport { return r.key }
 
-// KeyFile returns the .npy file of the sample IDs of the .npy file data
+// keyFile returns the .npy file of the sample IDs of the .npy file data
 // for the key name: the first that exists of, for data DIR/A.B.C.npy,
 // DIR/A.B.name, DIR/A.name and DIR/name, with ".npy" added to name if it
 // has not that extension, then the same with name "ids" (examples/pytorch
 // writes PREFIX.ids.npy beside PREFIX.LAYER.npy). exists reports whether a
 // file exists. It returns the candidates tried if none does.
-func KeyFile(data, name string, exists func(string) bool) (string, []string) {
+func keyFile(data, name string, exists func(string) bool) (string, []string) {
 	dir, base := "", data
 	if i := strings.LastIndexAny(data, `/\`); i >= 0 {
 		dir, base = data[:i+1], data[i+1:]
@@ -156,7 +156,7 @@ func (r *Reader) keyColumn(ctx context.Context, in *input, aopts arrowio.Options
 			}
 			return isFile(p)
 		}
-		p, tried := KeyFile(in.path, key, exists)
+		p, tried := keyFile(in.path, key, exists)
 		if p == "" {
 			return nil, &Error{File: in.src.Name(), Row: -1, Err: ErrColumn,
 				Msg: fmt.Sprintf("a .npy file has no columns but its data: its sample IDs (-key %q) are a .npy file beside it, and none of %s exists", key, strings.Join(tried, ", "))}

@@ -87,7 +87,7 @@ func (c *computeFlags) register(fs *flag.FlagSet) {
 	fs.Uint64Var(&c.seed, "seed", 1, "`SEED` of the -permutations")
 	fs.BoolVar(&c.normalize, "normalize-rows", false, "scale every sample's vector to unit L2 norm, per space, before distances (as the seed paper's training loss, Distance_Correlation, does; its heatmap and partial scripts do not)")
 	fs.StringVar(&c.key, "key", "", "align the files by the sample IDs of `COLUMN` (integers or strings) instead of row order; a .npy file's IDs are the .npy beside it named COLUMN or ids, with its prefix (PREFIX.ids.npy, as examples/pytorch writes)")
-	fs.StringVar(&c.keyMissing, "key-missing", "error", "with -key, IDs not in every file: error, or drop (keep the IDs in every file, and say how many were dropped)")
+	fs.StringVar(&c.keyMissing, "key-missing", "error", "`MODE` for the IDs not in every file (with -key): error, or drop (keep the IDs in every file, and say how many rows were dropped)")
 	fs.BoolVar(&c.cka, "cka", false, "add debiased linear CKA and unbiased linear HSIC (feature space, O(n·p·q))")
 }
 
