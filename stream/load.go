@@ -47,9 +47,8 @@ type Options struct {
 	// Key, if not "", aligns the files by sample ID instead of row order:
 	// it names the column of the IDs (integers or strings) in every file;
 	// a .npy file's IDs are a .npy file beside it (PREFIX.KEY.npy or
-	// PREFIX.ids.npy: see keyFile in key.go). Sample i
-	// is the i-th row of the first file (that of the first spec) whose ID
-	// is in every file. NewReader reads and joins the IDs before any row
+	// PREFIX.ids.npy: see keyFile in key.go). Sample i is the i-th row of
+	// the first file (that of the first spec) whose ID is in every file. NewReader reads and joins the IDs before any row
 	// is decoded: an ID twice in a file, or in one file and not in
 	// another, is an error wrapping ErrKey that counts them and shows a
 	// few. Globs of the specs do not match the key column. See key.go for
