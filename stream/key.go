@@ -55,7 +55,7 @@ func (r *Reader) Key() *KeyReport { return r.key }
 
 // keyFile returns the .npy file of the sample IDs of the .npy file data
 // for the key name: the first that exists of, for data DIR/A.B.C.npy,
-// DIR/A.B.name, DIR/A.name and DIR/name, with ".npy" added to name if it
+// DIR/A.B.C.name, DIR/A.B.name, DIR/A.name and DIR/name, with ".npy" added to name if it
 // has not that extension, then the same with name "ids" (examples/pytorch
 // writes PREFIX.ids.npy beside PREFIX.LAYER.npy). exists reports whether a
 // file exists. It returns the candidates tried if none does.
@@ -80,7 +80,7 @@ func keyFile(data, name string, exists func(string) bool) (string, []string) {
 		if !strings.HasSuffix(strings.ToLower(nm), ".npy") {
 			nm += ".npy"
 		}
-		for j := len(parts) - 1; j >= 0; j-- {
+		for j := len(parts); j >= 0; j-- {
 			prefix := strings.Join(parts[:j], ".")
 			if j > 0 {
 				prefix += "."
