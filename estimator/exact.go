@@ -80,11 +80,34 @@ func (b *bank) add(i int, x float64) {
 }
 
 // addSlice adds src[i] to row off+i exactly, for every i. Values must be
-// finite. The layout is widened once for the whole slice (to the limbs of
-// the lowest possible bit of each value's exponent, a limb or so wider than
-// add's least layout at most), then each value takes two limb additions
-// and, rarely, a carry.
+// finite.
+//
+// The common case, values inside the layout already made for the values
+// added before (row sums of one scale, tile after tile), takes addScaled,
+// which checks each value's exponent against the layout and places it
+// without a data-dependent branch: the signs of shifted row sums are
+// random, and a branch on them mispredicts about every other value. From
+// the first value outside, the layout is widened once for the rest of the
+// slice (fit), which is then added by addScaled if the new layout allows,
+// else value by value (addEach).
 func (b *bank) addSlice(off int, src []float64) {
+	m := b.addScaled(off, src)
+	if m == len(src) {
+		return
+	}
+	off, src = off+m, src[m:]
+	if !b.fit(src) {
+		return // all zero
+	}
+	m = b.addScaled(off, src)
+	b.addEach(off+m, src[m:])
+}
+
+// fit widens the layout for every value of src: down to the limb of the
+// lowest possible bit of each value's exponent (a limb or so wider than
+// add's least layout at most) and up to the headroom above the largest.
+// It reports false if every value is zero.
+func (b *bank) fit(src []float64) bool {
 	lo, hi, any := math.MaxInt, math.MinInt, false
 	for _, x := range src {
 		u := math.Float64bits(x) &^ (1 << 63)
@@ -99,12 +122,18 @@ func (b *bank) addSlice(off int, src []float64) {
 		lo, hi, any = min(lo, e), max(hi, top), true
 	}
 	if !any {
-		return
+		return false
 	}
 	if b.w == 0 || hi > b.top {
 		b.top = hi
 	}
 	b.ensure(floorDiv64(lo), b.top)
+	return true
+}
+
+// addEach adds src[i] to row off+i exactly, for every i, in a layout that
+// fits every value of src.
+func (b *bank) addEach(off int, src []float64) {
 	w, base := b.w, 64*b.lo
 	v := b.v[off*w : (off+len(src))*w]
 	for i, x := range src {
@@ -133,6 +162,58 @@ func (b *bank) addSlice(off int, src []float64) {
 			addMag(row, a0, a1)
 		}
 	}
+}
+
+// addScaled adds src[0], src[1], … exactly to rows off, off+1, … for as
+// long as they are non-zero normal values that the layout holds in its
+// first two limbs without widening: multiples of 2^base, base = 64·lo
+// (at least 2^−1022), below both 2^(base+116) and 2^top. It returns how
+// many it added.
+//
+// The integer y = |x|·2^−base (exact: x times a power of two, normal) is
+// split in floating point as
+//
+//	y = h·2^63 + l,  h = floor(y·2^−63) < 2^53,  0 <= l < 2^63,
+//
+// both parts exact (l is y's low bits; h is the truncation of y·2^−63,
+// which for y >= 0 is its floor), and the two limbs l + h·2^63 are added,
+// complemented if x < 0 (with the 1 of the two's complement as the first
+// carry in) and sign-extended to the row's top.
+func (b *bank) addScaled(off int, src []float64) int {
+	base := 64 * b.lo
+	if b.w == 0 || base < -1022 {
+		return 0
+	}
+	// The exponent fields of the values allowed: [eLo, eHi].
+	eLo, eHi := base+1075, min(base+116, b.top)+1022
+	if eHi < eLo || eHi > 2046 {
+		return 0
+	}
+	lowest := uint64(eLo) << 52
+	span := uint64(eHi+1)<<52 - lowest
+	scale := math.Float64frombits(uint64(1023-base) << 52)
+	w := b.w
+	v := b.v[off*w : (off+len(src))*w]
+	for i, x := range src {
+		u := math.Float64bits(x)
+		mag := u &^ (1 << 63)
+		if mag-lowest >= span {
+			return i
+		}
+		y := math.Float64frombits(mag) * scale
+		h := int64(y * 0x1p-63) // floor, as y >= 0
+		lo := uint64(int64(y - float64(float64(h)*0x1p63)))
+		hi := uint64(h)
+		neg := uint64(int64(u) >> 63) // all ones if x < 0
+		r := v[i*w : (i+1)*w]
+		var c uint64
+		r[0], c = bits.Add64(r[0], (lo|hi<<63)^neg, neg&1)
+		r[1], c = bits.Add64(r[1], (hi>>1)^neg, c)
+		for j := 2; j < len(r); j++ {
+			r[j], c = bits.Add64(r[j], neg, c)
+		}
+	}
+	return len(src)
 }
 
 // addMag adds a1·2^64 + a0 to the two's-complement integer r (len(r) >= 2).
