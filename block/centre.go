@@ -46,16 +46,23 @@ func scaleExponent(s Space, m int) int {
 	_, e1 := math.Frexp(big)
 	e1 = clampScale(e1)
 	s1 := math.Ldexp(1, -e1)
-	mu := make([]float64, s.Dim)
-	for i, v := range rows {
-		mu[i%s.Dim] += v * s1
+	// Row by row (no i%Dim, a division per value): each column's sum
+	// still adds its rows in order.
+	d := s.Dim
+	mu := make([]float64, d)
+	for i := 0; i < len(rows); i += d {
+		for q, v := range rows[i : i+d] {
+			mu[q] += v * s1
+		}
 	}
 	for q := range mu {
 		mu[q] /= float64(m)
 	}
 	var r float64
-	for i, v := range rows {
-		r = max(r, math.Abs(v*s1-mu[i%s.Dim]))
+	for i := 0; i < len(rows); i += d {
+		for q, v := range rows[i : i+d] {
+			r = max(r, math.Abs(v*s1-mu[q]))
+		}
 	}
 	if r == 0 {
 		// A constant space: any scale leaves its distances at 0.
@@ -92,12 +99,21 @@ func columnMedians(s Space, m int, scale float64) []float64 {
 	if m == 0 {
 		return mu
 	}
-	col := make([]float64, m)
-	for q := range mu {
+	// The columns are gathered a cache line (8 values) of each row at a
+	// time, in row order as before: the rows are read once, not once a
+	// column.
+	const group = 8
+	cols := make([]float64, min(group, s.Dim)*m)
+	for q0 := 0; q0 < s.Dim; q0 += group {
+		g := min(group, s.Dim-q0)
 		for i := range m {
-			col[i] = s.Data[i*s.Dim+q] * scale
+			for c, v := range s.Data[i*s.Dim+q0 : i*s.Dim+q0+g] {
+				cols[c*m+i] = v * scale
+			}
 		}
-		mu[q] = roundBits(selectKth(col, (m-1)/2), roundingBits)
+		for c := range g {
+			mu[q0+c] = roundBits(selectKth(cols[c*m:(c+1)*m], (m-1)/2), roundingBits)
+		}
 	}
 	return mu
 }
