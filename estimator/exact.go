@@ -86,21 +86,29 @@ func (b *bank) add(i int, x float64) {
 // added before (row sums of one scale, tile after tile), takes addScaled,
 // which checks each value's exponent against the layout and places it
 // without a data-dependent branch: the signs of shifted row sums are
-// random, and a branch on them mispredicts about every other value. From
-// the first value outside, the layout is widened once for the rest of the
-// slice (fit), which is then added by addScaled if the new layout allows,
-// else value by value (addEach).
+// random, and a branch on them mispredicts about every other value. At the
+// first value outside, the layout is widened once for the rest of the
+// slice (fit); a value still outside addScaled's range (one far below the
+// slice's largest) is then added alone (add), and addScaled goes on.
 func (b *bank) addSlice(off int, src []float64) {
-	m := b.addScaled(off, src)
-	if m == len(src) {
-		return
-	}
-	off, src = off+m, src[m:]
-	if !b.fit(src) {
+	if b.w == 0 && !b.fit(src) {
 		return // all zero
 	}
-	m = b.addScaled(off, src)
-	b.addEach(off+m, src[m:])
+	fitted := false
+	for len(src) > 0 {
+		m := b.addScaled(off, src)
+		off, src = off+m, src[m:]
+		switch {
+		case len(src) == 0:
+			return
+		case !fitted:
+			b.fit(src)
+			fitted = true
+		default:
+			b.add(off, src[0])
+			off, src = off+1, src[1:]
+		}
+	}
 }
 
 // fit widens the layout for every value of src: down to the limb of the
@@ -131,44 +139,13 @@ func (b *bank) fit(src []float64) bool {
 	return true
 }
 
-// addEach adds src[i] to row off+i exactly, for every i, in a layout that
-// fits every value of src.
-func (b *bank) addEach(off int, src []float64) {
-	w, base := b.w, 64*b.lo
-	v := b.v[off*w : (off+len(src))*w]
-	for i, x := range src {
-		u := math.Float64bits(x)
-		mag := u &^ (1 << 63)
-		if mag == 0 {
-			continue
-		}
-		exp := int(mag >> 52)
-		m := mag & (1<<52 - 1)
-		e := -1074
-		if exp != 0 {
-			m |= 1 << 52
-			e = exp - 1075
-		}
-		o := e - base
-		li, sh := o>>6, uint(o&63)
-		row := v[i*w+li : (i+1)*w]
-		a0, a1 := m<<sh, m>>(64-sh)
-		if sh == 0 {
-			a1 = 0
-		}
-		if u>>63 != 0 {
-			subMag(row, a0, a1)
-		} else {
-			addMag(row, a0, a1)
-		}
-	}
-}
-
 // addScaled adds src[0], src[1], … exactly to rows off, off+1, … for as
-// long as they are non-zero normal values that the layout holds in its
-// first two limbs without widening: multiples of 2^base, base = 64·lo
-// (at least 2^−1022), below both 2^(base+116) and 2^top. It returns how
-// many it added.
+// long as they are zeros or normal values that two limbs of the layout
+// hold without widening: multiples of 2^base below both 2^(base+116) and
+// 2^top, where base = 64·(lo+l), the limb l the lowest that leaves room
+// for the largest values (so that a far smaller value added once, which
+// widened the layout downwards, does not push the others out). It
+// returns how many it added.
 //
 // The integer y = |x|·2^−base (exact: x times a power of two, normal) is
 // split in floating point as
@@ -176,17 +153,19 @@ func (b *bank) addEach(off int, src []float64) {
 //	y = h·2^63 + l,  h = floor(y·2^−63) < 2^53,  0 <= l < 2^63,
 //
 // both parts exact (l is y's low bits; h is the truncation of y·2^−63,
-// which for y >= 0 is its floor), and the two limbs l + h·2^63 are added,
-// complemented if x < 0 (with the 1 of the two's complement as the first
-// carry in) and sign-extended to the row's top.
+// which for y >= 0 is its floor), and the two limbs l + h·2^63 are added
+// at limb l, complemented if x < 0 (with the 1 of the two's complement as
+// the first carry in) and sign-extended to the row's top. Limb l+1 lies
+// in the layout: base+64 < top+12 < 64·(lo+w), the layout's headroom.
 func (b *bank) addScaled(off int, src []float64) int {
-	base := 64 * b.lo
-	if b.w == 0 || base < -1022 {
+	if b.w == 0 {
 		return 0
 	}
+	l := max(0, -floorDiv64(64*b.lo+116-b.top)) // ceil((top−116)/64) − lo
+	base := 64 * (b.lo + l)
 	// The exponent fields of the values allowed: [eLo, eHi].
 	eLo, eHi := base+1075, min(base+116, b.top)+1022
-	if eHi < eLo || eHi > 2046 {
+	if base < -1022 || eHi < eLo || eHi > 2046 {
 		return 0
 	}
 	lowest := uint64(eLo) << 52
@@ -197,7 +176,7 @@ func (b *bank) addScaled(off int, src []float64) int {
 	for i, x := range src {
 		u := math.Float64bits(x)
 		mag := u &^ (1 << 63)
-		if mag-lowest >= span {
+		if mag-lowest >= span && mag != 0 {
 			return i
 		}
 		y := math.Float64frombits(mag) * scale
@@ -205,7 +184,7 @@ func (b *bank) addScaled(off int, src []float64) int {
 		lo := uint64(int64(y - float64(float64(h)*0x1p63)))
 		hi := uint64(h)
 		neg := uint64(int64(u) >> 63) // all ones if x < 0
-		r := v[i*w : (i+1)*w]
+		r := v[i*w+l : (i+1)*w]
 		var c uint64
 		r[0], c = bits.Add64(r[0], (lo|hi<<63)^neg, neg&1)
 		r[1], c = bits.Add64(r[1], (hi>>1)^neg, c)

@@ -66,6 +66,28 @@ func TestBankAddSlice(t *testing.T) {
 	}
 }
 
+// TestBankAddScaledStays checks that a value far below the others, which
+// widens the layout downwards, does not send the values of the usual
+// scale off addScaled's branch-free path for the rest of the run.
+func TestBankAddScaledStays(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	b := newBank(64)
+	typical := func() []float64 {
+		v := make([]float64, 64)
+		for i := range v {
+			v[i] = rng.NormFloat64() * 300
+		}
+		return v
+	}
+	b.addSlice(0, typical())
+	b.addSlice(5, []float64{1e-30, -3e-25})
+	for range 3 {
+		if v := typical(); b.addScaled(0, v) != len(v) {
+			t.Fatalf("after a value of 1e-30 (layout limbs from %d, top %d), addScaled stops on %v", b.lo, b.top, v)
+		}
+	}
+}
+
 // BenchmarkBankAddSlice measures addSlice on a tile's row sums: 256
 // values of random sign into the rows of a bank already laid out for them.
 func BenchmarkBankAddSlice(b *testing.B) {
