@@ -173,26 +173,50 @@ func (b *bank) addScaled(off int, src []float64) int {
 	scale := math.Float64frombits(uint64(1023-base) << 52)
 	w := b.w
 	v := b.v[off*w : (off+len(src))*w]
+	if w-l == 3 { // the common layout: two limbs and one of headroom
+		for i, x := range src {
+			u := math.Float64bits(x)
+			mag := u &^ (1 << 63)
+			if mag-lowest >= span && mag != 0 {
+				return i
+			}
+			a0, a1, neg := placed(mag, u, scale)
+			r := v[i*w+l : i*w+l+3 : i*w+l+3]
+			var c uint64
+			r[0], c = bits.Add64(r[0], a0, neg&1)
+			r[1], c = bits.Add64(r[1], a1, c)
+			r[2], _ = bits.Add64(r[2], neg, c)
+		}
+		return len(src)
+	}
 	for i, x := range src {
 		u := math.Float64bits(x)
 		mag := u &^ (1 << 63)
 		if mag-lowest >= span && mag != 0 {
 			return i
 		}
-		y := math.Float64frombits(mag) * scale
-		h := int64(y * 0x1p-63) // floor, as y >= 0
-		lo := uint64(int64(y - float64(float64(h)*0x1p63)))
-		hi := uint64(h)
-		neg := uint64(int64(u) >> 63) // all ones if x < 0
+		a0, a1, neg := placed(mag, u, scale)
 		r := v[i*w+l : (i+1)*w]
 		var c uint64
-		r[0], c = bits.Add64(r[0], (lo|hi<<63)^neg, neg&1)
-		r[1], c = bits.Add64(r[1], (hi>>1)^neg, c)
+		r[0], c = bits.Add64(r[0], a0, neg&1)
+		r[1], c = bits.Add64(r[1], a1, c)
 		for j := 2; j < len(r); j++ {
 			r[j], c = bits.Add64(r[j], neg, c)
 		}
 	}
 	return len(src)
+}
+
+// placed returns the two limbs of x = ±mag (u its bits) times scale, as
+// addScaled describes them, complemented if x < 0, and neg: all ones if
+// x < 0 (the sign extension and, its low bit, the 1 of the complement).
+func placed(mag, u uint64, scale float64) (a0, a1, neg uint64) {
+	y := math.Float64frombits(mag) * scale
+	h := int64(y * 0x1p-63) // floor, as y >= 0
+	lo := uint64(int64(y - float64(float64(h)*0x1p63)))
+	hi := uint64(h)
+	neg = uint64(int64(u) >> 63)
+	return (lo | hi<<63) ^ neg, (hi >> 1) ^ neg, neg
 }
 
 // addMag adds a1·2^64 + a0 to the two's-complement integer r (len(r) >= 2).
