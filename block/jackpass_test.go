@@ -3,6 +3,7 @@ package block
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math/rand/v2"
 	"testing"
 
@@ -188,4 +189,82 @@ func encodeJack(t *testing.T, jk *estimator.Jackknife) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestJackknifeEncoding: the jackknife sums round-trip through their
+// encoding (to the bytes and the standard errors), the halves of a pass
+// merge to the whole in either order without changing their argument,
+// and any flipped byte is refused.
+func TestJackknifeEncoding(t *testing.T) {
+	ctx := context.Background()
+	spaces := randomSpaces(rand.New(rand.NewPCG(7, 8)), 200, 4, 1, 2)
+	opts := Options{TileSize: 32}
+	st, err := Compute(ctx, spaces, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := Jackknife(ctx, spaces, st, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := encodeJack(t, whole)
+	pl, err := Prepare(spaces, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pl.ScanBound(spaces); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pl.NewStats(); err != nil {
+		t.Fatal(err)
+	}
+	var tiles []Tile
+	for i := range 7 {
+		for j := i; j < 7; j++ {
+			tiles = append(tiles, Tile{i, j})
+		}
+	}
+	half := func(part []Tile) *estimator.Jackknife {
+		jk := estimator.NewJackknife(st)
+		jp, err := pl.NewJackPass(st, jk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := jp.AddTiles(ctx, spaces, part, nil); err != nil {
+			t.Fatal(err)
+		}
+		// Through the encoding, bound again.
+		back := new(estimator.Jackknife)
+		if err := back.UnmarshalBinary(encodeJack(t, jk)); err != nil {
+			t.Fatal(err)
+		}
+		if err := back.SetStats(st); err != nil {
+			t.Fatal(err)
+		}
+		return back
+	}
+	a, b := half(tiles[:11]), half(tiles[11:])
+	bb := encodeJack(t, b)
+	if err := a.Merge(b); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(encodeJack(t, a), want) {
+		t.Error("the merged halves differ from the whole pass")
+	}
+	if !bytes.Equal(encodeJack(t, b), bb) {
+		t.Error("Merge changed its argument")
+	}
+	if a.Pair(0, 1) != whole.Pair(0, 1) || a.PartialSE(0, 1, 2) != whole.PartialSE(0, 1, 2) {
+		t.Error("the decoded and merged sums give other standard errors")
+	}
+	for i := range want {
+		c := append([]byte(nil), want...)
+		c[i] ^= 0x10
+		if err := new(estimator.Jackknife).UnmarshalBinary(c); !errors.Is(err, estimator.ErrCorrupt) && !errors.Is(err, estimator.ErrVersion) {
+			t.Fatalf("byte %d flipped: %v, want ErrCorrupt", i, err)
+		}
+	}
+	if err := new(estimator.Jackknife).SetStats(st); err == nil {
+		t.Error("SetStats of an empty jackknife to a state of 3 spaces: no error")
+	}
 }

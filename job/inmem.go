@@ -168,9 +168,20 @@ func (r *runner) inMemory(ctx context.Context) (*Outcome, error) {
 		return nil, err
 	}
 	var tiles []block.Tile
-	for next := r.hdr.Tiles[0]; next < r.hdr.Tiles[1] && err == nil; {
-		tiles = r.todo(tiles, &next)
-		err = pl.AddTiles(ctx, r.st, spaces, tiles, r.added)
+	if r.hdr.Phase == "" {
+		for next := r.hdr.Tiles[0]; next < r.hdr.Tiles[1] && err == nil; {
+			tiles = r.todo(tiles, &next)
+			err = pl.AddTiles(ctx, r.st, spaces, tiles, r.added)
+		}
+	}
+	if err == nil && s.jackPass() {
+		var jp *block.JackPass
+		if jp, err = r.jackStart(ctx, pl); err == nil {
+			for next := r.hdr.Tiles[0]; next < r.hdr.Tiles[1] && err == nil; {
+				tiles = r.todo(tiles, &next)
+				err = jp.AddTiles(ctx, spaces, tiles, r.added)
+			}
+		}
 	}
 	out, err := r.finish(ctx, err)
 	if err != nil || !s.wantsExtras() {
