@@ -209,7 +209,11 @@ func (r *runner) jackStart(ctx context.Context, pl *block.Plan) (*block.JackPass
 	if err != nil {
 		return nil, err
 	}
-	r.spec.notify("the jackknife pass (-ci): one more pass over the %d tiles of the shard", r.prog.TotalTiles)
+	what := "job"
+	if r.hdr.Shards > 1 {
+		what = fmt.Sprintf("shard %d/%d", r.hdr.Shard, r.hdr.Shards)
+	}
+	r.spec.notify("the jackknife pass (-ci): one more pass over the %d tiles of the %s", r.prog.TotalTiles, what)
 	return pl.NewJackPass(r.st, jk)
 }
 

@@ -61,6 +61,19 @@ func TestCIEverySchedule(t *testing.T) {
 			if code != 0 || got != want {
 				t.Errorf("two rounds of shards: exit %d, %s\n%s\nwant\n%s", code, stderr, got, want)
 			}
+			if c.args[0] == "matrix" {
+				// -compare prints the same contrast from one run and from
+				// the merge; without -ci it is a usage error.
+				pair := "model_a,label-model_b,label"
+				_, one, _ := runCLI(t, nil, args("-ci", "-ci-level", "0.9", "-format", "json", "-compare", pair)...)
+				_, merged, _ := runCLI(t, nil, append([]string{"merge", "-format", "json", "-ci-level", "0.9", "-compare", pair}, second...)...)
+				if !strings.Contains(one, `"compare":[{"a":{"row":"model_a","col":"label"}`) || one != merged {
+					t.Errorf("-compare: one run\n%s\nmerge\n%s", one, merged)
+				}
+				if code, _, stderr := runCLI(t, nil, args("-compare", pair)...); code != 2 || !strings.Contains(stderr, "needs -ci") {
+					t.Errorf("-compare without -ci: exit %d, %s", code, stderr)
+				}
+			}
 			if code, _, stderr := runCLI(t, nil, args("-from", whole)...); code != 2 || !strings.Contains(stderr, "-from is the second round of -ci") {
 				t.Errorf("-from without -ci: exit %d, %s", code, stderr)
 			}

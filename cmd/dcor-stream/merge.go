@@ -32,6 +32,11 @@ func runMerge(args []string, stdout, stderr io.Writer) error {
 	heatmapStat := fs.String("heatmap-stat", "bcdcor", "statistic of the heatmap: bcdcor, dcor, pdcor or semi_partial")
 	statePath := fs.String("state", "", "also write the merged state to `FILE` (the -from of the second round of -ci)")
 	level := fs.Float64("ci-level", 0.95, "confidence `LEVEL` of the intervals of merged -ci states")
+	var contrasts []string
+	fs.Func("compare", "matrix states of -ci: print bcdcor[A] − bcdcor[B] with its SE and interval, for `ROW,COL-ROW,COL`; repeatable", func(s string) error {
+		contrasts = append(contrasts, s)
+		return nil
+	})
 	if _, err := parse(fs, args, true); err != nil {
 		return err
 	}
@@ -85,10 +90,13 @@ func runMerge(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if res.Matrix != nil {
+		if err := compare(res.Matrix, contrasts); err != nil {
+			return err
+		}
 		return writeMatrix(stdout, res.Matrix, *format, *heatmap, *heatmapStat)
 	}
-	if *format == "csv" || *heatmap != "" {
-		return usagef("-format csv and -heatmap are for matrix states")
+	if *format == "csv" || *heatmap != "" || len(contrasts) > 0 {
+		return usagef("-format csv, -heatmap and -compare are for matrix states")
 	}
 	return writePair(stdout, res.Pair, *format)
 }
