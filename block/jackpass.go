@@ -107,12 +107,37 @@ func (jp *JackPass) run(ctx context.Context, buf []Space, refs []tileRef, tiles 
 	for len(jp.work) < workers {
 		jp.work = append(jp.work, &jackWorker{sc: p.newScratch(), acc: newJackAcc(p, jp.rl), sl: p.newSlot()})
 	}
+	for _, wk := range jp.work[:workers] {
+		wk.sc.forget()
+		wk.sc.jack = wk.acc
+	}
+	return runTiles(ctx, workers, len(refs), func(w, t int) {
+		wk, r := jp.work[w], refs[t]
+		setRef(&wk.sl, r, p.k)
+		wk.acc.reset(r.gi, r.ni, r.gj, r.nj, r.diag)
+		p.tile(wk.sc, r.li, r.ni, r.lj, r.nj, r.diag, p.shift, wk.sl.tile.S, wk.sl.tile.RowI, wk.sl.viewJ)
+	}, func(w, t int) error {
+		if err := jp.jk.AddTile(jp.work[w].acc.finish()); err != nil || added == nil {
+			return err
+		}
+		return added(tiles[t])
+	})
+}
+
+// runTiles runs the tiles 0..count−1 of an extra pass on workers
+// goroutines: compute(w, t) computes tile t into worker w's buffers, then
+// add(w, t), from the calling goroutine, adds them to the pass's sums
+// before worker w takes another tile. When it returns an error (add's,
+// ctx.Err()), the tiles added are exactly those add returned nil for.
+func runTiles(ctx context.Context, workers, count int, compute func(w, t int), add func(w, t int) error) error {
+	if err := ctx.Err(); err != nil || count == 0 {
+		return err
+	}
 	type done struct{ w, t int }
 	jobs := make(chan int)
 	out := make(chan done)
 	free := make([]chan struct{}, workers)
-	// stop ends the workers when the pass fails here (an error of
-	// AddTile or added).
+	// stop ends the workers when the pass fails here (an error of add).
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
 	g, gctx := errgroup.WithContext(sctx)
@@ -120,15 +145,9 @@ func (jp *JackPass) run(ctx context.Context, buf []Space, refs []tileRef, tiles 
 	g.SetLimit(workers + 1)
 	for w := range workers {
 		free[w] = make(chan struct{}, 1)
-		wk := jp.work[w]
-		wk.sc.forget()
-		wk.sc.jack = wk.acc
 		g.Go(func() error {
 			for t := range jobs {
-				r := refs[t]
-				setRef(&wk.sl, r, p.k)
-				wk.acc.reset(r.gi, r.ni, r.gj, r.nj, r.diag)
-				p.tile(wk.sc, r.li, r.ni, r.lj, r.nj, r.diag, p.shift, wk.sl.tile.S, wk.sl.tile.RowI, wk.sl.viewJ)
+				compute(w, t)
 				select {
 				case out <- done{w, t}:
 				case <-gctx.Done():
@@ -145,7 +164,7 @@ func (jp *JackPass) run(ctx context.Context, buf []Space, refs []tileRef, tiles 
 	}
 	g.Go(func() error {
 		defer close(jobs)
-		for t := range refs {
+		for t := range count {
 			select {
 			case jobs <- t:
 			case <-gctx.Done():
@@ -155,18 +174,15 @@ func (jp *JackPass) run(ctx context.Context, buf []Space, refs []tileRef, tiles 
 		return nil
 	})
 	var err error
-	for range refs {
+	for range count {
 		var d done
 		select {
 		case d = <-out:
 		case <-gctx.Done():
 			err = gctx.Err()
 		}
-		if err != nil {
-			break
-		}
-		if err = jp.jk.AddTile(jp.work[d.w].acc.finish()); err == nil && added != nil {
-			err = added(tiles[d.t])
+		if err == nil {
+			err = add(d.w, d.t)
 		}
 		if err != nil {
 			break
