@@ -126,15 +126,12 @@ func (r *runner) extras(ctx context.Context, spaces []block.Space, out *Outcome)
 			x = &PairExtras{}
 			p.Extras = x
 		}
+		// The test of independence is a pass of the run (its p-value is
+		// there); pdcov's, given Z, is computed here, in memory.
 		if s.Permutations > 0 {
-			s.notify("the permutation test: %d permutations", s.Permutations)
-			perm := block.NewPermutation(st.N(), s.Seed)
-			pt, err := block.Permutations(ctx, spaces, st, 0, 1, s.Permutations, perm, opts)
-			if err != nil {
-				return err
-			}
-			x.Permutations, x.Seed, x.PermP = s.Permutations, s.Seed, pt.Result(st, perm.At).P
 			if p.Partial != nil {
+				s.notify("the permutation test of pdcov given Z: %d permutations", s.Permutations)
+				perm := block.NewPermutation(st.N(), s.Seed)
 				pp, err := block.PartialPermutations(ctx, spaces, st, 0, 1, 2, s.Permutations, perm, opts)
 				if err != nil {
 					return err

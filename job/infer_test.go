@@ -249,3 +249,88 @@ func TestCIErrors(t *testing.T) {
 		t.Errorf("a jackknife state decoded: %v (pass %q)", err, back.Phase)
 	}
 }
+
+// permPrint is what must be equal between two runs with -permutations:
+// the permutation part's encoding, the jackknife's, and the results.
+func permPrint(t *testing.T, st *job.State) string {
+	t.Helper()
+	if !st.HasPermutations() {
+		t.Fatalf("the state (pass %q, done %v) holds no complete permutation pass", st.Phase, st.Done)
+	}
+	pb, err := st.Part("permutations").MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := st.Results()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Permutations(&res); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%x\n%s\n%s", pb, ciPrint(t, st), resultJSON(t, res))
+}
+
+// TestComposePermutations: the permutation test (after the jackknife) of
+// the pair gives the same sums and p-value in memory, under a memory
+// budget, from shards in two rounds, and killed in each of the three
+// passes and resumed; and a checkpoint of other permutations is refused.
+func TestComposePermutations(t *testing.T) {
+	base := modes[0].spec
+	base.Options.Tile = 128 // 36 tiles a pass
+	base.CI, base.Permutations, base.Seed = 0.9, 9, 5
+	ref := run(t, base, 1)
+	want := permPrint(t, ref.State)
+	if x := ref.Pair.Extras; x.Permutations != 9 || x.Seed != 5 || !(x.PermP > 0 && x.PermP <= 1) || x.BCDCorSE == 0 {
+		t.Fatalf("extras %+v", x)
+	}
+	for _, mem := range []int64{0, 256 << 10} {
+		spec := base
+		spec.Memory = mem
+		if got := permPrint(t, run(t, spec, 1).State); got != want {
+			t.Errorf("memory %d: differs from the in-memory run", mem)
+		}
+		first := run(t, spec, 3).State
+		spec.From = first
+		var states []*job.State
+		for i := range 3 {
+			spec.Shard, spec.Shards = i, 3
+			spec.Memory = []int64{0, 256 << 10}[i%2]
+			states = append(states, run(t, spec, 1).State)
+		}
+		st, err := job.Merge(states...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := permPrint(t, st); got != want {
+			t.Errorf("memory %d, 3 shards in two rounds: differs from the in-memory run", mem)
+		}
+	}
+	// Killed in the state pass, the jackknife and the permutations.
+	spec := base
+	cp := cancelAfter(t, spec, 5)
+	spec.Checkpoint, spec.Memory, spec.Options.Workers = cp, 256<<10, 1
+	cp = cancelAfter(t, spec, 36-5+7)
+	spec.Memory, spec.Options.Workers = 0, 3
+	cp = cancelAfter(t, spec, 36-7+20)
+	if saved, _ := cp.Load(t.Context()); saved.Phase != "permutations" {
+		t.Fatalf("the third checkpoint is of the pass %q", saved.Phase)
+	}
+	spec.Memory = 256 << 10
+	out := run(t, spec, 1)
+	out.Pair.Passes = 0 // reported under a budget
+	if got := permPrint(t, out.State); got != want {
+		t.Error("killed in each pass and resumed: the state differs from the in-memory run's")
+	}
+	if got, w := resultJSON(t, out.Results), resultJSON(t, ref.Results); got != w {
+		t.Errorf("killed in each pass and resumed:\n%s\nwant\n%s", got, w)
+	}
+	// Other permutations are not resumed.
+	other := spec
+	other.Seed = 6
+	cp = cancelAfter(t, spec, 36+36+3)
+	other.Checkpoint = cp
+	if _, err := job.Run(t.Context(), other); !errors.Is(err, job.ErrState) {
+		t.Errorf("a checkpoint of seed 5 resumed with seed 6: %v", err)
+	}
+}

@@ -174,12 +174,16 @@ func (r *runner) inMemory(ctx context.Context) (*Outcome, error) {
 			err = pl.AddTiles(ctx, r.st, spaces, tiles, r.added)
 		}
 	}
-	if err == nil && s.jackPass() {
-		var jp *block.JackPass
-		if jp, err = r.jackStart(ctx, pl); err == nil {
+	y := func() (block.Space, error) { return spaces[1], nil }
+	for _, ph := range s.passes() {
+		if err != nil || phaseIndex(r.hdr.Phase) > phaseIndex(ph) {
+			continue // failed, or done before a resume
+		}
+		var pass tilePass
+		if pass, err = r.startPass(ctx, pl, ph, y); err == nil {
 			for next := r.hdr.Tiles[0]; next < r.hdr.Tiles[1] && err == nil; {
 				tiles = r.todo(tiles, &next)
-				err = jp.AddTiles(ctx, spaces, tiles, r.added)
+				err = pass.AddTiles(ctx, spaces, tiles, r.added)
 			}
 		}
 	}

@@ -96,7 +96,7 @@ func (r *runner) outOfCore(ctx context.Context) (out *Outcome, err error) {
 		}
 		return r.univariate(ctx, spaces)
 	}
-	if err := r.checkJackBudget(pl); err != nil {
+	if err := r.checkPassBudget(pl); err != nil {
 		return nil, err
 	}
 	if err := r.resume(ctx, fresh); err != nil {
@@ -120,19 +120,22 @@ func (r *runner) outOfCore(ctx context.Context) (out *Outcome, err error) {
 			return r.finish(ctx, err)
 		}
 	}
-	if s.jackPass() {
-		jp, err := r.jackStart(ctx, pl)
+	y := func() (block.Space, error) { return r.readSpace(ctx, &pp, 1) }
+	for _, ph := range s.passes() {
+		if phaseIndex(r.hdr.Phase) > phaseIndex(ph) {
+			continue // done before a resume
+		}
+		pass, err := r.startPass(ctx, pl, ph, y)
 		if err != nil {
 			return r.finish(ctx, err)
 		}
-		// The panels of the second pass share the budget with its per-row
-		// sums.
-		pp.lay = layoutPanels(pl, s.Memory-r.jackBytes(), n)
+		// The panels of the pass share the budget with what it holds.
+		pp.lay = layoutPanels(pl, s.Memory-r.passBytes(ph), n)
 		pp.held = func(ctx context.Context, pn *block.Panel) error {
-			return jp.AddHeld(ctx, pn, r.keep, r.added)
+			return pass.AddHeld(ctx, pn, r.keep, r.added)
 		}
 		pp.stream = func(ctx context.Context, pn *block.Panel, j0 int, rows []block.Space) error {
-			return jp.AddStream(ctx, pn, j0, rows, r.keep, r.added)
+			return pass.AddStream(ctx, pn, j0, rows, r.keep, r.added)
 		}
 		if err := r.panels(ctx, &pp); err != nil {
 			return r.finish(ctx, err)
@@ -394,6 +397,49 @@ func (r *runner) panelPass(ctx context.Context, pp *panelPasses, pn *block.Panel
 		return fmt.Errorf("%w: the input ended at row %d in this pass, at %d in the first: %w", stream.ErrRowMismatch, i0+pn.Held(), pl.N(), ErrChanged)
 	}
 	return nil
+}
+
+// readSpace reads every row of space k into memory, in one more pass
+// over the input, hashed and checked against the first pass.
+func (r *runner) readSpace(ctx context.Context, pp *panelPasses, k int) (block.Space, error) {
+	pass, err := pp.rd.NewPass(ctx, 0, 1024)
+	if err != nil {
+		return block.Space{}, err
+	}
+	defer pass.Close()
+	h := newChunkHasher(r.hdr.Options.Tile, 0)
+	h.check = pp.check
+	d := pp.pl.Dims()[k]
+	data := make([]float64, 0, pp.pl.N()*d)
+	var sp []block.Space
+	for {
+		b, err := pass.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return block.Space{}, err
+		}
+		if err := h.add(b.Spaces, b.Dims, b.N); err != nil {
+			return block.Space{}, err
+		}
+		sp = r.transform(sp, b)
+		if len(data)+len(sp[k].Data) > cap(data) {
+			return block.Space{}, fmt.Errorf("%w: more rows in this pass than the %d of the first: %w", stream.ErrRowMismatch, pp.pl.N(), ErrChanged)
+		}
+		data = append(data, sp[k].Data...)
+	}
+	if err := h.flush(); err != nil {
+		return block.Space{}, err
+	}
+	if len(data) != pp.pl.N()*d {
+		return block.Space{}, fmt.Errorf("%w: the input ended at row %d in this pass, at %d in the first: %w", stream.ErrRowMismatch, len(data)/d, pp.pl.N(), ErrChanged)
+	}
+	pp.passes++
+	if r.spec.AfterPass != nil {
+		r.spec.AfterPass(pp.passes)
+	}
+	return block.Space{Data: data, Dim: d}, nil
 }
 
 // readAll reads every row of rd into memory (one pass), rows normalised

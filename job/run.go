@@ -86,21 +86,30 @@ func (r *runner) resume(ctx context.Context, fresh *estimator.Stats) error {
 	if why == nil {
 		why = sameGrid(saved.Stats, fresh)
 	}
+	// The parts of a checkpoint of a pass are those of the run and of
+	// its passes up to that one.
 	want := (&State{Parts: r.parts}).kinds()
+	passes := r.spec.passes()
+	for _, ph := range passes {
+		if phaseIndex(ph) <= phaseIndex(saved.Phase) {
+			want = append(want, ph)
+		}
+	}
+	slices.Sort(want)
 	switch {
 	case why != nil:
-	case saved.Phase == phaseJackknife && !r.spec.jackPass():
-		why = fmt.Errorf("it is of the jackknife pass of -ci, which this run does not ask")
-	case saved.Phase == "" && r.hdr.Phase == phaseJackknife:
+	case saved.Phase != "" && !slices.Contains(passes, saved.Phase):
+		why = fmt.Errorf("it is of the %s pass, which this run does not ask", saved.Phase)
+	case saved.Phase == "" && r.spec.From != nil:
 		why = fmt.Errorf("it is of the state pass, and this run is given the complete state (-from)")
-	case saved.Phase == phaseJackknife && r.hdr.Phase == "":
-		want = append(want, phaseJackknife)
-		slices.Sort(want)
 	case r.spec.From != nil:
 		var same bool
 		if same, why = sameStats(saved.Stats, r.st); why == nil && !same {
-			why = fmt.Errorf("its jackknife pass is of another complete state than -from")
+			why = fmt.Errorf("its %s pass is of another complete state than -from", saved.Phase)
 		}
+	}
+	if p, _ := saved.Part(phasePermutations).(*permPart); why == nil && p != nil && (p.seed != r.spec.Seed || p.test.R() != r.spec.Permutations) {
+		why = fmt.Errorf("it holds %d permutations of seed %d, this run asks %d of seed %d", p.test.R(), p.seed, r.spec.Permutations, r.spec.Seed)
 	}
 	if why == nil && !slices.Equal(saved.kinds(), want) {
 		why = fmt.Errorf("it holds the parts %v, this run's %v (other statistics asked)", saved.kinds(), want)
@@ -219,9 +228,14 @@ func (r *runner) finish(ctx context.Context, err error) (*Outcome, error) {
 				return nil, err
 			}
 		}
+		if st.HasPermutations() {
+			if err := st.Permutations(&res); err != nil {
+				return nil, err
+			}
+		}
 		out.Results = res
-	} else if r.spec.CI > 0 && !r.spec.jackPass() {
-		r.spec.notify("-ci of a shard takes two rounds: merge the states of this round, then run each shard again with -from the merged state (see docs/sharding.md)")
+	} else if (r.spec.CI > 0 || r.spec.Permutations > 0) && len(r.spec.passes()) == 0 {
+		r.spec.notify("-ci and -permutations of a shard take two rounds: merge the states of this round (merge -state FILE), then run each shard again with -from FILE (see docs/sharding.md)")
 	}
 	if cp != nil {
 		if err := cp.Remove(); err != nil {

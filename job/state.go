@@ -338,8 +338,8 @@ func (s *State) UnmarshalBinary(b []byte) error {
 			return bad("%d bytes after the parts", len(rest))
 		}
 	}
-	if hdr.Phase == phaseJackknife && !slices.Contains((&State{Parts: parts}).kinds(), phaseJackknife) {
-		return bad("a state of the jackknife pass without its jackknife part")
+	if hdr.Phase != "" && !slices.Contains((&State{Parts: parts}).kinds(), hdr.Phase) {
+		return bad("a state of the %s pass without its part", hdr.Phase)
 	}
 	s.Header, s.Stats, s.Parts = hdr, st, parts
 	return nil
@@ -392,7 +392,7 @@ func (h *Header) check(st *estimator.Stats) error {
 	} else if k := len(h.Spaces); k != 2 && k != 3 {
 		return fmt.Errorf("%d spaces in a pair state, want 2 or 3", k)
 	}
-	if h.Phase != "" && h.Phase != phaseJackknife {
+	if phaseIndex(h.Phase) < 0 {
 		return fmt.Errorf("a state of the pass %q", h.Phase)
 	}
 	if h.Shards < 1 || h.Shard < 0 || h.Shard >= h.Shards {
@@ -497,7 +497,7 @@ func Merge(states ...*State) (*State, error) {
 			d := tileSet{iv: s.Done}
 			return nil, fmt.Errorf("%s: shard %d/%d is incomplete (%d of %d tiles): %w", s.name(i), s.Shard, s.Shards, d.count(), s.Tiles[1]-s.Tiles[0], ErrState)
 		}
-		if first.Phase == phaseJackknife && i > 0 {
+		if first.Phase != "" && i > 0 {
 			// The second pass of every shard is of the same complete
 			// state: its parts add, its Stats are kept once.
 			same, err := sameStats(first.Stats, s.Stats)
@@ -505,7 +505,7 @@ func Merge(states ...*State) (*State, error) {
 				return nil, err
 			}
 			if !same {
-				return nil, fmt.Errorf("%s and %s are jackknife passes of different states (give each shard the same -from): %w", first.name(0), s.name(i), ErrState)
+				return nil, fmt.Errorf("%s and %s are %s passes of different states (give each shard the same -from): %w", first.name(0), s.name(i), first.Phase, ErrState)
 			}
 		} else if err := total.Merge(s.Stats); err != nil {
 			return nil, fmt.Errorf("%s: %w", s.name(i), err)

@@ -17,9 +17,10 @@ must be the N shards 0..N-1 of the same inputs and options, each complete
 and each once; merge says which shard is missing, duplicated or
 incomplete, and which option or input differs.
 
--ci on shards takes two rounds (docs/sharding.md): merge the states of the
-first round with -state FILE, run every shard again with -ci -from FILE,
-and merge those states: the output then has the intervals.
+-ci and -permutations on shards take two rounds (docs/sharding.md): merge
+the states of the first round with -state FILE, run every shard again with
+the same flags and -from FILE, and merge those states: the output then has
+the intervals and the permutation p-value.
 
 Flags:
 `
@@ -30,7 +31,7 @@ func runMerge(args []string, stdout, stderr io.Writer) error {
 	format := fs.String("format", "text", "output format: text, json, or csv (matrix states)")
 	heatmap := fs.String("heatmap", "", "matrix states: also draw the matrix as a heatmap to `FILE`.png or FILE.svg")
 	heatmapStat := fs.String("heatmap-stat", "bcdcor", "statistic of the heatmap: bcdcor, dcor, pdcor or semi_partial")
-	statePath := fs.String("state", "", "also write the merged state to `FILE` (the -from of the second round of -ci)")
+	statePath := fs.String("state", "", "also write the merged state to `FILE` (the -from of the second round of -ci and -permutations)")
 	level := fs.Float64("ci-level", 0.95, "confidence `LEVEL` of the intervals of merged -ci states")
 	var contrasts []string
 	fs.Func("compare", "matrix states of -ci: print bcdcor[A] − bcdcor[B] with its SE and interval, for `ROW,COL-ROW,COL`; repeatable", func(s string) error {
@@ -86,6 +87,11 @@ func runMerge(args []string, stdout, stderr io.Writer) error {
 	}
 	if total.HasIntervals() {
 		if err := total.Intervals(&res, *level); err != nil {
+			return err
+		}
+	}
+	if total.HasPermutations() {
+		if err := total.Permutations(&res); err != nil {
 			return err
 		}
 	}
