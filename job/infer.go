@@ -3,9 +3,9 @@ package job
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"encoding/binary"
 	"math"
 	"slices"
 	"time"
