@@ -378,6 +378,32 @@ func pack(dst, norms []float64, s Space, mu []float64, r0, m, w int) {
 func (p *plan) packMapped(dst, norms []float64, k, r0, m, w int) {
 	s := p.spaces[k]
 	dim, f, mu := s.Dim, p.scale[k], p.mean[k][:s.Dim]
+	if c := p.centredRows; c != nil {
+		// Column by column across the w rows of a block: the w rows'
+		// cache misses are independent loads, in flight together, and
+		// the stores contiguous.
+		var at [max(mr, nr)]int
+		for t := range (m + w - 1) / w {
+			blk := dst[t*w*dim : (t+1)*w*dim]
+			rows := min(w, m-t*w)
+			for r := range rows {
+				g := p.perm(r0 + t*w + r)
+				at[r] = g * dim
+				norms[t*w+r] = c.norms[g]
+			}
+			for r := rows; r < w; r++ {
+				norms[t*w+r] = 0
+			}
+			for q := range dim {
+				out := blk[q*w : (q+1)*w]
+				for r := range rows {
+					out[r] = c.rows[at[r]+q]
+				}
+				clear(out[rows:])
+			}
+		}
+		return
+	}
 	for t := range (m + w - 1) / w {
 		blk := dst[t*w*dim : (t+1)*w*dim]
 		for r := range w {

@@ -66,8 +66,12 @@ type plan struct {
 	scaled   bool // some scale[k] != 1
 	// perm, if not nil, maps the rows of every space: row i of a tile is
 	// sample perm(i) (the permutation pass, on a plan of one space).
-	perm   func(int) int
-	spread []float64 // v_k: the typical square deviation of a^k_ij from c_k
+	perm func(int) int
+	// centredRows, if not nil, holds the rows of a mapped Gram space scaled
+	// and centred, with their squared norms (see plan.precentre), read by
+	// packMapped instead of the data.
+	centredRows *centredRows
+	spread      []float64 // v_k: the typical square deviation of a^k_ij from c_k
 	// uni: K <= 2 univariate spaces and α = 1 or 2, computed by the fused
 	// kernels uni1 and uni2.
 	uni bool

@@ -63,6 +63,14 @@ func PartialPermutations(ctx context.Context, spaces []Space, st *estimator.Stat
 	}
 	sums := estimator.NewSums(r + 1) // 0: the observed statistic
 	px, pz := p.sub(x, nil), p.sub(z, nil)
+	// y's and z's rows centred once, for the gathers of every permuted
+	// tile.
+	pre := []*plan{p.sub(y, nil), p.sub(z, nil)}
+	for _, q := range pre {
+		if q.fused {
+			q.precentre()
+		}
+	}
 	var mu sync.Mutex
 	err = p.forTiles(ctx, workers, func() func(bi, bj int) error {
 		b := -1 // −1: the identity
@@ -73,6 +81,7 @@ func PartialPermutations(ctx context.Context, spaces []Space, st *estimator.Stat
 			return perm.At(b, i)
 		}
 		plans := []*plan{px, pz, p.sub(y, at), p.sub(z, at)}
+		plans[2].centredRows, plans[3].centredRows = pre[0].centredRows, pre[1].centredRows
 		scs, sls, caps := make([]*scratch, 4), make([]slot, 4), make([][]float64, 4)
 		for i, q := range plans {
 			scs[i], sls[i], caps[i] = q.newScratch(), q.newSlot(), make([]float64, p.tileSize*p.tileSize)

@@ -78,11 +78,17 @@ func Permutations(ctx context.Context, spaces []Space, st *estimator.Stats, x, y
 		return nil, err
 	}
 	px := p.sub(x, nil)
+	// y's rows centred once, for the gathers of every permuted tile.
+	pre := p.sub(y, nil)
+	if pre.fused {
+		pre.precentre()
+	}
 	test := estimator.NewPermutationTest(x, y, r)
 	var mu sync.Mutex
 	err = p.forTiles(ctx, workers, func() func(bi, bj int) error {
 		var b int
 		py := p.sub(y, func(i int) int { return perm.At(b, i) })
+		py.centredRows = pre.centredRows
 		scx, scy := px.newScratch(), py.newScratch()
 		slx, sly := px.newSlot(), py.newSlot()
 		cx := make([]float64, p.tileSize*p.tileSize)
@@ -125,4 +131,31 @@ func (p *plan) sub(k int, perm func(int) int) *plan {
 	}
 	q.chunk = q.fusedChunk()
 	return q
+}
+
+// centredRows are the rows of a Gram space scaled and centred as pack and
+// packMapped compute them, c_iq = x_iq·f − μ_q, with their squared norms
+// summed in the same order: packMapped then gathers a permuted tile's
+// rows with no arithmetic, the same bits.
+type centredRows struct {
+	rows, norms []float64
+}
+
+// precentre sets q.centredRows for q, a plan of one mapped Gram space. Memory:
+// a copy of the space (8·n·dim bytes) and n norms.
+func (q *plan) precentre() {
+	s := q.spaces[0]
+	dim, f, mu := s.Dim, q.scale[0], q.mean[0][:s.Dim]
+	c := &centredRows{rows: make([]float64, len(s.Data)), norms: make([]float64, s.Rows())}
+	for g := range c.norms {
+		var sq float64
+		row := c.rows[g*dim : (g+1)*dim]
+		for j, v := range s.Data[g*dim : (g+1)*dim] {
+			x := v*f - mu[j]
+			row[j] = x
+			sq += float64(x * x)
+		}
+		c.norms[g] = sq
+	}
+	q.centredRows = c
 }

@@ -35,6 +35,18 @@ func (pl *Plan) AddTiles(ctx context.Context, st *estimator.Stats, rows []Space,
 	if pl.n < 0 {
 		panic("block: AddTiles before NewStats")
 	}
+	if err := pl.wholeRows(rows); err != nil {
+		return err
+	}
+	refs, err := pl.refs(tiles)
+	if err != nil {
+		return err
+	}
+	return pl.eng.addEach(ctx, st, rows, refs, each(tiles, added))
+}
+
+// wholeRows checks that rows are the plan's n samples of every space.
+func (pl *Plan) wholeRows(rows []Space) error {
 	if len(rows) != len(pl.dims) {
 		return fmt.Errorf("%d spaces, plan has %d: %w", len(rows), len(pl.dims), ErrShape)
 	}
@@ -43,17 +55,22 @@ func (pl *Plan) AddTiles(ctx context.Context, st *estimator.Stats, rows []Space,
 			return fmt.Errorf("space %d: %d values of dim %d, the plan has %d rows of dim %d: %w", k, len(s.Data), s.Dim, pl.n, pl.dims[k], ErrShape)
 		}
 	}
+	return nil
+}
+
+// refs returns the tiles of the grid as tiles over all n rows.
+func (pl *Plan) refs(tiles []Tile) ([]tileRef, error) {
 	t := pl.TileSize()
 	grid := (pl.n + t - 1) / t
 	refs := make([]tileRef, len(tiles))
 	for i, tl := range tiles {
 		if tl.I < 0 || tl.I > tl.J || tl.J >= grid {
-			return fmt.Errorf("tile %v of a grid of %d: %w", tl, grid, ErrRange)
+			return nil, fmt.Errorf("tile %v of a grid of %d: %w", tl, grid, ErrRange)
 		}
 		i0, j0 := tl.I*t, tl.J*t
 		refs[i] = tileRef{li: i0, ni: min(t, pl.n-i0), lj: j0, nj: min(t, pl.n-j0), gi: i0, gj: j0, diag: tl.I == tl.J}
 	}
-	return pl.eng.addEach(ctx, st, rows, refs, each(tiles, added))
+	return refs, nil
 }
 
 // each adapts added to the index callback of engine.addEach.
@@ -67,60 +84,75 @@ func each(tiles []Tile, added func(Tile) error) func(int) error {
 // AddHeldTiles is AddHeld for the tiles among the held rows that keep
 // accepts (all if keep is nil), calling added as AddTiles does.
 func (pn *Panel) AddHeldTiles(ctx context.Context, st *estimator.Stats, keep func(Tile) bool, added func(Tile) error) error {
-	if err := pn.aligned(pn.i0, pn.held); err != nil {
+	buf, tiles, err := pn.heldTiles(keep)
+	if err != nil || len(tiles) == 0 {
 		return err
 	}
+	return pn.pl.eng.addEach(ctx, st, buf, pn.tiles, each(tiles, added))
+}
+
+// heldTiles sets pn.tiles to the tiles among the held rows that keep
+// accepts (all if keep is nil) and returns the buffer they index and the
+// tiles of the grid they are.
+func (pn *Panel) heldTiles(keep func(Tile) bool) ([]Space, []Tile, error) {
+	if err := pn.aligned(pn.i0, pn.held); err != nil {
+		return nil, nil, err
+	}
 	pn.tiles = gridTiles(pn.tiles[:0], 0, pn.held, pn.i0, pn.pl.TileSize())
-	return pn.addKept(ctx, st, pn.view(pn.held), keep, added)
+	return pn.view(pn.held), pn.kept(keep), nil
 }
 
 // AddStreamTiles is AddStream for the tiles that keep accepts (all if
 // keep is nil), calling added as AddTiles does. The block is copied into
 // the panel only if some tile of it is kept.
 func (pn *Panel) AddStreamTiles(ctx context.Context, st *estimator.Stats, j0 int, rows []Space, keep func(Tile) bool, added func(Tile) error) error {
+	buf, tiles, err := pn.streamTiles(j0, rows, keep)
+	if err != nil || len(tiles) == 0 {
+		return err
+	}
+	return pn.pl.eng.addEach(ctx, st, buf, pn.tiles, each(tiles, added))
+}
+
+// streamTiles sets pn.tiles to the tiles between the held rows and the
+// block rows (samples from j0 on) that keep accepts (all if keep is nil),
+// copies the block into the panel if there is any, and returns the buffer
+// they index and the tiles of the grid they are.
+func (pn *Panel) streamTiles(j0 int, rows []Space, keep func(Tile) bool) ([]Space, []Tile, error) {
+	fail := func(err error) ([]Space, []Tile, error) { return nil, nil, err }
 	m, err := pn.pl.check(rows)
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	if m > pn.capStream {
 		panic("block: Panel.AddStreamTiles block larger than the panel's room")
 	}
 	switch {
 	case j0 < 0 || j0+m > pn.pl.n:
-		return fmt.Errorf("rows [%d, %d) of %d: %w", j0, j0+m, pn.pl.n, ErrRange)
+		return fail(fmt.Errorf("rows [%d, %d) of %d: %w", j0, j0+m, pn.pl.n, ErrRange))
 	case j0 < pn.i0+pn.held && pn.i0 < j0+m:
-		return fmt.Errorf("rows [%d, %d) overlap the held rows [%d, %d): %w", j0, j0+m, pn.i0, pn.i0+pn.held, ErrRange)
+		return fail(fmt.Errorf("rows [%d, %d) overlap the held rows [%d, %d): %w", j0, j0+m, pn.i0, pn.i0+pn.held, ErrRange))
 	}
 	if err := pn.aligned(pn.i0, pn.held); err != nil {
-		return err
+		return fail(err)
 	}
 	if err := pn.aligned(j0, m); err != nil {
-		return err
+		return fail(err)
 	}
 	t := pn.pl.TileSize()
 	pn.tiles = crossTiles(pn.tiles[:0], 0, pn.held, pn.i0, pn.capHeld, m, j0, t)
-	if keep != nil && !pn.anyKept(keep) {
-		return nil
+	tiles := pn.kept(keep)
+	if len(tiles) == 0 {
+		return nil, nil, nil
 	}
 	if err := pn.copyRows(rows, pn.capHeld, j0); err != nil {
-		return err
+		return fail(err)
 	}
-	return pn.addKept(ctx, st, pn.view(pn.capHeld+m), keep, added)
+	return pn.view(pn.capHeld + m), tiles, nil
 }
 
-// anyKept reports whether keep accepts any tile of pn.tiles.
-func (pn *Panel) anyKept(keep func(Tile) bool) bool {
-	t := pn.pl.TileSize()
-	for _, r := range pn.tiles {
-		if keep(Tile{r.gi / t, r.gj / t}) {
-			return true
-		}
-	}
-	return false
-}
-
-// addKept adds the tiles of pn.tiles that keep accepts over buf.
-func (pn *Panel) addKept(ctx context.Context, st *estimator.Stats, buf []Space, keep func(Tile) bool, added func(Tile) error) error {
+// kept keeps in pn.tiles those that keep accepts (all if keep is nil)
+// and returns them as tiles of the grid.
+func (pn *Panel) kept(keep func(Tile) bool) []Tile {
 	t := pn.pl.TileSize()
 	refs := pn.tiles[:0]
 	var tiles []Tile
@@ -132,7 +164,7 @@ func (pn *Panel) addKept(ctx context.Context, st *estimator.Stats, buf []Space, 
 		}
 	}
 	pn.tiles = refs
-	return pn.pl.eng.addEach(ctx, st, buf, refs, each(tiles, added))
+	return tiles
 }
 
 // WorkerBytes returns an estimate of the scratch memory of one worker of

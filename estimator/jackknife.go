@@ -1,6 +1,7 @@
 package estimator
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 )
@@ -30,9 +31,10 @@ import (
 // Memory: 8·w bytes per sample for each s^kl (k ≤ l) and each w^kl.
 // A Jackknife is not safe for concurrent use.
 type Jackknife struct {
-	st *Stats
-	s  []bank // per pair k ≤ l (PairIndex): s^kl_i
-	w  []bank // per ordered pair, index k·K + l: w^kl_i
+	st   *Stats // nil for a decoded Jackknife until SetStats
+	k, n int
+	s    []bank // per pair k ≤ l (PairIndex): s^kl_i
+	w    []bank // per ordered pair, index k·K + l: w^kl_i
 }
 
 // NewJackknife returns empty per-row sums for the complete state st,
@@ -40,7 +42,7 @@ type Jackknife struct {
 // use).
 func NewJackknife(st *Stats) *Jackknife {
 	k := st.k
-	j := &Jackknife{st: st, s: make([]bank, k*(k+1)/2), w: make([]bank, k*k)}
+	j := &Jackknife{st: st, k: k, n: st.n, s: make([]bank, k*(k+1)/2), w: make([]bank, k*k)}
 	for i := range j.s {
 		j.s[i] = newBank(st.n)
 	}
@@ -65,7 +67,7 @@ type JackTile struct {
 // AddTile adds t exactly. It returns an error wrapping ErrOverflow for a
 // value that is not finite. It panics if t does not fit.
 func (j *Jackknife) AddTile(t *JackTile) error {
-	k := j.st.k
+	k := j.k
 	if len(t.SI) != len(j.s) || len(t.WI) != len(j.w) || !t.Diagonal && (len(t.SJ) != len(j.s) || len(t.WJ) != len(j.w)) {
 		panic("estimator: jackknife tile does not match the state's spaces")
 	}
@@ -79,18 +81,18 @@ func (j *Jackknife) AddTile(t *JackTile) error {
 		}
 	}
 	for p := range j.s {
-		checkRows(j.st.n, t.I0, len(t.SI[p]))
+		checkRows(j.n, t.I0, len(t.SI[p]))
 		j.s[p].addSlice(t.I0, t.SI[p])
 		if !t.Diagonal {
-			checkRows(j.st.n, t.J0, len(t.SJ[p]))
+			checkRows(j.n, t.J0, len(t.SJ[p]))
 			j.s[p].addSlice(t.J0, t.SJ[p])
 		}
 	}
 	for p := range k * k {
-		checkRows(j.st.n, t.I0, len(t.WI[p]))
+		checkRows(j.n, t.I0, len(t.WI[p]))
 		j.w[p].addSlice(t.I0, t.WI[p])
 		if !t.Diagonal {
-			checkRows(j.st.n, t.J0, len(t.WJ[p]))
+			checkRows(j.n, t.J0, len(t.WJ[p]))
 			j.w[p].addSlice(t.J0, t.WJ[p])
 		}
 	}
@@ -98,9 +100,10 @@ func (j *Jackknife) AddTile(t *JackTile) error {
 }
 
 // Merge adds o, the per-row sums of other tiles of the same state, to j.
+// o is not modified.
 func (j *Jackknife) Merge(o *Jackknife) error {
-	if o.st.k != j.st.k || o.st.n != j.st.n {
-		return fmt.Errorf("jackknife of %d spaces, %d samples vs %d, %d: %w", o.st.k, o.st.n, j.st.k, j.st.n, ErrIncompatible)
+	if o.k != j.k || o.n != j.n {
+		return fmt.Errorf("jackknife of %d spaces, %d samples vs %d, %d: %w", o.k, o.n, j.k, j.n, ErrIncompatible)
 	}
 	for i := range j.s {
 		j.s[i].merge(&o.s[i])
@@ -254,6 +257,7 @@ func dcorSqOf(v map[[2]int]float64, x, y int) float64 {
 // Pair returns the jackknife standard errors of dcor, dcor², bcdcor and
 // dcov_u (in the units of the data) of spaces x and y.
 func (j *Jackknife) Pair(x, y int) JackknifeSE {
+	j.bound()
 	j.st.checkSpace(x)
 	j.st.checkSpace(y)
 	if j.st.n < 5 {
@@ -272,6 +276,7 @@ func (j *Jackknife) Pair(x, y int) JackknifeSE {
 
 // PartialSE returns the jackknife standard error of pdcor(x, y; z).
 func (j *Jackknife) PartialSE(x, y, z int) float64 {
+	j.bound()
 	for _, k := range []int{x, y, z} {
 		j.st.checkSpace(k)
 	}
@@ -296,6 +301,7 @@ func (j *Jackknife) PartialSE(x, y, z int) float64 {
 // of a difference of two entries, as between two layers' closeness to
 // the same space, is sqrt(cov[a][a] + cov[b][b] − 2·cov[a][b]).
 func (j *Jackknife) BCDCorCov(entries [][2]int) [][]float64 {
+	j.bound()
 	seen := map[[2]int]bool{}
 	var pairs [][2]int
 	add := func(p [2]int) {
@@ -323,4 +329,113 @@ func (j *Jackknife) BCDCorCov(entries [][2]int) [][]float64 {
 	}
 	_, cov := j.series(pairs, stats)
 	return cov
+}
+
+// bound panics if j is bound to no state.
+func (j *Jackknife) bound() {
+	if j.st == nil {
+		panic("estimator: jackknife of no state (see SetStats)")
+	}
+}
+
+// SetStats binds a decoded Jackknife to st, the complete state whose
+// per-row sums it holds (its Pair, PartialSE and BCDCorCov read st). It
+// returns an error wrapping ErrIncompatible if st has another number of
+// spaces or samples.
+func (j *Jackknife) SetStats(st *Stats) error {
+	if st.k != j.k || st.n != j.n {
+		return fmt.Errorf("jackknife of %d spaces and %d samples, state of %d and %d: %w", j.k, j.n, st.k, st.n, ErrIncompatible)
+	}
+	j.st = st
+	return nil
+}
+
+// Bytes returns the memory of j's per-row sums now: 8·w bytes per sample
+// and sum, w the 64-bit limbs a row of that sum takes (about 3 for
+// distances of one scale).
+func (j *Jackknife) Bytes() int64 {
+	var b int64
+	for _, bk := range append(append([]bank(nil), j.s...), j.w...) {
+		b += 8 * int64(bk.w) * int64(bk.rows)
+	}
+	return b
+}
+
+// JackknifeBytes estimates the memory of the per-row sums of a Jackknife
+// of k spaces and n samples, k(k+1)/2 + k² sums of n rows, at 4 limbs a
+// row (the headroom Bytes reaches for distances spanning 2^64 scales).
+func JackknifeBytes(k, n int) int64 {
+	return 32 * int64(k*(k+1)/2+k*k) * int64(n)
+}
+
+const (
+	jackMagic   = "DCJK"
+	jackVersion = 1
+)
+
+// MarshalBinary encodes j's per-row sums, version 1, all numbers little
+// endian:
+//
+//	bytes 0..3   magic "DCJK"
+//	byte  4      version (1)
+//	uvarint      k, the number of spaces (1..4096)
+//	uvarint      n, the number of samples
+//	bank         s^kl, k(k+1)/2 banks of n rows in PairIndex order
+//	bank         w^kl, k² banks of n rows, index k·K + l
+//	uint32       CRC-32C (Castagnoli) of every byte before it
+//
+// with the banks of Stats.MarshalBinary in their least form, so equal
+// sums have equal bytes. The state it belongs to is not encoded.
+func (j *Jackknife) MarshalBinary() ([]byte, error) {
+	b := []byte(jackMagic)
+	b = append(b, jackVersion)
+	b = binary.AppendUvarint(b, uint64(j.k))
+	b = binary.AppendUvarint(b, uint64(j.n))
+	for i := range j.s {
+		b = j.s[i].appendTo(b)
+	}
+	for i := range j.w {
+		b = j.w[i].appendTo(b)
+	}
+	return seal(b), nil
+}
+
+// UnmarshalBinary decodes an encoding of MarshalBinary into j, which is
+// then bound to no state (see SetStats). On error j is unchanged and the
+// error wraps ErrCorrupt or ErrVersion.
+func (j *Jackknife) UnmarshalBinary(data []byte) error {
+	d, err := open(data, jackMagic, jackVersion, "jackknife")
+	if err != nil {
+		return err
+	}
+	k, err := d.uvarint("spaces")
+	if err != nil {
+		return err
+	}
+	if k < 1 || k > maxSpaces {
+		return fmt.Errorf("%d spaces: %w", k, ErrCorrupt)
+	}
+	n, err := d.uvarint("samples")
+	if err != nil {
+		return err
+	}
+	if n > 1<<48 {
+		return fmt.Errorf("%d samples: %w", n, ErrCorrupt)
+	}
+	out := Jackknife{k: int(k), n: int(n), s: make([]bank, k*(k+1)/2), w: make([]bank, k*k)}
+	for i := range out.s {
+		if out.s[i], err = d.bank(int(n), "jackknife product sums"); err != nil {
+			return err
+		}
+	}
+	for i := range out.w {
+		if out.w[i], err = d.bank(int(n), "jackknife weighted sums"); err != nil {
+			return err
+		}
+	}
+	if len(d.b) != 0 {
+		return fmt.Errorf("%d bytes after the last bank: %w", len(d.b), ErrCorrupt)
+	}
+	*j = out
+	return nil
 }

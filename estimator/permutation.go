@@ -1,6 +1,7 @@
 package estimator
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 )
@@ -145,3 +146,55 @@ func (s *Sums) Float(i int) float64 { return s.b.float(i) }
 
 // Cmp compares sums i and j exactly: −1, 0 or +1.
 func (s *Sums) Cmp(i, j int) int { return s.b.value(i).add(s.b.value(j).scale(-1)).sign() }
+
+const (
+	permMagic   = "DCPT"
+	permVersion = 1
+)
+
+// MarshalBinary encodes t, version 1, all numbers little endian:
+//
+//	bytes 0..3   magic "DCPT"
+//	byte  4      version (1)
+//	uvarint      x, uvarint y: the spaces
+//	uvarint      R, the number of permutations (at least 1)
+//	bank         S_xy(π_b), R rows (see Stats.MarshalBinary)
+//	uint32       CRC-32C (Castagnoli) of every byte before it
+//
+// Equal sums have equal bytes.
+func (t *PermutationTest) MarshalBinary() ([]byte, error) {
+	b := []byte(permMagic)
+	b = append(b, permVersion)
+	b = binary.AppendUvarint(b, uint64(t.x))
+	b = binary.AppendUvarint(b, uint64(t.y))
+	b = binary.AppendUvarint(b, uint64(t.R()))
+	b = t.s.b.appendTo(b)
+	return seal(b), nil
+}
+
+// UnmarshalBinary decodes an encoding of MarshalBinary into t. On error t
+// is unchanged and the error wraps ErrCorrupt or ErrVersion.
+func (t *PermutationTest) UnmarshalBinary(data []byte) error {
+	d, err := open(data, permMagic, permVersion, "permutation test")
+	if err != nil {
+		return err
+	}
+	var v [3]uint64
+	for i, what := range []string{"space x", "space y", "permutations"} {
+		if v[i], err = d.uvarint(what); err != nil {
+			return err
+		}
+	}
+	if v[0] >= maxSpaces || v[1] >= maxSpaces || v[2] < 1 || v[2] > 1<<32 {
+		return fmt.Errorf("spaces %d, %d, %d permutations: %w", v[0], v[1], v[2], ErrCorrupt)
+	}
+	bk, err := d.bank(int(v[2]), "permutation sums")
+	if err != nil {
+		return err
+	}
+	if len(d.b) != 0 {
+		return fmt.Errorf("%d bytes after the sums: %w", len(d.b), ErrCorrupt)
+	}
+	*t = PermutationTest{x: int(v[0]), y: int(v[1]), s: Sums{bk}}
+	return nil
+}

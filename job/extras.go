@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 
 	"gonum.org/v1/gonum/stat/distuv"
 
@@ -104,14 +103,6 @@ func (r *runner) extras(ctx context.Context, spaces []block.Space, out *Outcome)
 	s := r.spec
 	st := out.State.Stats
 	opts := s.blockOptions()
-	var jk *estimator.Jackknife
-	if s.CI > 0 {
-		s.notify("the jackknife pass (-ci): one more pass over the tiles")
-		var err error
-		if jk, err = block.Jackknife(ctx, spaces, st, opts); err != nil {
-			return err
-		}
-	}
 	var lin *estimator.Linear
 	if s.CKA {
 		var pairs [][2]int
@@ -130,27 +121,17 @@ func (r *runner) extras(ctx context.Context, spaces []block.Space, out *Outcome)
 		}
 	}
 	if p := out.Pair; p != nil {
-		x := &PairExtras{}
-		p.Extras = x
-		if jk != nil {
-			se := jk.Pair(0, 1)
-			x.CILevel, x.DCorSE, x.BCDCorSE = s.CI, se.DCor, se.BCDCor
-			x.DCorCI = interval(p.DCor, se.DCor, s.CI, 0, 1)
-			x.BCDCorCI = interval(p.BCDCor, se.BCDCor, s.CI, -1, 1)
-			if p.Partial != nil {
-				x.PDCorSE = jk.PartialSE(0, 1, 2)
-				x.PDCorCI = interval(p.Partial.PDCor, x.PDCorSE, s.CI, -1, 1)
-			}
+		x := p.Extras // the intervals, if asked, are already there
+		if x == nil {
+			x = &PairExtras{}
+			p.Extras = x
 		}
+		// The test of independence is a pass of the run (its p-value is
+		// there); pdcov's, given Z, is computed here, in memory.
 		if s.Permutations > 0 {
-			s.notify("the permutation test: %d permutations", s.Permutations)
-			perm := block.NewPermutation(st.N(), s.Seed)
-			pt, err := block.Permutations(ctx, spaces, st, 0, 1, s.Permutations, perm, opts)
-			if err != nil {
-				return err
-			}
-			x.Permutations, x.Seed, x.PermP = s.Permutations, s.Seed, pt.Result(st, perm.At).P
 			if p.Partial != nil {
+				s.notify("the permutation test of pdcov given Z: %d permutations", s.Permutations)
+				perm := block.NewPermutation(st.N(), s.Seed)
 				pp, err := block.PartialPermutations(ctx, spaces, st, 0, 1, 2, s.Permutations, perm, opts)
 				if err != nil {
 					return err
@@ -166,20 +147,6 @@ func (r *runner) extras(ctx context.Context, spaces []block.Space, out *Outcome)
 		return nil
 	}
 	m, lay := out.Matrix, s.Matrix
-	if jk != nil {
-		var entries [][2]int
-		for _, x := range lay.Rows {
-			for _, y := range lay.Cols {
-				entries = append(entries, [2]int{x, y})
-			}
-		}
-		m.CILevel = s.CI
-		m.BCDCorCov = jk.BCDCorCov(entries)
-		m.BCDCorSE = grid2(len(lay.Rows), len(lay.Cols))
-		for e := range entries {
-			m.BCDCorSE[e/len(lay.Cols)][e%len(lay.Cols)] = math.Sqrt(m.BCDCorCov[e][e])
-		}
-	}
 	if lin != nil {
 		m.CKALinear = grid2(len(lay.Rows), len(lay.Cols))
 		for i, x := range lay.Rows {

@@ -157,7 +157,7 @@ func TestExtras(t *testing.T) {
 	bad := mat
 	bad.Memory = 1 << 20
 	if _, err := job.Run(t.Context(), bad); err == nil {
-		t.Error("-ci under a memory budget ran (it needs the data in memory, for now)")
+		t.Error("-cka under a memory budget ran (it needs the data in memory, for now)")
 	}
 }
 

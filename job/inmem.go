@@ -168,9 +168,24 @@ func (r *runner) inMemory(ctx context.Context) (*Outcome, error) {
 		return nil, err
 	}
 	var tiles []block.Tile
-	for next := r.hdr.Tiles[0]; next < r.hdr.Tiles[1] && err == nil; {
-		tiles = r.todo(tiles, &next)
-		err = pl.AddTiles(ctx, r.st, spaces, tiles, r.added)
+	if r.hdr.Phase == "" {
+		for next := r.hdr.Tiles[0]; next < r.hdr.Tiles[1] && err == nil; {
+			tiles = r.todo(tiles, &next)
+			err = pl.AddTiles(ctx, r.st, spaces, tiles, r.added)
+		}
+	}
+	y := func() (block.Space, error) { return spaces[1], nil }
+	for _, ph := range s.passes() {
+		if err != nil || phaseIndex(r.hdr.Phase) > phaseIndex(ph) {
+			continue // failed, or done before a resume
+		}
+		var pass tilePass
+		if pass, err = r.startPass(ctx, pl, ph, y); err == nil {
+			for next := r.hdr.Tiles[0]; next < r.hdr.Tiles[1] && err == nil; {
+				tiles = r.todo(tiles, &next)
+				err = pass.AddTiles(ctx, spaces, tiles, r.added)
+			}
+		}
 	}
 	out, err := r.finish(ctx, err)
 	if err != nil || !s.wantsExtras() {

@@ -121,15 +121,26 @@ type Spec struct {
 	Block    int
 	OnBlocks func(*BlockPair) error
 
-	// Inference and extra statistics, computed after the state from the
-	// data in memory (in memory and the whole job, for now): CI in (0, 1)
-	// adds delete-one jackknife standard errors and normal intervals at
-	// that level (one more pass over the tiles); Permutations R > 0 adds
+	// Inference and extra statistics. CI in (0, 1) adds delete-one
+	// jackknife standard errors and normal intervals at that level: one
+	// more pass over the tiles after the state, in every schedule, with
+	// checkpoints, and for shards in two rounds (From; see
+	// docs/sharding.md). Permutations R > 0 adds the permutation test of
+	// independence of the pair, a pass of the same kind (every schedule;
+	// y is held in memory, within the budget); given Z, the test of pdcov
+	// is computed after, in memory and the whole job only. CKA is computed
+	// from the data in memory (in memory and the whole job, for now).
+	// Permutations R > 0 adds
 	// the permutation test of independence (and of pdCov given Z, as
 	// energy::pdcov.test), with permutations drawn from Seed; CKA adds
 	// debiased linear CKA and unbiased linear HSIC (in feature space,
 	// O(n·p·q)).
-	CI           float64
+	CI float64
+	// From, with CI or Permutations, is the complete state of the whole
+	// job (the merge of the shards of a first round): the run computes
+	// the passes of its shard given it, and its State is of the last,
+	// which Merge adds across the shards.
+	From         *State
 	Permutations int
 	Seed         uint64
 	CKA          bool
@@ -318,8 +329,16 @@ func (s *Spec) check() error {
 		return bad("confidence level %v outside (0, 1)", s.CI)
 	case s.Permutations < 0:
 		return bad("%d permutations", s.Permutations)
-	case extras && (s.Memory > 0 || s.shards() > 1 || s.Every > 0 || s.Matrix != nil && s.Matrix.Minibatch > 0):
-		return bad("intervals, permutation tests and CKA need the data in memory and the whole job (not a memory budget, a shard, the online or the minibatch mode), for now")
+	case s.CI > 0 && (s.Every > 0 || s.Matrix != nil && s.Matrix.Minibatch > 0):
+		return bad("intervals are for the exact schedules (not the online or the minibatch mode)")
+	case s.From != nil && s.CI == 0 && s.Permutations == 0:
+		return bad("a complete state to start from (-from) is for the passes of -ci and -permutations")
+	case s.Permutations > 0 && k == 3 && (s.Memory > 0 || s.shards() > 1):
+		return bad("the permutation test of pdcov given Z needs the data in memory and the whole job (not a memory budget or a shard), for now; the test of independence of X and Y (without Z) runs in every schedule")
+	case s.Permutations > 0 && (s.Every > 0 || s.Matrix != nil && s.Matrix.Minibatch > 0):
+		return bad("permutation tests are for the exact schedules (not the online or the minibatch mode)")
+	case s.CKA && (s.Memory > 0 || s.shards() > 1 || s.Every > 0 || s.Matrix != nil && s.Matrix.Minibatch > 0):
+		return bad("CKA needs the data in memory and the whole job (not a memory budget, a shard, the online or the minibatch mode), for now")
 	case s.Permutations > 0 && s.Matrix != nil:
 		return bad("permutation tests are for the pair mode, for now")
 	case s.Estimator != "" && s.Estimator != "auto" && s.Estimator != "tiles" && s.Estimator != "univariate" && s.Estimator != "blocks":

@@ -101,21 +101,84 @@ func (r *runner) outOfCore(ctx context.Context) (out *Outcome, err error) {
 		}
 		return r.univariate(ctx, spaces)
 	}
+	if err := r.checkPassBudget(pl); err != nil {
+		return nil, err
+	}
 	if err := r.resume(ctx, fresh); err != nil {
 		return nil, err
 	}
-	lay := layoutPanels(pl, s.Memory, n)
-	if lay.clamped {
-		s.notify("-mem %s is less than the smallest panel; using panels of one tile (%d rows)", size(s.Memory), lay.held)
-	}
-	pn := pl.NewPanel(lay.held, lay.streamed)
-	t := pl.TileSize()
-	dims := pl.Dims()
 	files := s.files()
 	name := files[0]
 	if len(rd.Files()) > 1 {
 		name = fmt.Sprintf("the inputs (%v)", rd.Files())
 	}
+	pp := panelPasses{rd: rd, pl: pl, check: passChecker(name, pl.TileSize(), sums), passes: passes}
+	if r.hdr.Phase == "" {
+		pp.lay = layoutPanels(pl, s.Memory, n)
+		pp.held = func(ctx context.Context, pn *block.Panel) error {
+			return pn.AddHeldTiles(ctx, r.st, r.keep, r.added)
+		}
+		pp.stream = func(ctx context.Context, pn *block.Panel, j0 int, rows []block.Space) error {
+			return pn.AddStreamTiles(ctx, r.st, j0, rows, r.keep, r.added)
+		}
+		if err := r.panels(ctx, &pp); err != nil {
+			return r.finish(ctx, err)
+		}
+	}
+	y := func() (block.Space, error) { return r.readSpace(ctx, &pp, 1) }
+	for _, ph := range s.passes() {
+		if phaseIndex(r.hdr.Phase) > phaseIndex(ph) {
+			continue // done before a resume
+		}
+		pass, err := r.startPass(ctx, pl, ph, y)
+		if err != nil {
+			return r.finish(ctx, err)
+		}
+		// The panels of the pass share the budget with what it holds.
+		pp.lay = layoutPanels(pl, s.Memory-r.passBytes(ph), n)
+		pp.held = func(ctx context.Context, pn *block.Panel) error {
+			return pass.AddHeld(ctx, pn, r.keep, r.added)
+		}
+		pp.stream = func(ctx context.Context, pn *block.Panel, j0 int, rows []block.Space) error {
+			return pass.AddStream(ctx, pn, j0, rows, r.keep, r.added)
+		}
+		if err := r.panels(ctx, &pp); err != nil {
+			return r.finish(ctx, err)
+		}
+	}
+	out, err = r.finish(ctx, nil)
+	if out != nil {
+		out.Passes, out.PanelRows = pp.passes, pp.lay.held
+		if out.Pair != nil {
+			out.Pair.Passes = pp.passes
+		}
+	}
+	return out, err
+}
+
+// panelPasses are the passes of one pass over the tiles under a budget:
+// the input, the plan, the layout of the panels, what a panel's held
+// rows and a streamed block add, and the passes so far.
+type panelPasses struct {
+	rd     *stream.Reader
+	pl     *block.Plan
+	lay    panelLayout
+	check  func(int, [sha256.Size]byte) error
+	held   func(ctx context.Context, pn *block.Panel) error
+	stream func(ctx context.Context, pn *block.Panel, j0 int, rows []block.Space) error
+	passes int
+}
+
+// panels makes one pass over the tiles of the shard not done: a pass
+// over the input per panel of held rows.
+func (r *runner) panels(ctx context.Context, pp *panelPasses) error {
+	s := r.spec
+	lay, pl, n := pp.lay, pp.pl, pp.pl.N()
+	if lay.clamped {
+		s.notify("-mem %s is less than the smallest panel; using panels of one tile (%d rows)", size(s.Memory), lay.held)
+	}
+	pn := pl.NewPanel(lay.held, lay.streamed)
+	t := pl.TileSize()
 	var sp []block.Space
 	panels := 0
 	for bi := 0; bi < r.g.g; {
@@ -130,25 +193,18 @@ func (r *runner) outOfCore(ctx context.Context) (out *Outcome, err error) {
 		m := min(lay.held, n-i0)
 		rowsOfTiles := (m + t - 1) / t
 		lastJ := r.lastNeeded(bi, bi+rowsOfTiles)
-		if err := r.panelPass(ctx, rd, pl, pn, i0, m, lay.streamed, lastJ, dims, &sp, passChecker(name, t, sums)); err != nil {
-			return r.finish(ctx, err)
+		if err := r.panelPass(ctx, pp, pn, i0, m, lastJ, &sp); err != nil {
+			return err
 		}
-		passes++
+		pp.passes++
 		panels++
 		if s.AfterPass != nil {
-			s.AfterPass(passes)
+			s.AfterPass(pp.passes)
 		}
 		bi += rowsOfTiles
 	}
-	s.notify("out of core: %d rows in %d panels of %d rows, %d passes over the input", n, panels, lay.held, passes)
-	out, err = r.finish(ctx, nil)
-	if out != nil {
-		out.Passes, out.PanelRows = passes, lay.held
-		if out.Pair != nil {
-			out.Pair.Passes = passes
-		}
-	}
-	return out, err
+	s.notify("out of core: %d rows in %d panels of %d rows, %d passes over the input", n, panels, lay.held, pp.passes)
+	return nil
 }
 
 // lastNeeded returns the largest J of a tile still to be computed in the
@@ -285,14 +341,15 @@ func (r *runner) transform(dst []block.Space, b *stream.Block) []block.Space {
 // done, then streams the later rows past them, up to the end of tile
 // column lastJ, adding the tiles still to be done. Every row read is
 // hashed and checked against the first pass.
-func (r *runner) panelPass(ctx context.Context, rd *stream.Reader, pl *block.Plan, pn *block.Panel, i0, m, streamed, lastJ int, dims []int, sp *[]block.Space, check func(int, [sha256.Size]byte) error) error {
-	pass, err := rd.NewPass(ctx, int64(i0), streamed)
+func (r *runner) panelPass(ctx context.Context, pp *panelPasses, pn *block.Panel, i0, m, lastJ int, sp *[]block.Space) error {
+	pl := pp.pl
+	pass, err := pp.rd.NewPass(ctx, int64(i0), pp.lay.streamed)
 	if err != nil {
 		return err
 	}
 	defer pass.Close()
 	h := newChunkHasher(r.hdr.Options.Tile, i0)
-	h.check = check
+	h.check = pp.check
 	t := pl.TileSize()
 	end := min(pl.N(), (lastJ+1)*t) // rows past end are not needed
 	// stop ends the pass early, after the rows before read: the last
@@ -322,7 +379,7 @@ func (r *runner) panelPass(ctx context.Context, rd *stream.Reader, pl *block.Pla
 				return err
 			}
 			if pn.Held() == m {
-				if err := pn.AddHeldTiles(ctx, r.st, r.keep, r.added); err != nil {
+				if err := pp.held(ctx, pn); err != nil {
 					return err
 				}
 				if i0+m >= end {
@@ -331,7 +388,7 @@ func (r *runner) panelPass(ctx context.Context, rd *stream.Reader, pl *block.Pla
 			}
 			continue
 		}
-		if err := pn.AddStreamTiles(ctx, r.st, row0, *sp, r.keep, r.added); err != nil {
+		if err := pp.stream(ctx, pn, row0, *sp); err != nil {
 			return err
 		}
 		if row0+b.N >= end {
@@ -345,6 +402,49 @@ func (r *runner) panelPass(ctx context.Context, rd *stream.Reader, pl *block.Pla
 		return fmt.Errorf("%w: the input ended at row %d in this pass, at %d in the first: %w", stream.ErrRowMismatch, i0+pn.Held(), pl.N(), ErrChanged)
 	}
 	return nil
+}
+
+// readSpace reads every row of space k into memory, in one more pass
+// over the input, hashed and checked against the first pass.
+func (r *runner) readSpace(ctx context.Context, pp *panelPasses, k int) (block.Space, error) {
+	pass, err := pp.rd.NewPass(ctx, 0, 1024)
+	if err != nil {
+		return block.Space{}, err
+	}
+	defer pass.Close()
+	h := newChunkHasher(r.hdr.Options.Tile, 0)
+	h.check = pp.check
+	d := pp.pl.Dims()[k]
+	data := make([]float64, 0, pp.pl.N()*d)
+	var sp []block.Space
+	for {
+		b, err := pass.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return block.Space{}, err
+		}
+		if err := h.add(b.Spaces, b.Dims, b.N); err != nil {
+			return block.Space{}, err
+		}
+		sp = r.transform(sp, b)
+		if len(data)+len(sp[k].Data) > cap(data) {
+			return block.Space{}, fmt.Errorf("%w: more rows in this pass than the %d of the first: %w", stream.ErrRowMismatch, pp.pl.N(), ErrChanged)
+		}
+		data = append(data, sp[k].Data...)
+	}
+	if err := h.flush(); err != nil {
+		return block.Space{}, err
+	}
+	if len(data) != pp.pl.N()*d {
+		return block.Space{}, fmt.Errorf("%w: the input ended at row %d in this pass, at %d in the first: %w", stream.ErrRowMismatch, len(data)/d, pp.pl.N(), ErrChanged)
+	}
+	pp.passes++
+	if r.spec.AfterPass != nil {
+		r.spec.AfterPass(pp.passes)
+	}
+	return block.Space{Data: data, Dim: d}, nil
 }
 
 // readAll reads every row of rd into memory (one pass), rows normalised

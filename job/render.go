@@ -253,6 +253,12 @@ func (r *MatrixResult) WriteText(w io.Writer) error {
 			return err
 		}
 	}
+	if len(r.Contrasts) > 0 {
+		fmt.Fprintf(&b, "\ncompare: bcdcor[a] − bcdcor[b], jackknife SE sqrt(var_a + var_b − 2 cov_ab), %g%% interval\n", 100*r.CILevel)
+		for _, c := range r.Contrasts {
+			fmt.Fprintf(&b, "  %s,%s − %s,%s = %.4f ± %.4f  [%.4f, %.4f]\n", r.Rows[c.A[0]], r.Cols[c.A[1]], r.Rows[c.B[0]], r.Cols[c.B[1]], c.Diff, c.SE, c.CI[0], c.CI[1])
+		}
+	}
 	if fl := r.Flagged(); len(fl) > 0 {
 		b.WriteString("\nflags (x = row, y = col, z = given; see the README for the value each one implies):\n")
 		for _, f := range fl {

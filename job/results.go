@@ -179,6 +179,7 @@ const MinibatchNote = "minibatch mean over %d-sample batches: a different, biase
 //
 //	{"n", "rows", "cols", "row_dims", "col_dims", ["given", "given_dim"],
 //	 "bcdcor", ["p_value"], "dcor", ["pdcor", "semi_partial"],
+//	 ["bcdcor_se", "bcdcor_cov", "ci_level", ["compare"]],
 //	 "exponent", "dropped_rows", "normalize_rows", "estimator", ["precision"],
 //	 ["minibatch": {"size", "batches", "unused_samples"}], "flags"}
 type MatrixResult struct {
@@ -198,6 +199,9 @@ type MatrixResult struct {
 	CILevel   float64
 	BCDCorSE  [][]float64
 	BCDCorCov [][]float64
+	// Contrasts are differences of entries asked of a result with the
+	// covariance (see Compare), in JSON "compare".
+	Contrasts []Contrast
 	// With Spec.CKA: debiased linear CKA of every entry.
 	CKALinear [][]float64
 
@@ -351,6 +355,18 @@ func (m *MatrixResult) MarshalJSON() ([]byte, error) {
 	if m.BCDCorCov != nil {
 		writeGrid(&b, "bcdcor_cov", m.BCDCorCov)
 		fmt.Fprintf(&b, `,"ci_level":%s`, Number(m.CILevel))
+	}
+	if len(m.Contrasts) > 0 {
+		b.WriteString(`,"compare":[`)
+		for i, c := range m.Contrasts {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"a":{"row":%s,"col":%s},"b":{"row":%s,"col":%s},"diff":%s,"se":%s,"ci":[%s,%s]}`,
+				jsonOf(m.Rows[c.A[0]]), jsonOf(m.Cols[c.A[1]]), jsonOf(m.Rows[c.B[0]]), jsonOf(m.Cols[c.B[1]]),
+				Number(c.Diff), Number(c.SE), Number(c.CI[0]), Number(c.CI[1]))
+		}
+		b.WriteByte(']')
 	}
 	fmt.Fprintf(&b, `,"exponent":%s,"dropped_rows":%d,"normalize_rows":%t,"estimator":%s`,
 		Number(m.Exponent), m.Dropped, m.NormalizeRows, jsonOf(m.Estimator()))

@@ -57,10 +57,16 @@ func (r *runner) begin(n, dropped int, spaces []SpaceInfo, sums [][sha256.Size]b
 	r.prog.TotalPairs = r.g.rangePairs(r.hdr.Tiles[0], r.hdr.Tiles[1])
 }
 
-// resume sets the state to fresh, or to the checkpoint's if there is one
+// resume sets the state to fresh (or to the complete state Spec.From, for
+// the jackknife pass of a shard), or to the checkpoint's if there is one
 // of this job.
 func (r *runner) resume(ctx context.Context, fresh *estimator.Stats) error {
 	r.st = fresh
+	if from := r.spec.From; from != nil {
+		if err := r.startFrom(from, fresh); err != nil {
+			return err
+		}
+	}
 	cp := r.spec.Checkpoint
 	if cp == nil {
 		return nil
@@ -69,20 +75,49 @@ func (r *runner) resume(ctx context.Context, fresh *estimator.Stats) error {
 	if err != nil || saved == nil {
 		return err
 	}
-	why := Compatible(&saved.Header, &r.hdr)
+	// A checkpoint of the state pass resumes it; one of the jackknife
+	// pass, that pass.
+	hdr := r.hdr
+	hdr.Phase = saved.Phase
+	why := Compatible(&saved.Header, &hdr)
 	if why == nil && (saved.Shard != r.hdr.Shard || saved.Shards != r.hdr.Shards) {
 		why = fmt.Errorf("it is shard %d/%d, this run is %d/%d", saved.Shard, saved.Shards, r.hdr.Shard, r.hdr.Shards)
 	}
 	if why == nil {
 		why = sameGrid(saved.Stats, fresh)
 	}
-	if now := (&State{Parts: r.parts}).kinds(); why == nil && !slices.Equal(saved.kinds(), now) {
-		why = fmt.Errorf("it holds the parts %v, this run's %v (other statistics asked)", saved.kinds(), now)
+	// The parts of a checkpoint of a pass are those of the run and of
+	// its passes up to that one.
+	want := (&State{Parts: r.parts}).kinds()
+	passes := r.spec.passes()
+	for _, ph := range passes {
+		if phaseIndex(ph) <= phaseIndex(saved.Phase) {
+			want = append(want, ph)
+		}
+	}
+	slices.Sort(want)
+	switch {
+	case why != nil:
+	case saved.Phase != "" && !slices.Contains(passes, saved.Phase):
+		why = fmt.Errorf("it is of the %s pass, which this run does not ask", saved.Phase)
+	case saved.Phase == "" && r.spec.From != nil:
+		why = fmt.Errorf("it is of the state pass, and this run is given the complete state (-from)")
+	case r.spec.From != nil:
+		var same bool
+		if same, why = sameStats(saved.Stats, r.st); why == nil && !same {
+			why = fmt.Errorf("its %s pass is of another complete state than -from", saved.Phase)
+		}
+	}
+	if p, _ := saved.Part(phasePermutations).(*permPart); why == nil && p != nil && (p.seed != r.spec.Seed || p.test.R() != r.spec.Permutations) {
+		why = fmt.Errorf("it holds %d permutations of seed %d, this run asks %d of seed %d", p.test.R(), p.seed, r.spec.Permutations, r.spec.Seed)
+	}
+	if why == nil && !slices.Equal(saved.kinds(), want) {
+		why = fmt.Errorf("it holds the parts %v, this run's %v (other statistics asked)", saved.kinds(), want)
 	}
 	if why != nil {
 		return fmt.Errorf("checkpoint %s cannot be resumed: %v; remove it to start over: %w", cp, why, ErrState)
 	}
-	r.st, r.parts = saved.Stats, saved.Parts
+	r.st, r.parts, r.hdr.Phase = saved.Stats, saved.Parts, saved.Phase
 	r.done = tileSet{iv: saved.Done}
 	r.resumed = r.done.count()
 	for _, v := range saved.Done {
@@ -188,7 +223,19 @@ func (r *runner) finish(ctx context.Context, err error) (*Outcome, error) {
 		if err != nil {
 			return nil, err
 		}
+		if st.HasIntervals() && r.spec.CI > 0 {
+			if err := st.Intervals(&res, r.spec.CI); err != nil {
+				return nil, err
+			}
+		}
+		if st.HasPermutations() {
+			if err := st.Permutations(&res); err != nil {
+				return nil, err
+			}
+		}
 		out.Results = res
+	} else if (r.spec.CI > 0 || r.spec.Permutations > 0) && len(r.spec.passes()) == 0 {
+		r.spec.notify("-ci and -permutations of a shard take two rounds: merge the states of this round (merge -state FILE), then run each shard again with -from FILE (see docs/sharding.md)")
 	}
 	if cp != nil {
 		if err := cp.Remove(); err != nil {

@@ -71,6 +71,11 @@ type Header struct {
 	// half-open intervals of the tile order. It equals [Tiles] when the
 	// state is complete.
 	Done [][2]int `json:"done"`
+	// Phase is the pass the state is of: "" for the statistics, or
+	// "jackknife" for the second pass of -ci, whose Stats are the
+	// complete state of the whole job and whose Done are the tiles added
+	// to its part "jackknife" (see jackPart).
+	Phase string `json:"phase,omitempty"`
 }
 
 // StateOptions are the options that change the sums.
@@ -333,6 +338,9 @@ func (s *State) UnmarshalBinary(b []byte) error {
 			return bad("%d bytes after the parts", len(rest))
 		}
 	}
+	if hdr.Phase != "" && !slices.Contains((&State{Parts: parts}).kinds(), hdr.Phase) {
+		return bad("a state of the %s pass without its part", hdr.Phase)
+	}
 	s.Header, s.Stats, s.Parts = hdr, st, parts
 	return nil
 }
@@ -384,6 +392,9 @@ func (h *Header) check(st *estimator.Stats) error {
 	} else if k := len(h.Spaces); k != 2 && k != 3 {
 		return fmt.Errorf("%d spaces in a pair state, want 2 or 3", k)
 	}
+	if phaseIndex(h.Phase) < 0 {
+		return fmt.Errorf("a state of the pass %q", h.Phase)
+	}
 	if h.Shards < 1 || h.Shard < 0 || h.Shard >= h.Shards {
 		return fmt.Errorf("shard %d of %d", h.Shard, h.Shards)
 	}
@@ -426,6 +437,8 @@ func Compatible(a, b *Header) error {
 		return diff("-precision", oa.Precision, ob.Precision)
 	case oa.NormalizeRows != ob.NormalizeRows:
 		return diff("-normalize-rows", oa.NormalizeRows, ob.NormalizeRows)
+	case a.Phase != b.Phase:
+		return diff("the pass (\"\" for the statistics)", fmt.Sprintf("%q", a.Phase), fmt.Sprintf("%q", b.Phase))
 	case len(a.Spaces) != len(b.Spaces):
 		return diff("the number of spaces", len(a.Spaces), len(b.Spaces))
 	}
@@ -484,7 +497,17 @@ func Merge(states ...*State) (*State, error) {
 			d := tileSet{iv: s.Done}
 			return nil, fmt.Errorf("%s: shard %d/%d is incomplete (%d of %d tiles): %w", s.name(i), s.Shard, s.Shards, d.count(), s.Tiles[1]-s.Tiles[0], ErrState)
 		}
-		if err := total.Merge(s.Stats); err != nil {
+		if first.Phase != "" && i > 0 {
+			// The second pass of every shard is of the same complete
+			// state: its parts add, its Stats are kept once.
+			same, err := sameStats(first.Stats, s.Stats)
+			if err != nil {
+				return nil, err
+			}
+			if !same {
+				return nil, fmt.Errorf("%s and %s are %s passes of different states (give each shard the same -from): %w", first.name(0), s.name(i), first.Phase, ErrState)
+			}
+		} else if err := total.Merge(s.Stats); err != nil {
 			return nil, fmt.Errorf("%s: %w", s.name(i), err)
 		}
 		if i == 0 {

@@ -55,6 +55,7 @@ type computeFlags struct {
 	block        int     // -block
 	ci           bool    // -ci
 	ciLevel      float64 // -ci-level
+	from         string  // -from: the merged first round of -ci on shards
 	permutations int     // -permutations
 	seed         uint64  // -seed
 	cka          bool    // -cka
@@ -81,9 +82,10 @@ func (c *computeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.tmpdir, "tmpdir", "", "`DIR` where standard input is spilled for the passes of -mem (default: the system's)")
 	fs.StringVar(&c.estimator, "estimator", "auto", "auto (exact: O(n log n) for univariate spaces at α = 1 and n > 10,000, else tiles), tiles, univariate, or blocks (an estimate with its SE, one pass in blocks of -block rows)")
 	fs.IntVar(&c.block, "block", 4000, "rows `B` per block of -estimator blocks")
-	fs.BoolVar(&c.ci, "ci", false, "delete-one jackknife standard errors and normal intervals (one more pass over the tiles; in memory, whole job)")
+	fs.BoolVar(&c.ci, "ci", false, "delete-one jackknife standard errors and normal intervals (one more pass over the tiles; with -shard, in two rounds: see -from)")
 	fs.Float64Var(&c.ciLevel, "ci-level", 0.95, "confidence `LEVEL` of the -ci intervals")
-	fs.IntVar(&c.permutations, "permutations", 0, "`R` permutations for the permutation test of independence (and of pdcov given Z); each costs about half an exact run")
+	fs.StringVar(&c.from, "from", "", "with -ci or -permutations and -shard: the complete state `FILE` of the first round ('dcor-stream merge -state FILE' of its shards); the run computes its shard's part of their passes")
+	fs.IntVar(&c.permutations, "permutations", 0, "`R` permutations for the permutation test of independence (and of pdcov given Z, in memory); each costs about 0.6–0.7 of an exact run; with -shard, in two rounds as -ci")
 	fs.Uint64Var(&c.seed, "seed", 1, "`SEED` of the -permutations")
 	fs.BoolVar(&c.normalize, "normalize-rows", false, "scale every sample's vector to unit L2 norm, per space, before distances (as the seed paper's training loss, Distance_Correlation, does; its heatmap and partial scripts do not)")
 	fs.StringVar(&c.key, "key", "", "align the files by the sample IDs of `COLUMN` (integers or strings) instead of row order; a .npy file's IDs are the .npy beside it named COLUMN or ids, with its prefix (PREFIX.ids.npy, as examples/pytorch writes)")
@@ -120,8 +122,10 @@ func (c *computeFlags) check() error {
 		return usagef("-permutations %d is negative", c.permutations)
 	case c.keyMissing != "error" && c.keyMissing != "drop":
 		return usagef("-key-missing %q: want error or drop", c.keyMissing)
-	case (c.ci || c.permutations > 0 || c.cka) && (c.mem > 0 || c.shard != ""):
-		return usagef("-ci, -permutations and -cka need the data in memory and the whole job (not -mem or -shard), for now")
+	case c.cka && (c.mem > 0 || c.shard != ""):
+		return usagef("-cka needs the data in memory and the whole job (not -mem or -shard), for now")
+	case c.from != "" && !c.ci && c.permutations == 0:
+		return usagef("-from is the second round of -ci or -permutations: give them")
 	}
 	if c.shard != "" {
 		if c.shardIndex, c.shardCount, err = parseShard(c.shard); err != nil {
@@ -288,6 +292,16 @@ func (c *computeFlags) runJob(ctx context.Context, spec job.Spec, stderr io.Writ
 		}
 		defer cp.Close()
 		spec.Checkpoint = keptCheckpoint{cp}
+	}
+	if c.from != "" {
+		from, err := job.ReadStateFile(c.from)
+		if err != nil {
+			return err
+		}
+		if from == nil {
+			return fmt.Errorf("-from %s: an empty file, not a state: %w", c.from, job.ErrState)
+		}
+		spec.From = from
 	}
 	spec.Notify = func(msg string) { fmt.Fprintf(stderr, "dcor-stream: %s\n", msg) }
 	if c.mem > 0 && os.Getenv("GOMEMLIMIT") == "" {

@@ -73,6 +73,7 @@ type matrixOptions struct {
 	heatmap     string
 	heatmapStat string
 	minibatch   int
+	compare     []string // -compare
 	file        string
 }
 
@@ -88,6 +89,10 @@ func parseMatrixFlags(args []string, stderr io.Writer) (matrixOptions, error) {
 	fs.StringVar(&o.format, "format", "text", "output format: text, json or csv")
 	fs.StringVar(&o.heatmap, "heatmap", "", "also draw the matrix as a heatmap to `FILE`.png or FILE.svg")
 	fs.StringVar(&o.heatmapStat, "heatmap-stat", "bcdcor", "statistic of the heatmap: bcdcor, dcor, dcor_sq, pdcor, semi_partial, cka_linear (with -cka) or bcdcor_se (with -ci)")
+	fs.Func("compare", "with -ci: print bcdcor[A] − bcdcor[B] with its jackknife SE and interval, for `ROW,COL-ROW,COL` (labels, or indices from 0); repeatable", func(s string) error {
+		o.compare = append(o.compare, s)
+		return nil
+	})
 	fs.IntVar(&o.minibatch, "minibatch", 0, "mean over consecutive batches of `B` samples instead of the exact statistic (a different, biased estimator)")
 	var err error
 	if o.file, err = parse(fs, args, false); err != nil {
@@ -107,6 +112,8 @@ func parseMatrixFlags(args []string, stderr io.Writer) (matrixOptions, error) {
 		return o, usagef("no spaces: give -spaces, -space, or -rows and -cols")
 	case o.format != "text" && o.format != "json" && o.format != "csv":
 		return o, usagef("-format %q: want text, json or csv", o.format)
+	case len(o.compare) > 0 && !o.ci:
+		return o, usagef("-compare needs -ci (the covariance of the entries)")
 	case o.minibatch != 0 && o.minibatch < 4:
 		return o, usagef("-minibatch %d: need at least 4 samples per batch", o.minibatch)
 	}
@@ -173,8 +180,27 @@ func matrixCommand(ctx context.Context, o matrixOptions, in io.Reader, stdout, s
 		m.RowTitle, m.ColTitle = argsTitle(o.rows), argsTitle(o.cols)
 	}
 	return o.runJob(ctx, spec, stderr, func(out *job.Outcome) error {
+		if err := compare(out.Matrix, o.compare); err != nil {
+			return err
+		}
 		return writeMatrix(stdout, out.Matrix, o.format, o.heatmap, o.heatmapStat)
 	})
+}
+
+// compare adds the contrasts of -compare to m.
+func compare(m *job.MatrixResult, specs []string) error {
+	for _, s := range specs {
+		a, b, err := m.ParseContrast(s)
+		if err != nil {
+			return usagef("-compare %v", err)
+		}
+		c, err := m.Compare(a, b)
+		if err != nil {
+			return usagef("-compare %q: %v", s, err)
+		}
+		m.Contrasts = append(m.Contrasts, c)
+	}
+	return nil
 }
 
 // usesStdin reports whether any space may be read from "-".

@@ -74,6 +74,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, usagef("-every %d is negative", o.every)
 	case o.every > 0 && (o.shard != "" || o.checkpoint != "" || o.mem > 0):
 		return o, usagef("-every does not combine with -shard, -checkpoint or -mem")
+	case o.permutations > 0 && o.z != "" && (o.shard != "" || o.mem > 0):
+		return o, usagef("-permutations with -z (pdcov's test) needs the data in memory and the whole job (not -mem or -shard), for now; without -z the test runs in every schedule")
 	case o.estimator == "blocks" && (o.shard != "" || o.checkpoint != "" || o.mem > 0):
 		return o, usagef("-estimator blocks holds one block in memory: it does not combine with -mem, -shard or -checkpoint")
 	}

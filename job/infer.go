@@ -1,0 +1,367 @@
+package job
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/dcor-stream/dcor-stream/block"
+	"github.com/dcor-stream/dcor-stream/estimator"
+)
+
+// The jackknife of -ci (DESIGN §5) needs the final row sums r' of the
+// complete state, so it is a second pass over the tiles: a run with
+// Spec.CI computes the state (the first pass), then the jackknife sums of
+// every tile of its shard (the second). A state of the second pass has
+// Header.Phase "jackknife": its Stats are the complete state of the whole
+// job, its Done the tiles of the second pass, and its part "jackknife"
+// their per-row sums. Checkpoints hold either pass, and a run resumes
+// where it stopped.
+//
+// Shards take two rounds, as the second pass of every shard needs the
+// merged state of the first:
+//
+//	round 1: -ci -shard I/N -state sI            (each I; the state pass)
+//	         merge s0 … sN−1 → the state of the whole job (state file)
+//	round 2: -ci -shard I/N -from merged -state jI   (the jackknife pass)
+//	         merge j0 … jN−1 → the statistics with their intervals
+//
+// Merge adds the jackknife parts of the jI, whose Stats must be the same.
+//
+// Permutations (the test of independence of the pair mode) are a pass of
+// the same kind, after the jackknife if both are asked: a state of Phase
+// "permutations" holds the test's sums (part "permutations") of the tiles
+// of its Done, and the complete parts of the passes before it.
+const (
+	phaseJackknife    = "jackknife"
+	phasePermutations = "permutations"
+)
+
+// phaseOrder is the order of the passes; a part's kind is its pass.
+var phaseOrder = []string{"", phaseJackknife, phasePermutations}
+
+func phaseIndex(p string) int { return slices.Index(phaseOrder, p) }
+
+// jackPart is the part "jackknife" of a state: the per-row sums of the
+// jackknife pass over the tiles of the state's Done.
+type jackPart struct{ jk *estimator.Jackknife }
+
+func init() {
+	registerPart(phaseJackknife, func(b []byte) (Part, error) {
+		jk := new(estimator.Jackknife)
+		if err := jk.UnmarshalBinary(b); err != nil {
+			return nil, err
+		}
+		return &jackPart{jk}, nil
+	})
+}
+
+func (p *jackPart) Kind() string                   { return phaseJackknife }
+func (p *jackPart) MarshalBinary() ([]byte, error) { return p.jk.MarshalBinary() }
+func (p *jackPart) Merge(o Part) error {
+	q, ok := o.(*jackPart)
+	if !ok {
+		return fmt.Errorf("a %s part is not a jackknife part: %w", o.Kind(), ErrState)
+	}
+	return p.jk.Merge(q.jk)
+}
+
+// permPart is the part "permutations" of a state: the sums of the
+// permutation test of x = 0 and y = 1 over the tiles of the state's Done,
+// for the permutations of Seed.
+type permPart struct {
+	seed uint64
+	test *estimator.PermutationTest
+}
+
+func init() {
+	registerPart(phasePermutations, func(b []byte) (Part, error) {
+		if len(b) < 8 {
+			return nil, fmt.Errorf("a permutation part of %d bytes", len(b))
+		}
+		t := new(estimator.PermutationTest)
+		if err := t.UnmarshalBinary(b[8:]); err != nil {
+			return nil, err
+		}
+		return &permPart{seed: binary.LittleEndian.Uint64(b), test: t}, nil
+	})
+}
+
+func (p *permPart) Kind() string { return phasePermutations }
+
+// MarshalBinary encodes the seed (uint64, little endian), then the test
+// (estimator.PermutationTest.MarshalBinary).
+func (p *permPart) MarshalBinary() ([]byte, error) {
+	t, err := p.test.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	return append(binary.LittleEndian.AppendUint64(nil, p.seed), t...), nil
+}
+
+func (p *permPart) Merge(o Part) error {
+	q, ok := o.(*permPart)
+	switch {
+	case !ok:
+		return fmt.Errorf("a %s part is not a permutation part: %w", o.Kind(), ErrState)
+	case q.seed != p.seed:
+		return fmt.Errorf("permutations of seed %d and %d: %w", p.seed, q.seed, ErrState)
+	}
+	return p.test.Merge(q.test)
+}
+
+// jackknife returns the jackknife of a state of the jackknife pass or a
+// later one, bound to its Stats, or nil.
+func (s *State) jackknife() (*estimator.Jackknife, error) {
+	p, _ := s.Part(phaseJackknife).(*jackPart)
+	if p == nil || phaseIndex(s.Phase) < phaseIndex(phaseJackknife) {
+		return nil, nil
+	}
+	if err := p.jk.SetStats(s.Stats); err != nil {
+		return nil, fmt.Errorf("%v: %w", err, ErrState)
+	}
+	return p.jk, nil
+}
+
+// HasIntervals reports whether s is a complete state of the whole job
+// whose jackknife pass is complete, of which Intervals gives the
+// intervals.
+func (s *State) HasIntervals() bool {
+	return phaseIndex(s.Phase) >= phaseIndex(phaseJackknife) && s.Whole() && s.Part(phaseJackknife) != nil
+}
+
+// HasPermutations reports whether s is a complete state of the whole job
+// whose permutation pass is complete (see Permutations).
+func (s *State) HasPermutations() bool {
+	return s.Phase == phasePermutations && s.Whole() && s.Part(phasePermutations) != nil
+}
+
+// Permutations adds to res, the Results of s (see HasPermutations), the
+// permutation p-value of independence of the pair (PairExtras' PermP,
+// Permutations and Seed).
+func (s *State) Permutations(res *Results) error {
+	p, _ := s.Part(phasePermutations).(*permPart)
+	if !s.HasPermutations() || p == nil || res.Pair == nil {
+		return fmt.Errorf("the state holds no complete permutation pass of a pair (run with -permutations): %w", ErrState)
+	}
+	x := res.Pair.Extras
+	if x == nil {
+		x = &PairExtras{}
+		res.Pair.Extras = x
+	}
+	perm := block.NewPermutation(s.N, p.seed)
+	x.Permutations, x.Seed, x.PermP = p.test.R(), p.seed, p.test.Result(s.Stats, perm.At).P
+	return nil
+}
+
+// Intervals adds to res, the Results of s, the delete-one jackknife
+// standard errors and normal intervals at level (in (0, 1)) that s holds
+// (see HasIntervals): in the pair mode PairExtras' CI fields, in the
+// matrix mode BCDCorSE and BCDCorCov.
+func (s *State) Intervals(res *Results, level float64) error {
+	if !s.HasIntervals() {
+		return fmt.Errorf("the state holds no complete jackknife pass (run with -ci): %w", ErrState)
+	}
+	if !(level > 0 && level < 1) {
+		return fmt.Errorf("confidence level %v outside (0, 1): %w", level, ErrSpec)
+	}
+	jk, err := s.jackknife()
+	if err != nil {
+		return err
+	}
+	if p := res.Pair; p != nil {
+		x := p.Extras
+		if x == nil {
+			x = &PairExtras{}
+			p.Extras = x
+		}
+		se := jk.Pair(0, 1)
+		x.CILevel, x.DCorSE, x.BCDCorSE = level, se.DCor, se.BCDCor
+		x.DCorCI = interval(p.DCor, se.DCor, level, 0, 1)
+		x.BCDCorCI = interval(p.BCDCor, se.BCDCor, level, -1, 1)
+		if p.Partial != nil {
+			x.PDCorSE = jk.PartialSE(0, 1, 2)
+			x.PDCorCI = interval(p.Partial.PDCor, x.PDCorSE, level, -1, 1)
+		}
+		return nil
+	}
+	m, lay := res.Matrix, s.Matrix
+	var entries [][2]int
+	for _, x := range lay.Rows {
+		for _, y := range lay.Cols {
+			entries = append(entries, [2]int{x, y})
+		}
+	}
+	m.CILevel = level
+	m.BCDCorCov = jk.BCDCorCov(entries)
+	m.BCDCorSE = grid2(len(lay.Rows), len(lay.Cols))
+	for e := range entries {
+		m.BCDCorSE[e/len(lay.Cols)][e%len(lay.Cols)] = math.Sqrt(m.BCDCorCov[e][e])
+	}
+	return nil
+}
+
+// passes returns the passes the run makes after the state: the
+// jackknife (-ci) and the permutation test, on the whole job or, for a
+// shard, given the complete state of the first round (Spec.From).
+func (s *Spec) passes() []string {
+	if s.shards() > 1 && s.From == nil {
+		return nil
+	}
+	var p []string
+	if s.CI > 0 {
+		p = append(p, phaseJackknife)
+	}
+	if s.Permutations > 0 {
+		p = append(p, phasePermutations)
+	}
+	return p
+}
+
+// jackPass reports whether the run computes the jackknife pass.
+func (s *Spec) jackPass() bool { return slices.Contains(s.passes(), phaseJackknife) }
+
+// passBytes is the memory a pass holds beyond the state and the panels:
+// the jackknife's per-row sums and final row sums r'; the permutation
+// test's space y (and its rows centred once, for 16 or more dimensions).
+func (r *runner) passBytes(phase string) int64 {
+	k, n := len(r.hdr.Spaces), int64(r.hdr.N)
+	switch phase {
+	case phaseJackknife:
+		return estimator.JackknifeBytes(k, r.hdr.N) + 8*int64(k)*n
+	case phasePermutations:
+		q := int64(r.hdr.Spaces[1].Dim)
+		if q >= 16 {
+			q *= 2
+		}
+		return 8 * q * n
+	}
+	return 0
+}
+
+// checkPassBudget refuses a run whose passes' memory (passBytes) does not
+// fit the budget with a panel of one tile, before any pass.
+func (r *runner) checkPassBudget(pl *block.Plan) error {
+	s := r.spec
+	if s.Memory == 0 {
+		return nil
+	}
+	tile := int64(pl.TileSize()) * pl.RowBytes()
+	for _, ph := range s.passes() {
+		need := r.passBytes(ph)
+		low := need + pl.ScratchBytes() + 16*int64(r.hdr.N)*int64(len(r.hdr.Spaces)) + 4*tile
+		if low <= s.Memory+scratchSlack {
+			continue
+		}
+		if ph == phaseJackknife {
+			return fmt.Errorf("the -ci pass holds about %s of per-row sums for %d samples and %d spaces (%s with the smallest panel), over the budget -mem %s: raise it, or ask -ci of fewer spaces: %w",
+				size(need), r.hdr.N, len(r.hdr.Spaces), size(low), size(s.Memory), ErrBudget)
+		}
+		return fmt.Errorf("the permutation test holds space y in memory, its rows read at random: %s for %d samples of %d dimensions (%s with the smallest panel), over the budget -mem %s: raise it, or run -permutations in memory: %w",
+			size(need), r.hdr.N, r.hdr.Spaces[1].Dim, size(low), size(s.Memory), ErrBudget)
+	}
+	return nil
+}
+
+// startFrom makes the run the passes of its shard given the complete
+// state from (Spec.From) of the same job: the state pass is done.
+func (r *runner) startFrom(from *State, fresh *estimator.Stats) error {
+	why := Compatible(&from.Header, &r.hdr)
+	switch {
+	case why != nil:
+	case from.Phase != "":
+		why = fmt.Errorf("it is a state of the %s pass, not of the statistics", from.Phase)
+	case !from.Whole():
+		why = fmt.Errorf("it is shard %d/%d, or incomplete: give the merge of every shard of the first round", from.Shard, from.Shards)
+	default:
+		why = sameGrid(from.Stats, fresh)
+	}
+	if why != nil && !errors.Is(why, ErrState) {
+		why = fmt.Errorf("%v: %w", why, ErrState)
+	}
+	if why != nil {
+		return fmt.Errorf("-from %s is not the state of this job: %w", from.name(0), why)
+	}
+	r.st = from.Stats
+	r.done = tileSet{}
+	for idx := r.hdr.Tiles[0]; idx < r.hdr.Tiles[1]; idx++ {
+		r.done.add(idx)
+	}
+	return nil
+}
+
+// tilePass is a pass over the tiles after the state (block.JackPass,
+// block.PermPass).
+type tilePass interface {
+	AddTiles(ctx context.Context, rows []block.Space, tiles []block.Tile, added func(block.Tile) error) error
+	AddHeld(ctx context.Context, pn *block.Panel, keep func(block.Tile) bool, added func(block.Tile) error) error
+	AddStream(ctx context.Context, pn *block.Panel, j0 int, rows []block.Space, keep func(block.Tile) bool, added func(block.Tile) error) error
+}
+
+// startPass is called when the passes before phase are complete: it
+// starts phase if the run is not in it (saving a checkpoint, so that an
+// interrupted run resumes after the passes done), and returns the pass
+// over pl; y is the space y in memory, for the permutations.
+func (r *runner) startPass(ctx context.Context, pl *block.Plan, phase string, y func() (block.Space, error)) (tilePass, error) {
+	if r.hdr.Phase != phase {
+		if !r.state().Complete() {
+			return nil, fmt.Errorf("job: internal error: the %s pass after an incomplete one", phase)
+		}
+		r.hdr.Phase = phase
+		r.done = tileSet{}
+		switch phase {
+		case phaseJackknife:
+			r.parts = append(r.parts, &jackPart{estimator.NewJackknife(r.st)})
+		case phasePermutations:
+			r.parts = append(r.parts, &permPart{seed: r.spec.Seed, test: estimator.NewPermutationTest(0, 1, r.spec.Permutations)})
+		}
+		r.prog.Tiles, r.prog.Pairs, r.prog.ResumedTiles, r.prog.ResumedPairs = 0, 0, 0, 0
+		if cp := r.spec.Checkpoint; cp != nil {
+			r.saved = time.Now()
+			if err := cp.Save(context.WithoutCancel(ctx), r.state()); err != nil {
+				return nil, err
+			}
+		}
+	}
+	what := "job"
+	if r.hdr.Shards > 1 {
+		what = fmt.Sprintf("shard %d/%d", r.hdr.Shard, r.hdr.Shards)
+	}
+	st := r.state()
+	if phase == phaseJackknife {
+		jk, err := st.jackknife()
+		if err != nil {
+			return nil, err
+		}
+		r.spec.notify("the jackknife pass (-ci): one more pass over the %d tiles of the %s", r.prog.TotalTiles, what)
+		return pl.NewJackPass(r.st, jk)
+	}
+	p, _ := st.Part(phasePermutations).(*permPart)
+	if p == nil {
+		return nil, fmt.Errorf("job: internal error: no permutation part")
+	}
+	ys, err := y()
+	if err != nil {
+		return nil, err
+	}
+	r.spec.notify("the permutation test: %d permutations, one more pass over the %d tiles of the %s", p.test.R(), r.prog.TotalTiles, what)
+	return pl.NewPermPass(r.st, p.test, 0, 1, block.NewPermutation(r.hdr.N, p.seed), ys)
+}
+
+// sameStats reports whether two states hold the same sums.
+func sameStats(a, b *estimator.Stats) (bool, error) {
+	x, err := a.MarshalBinary()
+	if err != nil {
+		return false, err
+	}
+	y, err := b.MarshalBinary()
+	if err != nil {
+		return false, err
+	}
+	return bytes.Equal(x, y), nil
+}
