@@ -59,6 +59,8 @@ type computeFlags struct {
 	seed         uint64  // -seed
 	cka          bool    // -cka
 	normalize    bool    // -normalize-rows
+	minibatch    int     // -minibatch
+	shuffle      *uint64 // -shuffle; nil: consecutive batches
 
 	afterPass func(pass int) // tests: called after each pass of -mem
 }
@@ -84,6 +86,15 @@ func (c *computeFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.permutations, "permutations", 0, "`R` permutations for the permutation test of independence (and of pdcov given Z); each costs about half an exact run")
 	fs.Uint64Var(&c.seed, "seed", 1, "`SEED` of the -permutations")
 	fs.BoolVar(&c.normalize, "normalize-rows", false, "scale every sample's vector to unit L2 norm, per space, before distances (as the seed paper's training loss, Distance_Correlation, does; its heatmap and partial scripts do not)")
+	fs.IntVar(&c.minibatch, "minibatch", 0, "mean over batches of `B` samples instead of the exact statistic (a different, biased estimator: the seed paper's minibatch numbers)")
+	fs.Func("shuffle", "with -minibatch: batches of the rows in the random order drawn from `SEED` (as a shuffling data loader), not consecutive rows", func(v string) error {
+		seed, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("want a non-negative integer seed")
+		}
+		c.shuffle = &seed
+		return nil
+	})
 	fs.BoolVar(&c.cka, "cka", false, "add debiased linear CKA and unbiased linear HSIC (feature space, O(n·p·q))")
 }
 
@@ -116,6 +127,14 @@ func (c *computeFlags) check() error {
 		return usagef("-permutations %d is negative", c.permutations)
 	case (c.ci || c.permutations > 0 || c.cka) && (c.mem > 0 || c.shard != ""):
 		return usagef("-ci, -permutations and -cka need the data in memory and the whole job (not -mem or -shard), for now")
+	case c.minibatch < 0 || c.minibatch > 0 && c.minibatch < 4:
+		return usagef("-minibatch %d: need at least 4 samples per batch", c.minibatch)
+	case c.minibatch > 0 && (c.memText != "" || c.shard != "" || c.checkpoint != "" || c.estimator == "blocks"):
+		return usagef("-minibatch does not combine with -mem, -shard, -checkpoint or -estimator blocks: minibatches are small")
+	case c.minibatch > 0 && (c.ci || c.permutations > 0 || c.cka):
+		return usagef("-minibatch does not combine with -ci, -permutations or -cka")
+	case c.shuffle != nil && c.minibatch == 0:
+		return usagef("-shuffle orders the batches of -minibatch: give -minibatch B")
 	}
 	if c.shard != "" {
 		if c.shardIndex, c.shardCount, err = parseShard(c.shard); err != nil {
@@ -149,7 +168,17 @@ func (c *computeFlags) spec(file string, stdin io.Reader) job.Spec {
 		Permutations:    c.permutations,
 		Seed:            c.seed,
 		CKA:             c.cka,
+		Minibatch:       c.minibatch,
+		Shuffle:         c.shuffle != nil,
+		ShuffleSeed:     seedOf(c.shuffle),
 	}
+}
+
+func seedOf(p *uint64) uint64 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 func blockSize(estimator string, b int) int {
