@@ -178,7 +178,7 @@ func (r *runner) inMemory(ctx context.Context) (*Outcome, error) {
 }
 
 // NormalizeRows scales every row of the row-major x of width dim to unit
-// Euclidean norm, in place, as the seed paper's code does before its
+// Euclidean norm, in place, as the seed paper's training loss does before its
 // distances. A row of norm 0 stays 0.
 func NormalizeRows(x []float64, dim int) {
 	for i := 0; i+dim <= len(x); i += dim {

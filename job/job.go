@@ -152,7 +152,8 @@ type Options struct {
 	Precision block.Precision // of the Gram products; optional, default block.Float64
 	Workers   int             // optional; default runtime.GOMAXPROCS(0); the result does not depend on it
 	// NormalizeRows scales each sample's vector to unit L2 norm, per
-	// space, before distances (as the seed paper's code does); zero rows
+	// space, before distances (as the seed paper's training loss does; its
+	// heatmap and partial scripts do not); zero rows
 	// stay 0.
 	NormalizeRows bool
 }

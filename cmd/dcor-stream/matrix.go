@@ -34,7 +34,10 @@ with the syntax of the pair mode (a list column, or several scalar columns
 together: -space 'x_*' is a single space). -spaces, -space, -rows and -cols
 may be repeated; the spaces keep the order of the flags, and of the schema
 within a glob. Columns of the same name in different files are labelled
-FILE:COLUMN.
+FILE:COLUMN; NAME=SPEC names a space (-rows mlp=acts/mlp.npy), and a .npy
+space is labelled by its file's stem. FILE and the files of the specs are
+Arrow IPC files or streams, Parquet, NumPy .npy, CSV with a header, objects
+(s3://, gs://, azblob://) or "-" (an Arrow IPC stream on standard input).
 
 -minibatch B replaces every statistic by its mean over batches of B samples
 (consecutive rows, or with -shuffle SEED rows in a seeded random order; the

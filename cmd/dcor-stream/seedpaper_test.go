@@ -302,9 +302,48 @@ func TestSeedPaperLoss(t *testing.T) {
 	if d > 1e-6 || d == 0 {
 		t.Errorf("dcor_sq with -normalize-rows %.15g, the paper's Distance_Correlation %.15g: differ by %.2g, want (0, 1e-6]", got, loss, d)
 	}
+	// The pair mode takes -normalize-rows too, with the same result.
+	if p := pairJSON(t, "-quiet", "-normalize-rows", "-x", paths[0], "-y", paths[1]); p["dcor_sq"].(float64) != got {
+		t.Errorf("pair mode -normalize-rows: dcor_sq %v, matrix %v", p["dcor_sq"], got)
+	}
 	if raw := runSeedJSON(t, "matrix", "-format", "json", "-quiet", "-rows", "mlp="+paths[0], "-cols", "cnn="+paths[1]); math.Abs(raw.DCorSq[0][0]-loss) < 10*d {
 		t.Errorf("without -normalize-rows, dcor_sq %.15g is as close to the loss %.15g: the test cannot tell", raw.DCorSq[0][0], loss)
 	}
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestHelpNamesFormats: -h of both commands names every input format and
+// the minibatch flags, so that a user of .npy files finds them.
+func TestHelpNamesFormats(t *testing.T) {
+	for _, args := range [][]string{{"-h"}, {"matrix", "-h"}} {
+		code, _, stderr := runCLI(t, nil, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d", args, code)
+		}
+		for _, want := range []string{"Arrow IPC", "Parquet", ".npy", "CSV", "-minibatch", "-shuffle", "-normalize-rows", "NAME="} {
+			if !strings.Contains(stderr, want) {
+				t.Errorf("dcor-stream %s does not mention %q", strings.Join(args, " "), want)
+			}
+		}
+	}
+}
+
+// TestMinibatchFlags: the usage errors of -minibatch and -shuffle, in both
+// modes (exit 2).
+func TestMinibatchFlags(t *testing.T) {
+	paths, _ := seedData(t, 40)
+	for _, args := range [][]string{
+		{"-x", paths[0], "-y", paths[1], "-shuffle", "3"},
+		{"-x", paths[0], "-y", paths[1], "-minibatch", "3"},
+		{"-x", paths[0], "-y", paths[1], "-minibatch", "8", "-every", "10"},
+		{"-x", paths[0], "-y", paths[1], "-minibatch", "8", "-ci"},
+		{"-x", paths[0], "-y", paths[1], "-minibatch", "8", "-shuffle", "-1"},
+		{"matrix", "-spaces", paths[0], "-minibatch", "8", "-mem", "1GiB"},
+		{"matrix", "-spaces", paths[0], "-shuffle", "1"},
+	} {
+		if code, _, stderr := runCLI(t, nil, args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2: %s", args, code, stderr)
+		}
+	}
+}
