@@ -328,8 +328,8 @@ func (s *Spec) check() error {
 			return bad("%v", err)
 		}
 	}
-	if s.Minibatch != 0 && (s.Minibatch < 4 || s.Memory > 0 || s.Shards > 1 || s.Checkpoint != nil || s.Every > 0 || s.Estimator == "blocks") {
-		return bad("minibatch %d: need at least 4 samples, in memory, whole job, no checkpoint, not the online mode or the block estimator", s.Minibatch)
+	if s.Minibatch != 0 && (s.Minibatch < 4 || s.Memory > 0 || s.Shards > 1 || s.Checkpoint != nil || s.Every > 0 || s.Estimator == "blocks" || s.Estimator == "univariate") {
+		return bad("minibatch %d: need at least 4 samples, in memory, whole job, no checkpoint, not the online mode, the block estimator or the univariate path", s.Minibatch)
 	}
 	if s.Shuffle && s.Minibatch == 0 {
 		return bad("shuffling is for the minibatch estimator")
