@@ -75,6 +75,9 @@ func fuzzRead(t *testing.T, path string, opts arrowio.Options, passes int) (int6
 		return 0, err
 	}
 	defer src.Close()
+	// The count a reader sizes its buffers from, taken before any row is
+	// read as they take it: if believed, it is the rows the passes read.
+	counted, known := src.Rows()
 	var first int64
 	for pass := range passes {
 		rr, err := src.NewRecordReader(t.Context())
@@ -104,6 +107,9 @@ func fuzzRead(t *testing.T, path string, opts arrowio.Options, passes int) (int6
 		} else if rows != first {
 			t.Errorf("pass %d read %d rows, pass 0 %d", pass, rows, first)
 		}
+	}
+	if known && counted != first {
+		t.Errorf("Rows() = %d, the passes read %d", counted, first)
 	}
 	return first, nil
 }

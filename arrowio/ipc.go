@@ -36,6 +36,8 @@ type ipcFile struct {
 	opts Options
 	recs []block
 	r    *ipc.FileReader
+	// nrows caches rows(): 0 before it is counted (or none), -1 unknown.
+	nrows int64
 }
 
 // openIPCFile takes ownership of in.

@@ -256,6 +256,7 @@ func (v *verifier) fieldTable(t int) error {
 type message struct {
 	header     int   // MessageHeader union tag
 	bodyLen    int64 // bodyLength
+	length     int64 // a RecordBatch's length: its rows
 	compressed bool
 	nodes      []fieldNode
 	buffers    [][2]int64 // (offset, length) of each body buffer
@@ -316,6 +317,14 @@ func verifyMessage(b []byte) (message, error) {
 // recordBatch checks a RecordBatch table: length, nodes, buffers,
 // compression, variadicBufferCounts.
 func (v *verifier) recordBatch(t int, m *message) error {
+	if p, ok, err := v.field(t, 0, 8); err != nil { // length: long
+		return err
+	} else if ok {
+		m.length = int64(binary.LittleEndian.Uint64(v.b[p:]))
+	}
+	if m.length < 0 {
+		return v.fail("negative batch length %d", m.length)
+	}
 	ns, nn, err := v.vector(t, 1, 16) // nodes: [FieldNode]
 	if err != nil {
 		return err

@@ -123,6 +123,11 @@ func Write(file string, r *job.MatrixResult, stat string) error {
 	title := fmt.Sprintf("%s, n = %d", name, r.N)
 	if r.Minibatch > 0 {
 		title += "\n" + r.Estimator()
+		if r.Shuffled {
+			title += fmt.Sprintf("\nrows shuffled (seed %d)", r.ShuffleSeed)
+		} else if c := r.OrderCheck; c != nil && c.Warn {
+			title += "\nWARNING: the rows look sorted; use -shuffle"
+		}
 	}
 	if r.NormalizeRows {
 		title += "\nrows normalised to unit norm"

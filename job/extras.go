@@ -29,12 +29,12 @@ func (s *Spec) univariate(n int, spaces []SpaceInfo) (bool, error) {
 	case "tiles":
 		return false, nil
 	case "univariate":
-		if !applies || s.Every > 0 || s.Matrix != nil && s.Matrix.Minibatch > 0 {
+		if !applies || s.Every > 0 || s.Minibatch > 0 {
 			return false, fmt.Errorf("the univariate path needs every space of dimension 1, exponent 1, and neither the online nor the minibatch mode: %w", ErrSpec)
 		}
 		return true, nil
 	}
-	return applies && n > univariateMin && s.CI == 0 && s.Permutations == 0 && s.Every == 0 && (s.Matrix == nil || s.Matrix.Minibatch == 0), nil
+	return applies && n > univariateMin && s.CI == 0 && s.Permutations == 0 && s.Every == 0 && s.Minibatch == 0, nil
 }
 
 // univariateBytes is the memory of the univariate path per sample and

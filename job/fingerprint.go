@@ -105,7 +105,11 @@ func hashChunks(ctx context.Context, spaces [][]float64, dims []int, n, t, worke
 	for w := range workers {
 		g.Go(func() error {
 			h := sha256.New()
-			var buf []byte
+			width := 0
+			for _, d := range dims {
+				width += d
+			}
+			buf := make([]byte, 0, 8*width*min(n, t)) // one chunk's rows, allocated once
 			for c := w; c < len(sums); c += workers {
 				if err := ctx.Err(); err != nil {
 					return err

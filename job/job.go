@@ -105,6 +105,17 @@ type Spec struct {
 	Every   int
 	OnEvery func(*Pair) error
 
+	// Minibatch B > 0 is the minibatch estimator (pair or matrix mode, in
+	// memory, whole job, no checkpoint): every statistic is replaced by
+	// its mean over batches of B samples, a different, biased and noisier
+	// estimator (see runMinibatch); the result is a MatrixResult (1×1 for
+	// a pair). The batches are consecutive rows, or with Shuffle the rows
+	// in the order of the seeded permutation
+	// block.NewPermutation(n, ShuffleSeed).
+	Minibatch   int
+	Shuffle     bool
+	ShuffleSeed uint64
+
 	// Estimator chooses how the state is computed: "" or "auto" (the
 	// exact O(n log n) univariate path when every space is univariate,
 	// α = 1, n > 10,000 and no -ci or permutations are asked, else the
@@ -160,7 +171,8 @@ type Options struct {
 	Precision block.Precision // of the Gram products; optional, default block.Float64
 	Workers   int             // optional; default runtime.GOMAXPROCS(0); the result does not depend on it
 	// NormalizeRows scales each sample's vector to unit L2 norm, per
-	// space, before distances (as the seed paper's code does); zero rows
+	// space, before distances (as the seed paper's training loss does; its
+	// heatmap and partial scripts do not); zero rows
 	// stay 0.
 	NormalizeRows bool
 }
@@ -172,10 +184,6 @@ type Matrix struct {
 	Rows  []int `json:"rows"`
 	Cols  []int `json:"cols"`
 	Given int   `json:"given"` // the given space Z, or NoGiven
-	// Minibatch B > 0 replaces every statistic by its mean over
-	// consecutive batches of B samples (in memory, whole grid only): a
-	// different, biased and noisier estimator.
-	Minibatch int `json:"-"`
 	// For reports: Square when the rows and the columns are the same
 	// spaces, and the titles of the rows and columns.
 	Square   bool   `json:"square"`
@@ -264,7 +272,7 @@ func Run(ctx context.Context, spec Spec) (*Outcome, error) {
 	if spec.Every > 0 {
 		return runOnline(ctx, &spec)
 	}
-	if m := spec.Matrix; m != nil && m.Minibatch > 0 {
+	if spec.Minibatch > 0 {
 		return runMinibatch(ctx, &spec)
 	}
 	r := &runner{spec: &spec}
@@ -329,15 +337,15 @@ func (s *Spec) check() error {
 		return bad("confidence level %v outside (0, 1)", s.CI)
 	case s.Permutations < 0:
 		return bad("%d permutations", s.Permutations)
-	case s.CI > 0 && (s.Every > 0 || s.Matrix != nil && s.Matrix.Minibatch > 0):
+	case s.CI > 0 && (s.Every > 0 || s.Minibatch > 0):
 		return bad("intervals are for the exact schedules (not the online or the minibatch mode)")
 	case s.From != nil && s.CI == 0 && s.Permutations == 0:
 		return bad("a complete state to start from (-from) is for the passes of -ci and -permutations")
 	case s.Permutations > 0 && k == 3 && (s.Memory > 0 || s.shards() > 1):
 		return bad("the permutation test of pdcov given Z needs the data in memory and the whole job (not a memory budget or a shard), for now; the test of independence of X and Y (without Z) runs in every schedule")
-	case s.Permutations > 0 && (s.Every > 0 || s.Matrix != nil && s.Matrix.Minibatch > 0):
+	case s.Permutations > 0 && (s.Every > 0 || s.Minibatch > 0):
 		return bad("permutation tests are for the exact schedules (not the online or the minibatch mode)")
-	case s.CKA && (s.Memory > 0 || s.shards() > 1 || s.Every > 0 || s.Matrix != nil && s.Matrix.Minibatch > 0):
+	case s.CKA && (s.Memory > 0 || s.shards() > 1 || s.Every > 0 || s.Minibatch > 0):
 		return bad("CKA needs the data in memory and the whole job (not a memory budget, a shard, the online or the minibatch mode), for now")
 	case s.Permutations > 0 && s.Matrix != nil:
 		return bad("permutation tests are for the pair mode, for now")
@@ -354,9 +362,12 @@ func (s *Spec) check() error {
 		if err := m.check(k); err != nil {
 			return bad("%v", err)
 		}
-		if m.Minibatch != 0 && (m.Minibatch < 4 || s.Memory > 0 || s.Shards > 1 || s.Checkpoint != nil) {
-			return bad("minibatch %d: need at least 4 samples, in memory, whole grid, no checkpoint", m.Minibatch)
-		}
+	}
+	if s.Minibatch != 0 && (s.Minibatch < 4 || s.Memory > 0 || s.Shards > 1 || s.Checkpoint != nil || s.Every > 0 || s.Estimator == "blocks" || s.Estimator == "univariate") {
+		return bad("minibatch %d: need at least 4 samples, in memory, whole job, no checkpoint, not the online mode, the block estimator or the univariate path", s.Minibatch)
+	}
+	if s.Shuffle && s.Minibatch == 0 {
+		return bad("shuffling is for the minibatch estimator")
 	}
 	if _, err := block.ParsePrecision(o.Precision.String()); err != nil {
 		return bad("precision %v", o.Precision)

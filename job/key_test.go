@@ -214,7 +214,8 @@ func TestKeyCompose(t *testing.T) {
 				{"online", func(s *job.Spec) { s.Every = 300 }},
 				{"blocks", func(s *job.Spec) { s.Estimator, s.Block = "blocks", 100 }},
 				{"minibatch", func(s *job.Spec) {
-					s.Matrix = &job.Matrix{Rows: []int{0}, Cols: []int{1}, Given: job.NoGiven, Minibatch: 250}
+					s.Matrix = &job.Matrix{Rows: []int{0}, Cols: []int{1}, Given: job.NoGiven}
+					s.Minibatch = 250
 				}},
 			} {
 				base := job.Spec{Spaces: fileSpecs(a+":model_a", plain+":model_b"), Labels: []string{"x", "y"}}
@@ -229,7 +230,12 @@ func TestKeyCompose(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				var checks []string // the minibatch's order check, by value
 				for _, o := range []*job.Outcome{got, want} { // the names of the spaces hold their files
+					if o.Matrix != nil && o.Matrix.OrderCheck != nil {
+						checks = append(checks, fmt.Sprintf("%+v", *o.Matrix.OrderCheck))
+						o.Matrix.OrderCheck = nil
+					}
 					if o.Pair != nil {
 						o.Pair.Spaces = nil
 					}
@@ -239,6 +245,9 @@ func TestKeyCompose(t *testing.T) {
 				}
 				if g, w := fmt.Sprintf("%+v %+v %+v", got.Pair, got.Matrix, got.Blocks), fmt.Sprintf("%+v %+v %+v", want.Pair, want.Matrix, want.Blocks); g != w {
 					t.Errorf("%s: %s\ndiffers from the files in row order: %s", e.name, g, w)
+				}
+				if len(checks) == 2 && checks[0] != checks[1] {
+					t.Errorf("%s: order check %s, in row order %s", e.name, checks[0], checks[1])
 				}
 			}
 		})

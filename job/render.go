@@ -203,10 +203,21 @@ func (r *MatrixResult) WriteText(w io.Writer) error {
 	b.WriteByte('\n')
 	if m := r; m.Minibatch > 0 {
 		fmt.Fprintf(&b, "ESTIMATOR: %s\n  (%d batches", r.Estimator(), m.Batches)
-		if m.UnusedSamples > 0 {
-			fmt.Fprintf(&b, "; the last %d samples unused", m.UnusedSamples)
+		if m.Shuffled {
+			fmt.Fprintf(&b, " of rows shuffled with seed %d", m.ShuffleSeed)
+			if m.UnusedSamples > 0 {
+				fmt.Fprintf(&b, "; %d samples unused", m.UnusedSamples)
+			}
+		} else {
+			b.WriteString(" of consecutive rows")
+			if m.UnusedSamples > 0 {
+				fmt.Fprintf(&b, "; the last %d samples unused", m.UnusedSamples)
+			}
 		}
 		b.WriteString("; drop -minibatch for the exact statistic on all samples)\n")
+		if c := m.OrderCheck; c != nil && c.Warn {
+			fmt.Fprintf(&b, "%s\n", c.Warning())
+		}
 	}
 	dims := func(names []string, d []int) string {
 		s := make([]string, len(names))

@@ -181,7 +181,9 @@ const MinibatchNote = "minibatch mean over %d-sample batches: a different, biase
 //	 "bcdcor", ["p_value"], "dcor", ["pdcor", "semi_partial"],
 //	 ["bcdcor_se", "bcdcor_cov", "ci_level", ["compare"]],
 //	 "exponent", "dropped_rows", "normalize_rows", "estimator", ["precision"],
-//	 ["minibatch": {"size", "batches", "unused_samples"}], "flags"}
+//	 ["minibatch": {"size", "batches", "unused_samples", ["shuffle_seed"],
+//	   ["order_check": {"random_batches", "stat", "row", "col", "consecutive",
+//	    "random", "t", "df", "p_value", "threshold", "warning"}]}], "flags"}
 type MatrixResult struct {
 	N                  int
 	Rows, Cols         []string // labels
@@ -211,8 +213,13 @@ type MatrixResult struct {
 	Precision     string // "float32", or "" for the float64 reference
 
 	// The minibatch estimator: batch size, batches averaged, samples
-	// unused; 0 for the exact statistics.
+	// unused; 0 for the exact statistics. Shuffled: the batches are of
+	// the rows permuted with ShuffleSeed. OrderCheck: the check of the
+	// row order of consecutive batches (nil when shuffled or one batch).
 	Minibatch, Batches, UnusedSamples int
+	Shuffled                          bool
+	ShuffleSeed                       uint64
+	OrderCheck                        *OrderCheck
 
 	// For reports: the rows and the columns are the same spaces; the
 	// titles of the rows and the columns.
@@ -374,7 +381,15 @@ func (m *MatrixResult) MarshalJSON() ([]byte, error) {
 		fmt.Fprintf(&b, `,"precision":%q`, m.Precision)
 	}
 	if m.Minibatch > 0 {
-		fmt.Fprintf(&b, `,"minibatch":{"size":%d,"batches":%d,"unused_samples":%d}`, m.Minibatch, m.Batches, m.UnusedSamples)
+		fmt.Fprintf(&b, `,"minibatch":{"size":%d,"batches":%d,"unused_samples":%d`, m.Minibatch, m.Batches, m.UnusedSamples)
+		if m.Shuffled {
+			fmt.Fprintf(&b, `,"shuffle_seed":%d`, m.ShuffleSeed)
+		}
+		if c := m.OrderCheck; c != nil {
+			fmt.Fprintf(&b, `,"order_check":{"random_batches":%d,"stat":%s,"row":%s,"col":%s,"consecutive":%s,"random":%s,"t":%s,"df":%s,"p_value":%s,"threshold":%s,"warning":%t}`,
+				c.Batches, jsonOf(c.Stat), jsonOf(c.Row), jsonOf(c.Col), Number(c.Consecutive), Number(c.Random), Number(c.T), Number(c.DF), Number(c.P), Number(c.Threshold), c.Warn)
+		}
+		b.WriteByte('}')
 	}
 	b.WriteString(`,"flags":[`)
 	for i, f := range m.Flagged() {

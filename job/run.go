@@ -47,7 +47,6 @@ func (r *runner) begin(n, dropped int, spaces []SpaceInfo, sums [][sha256.Size]b
 	}
 	if s.Matrix != nil {
 		m := *s.Matrix
-		m.Minibatch = 0
 		r.hdr.Matrix = &m
 	}
 	r.hdr.Fingerprint = fingerprint(n, spaces, sums)

@@ -82,12 +82,31 @@ type Table struct {
 
 // ReadAll reads every row of r into memory in one pass from row 0: per
 // space, its rows row-major (n·Dim values). Errors are those of the pass.
+//
+// The data is decoded once, into the slices returned: when every file
+// records its number of rows (.npy, Parquet), they are allocated once at
+// that size and the pass is one block, so that loading takes the data as
+// float64 and nothing more; otherwise each block's buffer is kept and the
+// later blocks appended to it, and the pass's blocks are bounded to about
+// loadBlockBytes.
 func (r *Reader) ReadAll(ctx context.Context) ([][]float64, error) {
-	p, err := r.NewPass(ctx, 0, loadBlockRows)
+	rows, known := r.rowsHint()
+	block := loadBlockRows(r.decs)
+	if known {
+		block = int(max(1, rows))
+	}
+	p, err := r.NewPass(ctx, 0, block)
 	if err != nil {
 		return nil, err
 	}
 	defer p.Close()
+	if known {
+		for k, d := range r.decs {
+			if d.Dim() > 0 {
+				p.block.Spaces[k] = make([]float64, 0, int(rows)*d.Dim())
+			}
+		}
+	}
 	data := make([][]float64, len(r.Spaces()))
 	for {
 		b, err := p.Next(ctx)
@@ -98,13 +117,44 @@ func (r *Reader) ReadAll(ctx context.Context) ([][]float64, error) {
 			return nil, err
 		}
 		for k, x := range b.Spaces {
+			if data[k] == nil {
+				// The block's buffer becomes the space's data; the next
+				// block decodes into a buffer of its own.
+				data[k], p.block.Spaces[k] = x, nil
+				continue
+			}
 			data[k] = append(data[k], x...)
 		}
 	}
 }
 
-// loadBlockRows is the block size of ReadAll's pass.
-const loadBlockRows = 16 << 10
+// rowsHint returns the number of raw rows of the input when every file
+// records it up front (the rows kept are at most that many).
+func (r *Reader) rowsHint() (int64, bool) {
+	var n int64
+	for _, in := range r.files {
+		m, ok := in.src.Rows()
+		if !ok {
+			return 0, false
+		}
+		n = max(n, m)
+	}
+	return n, len(r.files) > 0
+}
+
+// loadBlockBytes bounds the block of ReadAll's pass when the number of
+// rows is not known up front.
+const loadBlockBytes = 16 << 20
+
+// loadBlockRows is the block size of ReadAll's pass over an input of
+// unknown length: about loadBlockBytes of float64 rows, at most 16,384.
+func loadBlockRows(decs []*Decoder) int {
+	w := 0
+	for _, d := range decs {
+		w += max(1, d.Dim())
+	}
+	return max(1, min(16<<10, loadBlockBytes/(8*w)))
+}
 
 // Load reads the spaces named by specs into memory. A spec without File
 // reads defaultFile. Each distinct file is opened once and read once, front

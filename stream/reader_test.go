@@ -528,3 +528,22 @@ func TestReaderRowMismatch(t *testing.T) {
 		t.Errorf("err = %v, want ErrRowMismatch with both counts", err)
 	}
 }
+
+// TestLoadManyBlocks loads more rows than one block of ReadAll's pass
+// over an input of unknown length (Arrow IPC, CSV: the first block's
+// buffer kept, the others appended) and of known length (.npy, Parquet:
+// one block, sized once): every format gives the written values.
+func TestLoadManyBlocks(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ds := newDataset(16<<10+300, 3)
+	for name, specs := range ds.formats(t, mem, t.TempDir()) {
+		tab, err := stream.Load(t.Context(), "", specs, stream.Options{Alloc: mem})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if tab.N != ds.n || !slices.Equal(tab.Spaces[0].Data, ds.x) || !slices.Equal(tab.Spaces[1].Data, ds.y) {
+			t.Errorf("%s: Load gives %d rows, or data that differ from the written values", name, tab.N)
+		}
+	}
+}

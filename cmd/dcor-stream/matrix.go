@@ -34,12 +34,17 @@ with the syntax of the pair mode (a list column, or several scalar columns
 together: -space 'x_*' is a single space). -spaces, -space, -rows and -cols
 may be repeated; the spaces keep the order of the flags, and of the schema
 within a glob. Columns of the same name in different files are labelled
-FILE:COLUMN.
+FILE:COLUMN; NAME=SPEC names a space (-rows mlp=acts/mlp.npy), and a .npy
+space is labelled by its file's stem. FILE and the files of the specs are
+Arrow IPC files or streams, Parquet, NumPy .npy, CSV with a header, objects
+(s3://, gs://, azblob://) or "-" (an Arrow IPC stream on standard input).
 
--minibatch B replaces every statistic by its mean over consecutive batches
-of B samples (the last batch is kept if it has at least 4 samples, dropped
-otherwise), as the seed paper's code computes it: a different, biased and
-noisier estimator, labelled so in every output.
+-minibatch B replaces every statistic by its mean over batches of B samples
+(consecutive rows, or with -shuffle SEED rows in a seeded random order; the
+last batch is kept if it has at least 4 samples, dropped otherwise), as the
+seed paper's code computes it: a different, biased and noisier estimator,
+labelled so in every output. Consecutive batches of rows sorted by class
+give a different number: a warning says so.
 
 Examples:
   dcor-stream matrix -rows 'a_*' -cols 'b_*' -heatmap heat.png testdata/networks.arrow
@@ -72,7 +77,6 @@ type matrixOptions struct {
 	format      string
 	heatmap     string
 	heatmapStat string
-	minibatch   int
 	compare     []string // -compare
 	file        string
 }
@@ -93,7 +97,6 @@ func parseMatrixFlags(args []string, stderr io.Writer) (matrixOptions, error) {
 		o.compare = append(o.compare, s)
 		return nil
 	})
-	fs.IntVar(&o.minibatch, "minibatch", 0, "mean over consecutive batches of `B` samples instead of the exact statistic (a different, biased estimator)")
 	var err error
 	if o.file, err = parse(fs, args, false); err != nil {
 		return o, err
@@ -102,8 +105,6 @@ func parseMatrixFlags(args []string, stderr io.Writer) (matrixOptions, error) {
 		return o, err
 	}
 	switch {
-	case o.minibatch > 0 && (o.mem > 0 || o.shard != "" || o.checkpoint != ""):
-		return o, usagef("-minibatch does not combine with -mem, -shard or -checkpoint: minibatches are small")
 	case len(o.square) > 0 && (len(o.rows) > 0 || len(o.cols) > 0):
 		return o, usagef("-spaces or -space cannot be combined with -rows and -cols")
 	case len(o.rows) > 0 != (len(o.cols) > 0):
@@ -114,8 +115,6 @@ func parseMatrixFlags(args []string, stderr io.Writer) (matrixOptions, error) {
 		return o, usagef("-format %q: want text, json or csv", o.format)
 	case len(o.compare) > 0 && !o.ci:
 		return o, usagef("-compare needs -ci (the covariance of the entries)")
-	case o.minibatch != 0 && o.minibatch < 4:
-		return o, usagef("-minibatch %d: need at least 4 samples per batch", o.minibatch)
 	}
 	switch o.heatmapStat {
 	case "bcdcor", "dcor", "dcor_sq":
@@ -175,7 +174,7 @@ func matrixCommand(ctx context.Context, o matrixOptions, in io.Reader, stdout, s
 	}
 	spec := o.computeFlags.spec(o.file, stdin())
 	spec.Spaces, spec.Labels, spec.Matrix = spaces, labels, m
-	m.Minibatch, m.Square, m.RowTitle, m.ColTitle = o.minibatch, cols == nil, "space", "space"
+	m.Square, m.RowTitle, m.ColTitle = cols == nil, "space", "space"
 	if !m.Square {
 		m.RowTitle, m.ColTitle = argsTitle(o.rows), argsTitle(o.cols)
 	}

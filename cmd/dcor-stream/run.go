@@ -32,6 +32,11 @@ Examples:
   dcor-stream -format json -x 'x_*' -y 'y_*' -z label data.arrow
   dcor-stream -x acts.arrow:layer4 -y labels.arrow:label
   dcor-stream -ci -permutations 999 -cka -x layer3.npy -y labels.npy
+  dcor-stream -minibatch 128 -shuffle 1 -x mlp=mlp_h3.npy -y cnn=cnn_c2.npy -z gt=labels.npy
+
+-minibatch B prints the mean over batches of B samples (the seed paper's
+numbers; a different, biased estimator) as the 1×1 matrix of X and Y, in
+the matrix command's format.
 
 Exit status: 0 on success, 1 for a data or runtime error (also when
 interrupted by SIGTERM or SIGINT, after writing -checkpoint), 2 for a usage
@@ -72,8 +77,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, usagef("-format %q: want text or json", o.format)
 	case o.every < 0:
 		return o, usagef("-every %d is negative", o.every)
-	case o.every > 0 && (o.shard != "" || o.checkpoint != "" || o.mem > 0):
-		return o, usagef("-every does not combine with -shard, -checkpoint or -mem")
+	case o.every > 0 && (o.shard != "" || o.checkpoint != "" || o.mem > 0 || o.minibatch > 0):
+		return o, usagef("-every does not combine with -shard, -checkpoint, -mem or -minibatch")
 	case o.permutations > 0 && o.z != "" && (o.shard != "" || o.mem > 0):
 		return o, usagef("-permutations with -z (pdcov's test) needs the data in memory and the whole job (not -mem or -shard), for now; without -z the test runs in every schedule")
 	case o.estimator == "blocks" && (o.shard != "" || o.checkpoint != "" || o.mem > 0):
@@ -143,6 +148,9 @@ func compute(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.
 				return writeJSON(stdout, b)
 			}
 			return b.WriteText(stdout)
+		}
+		if m := out.Matrix; m != nil { // -minibatch: the 1×1 matrix of X and Y
+			return writeMatrix(stdout, m, o.format, "", "")
 		}
 		return writePair(stdout, out.Pair, o.format)
 	})
