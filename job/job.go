@@ -120,6 +120,21 @@ type Spec struct {
 	// With Every > 0, OnBlocks gets the running estimate every Every rows.
 	Block    int
 	OnBlocks func(*BlockPair) error
+	// Shuffle, if not 0, is the seed of a permutation of the rows
+	// (block.NewPermutation(n, Shuffle).At(0, i) is the i-th row read)
+	// for the block estimator, whose assumption is that block membership
+	// is unrelated to the data: an ordered file (sorted by time, class,
+	// source) breaks it. It loads the input in memory (n·(p+q)·8 bytes);
+	// standard input, read once, cannot be shuffled.
+	Shuffle uint64
+
+	// Budget > 0 chooses the estimator by time (Estimator "" or "auto"):
+	// the input is loaded, a short calibration measures this machine's
+	// rate on the job's own data, and the exact run is taken if its
+	// predicted time fits the budget, else the block estimator with the
+	// largest block that fits (the smallest predicted SE). The choice and
+	// its reasons are the results' Budget (see Choice).
+	Budget time.Duration
 
 	// Inference and extra statistics, computed after the state from the
 	// data in memory (in memory and the whole job, for now): CI in (0, 1)
@@ -140,6 +155,9 @@ type Spec struct {
 	// AfterPass, if not nil, is called after each pass over the input
 	// under a memory budget, with the number of passes so far.
 	AfterPass func(pass int)
+
+	dropped int    // rows dropped as invalid before Data was handed on (a Budget run)
+	rates   *rates // tests: a Budget run's rates, instead of a calibration
 }
 
 // Options are the parameters of the computation.
@@ -247,6 +265,9 @@ func Run(ctx context.Context, spec Spec) (*Outcome, error) {
 	if err := spec.check(); err != nil {
 		return nil, err
 	}
+	if spec.Budget > 0 {
+		return runBudget(ctx, &spec)
+	}
 	if spec.Estimator == "blocks" {
 		return runBlocks(ctx, &spec)
 	}
@@ -324,10 +345,20 @@ func (s *Spec) check() error {
 		return bad("permutation tests are for the pair mode, for now")
 	case s.Estimator != "" && s.Estimator != "auto" && s.Estimator != "tiles" && s.Estimator != "univariate" && s.Estimator != "blocks":
 		return bad("estimator %q: want auto, tiles, univariate or blocks", s.Estimator)
-	case s.Estimator == "blocks" && (s.Block < 4 || s.Matrix != nil || s.Memory > 0 || s.shards() > 1 || s.Checkpoint != nil || extras):
-		return bad("the block estimator needs -block of at least 4, in the pair mode, without a memory budget (its memory is one block), shards, checkpoints, intervals, permutations or CKA, for now")
+	case s.Estimator == "blocks" && (s.Block < 4 || s.Memory > 0 || s.shards() > 1 || s.Checkpoint != nil || extras):
+		return bad("the block estimator needs -block of at least 4, without a memory budget (its memory is one block), shards, checkpoints, intervals, permutations or CKA, for now")
+	case s.Estimator == "blocks" && s.Matrix != nil && (s.Matrix.Minibatch > 0 || s.Every > 0):
+		return bad("the block estimator of the matrix mode takes neither -minibatch (another estimator) nor a running estimate")
 	case s.Estimator != "blocks" && s.Block != 0:
 		return bad("a block size goes with the block estimator")
+	case s.Shuffle != 0 && s.Estimator != "blocks":
+		return bad("a shuffle of the rows goes with the block estimator")
+	case s.Shuffle != 0 && slices.Contains(s.files(), "stdin"):
+		return bad("standard input cannot be shuffled: it is read once, one block at a time, and a permutation needs every row before the first block; shuffle upstream (a shuffled loader) or write the stream to a file")
+	case s.Budget < 0:
+		return bad("negative time budget %v", s.Budget)
+	case s.Budget > 0 && (s.Estimator != "" && s.Estimator != "auto" || s.Memory > 0 || s.shards() > 1 || s.Checkpoint != nil || s.Every > 0 || extras || s.Matrix != nil && s.Matrix.Minibatch > 0):
+		return bad("a time budget chooses the estimator itself, in memory, for the whole job: it takes no -estimator, -mem, -shard, -checkpoint, -every, -minibatch, intervals, permutations or CKA")
 	case s.Estimator == "univariate" && (s.CI > 0 || s.Permutations > 0):
 		return bad("the univariate path forms no distances: intervals and permutation tests need -estimator tiles (or auto)")
 	}

@@ -51,16 +51,18 @@ type computeFlags struct {
 	mem     int64  // -mem in bytes; 0: in memory
 	tmpdir  string // where standard input is spilled under -mem
 
-	estimator    string  // -estimator
-	block        int     // -block
-	ci           bool    // -ci
-	ciLevel      float64 // -ci-level
-	permutations int     // -permutations
-	seed         uint64  // -seed
-	cka          bool    // -cka
-	normalize    bool    // -normalize-rows
-	key          string  // -key
-	keyMissing   string  // -key-missing
+	estimator    string        // -estimator
+	block        int           // -block
+	shuffle      uint64        // -shuffle
+	budget       time.Duration // -budget
+	ci           bool          // -ci
+	ciLevel      float64       // -ci-level
+	permutations int           // -permutations
+	seed         uint64        // -seed
+	cka          bool          // -cka
+	normalize    bool          // -normalize-rows
+	key          string        // -key
+	keyMissing   string        // -key-missing
 
 	afterPass func(pass int) // tests: called after each pass of -mem
 }
@@ -81,6 +83,8 @@ func (c *computeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.tmpdir, "tmpdir", "", "`DIR` where standard input is spilled for the passes of -mem (default: the system's)")
 	fs.StringVar(&c.estimator, "estimator", "auto", "auto (exact: O(n log n) for univariate spaces at α = 1 and n > 10,000, else tiles), tiles, univariate, or blocks (an estimate with its SE, one pass in blocks of -block rows)")
 	fs.IntVar(&c.block, "block", 4000, "rows `B` per block of -estimator blocks")
+	fs.Uint64Var(&c.shuffle, "shuffle", 0, "-estimator blocks: take the rows in the order of a permutation seeded by `SEED` (not 0), for ordered files; loads the input in memory; not for standard input")
+	fs.DurationVar(&c.budget, "budget", 0, "choose the estimator by time: the exact run if its time, predicted from a calibration on this machine, fits `DURATION` (e.g. 10s, 5m; reading the input not counted), else -estimator blocks with the largest -block that fits; loads the input in memory")
 	fs.BoolVar(&c.ci, "ci", false, "delete-one jackknife standard errors and normal intervals (one more pass over the tiles; in memory, whole job)")
 	fs.Float64Var(&c.ciLevel, "ci-level", 0.95, "confidence `LEVEL` of the -ci intervals")
 	fs.IntVar(&c.permutations, "permutations", 0, "`R` permutations for the permutation test of independence (and of pdcov given Z); each costs about half an exact run")
@@ -114,6 +118,12 @@ func (c *computeFlags) check() error {
 		return usagef("-estimator %q: want auto, tiles, univariate or blocks", c.estimator)
 	case c.estimator == "blocks" && c.block < 4:
 		return usagef("-block %d: need at least 4 rows", c.block)
+	case c.shuffle != 0 && c.estimator != "blocks":
+		return usagef("-shuffle goes with -estimator blocks")
+	case c.budget < 0:
+		return usagef("-budget %v is negative", c.budget)
+	case c.budget > 0 && (c.estimator != "auto" || c.ci || c.permutations > 0 || c.cka || c.mem > 0 || c.shard != "" || c.checkpoint != ""):
+		return usagef("-budget chooses the estimator itself, in memory, for the whole job: it takes no -estimator, -ci, -permutations, -cka, -mem, -shard or -checkpoint")
 	case !(c.ciLevel > 0 && c.ciLevel < 1):
 		return usagef("-ci-level %v is outside (0, 1)", c.ciLevel)
 	case c.permutations < 0:
@@ -151,6 +161,8 @@ func (c *computeFlags) spec(file string, stdin io.Reader) job.Spec {
 		AfterPass:       c.afterPass,
 		Estimator:       c.estimator,
 		Block:           blockSize(c.estimator, c.block),
+		Shuffle:         c.shuffle,
+		Budget:          c.budget,
 		CI:              ciLevel(c.ci, c.ciLevel),
 		Permutations:    c.permutations,
 		Seed:            c.seed,
