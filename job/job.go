@@ -114,10 +114,11 @@ type Spec struct {
 	// path, so their states merge to the same bits.
 	Estimator string
 	// Block is the block size B of Estimator "blocks": the block
-	// estimator (pair mode, one pass, files or a stream): exact
-	// U-statistics of each block of B consecutive rows averaged as
-	// components, with delete-one-block standard errors (see BlockPair).
-	// With Every > 0, OnBlocks gets the running estimate every Every rows.
+	// estimator (one pass, files, a stream or Data): exact U-statistics
+	// of each block of B consecutive rows averaged as components, with
+	// delete-one-block standard errors (see BlockPair in the pair mode,
+	// MatrixResult in the matrix mode). In the pair mode with Every > 0,
+	// OnBlocks gets the running estimate every Every rows.
 	Block    int
 	OnBlocks func(*BlockPair) error
 	// Shuffle, if not 0, is the seed of a permutation of the rows
