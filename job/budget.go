@@ -231,7 +231,9 @@ func runBudget(ctx context.Context, s *Spec) (*Outcome, error) {
 		return nil, err
 	}
 	sub := *s
+	// The rows as read (aligned by Key, if any) are the Data of the run.
 	sub.Budget, sub.File, sub.Spaces, sub.Reader, sub.rates = 0, "", nil, nil, nil
+	sub.Key, sub.KeyMissing = "", ""
 	sub.Data, sub.dropped = tab.spaces, tab.dropped
 	if c.Estimator == "blocks" {
 		sub.Estimator, sub.Block = "blocks", c.Block
