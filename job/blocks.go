@@ -21,25 +21,29 @@ import (
 // the exact statistic: an estimate with its error. Its JSON is one object:
 //
 //	{"n", "estimator": "blocks", "block", "blocks", "unused_rows",
-//	 "shuffle", "bcdcor", "bcdcor_se", "dcov_u", "dcov_u_se", "dvar_x_u",
+//	 ["shuffle_seed"], "bcdcor", "bcdcor_se", "dcov_u", "dcov_u_se", "dvar_x_u",
 //	 "dvar_y_u", ["pdcor", "pdcor_se", "pdcov", "pdcov_se", "semi_partial",
 //	 "semi_partial_se"], "exponent", "x_dim", "y_dim", ["z_dim"],
 //	 [the fields of Choice under Spec.Budget], "flags"}
 type BlockPair struct {
 	estimator.BlockResult
-	Partial  *estimator.BlockPartialResult // nil without Z
-	Block    int                           // B
-	Unused   int                           // rows of a last block of fewer than 4
-	Spaces   []SpaceInfo
-	Exponent float64
-	Shuffle  uint64  // seed of the row permutation; 0 for the rows in order
-	Budget   *Choice // the choice of a Spec.Budget run; nil otherwise
+	Partial     *estimator.BlockPartialResult // nil without Z
+	Block       int                           // B
+	Unused      int                           // rows of a last block of fewer than 4
+	Spaces      []SpaceInfo
+	Exponent    float64
+	Shuffled    bool    // the rows taken in the order of a permutation
+	ShuffleSeed uint64  // drawn from this seed
+	Budget      *Choice // the choice of a Spec.Budget run; nil otherwise
 }
 
 // MarshalJSON writes the object documented on BlockPair.
 func (p *BlockPair) MarshalJSON() ([]byte, error) {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, `{"n":%d,"estimator":"blocks","block":%d,"blocks":%d,"unused_rows":%d,"shuffle":%d`, p.Rows, p.Block, p.Blocks, p.Unused, p.Shuffle)
+	fmt.Fprintf(&b, `{"n":%d,"estimator":"blocks","block":%d,"blocks":%d,"unused_rows":%d`, p.Rows, p.Block, p.Blocks, p.Unused)
+	if p.Shuffled {
+		fmt.Fprintf(&b, `,"shuffle_seed":%d`, p.ShuffleSeed)
+	}
 	num := func(k string, v float64) { fmt.Fprintf(&b, ",%q:%s", k, Number(v)) }
 	num("bcdcor", p.BCDCor)
 	num("bcdcor_se", p.BCDCorSE)
@@ -76,7 +80,7 @@ func (p *BlockPair) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, ", distance exponent %s\n", Number(p.Exponent))
 	b.WriteString("ESTIMATOR: blocks: exact U-statistics of each block averaged as components, R* of the means;\n" +
 		"  an estimate of the full-sample statistic, with delete-one-block jackknife SEs\n")
-	b.WriteString(shuffleNote(p.Shuffle))
+	b.WriteString(shuffleNote(p.Shuffled, p.ShuffleSeed))
 	p.Budget.writeText(&b)
 	for i, sp := range p.Spaces {
 		fmt.Fprintf(&b, "%c = %s (%d dims)\n", "XYZ"[i], spaceLabel(sp.Name, sp.Columns), sp.Dim)
@@ -105,8 +109,8 @@ func (p *BlockPair) WriteText(w io.Writer) error {
 
 // shuffleNote says in what order the blocks took the rows, and what that
 // assumes.
-func shuffleNote(seed uint64) string {
-	if seed != 0 {
+func shuffleNote(shuffled bool, seed uint64) string {
+	if shuffled {
 		return fmt.Sprintf("  rows in the order of a seeded permutation (-shuffle %d): block membership unrelated to the data\n", seed)
 	}
 	return "  rows in input order: it assumes block membership unrelated to the data (-shuffle SEED for ordered files)\n"
@@ -165,7 +169,7 @@ func runBlocks(ctx context.Context, s *Spec) (*Outcome, error) {
 		err     error
 		dropped int
 	)
-	if s.Data != nil || s.Shuffle != 0 {
+	if s.Data != nil || s.Shuffle {
 		dropped, err = r.memoryBlocks(ctx, &infos, add)
 	} else {
 		err = r.eachBlock(ctx, "the block estimator", s.Block, func(rd *stream.Reader, b *stream.Block, sp []block.Space) error {
@@ -191,19 +195,20 @@ func runBlocks(ctx context.Context, s *Spec) (*Outcome, error) {
 		if opts.Precision != block.Float64.String() {
 			m.Precision = opts.Precision
 		}
-		m.Block, m.Batches, m.UnusedSamples, m.Shuffle = s.Block, est.Len(), unused, s.Shuffle
+		m.Block, m.Batches, m.UnusedSamples = s.Block, est.Len(), unused
+		m.Shuffled, m.ShuffleSeed = s.Shuffle, s.ShuffleSeed
 		return &Outcome{Results: Results{Matrix: m}}, nil
 	}
 	p := result(unused)
-	p.Shuffle = s.Shuffle
+	p.Shuffled, p.ShuffleSeed = s.Shuffle, s.ShuffleSeed
 	return &Outcome{Results: Results{Blocks: p}}, nil
 }
 
 // memoryBlocks loads the input (or takes Spec.Data), sets *infos, and
 // calls add with each block of Spec.Block rows: rows i of the block
 // sequence are the input's rows π(i), π the seeded permutation
-// block.NewPermutation(n, Spec.Shuffle).At(0, ·), or the identity without
-// a seed. It returns the rows dropped as invalid.
+// block.NewPermutation(n, Spec.ShuffleSeed).At(0, ·) with Spec.Shuffle,
+// else the identity. It returns the rows dropped as invalid.
 func (r *runner) memoryBlocks(ctx context.Context, infos *[]SpaceInfo, add func([]block.Space, int) error) (int, error) {
 	s := r.spec
 	tab, err := r.read(ctx)
@@ -212,8 +217,8 @@ func (r *runner) memoryBlocks(ctx context.Context, infos *[]SpaceInfo, add func(
 	}
 	*infos = r.spaceInfos(tab.spaces)
 	var perm *block.Permutation
-	if s.Shuffle != 0 {
-		perm = block.NewPermutation(tab.n, s.Shuffle)
+	if s.Shuffle {
+		perm = block.NewPermutation(tab.n, s.ShuffleSeed)
 	}
 	bufs := make([][]float64, len(tab.spaces))
 	sp := make([]block.Space, len(tab.spaces))

@@ -103,21 +103,21 @@ func TestBlocksShuffle(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, spec := range map[string]job.Spec{
-		"memory": {Data: spaces, Estimator: "blocks", Block: 100, Shuffle: seed},
-		"file":   {File: activations, Spaces: specs("model_a", "model_b"), Estimator: "blocks", Block: 100, Shuffle: seed},
+		"memory": {Data: spaces, Estimator: "blocks", Block: 100, Shuffle: true, ShuffleSeed: seed},
+		"file":   {File: activations, Spaces: specs("model_a", "model_b"), Estimator: "blocks", Block: 100, Shuffle: true, ShuffleSeed: seed},
 	} {
 		out, err := job.Run(t.Context(), spec)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if out.Blocks.BlockResult != want.Blocks.BlockResult || out.Blocks.Shuffle != seed {
+		if out.Blocks.BlockResult != want.Blocks.BlockResult || !out.Blocks.Shuffled || out.Blocks.ShuffleSeed != seed {
 			t.Errorf("%s: shuffled %+v, permuted beforehand %+v", name, out.Blocks.BlockResult, want.Blocks.BlockResult)
 		}
 	}
 	if ordered.Blocks.BCDCor == want.Blocks.BCDCor {
 		t.Error("the shuffle changed nothing")
 	}
-	_, err = job.Run(t.Context(), job.Spec{File: "-", Spaces: specs("model_a", "model_b"), Estimator: "blocks", Block: 100, Shuffle: 1})
+	_, err = job.Run(t.Context(), job.Spec{File: "-", Spaces: specs("model_a", "model_b"), Estimator: "blocks", Block: 100, Shuffle: true})
 	if !errors.Is(err, job.ErrSpec) {
 		t.Errorf("shuffled stdin: %v, want ErrSpec", err)
 	}

@@ -121,13 +121,16 @@ type Spec struct {
 	// OnBlocks gets the running estimate every Every rows.
 	Block    int
 	OnBlocks func(*BlockPair) error
-	// Shuffle, if not 0, is the seed of a permutation of the rows
-	// (block.NewPermutation(n, Shuffle).At(0, i) is the i-th row read)
-	// for the block estimator, whose assumption is that block membership
-	// is unrelated to the data: an ordered file (sorted by time, class,
-	// source) breaks it. It loads the input in memory (n·(p+q)·8 bytes);
-	// standard input, read once, cannot be shuffled.
-	Shuffle uint64
+	// Shuffle takes the rows in the order of the seeded permutation
+	// block.NewPermutation(n, ShuffleSeed) (its At(0, i) is the i-th row
+	// read) for the block estimator, whose assumption is that block
+	// membership is unrelated to the data: an ordered file (sorted by
+	// time, class, source) breaks it. It loads the input in memory
+	// (n·(p+q)·8 bytes); standard input, read once, cannot be shuffled.
+	// (The fields and their meaning are those of -minibatch's -shuffle,
+	// issue 16.)
+	Shuffle     bool
+	ShuffleSeed uint64
 
 	// Budget > 0 chooses the estimator by time (Estimator "" or "auto"):
 	// the input is loaded, a short calibration measures this machine's
@@ -352,9 +355,9 @@ func (s *Spec) check() error {
 		return bad("the block estimator of the matrix mode takes neither -minibatch (another estimator) nor a running estimate")
 	case s.Estimator != "blocks" && s.Block != 0:
 		return bad("a block size goes with the block estimator")
-	case s.Shuffle != 0 && s.Estimator != "blocks":
+	case s.Shuffle && s.Estimator != "blocks":
 		return bad("a shuffle of the rows goes with the block estimator")
-	case s.Shuffle != 0 && slices.Contains(s.files(), "stdin"):
+	case s.Shuffle && slices.Contains(s.files(), "stdin"):
 		return bad("standard input cannot be shuffled: it is read once, one block at a time, and a permutation needs every row before the first block; shuffle upstream (a shuffled loader) or write the stream to a file")
 	case s.Budget < 0:
 		return bad("negative time budget %v", s.Budget)

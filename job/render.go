@@ -215,7 +215,7 @@ func (r *MatrixResult) WriteText(w io.Writer) error {
 		if r.UnusedSamples > 0 {
 			fmt.Fprintf(&b, "  (%d rows after the last block unused)\n", r.UnusedSamples)
 		}
-		b.WriteString(shuffleNote(r.Shuffle))
+		b.WriteString(shuffleNote(r.Shuffled, r.ShuffleSeed))
 	}
 	r.Budget.writeText(&b)
 	dims := func(names []string, d []int) string {

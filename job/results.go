@@ -187,7 +187,7 @@ const MinibatchNote = "minibatch mean over %d-sample batches: a different, biase
 //	 "bcdcor", ["p_value"], "dcor", ["pdcor", "semi_partial"],
 //	 "exponent", "dropped_rows", "normalize_rows", "estimator", ["precision"],
 //	 ["minibatch": {"size", "batches", "unused_samples"}],
-//	 ["block", "blocks", "unused_rows", "shuffle" of the block estimator,
+//	 ["block", "blocks", "unused_rows", ["shuffle_seed"] of the block estimator,
 //	 with "bcdcor_se", "bcdcor_cov", "pdcor_se", "semi_partial_se"],
 //	 [the fields of Choice under Spec.Budget], "flags"}
 type MatrixResult struct {
@@ -212,10 +212,12 @@ type MatrixResult struct {
 	// The block estimator (Block > 0): the delete-one-block SEs of pdcor
 	// and semi_partial (BCDCorSE and BCDCorCov are its too); Batches and
 	// UnusedSamples count its blocks and the rows of a last block of
-	// fewer than 4; Shuffle the seed of its row permutation, 0 for none.
+	// fewer than 4; Shuffled that the rows were taken in the order of the
+	// permutation of ShuffleSeed.
 	PDCorSE, SemiPartialSE [][]float64
 	Block                  int
-	Shuffle                uint64
+	Shuffled               bool
+	ShuffleSeed            uint64
 	// Budget: the choice of a Spec.Budget run, nil otherwise.
 	Budget *Choice
 
@@ -386,7 +388,10 @@ func (m *MatrixResult) MarshalJSON() ([]byte, error) {
 		fmt.Fprintf(&b, `,"minibatch":{"size":%d,"batches":%d,"unused_samples":%d}`, m.Minibatch, m.Batches, m.UnusedSamples)
 	}
 	if m.Block > 0 {
-		fmt.Fprintf(&b, `,"block":%d,"blocks":%d,"unused_rows":%d,"shuffle":%d`, m.Block, m.Batches, m.UnusedSamples, m.Shuffle)
+		fmt.Fprintf(&b, `,"block":%d,"blocks":%d,"unused_rows":%d`, m.Block, m.Batches, m.UnusedSamples)
+		if m.Shuffled {
+			fmt.Fprintf(&b, `,"shuffle_seed":%d`, m.ShuffleSeed)
+		}
 	}
 	m.Budget.writeJSON(&b)
 	b.WriteString(`,"flags":[`)

@@ -91,9 +91,9 @@ func run(ctx context.Context, n, p, q, b, seeds int, vary string, indep bool) er
 	var within, cover int
 	var worst, sum, sum2, sumSE, cpuEst float64
 	for s := 1; s <= seeds; s++ {
-		spec := job.Spec{Data: sp, Estimator: "blocks", Block: b, Shuffle: uint64(s)}
+		spec := job.Spec{Data: sp, Estimator: "blocks", Block: b, Shuffle: true, ShuffleSeed: uint64(s)}
 		if vary == "data" {
-			spec.Data, spec.Shuffle = data(n, p, q, uint64(1000+s), true), 0
+			spec.Data, spec.Shuffle = data(n, p, q, uint64(1000+s), true), false
 		}
 		c0 := cpu()
 		out, err := job.Run(ctx, spec)

@@ -169,14 +169,14 @@ func run(ctx context.Context, n, p, q int, a float64, k, reps int) error {
 	fmt.Printf("  rp K = %d: %.2f CPU s; RMS error vs exact %.2e, mean SE %.2e\n", k, rpCPU, math.Sqrt(rpSS/float64(reps)), rpSE/float64(reps))
 	// Blocks at about the same CPU: cost ∝ B; calibrate on B = 1,000.
 	c0 = cpu()
-	if _, err := job.Run(ctx, job.Spec{Data: sp, Estimator: "blocks", Block: 1000, Shuffle: 1}); err != nil {
+	if _, err := job.Run(ctx, job.Spec{Data: sp, Estimator: "blocks", Block: 1000, Shuffle: true, ShuffleSeed: 1}); err != nil {
 		return err
 	}
 	b := max(4, min(n/4, int(1000*rpCPU/(cpu()-c0))))
 	var bCPU, bSE, bSS float64
 	for s := range reps {
 		c0 := cpu()
-		out, err := job.Run(ctx, job.Spec{Data: sp, Estimator: "blocks", Block: b, Shuffle: uint64(s + 1)})
+		out, err := job.Run(ctx, job.Spec{Data: sp, Estimator: "blocks", Block: b, Shuffle: true, ShuffleSeed: uint64(s + 1)})
 		if err != nil {
 			return err
 		}

@@ -53,7 +53,7 @@ type computeFlags struct {
 
 	estimator    string        // -estimator
 	block        int           // -block
-	shuffle      uint64        // -shuffle
+	shuffle      *uint64       // -shuffle; nil: the rows in order
 	budget       time.Duration // -budget
 	ci           bool          // -ci
 	ciLevel      float64       // -ci-level
@@ -83,7 +83,14 @@ func (c *computeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.tmpdir, "tmpdir", "", "`DIR` where standard input is spilled for the passes of -mem (default: the system's)")
 	fs.StringVar(&c.estimator, "estimator", "auto", "auto (exact: O(n log n) for univariate spaces at α = 1 and n > 10,000, else tiles), tiles, univariate, or blocks (an estimate with its SE, one pass in blocks of -block rows)")
 	fs.IntVar(&c.block, "block", 4000, "rows `B` per block of -estimator blocks")
-	fs.Uint64Var(&c.shuffle, "shuffle", 0, "-estimator blocks: take the rows in the order of a permutation seeded by `SEED` (not 0), for ordered files; loads the input in memory; not for standard input")
+	fs.Func("shuffle", "with -estimator blocks: blocks of the rows in the random order drawn from `SEED` (as a shuffling data loader), for ordered files; loads the input in memory; not for standard input", func(v string) error {
+		seed, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("want a non-negative integer seed")
+		}
+		c.shuffle = &seed
+		return nil
+	})
 	fs.DurationVar(&c.budget, "budget", 0, "choose the estimator by time: the exact run if its time, predicted from a calibration on this machine, fits `DURATION` (e.g. 10s, 5m; reading the input not counted), else -estimator blocks with the largest -block that fits; loads the input in memory")
 	fs.BoolVar(&c.ci, "ci", false, "delete-one jackknife standard errors and normal intervals (one more pass over the tiles; in memory, whole job)")
 	fs.Float64Var(&c.ciLevel, "ci-level", 0.95, "confidence `LEVEL` of the -ci intervals")
@@ -118,7 +125,7 @@ func (c *computeFlags) check() error {
 		return usagef("-estimator %q: want auto, tiles, univariate or blocks", c.estimator)
 	case c.estimator == "blocks" && c.block < 4:
 		return usagef("-block %d: need at least 4 rows", c.block)
-	case c.shuffle != 0 && c.estimator != "blocks":
+	case c.shuffle != nil && c.estimator != "blocks":
 		return usagef("-shuffle goes with -estimator blocks")
 	case c.budget < 0:
 		return usagef("-budget %v is negative", c.budget)
@@ -161,7 +168,8 @@ func (c *computeFlags) spec(file string, stdin io.Reader) job.Spec {
 		AfterPass:       c.afterPass,
 		Estimator:       c.estimator,
 		Block:           blockSize(c.estimator, c.block),
-		Shuffle:         c.shuffle,
+		Shuffle:         c.shuffle != nil,
+		ShuffleSeed:     seedOf(c.shuffle),
 		Budget:          c.budget,
 		CI:              ciLevel(c.ci, c.ciLevel),
 		Permutations:    c.permutations,
@@ -178,6 +186,13 @@ func keyMissing(key, missing string) string {
 		return ""
 	}
 	return missing
+}
+
+func seedOf(p *uint64) uint64 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 func blockSize(estimator string, b int) int {

@@ -111,7 +111,7 @@ func parseMatrixFlags(args []string, stderr io.Writer) (matrixOptions, error) {
 		return o, usagef("-minibatch %d: need at least 4 samples per batch", o.minibatch)
 	case o.minibatch > 0 && (o.estimator == "blocks" || o.budget > 0):
 		return o, usagef("-minibatch is an estimator of its own: not with -estimator blocks or -budget")
-	case o.shuffle != 0 && usesStdin(o):
+	case o.shuffle != nil && usesStdin(o):
 		return o, usagef("-shuffle: standard input cannot be shuffled: it is read once, and a permutation needs every row before the first block; shuffle upstream or write the stream to a file")
 	case o.estimator == "blocks" && (o.mem > 0 || o.shard != "" || o.checkpoint != ""):
 		return o, usagef("-estimator blocks holds one block in memory: it does not combine with -mem, -shard or -checkpoint")

@@ -75,7 +75,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, usagef("-every %d is negative", o.every)
 	case o.every > 0 && (o.shard != "" || o.checkpoint != "" || o.mem > 0):
 		return o, usagef("-every does not combine with -shard, -checkpoint or -mem")
-	case o.shuffle != 0 && (o.file == "-" || strings.HasPrefix(o.x, "-:") || strings.HasPrefix(o.y, "-:") || strings.HasPrefix(o.z, "-:")):
+	case o.shuffle != nil && (o.file == "-" || strings.HasPrefix(o.x, "-:") || strings.HasPrefix(o.y, "-:") || strings.HasPrefix(o.z, "-:")):
 		return o, usagef("-shuffle: standard input cannot be shuffled: it is read once, one block at a time, and a permutation needs every row before the first block; shuffle upstream or write the stream to a file")
 	case o.every > 0 && o.budget > 0:
 		return o, usagef("-every does not combine with -budget")
