@@ -112,13 +112,15 @@ type BlockResult struct {
 	Flags Flags // ZeroVarX, ZeroVarY (a mean variance ≤ 0), TooFewSamples
 }
 
-// BlockPartialResult holds the block estimate of pdCor(x, y; z) (the
-// formula of PartialResult on the R* of the means) and its standard error.
+// BlockPartialResult holds the block estimates of pdCor(x, y; z), pdCov
+// and the semi-partial statistic (the formulas of PartialResult on the R*
+// of the means) and their standard errors.
 type BlockPartialResult struct {
 	Blocks, Rows int
 
-	PDCor, PDCorSE float64
-	PDCov, PDCovSE float64
+	PDCor, PDCorSE             float64
+	PDCov, PDCovSE             float64
+	SemiPartial, SemiPartialSE float64 // (R*_xz − R*_xy·R*_yz)/sqrt(1 − R*²_xy); 0 when R*²_xy ≈ 1
 
 	Flags Flags
 }
@@ -204,10 +206,13 @@ func (b *Blocks) Partial(x, y, z int) BlockPartialResult {
 		}
 	}
 	pairs := [][2]int{{x, y}, {x, z}, {y, z}, {x, x}, {y, y}, {z, z}}
-	f := func(skip int) (pd, pv float64, fl Flags) {
+	f := func(skip int) (pd, pv, sp float64, fl Flags) {
 		m := b.means(skip, pairs...)
 		uxy, uxz, uyz, uxx, uyy, uzz := m[0], m[1], m[2], max(m[3], 0), max(m[4], 0), max(m[5], 0)
 		rxy, rxz, ryz := rstar(uxy, uxx, uyy), rstar(uxz, uxx, uzz), rstar(uyz, uyy, uzz)
+		if dxy := 1 - rxy*rxy; dxy > nearOne {
+			sp = (rxz - rxy*ryz) / math.Sqrt(dxy)
+		}
 		pv = uxy
 		if uzz > 0 {
 			pv = uxy - uxz*uyz/uzz
@@ -224,15 +229,60 @@ func (b *Blocks) Partial(x, y, z int) BlockPartialResult {
 		if dxz > nearOne && dyz > nearOne {
 			pd = math.Max(-1, math.Min(1, (rxy-rxz*ryz)/math.Sqrt(dxz*dyz)))
 		}
-		return pd, pv, fl
+		return pd, pv, sp, fl
 	}
-	_, _, r.Flags = f(-1)
+	_, _, _, r.Flags = f(-1)
 	if len(b.u) < 2 {
 		r.Flags |= TooFewSamples
 	}
-	r.PDCor, r.PDCorSE = b.jackknife(func(skip int) float64 { pd, _, _ := f(skip); return pd })
-	r.PDCov, r.PDCovSE = b.jackknife(func(skip int) float64 { _, pv, _ := f(skip); return pv })
+	r.PDCor, r.PDCorSE = b.jackknife(func(skip int) float64 { pd, _, _, _ := f(skip); return pd })
+	r.PDCov, r.PDCovSE = b.jackknife(func(skip int) float64 { _, pv, _, _ := f(skip); return pv })
+	r.SemiPartial, r.SemiPartialSE = b.jackknife(func(skip int) float64 { _, _, sp, _ := f(skip); return sp })
 	return r
+}
+
+// BCDCorCov returns the delete-one-block jackknife covariance of the block
+// estimates R*(x, y) of the pairs given,
+//
+//	Cov_ef = (m−1)/m · sum_b (θ_e(−b) − θ̄_e)(θ_f(−b) − θ̄_f)
+//
+// (len(pairs) × len(pairs); its diagonal is the square of Pair's
+// BCDCorSE). With fewer than 2 blocks it is all 0. It panics if an index
+// is out of range.
+func (b *Blocks) BCDCorCov(pairs [][2]int) [][]float64 {
+	for _, p := range pairs {
+		b.check(p[0], p[1])
+	}
+	m := len(b.u)
+	cov := make([][]float64, len(pairs))
+	for e := range cov {
+		cov[e] = make([]float64, len(pairs))
+	}
+	if m < 2 {
+		return cov
+	}
+	loo := make([][]float64, len(pairs)) // [entry][block]
+	mean := make([]float64, len(pairs))
+	for e, p := range pairs {
+		loo[e] = make([]float64, m)
+		for i := range m {
+			u := b.means(i, p, [2]int{p[0], p[0]}, [2]int{p[1], p[1]})
+			loo[e][i] = rstar(u[0], max(u[1], 0), max(u[2], 0))
+			mean[e] += loo[e][i]
+		}
+		mean[e] /= float64(m)
+	}
+	c := float64(m-1) / float64(m)
+	for e := range pairs {
+		for f := e; f < len(pairs); f++ {
+			var s float64
+			for i := range m {
+				s += (loo[e][i] - mean[e]) * (loo[f][i] - mean[f])
+			}
+			cov[e][f], cov[f][e] = c*s, c*s
+		}
+	}
+	return cov
 }
 
 func (b *Blocks) check(spaces ...int) {

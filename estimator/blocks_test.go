@@ -39,7 +39,7 @@ func TestBlocksBruteForce(t *testing.T) {
 		}
 		us = append(us, u)
 	}
-	theta := func(skip int) (rxy, pd float64) {
+	theta := func(skip int) (rxy, pd, semi, rxz float64) {
 		var m [6]float64
 		c := 0.0
 		for b, u := range us {
@@ -56,7 +56,7 @@ func TestBlocksBruteForce(t *testing.T) {
 		}
 		r := func(a, b, c float64) float64 { return a / math.Sqrt(b*c) }
 		rxy, rxz, ryz := r(m[0], m[1], m[2]), r(m[3], m[1], m[5]), r(m[4], m[2], m[5])
-		return rxy, (rxy - rxz*ryz) / math.Sqrt((1-rxz*rxz)*(1-ryz*ryz))
+		return rxy, (rxy - rxz*ryz) / math.Sqrt((1-rxz*rxz)*(1-ryz*ryz)), (rxz - rxy*ryz) / math.Sqrt(1-rxy*rxy), rxz
 	}
 	se := func(f func(int) float64) float64 {
 		var loo []float64
@@ -72,16 +72,35 @@ func TestBlocksBruteForce(t *testing.T) {
 		}
 		return math.Sqrt(float64(blocks-1) / blocks * ss)
 	}
-	wantR, wantPD := theta(-1)
-	wantRSE := se(func(b int) float64 { r, _ := theta(b); return r })
-	wantPDSE := se(func(b int) float64 { _, p := theta(b); return p })
+	wantR, wantPD, wantSemi, _ := theta(-1)
+	wantRSE := se(func(b int) float64 { r, _, _, _ := theta(b); return r })
+	wantPDSE := se(func(b int) float64 { _, p, _, _ := theta(b); return p })
+	wantSemiSE := se(func(b int) float64 { _, _, s, _ := theta(b); return s })
+	// The jackknife covariance of R*(x, y) and R*(x, z).
+	var wantCov float64
+	{
+		var mxy, mxz float64
+		for b := range blocks {
+			rxy, _, _, rxz := theta(b)
+			mxy += rxy / blocks
+			mxz += rxz / blocks
+		}
+		for b := range blocks {
+			rxy, _, _, rxz := theta(b)
+			wantCov += float64(blocks-1) / blocks * (rxy - mxy) * (rxz - mxz)
+		}
+	}
 	got, gotP := est.Pair(0, 1), est.Partial(0, 1, 2)
+	cov := est.BCDCorCov([][2]int{{0, 1}, {0, 2}})
 	for _, c := range []struct {
 		name      string
 		got, want float64
 	}{
 		{"bcdcor", got.BCDCor, wantR}, {"bcdcor_se", got.BCDCorSE, wantRSE},
 		{"pdcor", gotP.PDCor, wantPD}, {"pdcor_se", gotP.PDCorSE, wantPDSE},
+		{"semi_partial", gotP.SemiPartial, wantSemi}, {"semi_partial_se", gotP.SemiPartialSE, wantSemiSE},
+		{"cov(xy, xz)", cov[0][1], wantCov}, {"cov(xz, xy)", cov[1][0], wantCov},
+		{"cov(xy, xy)", cov[0][0], wantRSE * wantRSE},
 	} {
 		if !scalar.EqualWithinAbsOrRel(c.got, c.want, 1e-13, 1e-10) {
 			t.Errorf("%s = %.17g, brute force %.17g", c.name, c.got, c.want)

@@ -129,6 +129,9 @@ func Write(file string, r *job.MatrixResult, stat string) error {
 			title += "\nWARNING: the rows look sorted; use -shuffle"
 		}
 	}
+	if r.Block > 0 {
+		title += fmt.Sprintf("\nblock estimate (%d blocks of %d rows): see bcdcor_se", r.Batches, r.Block)
+	}
 	if r.NormalizeRows {
 		title += "\nrows normalised to unit norm"
 	}

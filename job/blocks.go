@@ -21,22 +21,29 @@ import (
 // the exact statistic: an estimate with its error. Its JSON is one object:
 //
 //	{"n", "estimator": "blocks", "block", "blocks", "unused_rows",
-//	 "bcdcor", "bcdcor_se", "dcov_u", "dcov_u_se", "dvar_x_u", "dvar_y_u",
-//	 ["pdcor", "pdcor_se", "pdcov", "pdcov_se"], "exponent", "x_dim",
-//	 "y_dim", ["z_dim"], "flags"}
+//	 ["shuffle_seed"], "bcdcor", "bcdcor_se", "dcov_u", "dcov_u_se", "dvar_x_u",
+//	 "dvar_y_u", ["pdcor", "pdcor_se", "pdcov", "pdcov_se", "semi_partial",
+//	 "semi_partial_se"], "exponent", "x_dim", "y_dim", ["z_dim"],
+//	 [the fields of Choice under Spec.Budget], "flags"}
 type BlockPair struct {
 	estimator.BlockResult
-	Partial  *estimator.BlockPartialResult // nil without Z
-	Block    int                           // B
-	Unused   int                           // rows of a last block of fewer than 4
-	Spaces   []SpaceInfo
-	Exponent float64
+	Partial     *estimator.BlockPartialResult // nil without Z
+	Block       int                           // B
+	Unused      int                           // rows of a last block of fewer than 4
+	Spaces      []SpaceInfo
+	Exponent    float64
+	Shuffled    bool    // the rows taken in the order of a permutation
+	ShuffleSeed uint64  // drawn from this seed
+	Budget      *Choice // the choice of a Spec.Budget run; nil otherwise
 }
 
 // MarshalJSON writes the object documented on BlockPair.
 func (p *BlockPair) MarshalJSON() ([]byte, error) {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, `{"n":%d,"estimator":"blocks","block":%d,"blocks":%d,"unused_rows":%d`, p.Rows, p.Block, p.Blocks, p.Unused)
+	if p.Shuffled {
+		fmt.Fprintf(&b, `,"shuffle_seed":%d`, p.ShuffleSeed)
+	}
 	num := func(k string, v float64) { fmt.Fprintf(&b, ",%q:%s", k, Number(v)) }
 	num("bcdcor", p.BCDCor)
 	num("bcdcor_se", p.BCDCorSE)
@@ -50,12 +57,15 @@ func (p *BlockPair) MarshalJSON() ([]byte, error) {
 		num("pdcor_se", q.PDCorSE)
 		num("pdcov", q.PDCov)
 		num("pdcov_se", q.PDCovSE)
+		num("semi_partial", q.SemiPartial)
+		num("semi_partial_se", q.SemiPartialSE)
 		flags |= q.Flags
 	}
 	num("exponent", p.Exponent)
 	for i, sp := range p.Spaces {
 		fmt.Fprintf(&b, ",\"%c_dim\":%d", "xyz"[i], sp.Dim)
 	}
+	p.Budget.writeJSON(&b)
 	fmt.Fprintf(&b, `,"flags":%s}`, jsonOf(nonNil(flags.Names())))
 	return b.Bytes(), nil
 }
@@ -69,8 +79,9 @@ func (p *BlockPair) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, ", distance exponent %s\n", Number(p.Exponent))
 	b.WriteString("ESTIMATOR: blocks: exact U-statistics of each block averaged as components, R* of the means;\n" +
-		"  an estimate of the full-sample statistic, with delete-one-block jackknife SEs; it assumes\n" +
-		"  that block membership is unrelated to the data (shuffle ordered files)\n")
+		"  an estimate of the full-sample statistic, with delete-one-block jackknife SEs\n")
+	b.WriteString(shuffleNote(p.Shuffled, p.ShuffleSeed))
+	p.Budget.writeText(&b)
 	for i, sp := range p.Spaces {
 		fmt.Fprintf(&b, "%c = %s (%d dims)\n", "XYZ"[i], spaceLabel(sp.Name, sp.Columns), sp.Dim)
 	}
@@ -84,6 +95,7 @@ func (p *BlockPair) WriteText(w io.Writer) error {
 	if q := p.Partial; q != nil {
 		row("pdcor", q.PDCor, q.PDCorSE, "partial dCor given Z, from the means")
 		row("pdcov", q.PDCov, q.PDCovSE, "partial dCov from the means")
+		row("semi_partial", q.SemiPartial, q.SemiPartialSE, "(R*(X,Z) - R*(X,Y)·R*(Y,Z)) / sqrt(1 - R*(X,Y)²), from the means")
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -95,12 +107,25 @@ func (p *BlockPair) WriteText(w io.Writer) error {
 	return err
 }
 
-// runBlocks is the block estimator: one pass over the input (files or an
-// unbounded stream) in blocks of Spec.Block rows, each block's exact state
-// computed and added to an estimator.Blocks; memory O(Block·(p+q)) beyond
-// 8 bytes per block and pair of spaces. With Every, OnBlocks gets the
-// running estimate after every block that ends at or past each multiple of
-// Every rows.
+// shuffleNote says in what order the blocks took the rows, and what that
+// assumes.
+func shuffleNote(shuffled bool, seed uint64) string {
+	if shuffled {
+		return fmt.Sprintf("  rows in the order of a seeded permutation (-shuffle %d): block membership unrelated to the data\n", seed)
+	}
+	return "  rows in input order: it assumes block membership unrelated to the data (-shuffle SEED for ordered files)\n"
+}
+
+// runBlocks is the block estimator: one pass over the input in blocks of
+// Spec.Block rows, each block's exact state computed (all the pairs of
+// spaces the mode needs) and added to an estimator.Blocks. From files or
+// an unbounded stream the rows come in their order and memory is
+// O(Block·(p+q)) beyond 8 bytes per block and pair of spaces; from data
+// in memory (Spec.Data, a Spec.Budget run) or with Spec.Shuffle (which
+// loads the input) they come in the order of the seeded permutation, if
+// any. In the pair mode with Every, OnBlocks gets the running estimate
+// after every block that ends at or past each multiple of Every rows.
+// The pair mode gives Results.Blocks, the matrix mode Results.Matrix.
 func runBlocks(ctx context.Context, s *Spec) (*Outcome, error) {
 	r := &runner{spec: s}
 	opts := s.stateOptions()
@@ -117,13 +142,12 @@ func runBlocks(ctx context.Context, s *Spec) (*Outcome, error) {
 		return p
 	}
 	unused, next := 0, s.Every
-	err := r.eachBlock(ctx, "the block estimator", s.Block, func(rd *stream.Reader, b *stream.Block, sp []block.Space) error {
+	add := func(sp []block.Space, n int) error {
 		if est == nil {
-			infos = r.spaceInfos(rd.Spaces())
 			est = estimator.NewBlocks(len(infos))
 		}
-		if b.N < 4 {
-			unused = b.N // only the last block can be short
+		if n < 4 {
+			unused = n // only the last block can be short
 			return nil
 		}
 		st, err := block.Compute(ctx, sp, s.blockOptions())
@@ -140,12 +164,122 @@ func runBlocks(ctx context.Context, s *Spec) (*Outcome, error) {
 			return s.OnBlocks(result(0))
 		}
 		return nil
-	})
+	}
+	var (
+		err     error
+		dropped int
+	)
+	if s.Data != nil || s.Shuffle {
+		dropped, err = r.memoryBlocks(ctx, &infos, add)
+	} else {
+		err = r.eachBlock(ctx, "the block estimator", s.Block, func(rd *stream.Reader, b *stream.Block, sp []block.Space) error {
+			if infos == nil {
+				infos = r.spaceInfos(rd.Spaces())
+			}
+			if s.DropInvalid {
+				dropped = int(max(0, rd.Dropped()))
+			}
+			return add(sp, b.N)
+		})
+	}
 	if err != nil {
 		return nil, err
 	}
 	if est == nil || est.Len() == 0 {
 		return nil, errors.New("the input has no block of at least 4 rows")
 	}
-	return &Outcome{Results: Results{Blocks: result(unused)}}, nil
+	if s.Matrix != nil {
+		m := blockMatrix(est, s.Matrix)
+		m.setLabels(infos, s.Matrix)
+		m.Exponent, m.Dropped, m.NormalizeRows = opts.Exponent, dropped, opts.NormalizeRows
+		if opts.Precision != block.Float64.String() {
+			m.Precision = opts.Precision
+		}
+		m.Block, m.Batches, m.UnusedSamples = s.Block, est.Len(), unused
+		m.Shuffled, m.ShuffleSeed = s.Shuffle, s.ShuffleSeed
+		return &Outcome{Results: Results{Matrix: m}}, nil
+	}
+	p := result(unused)
+	p.Shuffled, p.ShuffleSeed = s.Shuffle, s.ShuffleSeed
+	return &Outcome{Results: Results{Blocks: p}}, nil
+}
+
+// memoryBlocks loads the input (or takes Spec.Data), sets *infos, and
+// calls add with each block of Spec.Block rows: rows i of the block
+// sequence are the input's rows π(i), π the seeded permutation
+// block.NewPermutation(n, Spec.ShuffleSeed).At(0, ·) with Spec.Shuffle,
+// else the identity. It returns the rows dropped as invalid.
+func (r *runner) memoryBlocks(ctx context.Context, infos *[]SpaceInfo, add func([]block.Space, int) error) (int, error) {
+	s := r.spec
+	tab, err := r.read(ctx)
+	if err != nil {
+		return 0, err
+	}
+	*infos = r.spaceInfos(tab.spaces)
+	var perm *block.Permutation
+	if s.Shuffle {
+		perm = block.NewPermutation(tab.n, s.ShuffleSeed)
+	}
+	bufs := make([][]float64, len(tab.spaces))
+	sp := make([]block.Space, len(tab.spaces))
+	for i0 := 0; i0 < tab.n; i0 += s.Block {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		i1 := min(tab.n, i0+s.Block)
+		for k, x := range tab.spaces {
+			d := max(1, x.Dim)
+			if perm == nil && !s.Options.NormalizeRows {
+				sp[k] = block.Space{Data: x.Data[i0*d : i1*d], Dim: d}
+				continue
+			}
+			buf := bufs[k][:0]
+			for i := i0; i < i1; i++ {
+				j := i
+				if perm != nil {
+					j = perm.At(0, i)
+				}
+				buf = append(buf, x.Data[j*d:(j+1)*d]...)
+			}
+			if s.Options.NormalizeRows {
+				NormalizeRows(buf, d)
+			}
+			bufs[k], sp[k] = buf, block.Space{Data: buf, Dim: d}
+		}
+		if err := add(sp, i1-i0); err != nil {
+			return 0, err
+		}
+	}
+	return tab.dropped, nil
+}
+
+// blockMatrix reads the matrix of the layout off the block estimator:
+// bcdcor with its SE and the jackknife covariance of the entries, and
+// with a given space pdcor and semi_partial with their SEs. The
+// V-statistics and the t-test have no block estimate: DCor, DCorSq and
+// PValue are nil.
+func blockMatrix(est *estimator.Blocks, lay *Matrix) *MatrixResult {
+	r, c := len(lay.Rows), len(lay.Cols)
+	res := &MatrixResult{N: est.Rows(), BCDCor: grid2(r, c), BCDCorSE: grid2(r, c), Flags: make([][]estimator.Flags, r)}
+	if lay.Given >= 0 {
+		res.PDCor, res.PDCorSE = grid2(r, c), grid2(r, c)
+		res.SemiPartial, res.SemiPartialSE = grid2(r, c), grid2(r, c)
+	}
+	var entries [][2]int
+	for i, x := range lay.Rows {
+		res.Flags[i] = make([]estimator.Flags, c)
+		for j, y := range lay.Cols {
+			entries = append(entries, [2]int{x, y})
+			p := est.Pair(x, y)
+			res.BCDCor[i][j], res.BCDCorSE[i][j], res.Flags[i][j] = p.BCDCor, p.BCDCorSE, p.Flags
+			if lay.Given >= 0 {
+				q := est.Partial(x, y, lay.Given)
+				res.PDCor[i][j], res.PDCorSE[i][j] = q.PDCor, q.PDCorSE
+				res.SemiPartial[i][j], res.SemiPartialSE[i][j] = q.SemiPartial, q.SemiPartialSE
+				res.Flags[i][j] |= q.Flags
+			}
+		}
+	}
+	res.BCDCorCov = est.BCDCorCov(entries)
+	return res
 }

@@ -81,33 +81,41 @@ const loadBatchRows = 8192
 // load reads the data into memory and hashes it (the chunk sums of the
 // fingerprint).
 func (r *runner) load(ctx context.Context) (*table, [][sha256.Size]byte, error) {
+	tab, err := r.read(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	cols, dims := tab.columns()
+	sums, err := hashChunks(ctx, cols, dims, tab.n, r.spec.stateOptions().Tile, r.spec.workers())
+	return tab, sums, err
+}
+
+// read reads the data into memory (or checks the shape of Spec.Data).
+func (r *runner) read(ctx context.Context) (*table, error) {
 	s := r.spec
-	t := s.stateOptions().Tile
 	if s.Data != nil {
-		tab := &table{spaces: s.Data, files: s.files()}
+		tab := &table{spaces: s.Data, files: s.files(), dropped: s.dropped}
 		for k, sp := range s.Data {
 			if sp.Dim < 1 || len(sp.Data)%sp.Dim != 0 {
-				return nil, nil, errShape(k, sp)
+				return nil, errShape(k, sp)
 			}
 		}
 		tab.n = rowsOf(s.Data[0])
 		for k, sp := range s.Data {
 			if rowsOf(sp) != tab.n {
-				return nil, nil, fmt.Errorf("space %d (%s): %d rows, space 0 has %d: %w", k, sp.Name, rowsOf(sp), tab.n, block.ErrSampleCount)
+				return nil, fmt.Errorf("space %d (%s): %d rows, space 0 has %d: %w", k, sp.Name, rowsOf(sp), tab.n, block.ErrSampleCount)
 			}
 		}
-		data, dims := tab.columns()
-		sums, err := hashChunks(ctx, data, dims, tab.n, t, s.workers())
-		return tab, sums, err
+		return tab, nil
 	}
 	rd, closeReader, err := s.openReader(ctx, false, loadBatchRows)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer closeReader()
 	data, err := rd.ReadAll(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	tab := &table{n: int(rd.N()), spaces: rd.Spaces(), files: s.files(), owned: true}
 	if s.DropInvalid {
@@ -116,9 +124,7 @@ func (r *runner) load(ctx context.Context) (*table, [][sha256.Size]byte, error) 
 	for k := range tab.spaces {
 		tab.spaces[k].Data = data[k]
 	}
-	cols, dims := tab.columns()
-	sums, err := hashChunks(ctx, cols, dims, tab.n, t, s.workers())
-	return tab, sums, err
+	return tab, nil
 }
 
 // columns returns the data and the dimensions of the spaces (at least 1).

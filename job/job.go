@@ -125,12 +125,28 @@ type Spec struct {
 	// path, so their states merge to the same bits.
 	Estimator string
 	// Block is the block size B of Estimator "blocks": the block
-	// estimator (pair mode, one pass, files or a stream): exact
-	// U-statistics of each block of B consecutive rows averaged as
-	// components, with delete-one-block standard errors (see BlockPair).
-	// With Every > 0, OnBlocks gets the running estimate every Every rows.
+	// estimator (one pass, files, a stream or Data): exact U-statistics
+	// of each block of B consecutive rows averaged as components, with
+	// delete-one-block standard errors (see BlockPair in the pair mode,
+	// MatrixResult in the matrix mode). In the pair mode with Every > 0,
+	// OnBlocks gets the running estimate every Every rows.
 	Block    int
 	OnBlocks func(*BlockPair) error
+	// Shuffle (above) also takes the rows in the order of the seeded
+	// permutation block.NewPermutation(n, ShuffleSeed) (its At(0, i) is
+	// the i-th row read) for the block estimator, whose assumption is
+	// that block membership is unrelated to the data: an ordered file
+	// (sorted by time, class, source) breaks it. It loads the input in
+	// memory (n·(p+q)·8 bytes); standard input, read once, cannot be
+	// shuffled for it.
+
+	// Budget > 0 chooses the estimator by time (Estimator "" or "auto"):
+	// the input is loaded, a short calibration measures this machine's
+	// rate on the job's own data, and the exact run is taken if its
+	// predicted time fits the budget, else the block estimator with the
+	// largest block that fits (the smallest predicted SE). The choice and
+	// its reasons are the results' Budget (see Choice).
+	Budget time.Duration
 
 	// Inference and extra statistics. CI in (0, 1) adds delete-one
 	// jackknife standard errors and normal intervals at that level: one
@@ -162,6 +178,9 @@ type Spec struct {
 	// AfterPass, if not nil, is called after each pass over the input
 	// under a memory budget, with the number of passes so far.
 	AfterPass func(pass int)
+
+	dropped int    // rows dropped as invalid before Data was handed on (a Budget run)
+	rates   *rates // tests: a Budget run's rates, instead of a calibration
 }
 
 // Options are the parameters of the computation.
@@ -266,6 +285,9 @@ func Run(ctx context.Context, spec Spec) (*Outcome, error) {
 	if err := spec.check(); err != nil {
 		return nil, err
 	}
+	if spec.Budget > 0 {
+		return runBudget(ctx, &spec)
+	}
 	if spec.Estimator == "blocks" {
 		return runBlocks(ctx, &spec)
 	}
@@ -351,10 +373,20 @@ func (s *Spec) check() error {
 		return bad("permutation tests are for the pair mode, for now")
 	case s.Estimator != "" && s.Estimator != "auto" && s.Estimator != "tiles" && s.Estimator != "univariate" && s.Estimator != "blocks":
 		return bad("estimator %q: want auto, tiles, univariate or blocks", s.Estimator)
-	case s.Estimator == "blocks" && (s.Block < 4 || s.Matrix != nil || s.Memory > 0 || s.shards() > 1 || s.Checkpoint != nil || extras):
-		return bad("the block estimator needs -block of at least 4, in the pair mode, without a memory budget (its memory is one block), shards, checkpoints, intervals, permutations or CKA, for now")
+	case s.Estimator == "blocks" && (s.Block < 4 || s.Memory > 0 || s.shards() > 1 || s.Checkpoint != nil || extras):
+		return bad("the block estimator needs -block of at least 4, without a memory budget (its memory is one block), shards, checkpoints, intervals, permutations or CKA, for now")
+	case s.Estimator == "blocks" && s.Matrix != nil && (s.Minibatch > 0 || s.Every > 0):
+		return bad("the block estimator of the matrix mode takes neither -minibatch (another estimator) nor a running estimate")
 	case s.Estimator != "blocks" && s.Block != 0:
 		return bad("a block size goes with the block estimator")
+	case s.Shuffle && s.Estimator != "blocks" && s.Minibatch == 0:
+		return bad("a shuffle of the rows goes with the block or the minibatch estimator")
+	case s.Shuffle && s.Estimator == "blocks" && slices.Contains(s.files(), "stdin"):
+		return bad("standard input cannot be shuffled: it is read once, one block at a time, and a permutation needs every row before the first block; shuffle upstream (a shuffled loader) or write the stream to a file")
+	case s.Budget < 0:
+		return bad("negative time budget %v", s.Budget)
+	case s.Budget > 0 && (s.Estimator != "" && s.Estimator != "auto" || s.Memory > 0 || s.shards() > 1 || s.Checkpoint != nil || s.Every > 0 || extras || s.Minibatch > 0):
+		return bad("a time budget chooses the estimator itself, in memory, for the whole job: it takes no -estimator, -mem, -shard, -checkpoint, -every, -minibatch, intervals, permutations or CKA")
 	case s.Estimator == "univariate" && (s.CI > 0 || s.Permutations > 0):
 		return bad("the univariate path forms no distances: intervals and permutation tests need -estimator tiles (or auto)")
 	}
@@ -365,9 +397,6 @@ func (s *Spec) check() error {
 	}
 	if s.Minibatch != 0 && (s.Minibatch < 4 || s.Memory > 0 || s.Shards > 1 || s.Checkpoint != nil || s.Every > 0 || s.Estimator == "blocks" || s.Estimator == "univariate") {
 		return bad("minibatch %d: need at least 4 samples, in memory, whole job, no checkpoint, not the online mode, the block estimator or the univariate path", s.Minibatch)
-	}
-	if s.Shuffle && s.Minibatch == 0 {
-		return bad("shuffling is for the minibatch estimator")
 	}
 	if _, err := block.ParsePrecision(o.Precision.String()); err != nil {
 		return bad("precision %v", o.Precision)

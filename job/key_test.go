@@ -230,7 +230,7 @@ func TestKeyCompose(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				var checks []string // the minibatch's order check, by value
+				var checks []string                           // the minibatch's order check, by value
 				for _, o := range []*job.Outcome{got, want} { // the names of the spaces hold their files
 					if o.Matrix != nil && o.Matrix.OrderCheck != nil {
 						checks = append(checks, fmt.Sprintf("%+v", *o.Matrix.OrderCheck))

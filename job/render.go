@@ -66,6 +66,7 @@ func (r *Pair) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, ", Gram products in %s (see the README for its error)", r.Precision)
 	}
 	b.WriteByte('\n')
+	r.Budget.writeText(&b)
 	for i, sp := range r.Spaces {
 		unit := "dims"
 		if sp.Dim == 1 {
@@ -154,7 +155,7 @@ func (r *MatrixResult) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(&b)
 	stats := r.Stats()
 	head := []string{"row", "col"}
-	order := []string{"dcor", "dcor_sq", "bcdcor", "bcdcor_se", "p_value", "pdcor", "semi_partial", "cka_linear"}
+	order := []string{"dcor", "dcor_sq", "bcdcor", "bcdcor_se", "p_value", "pdcor", "pdcor_se", "semi_partial", "semi_partial_se", "cka_linear"}
 	byKey := map[string][][]float64{}
 	for _, s := range stats {
 		byKey[s.Key] = s.Grid
@@ -219,6 +220,15 @@ func (r *MatrixResult) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "%s\n", c.Warning())
 		}
 	}
+	if r.Block > 0 {
+		fmt.Fprintf(&b, "ESTIMATOR: blocks: exact U-statistics of %d blocks of %d rows averaged as components, R* of\n"+
+			"  the means; an estimate of the full-sample statistic, with delete-one-block jackknife SEs\n", r.Batches, r.Block)
+		if r.UnusedSamples > 0 {
+			fmt.Fprintf(&b, "  (%d rows after the last block unused)\n", r.UnusedSamples)
+		}
+		b.WriteString(shuffleNote(r.Shuffled, r.ShuffleSeed))
+	}
+	r.Budget.writeText(&b)
 	dims := func(names []string, d []int) string {
 		s := make([]string, len(names))
 		for i := range names {

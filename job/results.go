@@ -47,7 +47,8 @@ func (s *State) Results() (Results, error) {
 //	 "bcdcor", "dcov_u", "dvar_x_u", "dvar_y_u", "t_stat", "t_df", "p_value",
 //	 ["pdcor", "pdcov", "bcdcor_xz", "bcdcor_yz", "semi_partial"],
 //	 "exponent", "dropped_rows", ["precision"], "x_dim", "y_dim", ["z_dim"],
-//	 "flags", ["passes"]}
+//	 "flags", ["passes"], ["estimator": "exact" and the fields of
+//	 Choice under Spec.Budget]}
 type Pair struct {
 	estimator.Result
 	Partial   *estimator.PartialResult // nil without Z
@@ -57,6 +58,7 @@ type Pair struct {
 	Precision string      // "float32" under block.Float32; "" for the float64 reference
 	Passes    int         // passes over the input under a memory budget; 0 in memory
 	Extras    *PairExtras // intervals, permutation tests, CKA: nil unless asked (Spec.CI, Permutations, CKA)
+	Budget    *Choice     // the choice of a Spec.Budget run; nil otherwise
 }
 
 func pairOf(st *estimator.Stats, spaces []SpaceInfo, exponent float64, dropped int, prec string) *Pair {
@@ -164,6 +166,10 @@ func (p *Pair) MarshalJSON() ([]byte, error) {
 	if p.Passes > 0 {
 		fmt.Fprintf(&b, ",\"passes\":%d", p.Passes)
 	}
+	if p.Budget != nil {
+		b.WriteString(`,"estimator":"exact"`)
+		p.Budget.writeJSON(&b)
+	}
 	b.WriteByte('}')
 	return b.Bytes(), nil
 }
@@ -183,7 +189,10 @@ const MinibatchNote = "minibatch mean over %d-sample batches: a different, biase
 //	 "exponent", "dropped_rows", "normalize_rows", "estimator", ["precision"],
 //	 ["minibatch": {"size", "batches", "unused_samples", ["shuffle_seed"],
 //	   ["order_check": {"random_batches", "stat", "row", "col", "consecutive",
-//	    "random", "t", "df", "p_value", "threshold", "warning"}]}], "flags"}
+//	    "random", "t", "df", "p_value", "threshold", "warning"}]}],
+//	 ["block", "blocks", "unused_rows", ["shuffle_seed"] of the block estimator,
+//	 with "bcdcor_se", "bcdcor_cov", "pdcor_se", "semi_partial_se"],
+//	 [the fields of Choice under Spec.Budget], "flags"}
 type MatrixResult struct {
 	N                  int
 	Rows, Cols         []string // labels
@@ -206,6 +215,15 @@ type MatrixResult struct {
 	Contrasts []Contrast
 	// With Spec.CKA: debiased linear CKA of every entry.
 	CKALinear [][]float64
+	// The block estimator (Block > 0): the delete-one-block SEs of pdcor
+	// and semi_partial (BCDCorSE and BCDCorCov are its too); Batches and
+	// UnusedSamples count its blocks and the rows of a last block of
+	// fewer than 4; Shuffled (below) that the rows were taken in the
+	// order of the permutation of ShuffleSeed.
+	PDCorSE, SemiPartialSE [][]float64
+	Block                  int
+	// Budget: the choice of a Spec.Budget run, nil otherwise.
+	Budget *Choice
 
 	Exponent      float64
 	Dropped       int
@@ -213,8 +231,9 @@ type MatrixResult struct {
 	Precision     string // "float32", or "" for the float64 reference
 
 	// The minibatch estimator: batch size, batches averaged, samples
-	// unused; 0 for the exact statistics. Shuffled: the batches are of
-	// the rows permuted with ShuffleSeed. OrderCheck: the check of the
+	// unused; 0 for the exact statistics. Shuffled: the batches (or the
+	// blocks of the block estimator) are of the rows permuted with
+	// ShuffleSeed. OrderCheck: the check of the
 	// row order of consecutive batches (nil when shuffled or one batch).
 	Minibatch, Batches, UnusedSamples int
 	Shuffled                          bool
@@ -227,9 +246,12 @@ type MatrixResult struct {
 	RowTitle, ColTitle string
 }
 
-// Estimator names the estimator of every value: "exact", or the
+// Estimator names the estimator of every value: "exact", "blocks", or the
 // minibatch label.
 func (m *MatrixResult) Estimator() string {
+	if m.Block > 0 {
+		return "blocks"
+	}
 	if m.Minibatch > 0 {
 		return fmt.Sprintf(MinibatchNote, m.Minibatch)
 	}
@@ -319,7 +341,9 @@ func (m *MatrixResult) Stats() []Stat {
 		{"dcor_sq", m.DCorSq, "dCor², the V-statistic (the seed paper's Distance_Correlation, with -normalize-rows)"},
 		{"cka_linear", m.CKALinear, "debiased linear CKA (Kornblith et al. 2019, unbiased HSIC) (-cka)"},
 		{"pdcor", m.PDCor, "partial dCor of row and col given " + m.Given + " (Székely & Rizzo 2014)"},
+		{"pdcor_se", m.PDCorSE, "delete-one-block jackknife standard error of pdcor"},
 		{"semi_partial", m.SemiPartial, "(R*(row,given) - R*(row,col)·R*(col,given)) / sqrt(1 - R*(row,col)²), as the seed paper's code"},
+		{"semi_partial_se", m.SemiPartialSE, "delete-one-block jackknife standard error of semi_partial"},
 	}
 	return slices.DeleteFunc(s, func(s Stat) bool { return s.Grid == nil })
 }
@@ -361,6 +385,8 @@ func (m *MatrixResult) MarshalJSON() ([]byte, error) {
 	}
 	if m.BCDCorCov != nil {
 		writeGrid(&b, "bcdcor_cov", m.BCDCorCov)
+	}
+	if m.CILevel > 0 {
 		fmt.Fprintf(&b, `,"ci_level":%s`, Number(m.CILevel))
 	}
 	if len(m.Contrasts) > 0 {
@@ -391,6 +417,13 @@ func (m *MatrixResult) MarshalJSON() ([]byte, error) {
 		}
 		b.WriteByte('}')
 	}
+	if m.Block > 0 {
+		fmt.Fprintf(&b, `,"block":%d,"blocks":%d,"unused_rows":%d`, m.Block, m.Batches, m.UnusedSamples)
+		if m.Shuffled {
+			fmt.Fprintf(&b, `,"shuffle_seed":%d`, m.ShuffleSeed)
+		}
+	}
+	m.Budget.writeJSON(&b)
 	b.WriteString(`,"flags":[`)
 	for i, f := range m.Flagged() {
 		if i > 0 {

@@ -51,19 +51,20 @@ type computeFlags struct {
 	mem     int64  // -mem in bytes; 0: in memory
 	tmpdir  string // where standard input is spilled under -mem
 
-	estimator    string  // -estimator
-	block        int     // -block
-	ci           bool    // -ci
-	ciLevel      float64 // -ci-level
-	from         string  // -from: the merged first round of -ci on shards
-	permutations int     // -permutations
-	seed         uint64  // -seed
-	cka          bool    // -cka
-	normalize    bool    // -normalize-rows
-	key          string  // -key
-	keyMissing   string  // -key-missing
-	minibatch    int     // -minibatch
-	shuffle      *uint64 // -shuffle; nil: consecutive batches
+	estimator    string        // -estimator
+	block        int           // -block
+	budget       time.Duration // -budget
+	ci           bool          // -ci
+	ciLevel      float64       // -ci-level
+	from         string        // -from: the merged first round of -ci on shards
+	permutations int           // -permutations
+	seed         uint64        // -seed
+	cka          bool          // -cka
+	normalize    bool          // -normalize-rows
+	key          string        // -key
+	keyMissing   string        // -key-missing
+	minibatch    int           // -minibatch
+	shuffle      *uint64       // -shuffle; nil: the rows in order
 
 	afterPass func(pass int) // tests: called after each pass of -mem
 }
@@ -84,6 +85,7 @@ func (c *computeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.tmpdir, "tmpdir", "", "`DIR` where standard input is spilled for the passes of -mem (default: the system's)")
 	fs.StringVar(&c.estimator, "estimator", "auto", "auto (exact: O(n log n) for univariate spaces at α = 1 and n > 10,000, else tiles), tiles, univariate, or blocks (an estimate with its SE, one pass in blocks of -block rows)")
 	fs.IntVar(&c.block, "block", 4000, "rows `B` per block of -estimator blocks")
+	fs.DurationVar(&c.budget, "budget", 0, "choose the estimator by time: the exact run if its time, predicted from a calibration on this machine, fits `DURATION` (e.g. 10s, 5m; reading the input not counted), else -estimator blocks with the largest -block that fits; loads the input in memory")
 	fs.BoolVar(&c.ci, "ci", false, "delete-one jackknife standard errors and normal intervals (one more pass over the tiles; with -shard, in two rounds: see -from)")
 	fs.Float64Var(&c.ciLevel, "ci-level", 0.95, "confidence `LEVEL` of the -ci intervals")
 	fs.StringVar(&c.from, "from", "", "with -ci or -permutations and -shard: the complete state `FILE` of the first round ('dcor-stream merge -state FILE' of its shards); the run computes its shard's part of their passes")
@@ -93,7 +95,7 @@ func (c *computeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.key, "key", "", "align the files by the sample IDs of `COLUMN` (integers or strings) instead of row order; a .npy file's IDs are the .npy beside it named COLUMN or ids, with its prefix (PREFIX.ids.npy, as examples/pytorch writes)")
 	fs.StringVar(&c.keyMissing, "key-missing", "error", "`MODE` for the IDs not in every file (with -key): error, or drop (keep the IDs in every file, and say how many rows were dropped)")
 	fs.IntVar(&c.minibatch, "minibatch", 0, "mean over batches of `B` samples instead of the exact statistic (a different, biased estimator: the seed paper's minibatch numbers)")
-	fs.Func("shuffle", "with -minibatch: batches of the rows in the random order drawn from `SEED` (as a shuffling data loader), not consecutive rows", func(v string) error {
+	fs.Func("shuffle", "with -minibatch or -estimator blocks: batches or blocks of the rows in the random order drawn from `SEED` (as a shuffling data loader), not consecutive rows; loads the input in memory; not for standard input with blocks", func(v string) error {
 		seed, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
 			return fmt.Errorf("want a non-negative integer seed")
@@ -127,6 +129,12 @@ func (c *computeFlags) check() error {
 		return usagef("-estimator %q: want auto, tiles, univariate or blocks", c.estimator)
 	case c.estimator == "blocks" && c.block < 4:
 		return usagef("-block %d: need at least 4 rows", c.block)
+	case c.shuffle != nil && c.estimator != "blocks" && c.minibatch == 0:
+		return usagef("-shuffle orders the rows of -estimator blocks or -minibatch B: give one of them")
+	case c.budget < 0:
+		return usagef("-budget %v is negative", c.budget)
+	case c.budget > 0 && (c.estimator != "auto" || c.ci || c.permutations > 0 || c.cka || c.mem > 0 || c.shard != "" || c.checkpoint != "" || c.minibatch > 0):
+		return usagef("-budget chooses the estimator itself, in memory, for the whole job: it takes no -estimator, -ci, -permutations, -cka, -mem, -shard, -checkpoint or -minibatch")
 	case !(c.ciLevel > 0 && c.ciLevel < 1):
 		return usagef("-ci-level %v is outside (0, 1)", c.ciLevel)
 	case c.permutations < 0:
@@ -143,8 +151,6 @@ func (c *computeFlags) check() error {
 		return usagef("-minibatch does not combine with -mem, -shard, -checkpoint or -estimator blocks: minibatches are small")
 	case c.minibatch > 0 && (c.ci || c.permutations > 0 || c.cka):
 		return usagef("-minibatch does not combine with -ci, -permutations or -cka")
-	case c.shuffle != nil && c.minibatch == 0:
-		return usagef("-shuffle orders the batches of -minibatch: give -minibatch B")
 	}
 	if c.shard != "" {
 		if c.shardIndex, c.shardCount, err = parseShard(c.shard); err != nil {
@@ -174,6 +180,9 @@ func (c *computeFlags) spec(file string, stdin io.Reader) job.Spec {
 		AfterPass:       c.afterPass,
 		Estimator:       c.estimator,
 		Block:           blockSize(c.estimator, c.block),
+		Shuffle:         c.shuffle != nil,
+		ShuffleSeed:     seedOf(c.shuffle),
+		Budget:          c.budget,
 		CI:              ciLevel(c.ci, c.ciLevel),
 		Permutations:    c.permutations,
 		Seed:            c.seed,
@@ -181,8 +190,6 @@ func (c *computeFlags) spec(file string, stdin io.Reader) job.Spec {
 		Key:             c.key,
 		KeyMissing:      keyMissing(c.key, c.keyMissing),
 		Minibatch:       c.minibatch,
-		Shuffle:         c.shuffle != nil,
-		ShuffleSeed:     seedOf(c.shuffle),
 	}
 }
 

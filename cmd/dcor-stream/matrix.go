@@ -115,9 +115,20 @@ func parseMatrixFlags(args []string, stderr io.Writer) (matrixOptions, error) {
 		return o, usagef("-format %q: want text, json or csv", o.format)
 	case len(o.compare) > 0 && !o.ci:
 		return o, usagef("-compare needs -ci (the covariance of the entries)")
+	case o.minibatch > 0 && (o.estimator == "blocks" || o.budget > 0):
+		return o, usagef("-minibatch is an estimator of its own: not with -estimator blocks or -budget")
+	case o.shuffle != nil && o.estimator == "blocks" && usesStdin(o):
+		return o, usagef("-shuffle: standard input cannot be shuffled: it is read once, and a permutation needs every row before the first block; shuffle upstream or write the stream to a file")
+	case o.estimator == "blocks" && (o.mem > 0 || o.shard != "" || o.checkpoint != ""):
+		return o, usagef("-estimator blocks holds one block in memory: it does not combine with -mem, -shard or -checkpoint")
 	}
+	blocks := o.estimator == "blocks"
 	switch o.heatmapStat {
-	case "bcdcor", "dcor", "dcor_sq":
+	case "bcdcor":
+	case "dcor", "dcor_sq":
+		if blocks || o.budget > 0 {
+			return o, usagef("-heatmap-stat %s: the block estimator (which -budget may choose) estimates bcdcor, not the V-statistics", o.heatmapStat)
+		}
 	case "pdcor", "semi_partial":
 		if o.given == "" {
 			return o, usagef("-heatmap-stat %s needs -given", o.heatmapStat)
@@ -127,8 +138,8 @@ func parseMatrixFlags(args []string, stderr io.Writer) (matrixOptions, error) {
 			return o, usagef("-heatmap-stat cka_linear needs -cka")
 		}
 	case "bcdcor_se":
-		if !o.ci {
-			return o, usagef("-heatmap-stat bcdcor_se needs -ci")
+		if !o.ci && !blocks {
+			return o, usagef("-heatmap-stat bcdcor_se needs -ci or -estimator blocks")
 		}
 	default:
 		return o, usagef("-heatmap-stat %q: want bcdcor, dcor, dcor_sq, pdcor, semi_partial, cka_linear or bcdcor_se", o.heatmapStat)
