@@ -391,7 +391,6 @@ func (l *Linear) UnmarshalBinary(data []byte) error {
 	dims := make([]int, k)
 	centre := make([][]float64, k)
 	scale := make([]int, k)
-	var entries uint64
 	for a := range dims {
 		v, err := d.uvarint("dim")
 		if err != nil {
@@ -413,14 +412,6 @@ func (l *Linear) UnmarshalBinary(data []byte) error {
 				return err
 			}
 		}
-	}
-	for a := range dims {
-		for b := a; b < int(k); b++ {
-			entries += uint64(dims[a]) * uint64(dims[b]) / 64
-		}
-	}
-	if entries > uint64(len(d.b)) {
-		return fmt.Errorf("%d matrix entries in %d bytes: %w", entries, len(d.b), ErrCorrupt)
 	}
 	out := NewLinear(dims, centre, scale)
 	out.n = int(n)

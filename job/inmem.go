@@ -146,6 +146,13 @@ func (r *runner) inMemory(ctx context.Context) (*Outcome, error) {
 		}
 		spaces[k] = block.Space{Data: x, Dim: max(1, sp.Dim)}
 	}
+	if s.CKA {
+		p, err := s.linearOf(ctx, spaces)
+		if err != nil {
+			return nil, err
+		}
+		r.parts = append(r.parts, p)
+	}
 	if uni, err := s.univariate(r.hdr.N, r.hdr.Spaces); err != nil {
 		return nil, err
 	} else if uni {

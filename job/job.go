@@ -118,9 +118,11 @@ type Spec struct {
 	// adds delete-one jackknife standard errors and normal intervals at
 	// that level (one more pass over the tiles); Permutations R > 0 adds
 	// the permutation test of independence (and of pdCov given Z, as
-	// energy::pdcov.test), with permutations drawn from Seed; CKA adds
+	// energy::pdcov.test), with permutations drawn from Seed. CKA adds
 	// debiased linear CKA and unbiased linear HSIC (in feature space,
-	// O(n·p·q)).
+	// O(n·p·q)) on every schedule: their sums are a part of the state
+	// (added in the pass that loads or scans the rows, by the first
+	// shard), saved in checkpoints and added by Merge.
 	CI           float64
 	Permutations int
 	Seed         uint64
@@ -296,19 +298,21 @@ func (s *Spec) check() error {
 	case s.Every > 0 && s.Estimator != "blocks" && (s.Matrix != nil || s.Memory > 0 || s.Shards > 1 || s.Checkpoint != nil):
 		return bad("the online mode (every %d rows) is for a whole pair job in memory without a checkpoint", s.Every)
 	}
-	extras := s.CI != 0 || s.Permutations != 0 || s.CKA
+	extras := s.CI != 0 || s.Permutations != 0
 	switch {
 	case !(s.CI == 0 || s.CI > 0 && s.CI < 1):
 		return bad("confidence level %v outside (0, 1)", s.CI)
 	case s.Permutations < 0:
 		return bad("%d permutations", s.Permutations)
 	case extras && (s.Memory > 0 || s.shards() > 1 || s.Every > 0 || s.Matrix != nil && s.Matrix.Minibatch > 0):
-		return bad("intervals, permutation tests and CKA need the data in memory and the whole job (not a memory budget, a shard, the online or the minibatch mode), for now")
+		return bad("intervals and permutation tests need the data in memory and the whole job (not a memory budget, a shard, the online or the minibatch mode), for now")
+	case s.CKA && (s.Every > 0 || s.Matrix != nil && s.Matrix.Minibatch > 0):
+		return bad("CKA is computed over the whole job (not in the online or the minibatch mode), for now")
 	case s.Permutations > 0 && s.Matrix != nil:
 		return bad("permutation tests are for the pair mode, for now")
 	case s.Estimator != "" && s.Estimator != "auto" && s.Estimator != "tiles" && s.Estimator != "univariate" && s.Estimator != "blocks":
 		return bad("estimator %q: want auto, tiles, univariate or blocks", s.Estimator)
-	case s.Estimator == "blocks" && (s.Block < 4 || s.Matrix != nil || s.Memory > 0 || s.shards() > 1 || s.Checkpoint != nil || extras):
+	case s.Estimator == "blocks" && (s.Block < 4 || s.Matrix != nil || s.Memory > 0 || s.shards() > 1 || s.Checkpoint != nil || extras || s.CKA):
 		return bad("the block estimator needs -block of at least 4, in the pair mode, without a memory budget (its memory is one block), shards, checkpoints, intervals, permutations or CKA, for now")
 	case s.Estimator != "blocks" && s.Block != 0:
 		return bad("a block size goes with the block estimator")

@@ -167,7 +167,7 @@ func (r *runner) lastNeeded(a, b int) int {
 // scanPass is the first pass: it keeps the first rows until it has
 // block.LeadRows of them (or the data ends) to prepare the plan, takes
 // every row into the bounds and hashes every row (the chunk sums of the
-// fingerprint).
+// fingerprint); with Spec.CKA it adds the rows to the linear CKA sums.
 func (r *runner) scanPass(ctx context.Context, rd *stream.Reader) (*block.Plan, [][sha256.Size]byte, int, error) {
 	s := r.spec
 	bo := s.blockOptions()
@@ -185,6 +185,7 @@ func (r *runner) scanPass(ctx context.Context, rd *stream.Reader) (*block.Plan, 
 		pl    *block.Plan
 		sp    []block.Space
 		have  int
+		lin   *linearSums // the linear CKA sums (Spec.CKA)
 	)
 	prepare := func() error {
 		infos := r.spaceInfos(rd.Spaces())
@@ -208,6 +209,12 @@ func (r *runner) scanPass(ctx context.Context, rd *stream.Reader) (*block.Plan, 
 			return err
 		}
 		first = nil
+		if s.CKA {
+			lin = s.newLinearSums(fs, s.Shard == 0)
+			if err := lin.add(ctx, fs); err != nil {
+				return err
+			}
+		}
 		return pl.ScanBound(fs)
 	}
 	for {
@@ -225,6 +232,11 @@ func (r *runner) scanPass(ctx context.Context, rd *stream.Reader) (*block.Plan, 
 		if pl != nil {
 			if err := pl.ScanBound(sp); err != nil {
 				return nil, nil, 0, err
+			}
+			if lin != nil {
+				if err := lin.add(ctx, sp); err != nil {
+					return nil, nil, 0, err
+				}
 			}
 			continue
 		}
@@ -256,6 +268,13 @@ func (r *runner) scanPass(ctx context.Context, rd *stream.Reader) (*block.Plan, 
 		if err := prepare(); err != nil {
 			return nil, nil, 0, err
 		}
+	}
+	if lin != nil {
+		p, err := lin.part()
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		r.parts = append(r.parts, p)
 	}
 	if s.AfterPass != nil {
 		s.AfterPass(1)

@@ -30,13 +30,17 @@ func (s *State) Results() (Results, error) {
 	if s.Options.Precision != block.Float64.String() {
 		prec = s.Options.Precision
 	}
+	var res Results
 	if s.Matrix == nil {
-		return Results{Pair: pairOf(s.Stats, s.Spaces, s.Options.Exponent, s.Dropped, prec)}, nil
+		res.Pair = pairOf(s.Stats, s.Spaces, s.Options.Exponent, s.Dropped, prec)
+	} else {
+		m := matrixOf(s.Stats, s.Matrix)
+		m.setLabels(s.Spaces, s.Matrix)
+		m.Exponent, m.Dropped, m.NormalizeRows, m.Precision = s.Options.Exponent, s.Dropped, s.Options.NormalizeRows, prec
+		res.Matrix = m
 	}
-	m := matrixOf(s.Stats, s.Matrix)
-	m.setLabels(s.Spaces, s.Matrix)
-	m.Exponent, m.Dropped, m.NormalizeRows, m.Precision = s.Options.Exponent, s.Dropped, s.Options.NormalizeRows, prec
-	return Results{Matrix: m}, nil
+	s.linearResults(res)
+	return res, nil
 }
 
 // Pair is the result of the pair mode: the statistics of X and Y

@@ -114,8 +114,8 @@ func (c *computeFlags) check() error {
 		return usagef("-ci-level %v is outside (0, 1)", c.ciLevel)
 	case c.permutations < 0:
 		return usagef("-permutations %d is negative", c.permutations)
-	case (c.ci || c.permutations > 0 || c.cka) && (c.mem > 0 || c.shard != ""):
-		return usagef("-ci, -permutations and -cka need the data in memory and the whole job (not -mem or -shard), for now")
+	case (c.ci || c.permutations > 0) && (c.mem > 0 || c.shard != ""):
+		return usagef("-ci and -permutations need the data in memory and the whole job (not -mem or -shard), for now")
 	}
 	if c.shard != "" {
 		if c.shardIndex, c.shardCount, err = parseShard(c.shard); err != nil {
