@@ -317,6 +317,7 @@ type slot struct {
 	rowI  [][]float64 // K buffers of TileSize
 	rowJ  [][]float64 // K buffers of TileSize
 	viewJ [][]float64 // tile.RowJ of off-diagonal tiles
+	rbf   *rbfSlot    // the kernel tile (rbf.go), with plan.rbf
 	done  chan struct{}
 }
 
@@ -375,6 +376,9 @@ func (p *plan) newSlot() slot {
 	}
 	sl.tile.S = sl.s
 	sl.tile.RowI = make([][]float64, p.k)
+	if p.rbf != nil {
+		sl.rbf = p.newRBFSlot()
+	}
 	return sl
 }
 

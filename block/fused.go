@@ -510,6 +510,9 @@ func (p *plan) fusedTile(sc *scratch, i0, ni, j0, nj int, diag bool, shift, s []
 				}
 				continue
 			}
+			if sc.ks != nil {
+				p.rbfStrip(sc, r0, rr, c0, ncols, diag)
+			}
 			q := 0 // PairIndex(K, k, l)
 			for k := range p.k {
 				col := fs.col[k]

@@ -103,6 +103,11 @@ func (e *engine) addEach(ctx context.Context, st *estimator.Stats, buf []Space, 
 		if err := st.AddTile(&slots[i].tile); err != nil {
 			return err
 		}
+		if r := p.rbf; r != nil {
+			if err := r.st.AddTile(&slots[i].rbf.tile); err != nil {
+				return err
+			}
+		}
 		if added != nil {
 			return added(t)
 		}
@@ -152,6 +157,9 @@ func setRef(sl *slot, ref tileRef, k int) {
 	for s := range k {
 		tl.RowI[s] = sl.rowI[s][:ref.ni]
 		sl.viewJ[s] = sl.rowJ[s][:ref.nj]
+	}
+	if sl.rbf != nil {
+		sl.rbf.set(ref)
 	}
 }
 
