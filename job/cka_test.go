@@ -90,7 +90,7 @@ func TestComposeCKA(t *testing.T) {
 			}
 			var states []*job.State
 			for i, st := range []*job.State{run(t, withShard(base, 0, 3), 1).State, mid.State, run(t, withShard(base, 2, 3), 1).State} {
-				if len(st.Parts) != 1 || st.Parts[0].Kind() != "cka-linear" {
+				if len(st.Parts) != 2 || st.Part("cka-linear") == nil || st.Part("cka-rbf") == nil {
 					t.Fatalf("shard %d holds the parts %v", i, st.Parts)
 				}
 				b, err := st.MarshalBinary()
@@ -130,18 +130,19 @@ func withShard(s job.Spec, i, n int) job.Spec {
 	return s
 }
 
-// TestUnivariateCKA: on the univariate path too, -cka gives the same bits
-// in memory, under a budget and in shards.
+// TestUnivariateCKA: on the univariate path too (asked: auto takes the
+// tiles for RBF CKA), -cka gives linear CKA with the same bits in memory,
+// under a budget and in shards, and says that it leaves RBF CKA out.
 func TestUnivariateCKA(t *testing.T) {
-	base := job.Spec{File: univariateCSV(t, 12000), Spaces: specs("x", "y"), CKA: true}
+	base := job.Spec{File: univariateCSV(t, 12000), Spaces: specs("x", "y"), CKA: true, Estimator: "univariate"}
 	var notes []string
 	base.Notify = func(s string) { notes = append(notes, s) }
 	one := run(t, base, 1)
 	want := fingerprintOf(t, one)
-	if !strings.Contains(strings.Join(notes, "\n"), "O(n log n)") {
-		t.Fatalf("notes %q, want the univariate path", notes)
+	if all := strings.Join(notes, "\n"); !strings.Contains(all, "O(n log n)") || !strings.Contains(all, "cka_rbf left out") {
+		t.Fatalf("notes %q, want the univariate path without RBF CKA", notes)
 	}
-	if x := one.Pair.Extras; x == nil || !x.CKA || !(x.CKALinear > 0 && x.CKALinear < 1) {
+	if x := one.Pair.Extras; x == nil || !x.CKA || x.RBF || !(x.CKALinear > 0 && x.CKALinear < 1) {
 		t.Fatalf("extras %+v", one.Pair.Extras)
 	}
 	for _, c := range []struct {

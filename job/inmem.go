@@ -153,9 +153,12 @@ func (r *runner) inMemory(ctx context.Context) (*Outcome, error) {
 		}
 		r.parts = append(r.parts, p)
 	}
-	if uni, err := s.univariate(r.hdr.N, r.hdr.Spaces); err != nil {
+	uni, err := s.univariate(r.hdr.N, r.hdr.Spaces)
+	if err != nil {
 		return nil, err
-	} else if uni {
+	}
+	rbf := s.rbfOn(uni)
+	if uni {
 		return r.univariate(ctx, spaces)
 	}
 	pl, err := block.Prepare(spaces, s.blockOptions())
@@ -169,7 +172,19 @@ func (r *runner) inMemory(ctx context.Context) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
+	if rbf {
+		kern, err := s.rbfOf(spaces, infos)
+		if err != nil {
+			return nil, err
+		}
+		if err := r.startRBF(pl, kern); err != nil {
+			return nil, err
+		}
+	}
 	if err := r.resume(ctx, fresh); err != nil {
+		return nil, err
+	}
+	if err := r.resumeRBF(pl); err != nil {
 		return nil, err
 	}
 	var tiles []block.Tile

@@ -19,6 +19,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"slices"
 	"time"
 
 	"github.com/dcor-stream/dcor-stream/block"
@@ -127,6 +129,13 @@ type Spec struct {
 	Permutations int
 	Seed         uint64
 	CKA          bool
+	// RBFSigma, with CKA, are the bandwidths σ of the Gaussian kernel of
+	// RBF CKA, per space (in the units of the data); a space without one
+	// (0, or beyond the slice) takes the median heuristic over its first
+	// MedianRows rows. RBF CKA is summed in the tiles of dCor, for the
+	// exponents 0.5, 1 and 2 in float64 (else it is left out, with a
+	// notice).
+	RBFSigma []float64
 
 	// Notify, if not nil, receives messages for the user (the layout of
 	// an out-of-core run, a resume).
@@ -306,6 +315,8 @@ func (s *Spec) check() error {
 		return bad("%d permutations", s.Permutations)
 	case extras && (s.Memory > 0 || s.shards() > 1 || s.Every > 0 || s.Matrix != nil && s.Matrix.Minibatch > 0):
 		return bad("intervals and permutation tests need the data in memory and the whole job (not a memory budget, a shard, the online or the minibatch mode), for now")
+	case slices.ContainsFunc(s.RBFSigma, func(v float64) bool { return !(v >= 0) || math.IsInf(v, 0) }):
+		return bad("RBF bandwidths %v: want positive numbers", s.RBFSigma)
 	case s.CKA && (s.Every > 0 || s.Matrix != nil && s.Matrix.Minibatch > 0):
 		return bad("CKA is computed over the whole job (not in the online or the minibatch mode), for now")
 	case s.Permutations > 0 && s.Matrix != nil:

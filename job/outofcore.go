@@ -89,6 +89,7 @@ func (r *runner) outOfCore(ctx context.Context) (out *Outcome, err error) {
 		s.notify("the exact univariate path needs about %s, over the budget %s: computing by tiles (the same statistics to rounding, not to the bit)", size(need), size(s.Memory))
 		uni = false
 	}
+	rbf := s.rbfOn(uni)
 	if uni {
 		spaces, err := readAll(ctx, rd, s.Options.NormalizeRows)
 		if err != nil {
@@ -96,7 +97,18 @@ func (r *runner) outOfCore(ctx context.Context) (out *Outcome, err error) {
 		}
 		return r.univariate(ctx, spaces)
 	}
+	if rbf {
+		if r.kernErr != nil {
+			return nil, r.kernErr
+		}
+		if err := r.startRBF(pl, r.kern); err != nil {
+			return nil, err
+		}
+	}
 	if err := r.resume(ctx, fresh); err != nil {
+		return nil, err
+	}
+	if err := r.resumeRBF(pl); err != nil {
 		return nil, err
 	}
 	lay := layoutPanels(pl, s.Memory, n)
@@ -209,6 +221,9 @@ func (r *runner) scanPass(ctx context.Context, rd *stream.Reader) (*block.Plan, 
 			return err
 		}
 		first = nil
+		if s.wantsRBF() {
+			r.kern, r.kernErr = s.rbfOf(fs, infos)
+		}
 		if s.CKA {
 			lin = s.newLinearSums(fs, s.Shard == 0)
 			if err := lin.add(ctx, fs); err != nil {

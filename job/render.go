@@ -112,6 +112,10 @@ func (r *Pair) WriteText(w io.Writer) error {
 			fs = append(fs, field{"cka_linear", x.CKALinear, "debiased linear CKA (Kornblith et al. 2019, unbiased HSIC)"},
 				field{"hsic_linear_u", x.HSICLinU, "unbiased HSIC with the linear kernel"})
 		}
+		if x.RBF {
+			fs = append(fs, field{"cka_rbf", x.CKARBF, fmt.Sprintf("debiased CKA with the Gaussian kernel, σx = %s, σy = %s", textNumber(x.RBFSigmaX), textNumber(x.RBFSigmaY))},
+				field{"hsic_rbf_u", x.HSICRBFU, "unbiased HSIC with the Gaussian kernel"})
+		}
 		if fs != nil {
 			section("Tests and kernel similarity", fs)
 		}

@@ -40,6 +40,7 @@ func (s *State) Results() (Results, error) {
 		res.Matrix = m
 	}
 	s.linearResults(res)
+	s.rbfResults(res)
 	return res, nil
 }
 
@@ -152,6 +153,12 @@ func (p *Pair) MarshalJSON() ([]byte, error) {
 			num("cka_linear", x.CKALinear)
 			num("hsic_linear_u", x.HSICLinU)
 		}
+		if x.RBF {
+			num("cka_rbf", x.CKARBF)
+			num("hsic_rbf_u", x.HSICRBFU)
+			num("rbf_sigma_x", x.RBFSigmaX)
+			num("rbf_sigma_y", x.RBFSigmaY)
+		}
 	}
 	fmt.Fprintf(&b, ",\"exponent\":%s,\"dropped_rows\":%d", Number(p.Exponent), p.Dropped)
 	if p.Precision != "" {
@@ -202,8 +209,12 @@ type MatrixResult struct {
 	CILevel   float64
 	BCDCorSE  [][]float64
 	BCDCorCov [][]float64
-	// With Spec.CKA: debiased linear CKA of every entry.
-	CKALinear [][]float64
+	// With Spec.CKA: debiased linear CKA of every entry; debiased CKA and
+	// unbiased HSIC with the Gaussian kernel, and the bandwidths of the
+	// rows' and the columns' spaces (nil if RBF CKA was not computed).
+	CKALinear                  [][]float64
+	CKARBF, HSICRBFU           [][]float64
+	RBFSigmaRows, RBFSigmaCols []float64
 
 	Exponent      float64
 	Dropped       int
@@ -311,6 +322,8 @@ func (m *MatrixResult) Stats() []Stat {
 		{"dcor", m.DCor, "dCor(row, col), V-statistic, in [0, 1] (R energy::dcor); biased upward in high dimension"},
 		{"dcor_sq", m.DCorSq, "dCor², the V-statistic (the seed paper's Distance_Correlation, with -normalize-rows)"},
 		{"cka_linear", m.CKALinear, "debiased linear CKA (Kornblith et al. 2019, unbiased HSIC) (-cka)"},
+		{"cka_rbf", m.CKARBF, "debiased CKA with the Gaussian kernel exp(-|x-x'|²/(2σ²)) (-cka)"},
+		{"hsic_rbf_u", m.HSICRBFU, "unbiased HSIC with the Gaussian kernel (-cka)"},
 		{"pdcor", m.PDCor, "partial dCor of row and col given " + m.Given + " (Székely & Rizzo 2014)"},
 		{"semi_partial", m.SemiPartial, "(R*(row,given) - R*(row,col)·R*(col,given)) / sqrt(1 - R*(row,col)²), as the seed paper's code"},
 	}
@@ -351,6 +364,9 @@ func (m *MatrixResult) MarshalJSON() ([]byte, error) {
 	}
 	for _, s := range m.Stats() {
 		writeGrid(&b, s.Key, s.Grid)
+	}
+	if m.RBFSigmaRows != nil {
+		writeGrid(&b, "rbf_sigma", [][]float64{m.RBFSigmaRows, m.RBFSigmaCols})
 	}
 	if m.BCDCorCov != nil {
 		writeGrid(&b, "bcdcor_cov", m.BCDCorCov)
