@@ -94,6 +94,10 @@ type kernels struct {
 	distStrip    func(rows int, g, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8) int
 	accStrip     func(rows int, d, row, col []float64) float64
 	dotStrip     func(n int, a, b []float64) float64
+	// kernStrip(d, v, g, ck, cs, mode) sets v to the shifted Gaussian
+	// kernel values of the shifted distances d (kernStripGo, rbf.go),
+	// len(d) a multiple of 4.
+	kernStrip func(d, v []float64, g, ck, cs float64, mode int)
 	// k32, if not nil, replaces bestKernels32 in float32 mode (tests).
 	k32 *kernels32
 }
@@ -115,6 +119,7 @@ func goKernels() kernels {
 		distStrip:    distStripGo,
 		accStrip:     accStripGo,
 		dotStrip:     dotStripGo,
+		kernStrip:    kernStripGo,
 	}
 }
 

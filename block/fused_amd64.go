@@ -25,7 +25,17 @@ func asmKernels() (kernels, bool) {
 		distStrip:    dist,
 		accStrip:     accStripAVX2,
 		dotStrip:     dotStripAVX2,
+		kernStrip:    kernStripAVX2,
 	}, true
+}
+
+func kernStripAVX2(d, v []float64, g, ck, cs float64, mode int) {
+	if len(d)%4 != 0 || len(v) < len(d) || mode < 0 || mode > 2 {
+		panic("block: kernStrip of a length not a multiple of 4, or mode")
+	}
+	if len(d) > 0 {
+		kernStripAsm(len(d), &d[0], &v[0], g, ck, cs, mode)
+	}
 }
 
 // The wrappers check the slice lengths the assembly relies on.

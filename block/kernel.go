@@ -146,7 +146,8 @@ type scratch struct {
 	d       [][]float64    // per space: row i of the shifted distance tile
 	f       *fusedScratch
 	ks      *rbfSlot    // the kernel tile being summed (rbf.go), or nil
-	kv      [][]float64 // per kernel space: a row of kernel values
+	kv      [][]float64 // per kernel space: a row or strip of kernel values
+	kcol    []float64   // the column sums of a kernel strip
 }
 
 func (p *plan) newScratch() *scratch {

@@ -228,8 +228,9 @@ func (p *plan) rbfBegin(sc *scratch, ks *rbfSlot, ni, nj int) {
 	if sc.kv == nil {
 		sc.kv = make([][]float64, len(p.rbf.spaces))
 		for i := range sc.kv {
-			sc.kv[i] = make([]float64, max(nr, p.tileSize))
+			sc.kv[i] = make([]float64, max(nr*max(1, p.chunk), p.tileSize))
 		}
+		sc.kcol = make([]float64, nr)
 	}
 	sc.ks = ks
 	clear(ks.tile.S)
@@ -265,13 +266,10 @@ func (p *plan) rbfRow(sc *scratch, i, j, m int, dist func(k int) []float64) {
 	ks := sc.ks
 	for a, k := range c.spaces {
 		kv := sc.kv[a][:m]
-		g, ck, cs := c.gamma[a], p.shift[k], c.shift[a]
+		kernStripGo(dist(k)[:m], kv, c.gamma[a], p.shift[k], c.shift[a], p.kernMode())
 		var r float64
 		rj := ks.rowJ[a][j : j+m]
-		for t, v := range dist(k)[:m] {
-			d2 := p.squared(max(0, v+ck))
-			w := detExp(-float64(g*d2)) - cs
-			kv[t] = w
+		for t, w := range kv {
 			r += w
 			rj[t] += w
 		}
@@ -294,21 +292,45 @@ func (p *plan) rbfRow(sc *scratch, i, j, m int, dist func(k int) []float64) {
 
 // rbfStrip adds the kernel values of the fused kernel's strip: rows
 // [r0, r0+rr) of the chunk against the columns [c0, c0+ncols) of J, the
-// pairs i < j only on the diagonal.
+// pairs i < j only on the diagonal. The kernel strip has the layout of
+// the distance strip (zero where no pair is), so the strip kernels
+// accStrip and dotStrip sum it, as they sum the distances.
 func (p *plan) rbfStrip(sc *scratch, r0, rr, c0, ncols int, diag bool) {
+	c := p.rbf
+	ks := sc.ks
 	fs := sc.f
-	for r := range rr {
-		i := r0 + r
-		from := 0
-		if diag {
-			from = max(0, i+1-c0)
+	n := rr * nr
+	q := 0
+	for a, k := range c.spaces {
+		kb := sc.kv[a][:n]
+		p.kern.kernStrip(fs.d[k][:n], kb, c.gamma[a], p.shift[k], c.shift[a], p.kernMode())
+		if diag || ncols < nr {
+			for r := range rr {
+				from := 0
+				if diag {
+					from = min(ncols, max(0, r0+r+1-c0))
+				}
+				row := kb[r*nr : (r+1)*nr]
+				clear(row[:from])
+				clear(row[ncols:])
+			}
 		}
-		if from >= ncols {
-			continue
+		col := sc.kcol[:nr]
+		clear(col)
+		ks.tile.S[q] += p.kern.accStrip(rr, kb, ks.rowI[a][r0:r0+rr], col)
+		rj := ks.rowJ[a][c0 : c0+ncols]
+		for t, v := range col[:ncols] {
+			rj[t] += v
 		}
-		p.rbfRow(sc, i, c0+from, ncols-from, func(k int) []float64 {
-			return fs.d[k][r*nr+from : r*nr+ncols]
-		})
+		q += len(c.spaces) - a
+	}
+	q = 0
+	for a := range c.spaces {
+		q++
+		for b := a + 1; b < len(c.spaces); b++ {
+			ks.tile.S[q] += p.kern.dotStrip(n, sc.kv[a][:n], sc.kv[b][:n])
+			q++
+		}
 	}
 }
 
@@ -327,40 +349,91 @@ func (p *plan) rbfUni(sc *scratch, i, j, nj int, diag bool) {
 	p.rbfRow(sc, i, j, nj-j, func(k int) []float64 { return sc.d[k][j:nj] })
 }
 
+// The constants of exp (Go's math/exp.go, from FreeBSD's e_exp.c).
+const (
+	expLn2Hi = 6.93147180369123816490e-01
+	expLn2Lo = 1.90821492927058770002e-10
+	expLog2e = 1.44269504088896338700e+00
+	expP1    = 1.66666666666666657415e-01
+	expP2    = -2.77777777770155933842e-03
+	expP3    = 6.61375632143793436117e-05
+	expP4    = -1.65339022054652515390e-06
+	expP5    = 4.13813679705723846039e-08
+	// expMin: below it e^x is subnormal; detExp returns 0.
+	expMin = -708
+)
+
 // detExp returns e^x for x ≤ 0 (0 below −708, where e^x is subnormal),
 // within 1 ulp of e^x: the algorithm of Go's pure-Go math.Exp (FreeBSD's
 // e_exp.c), with every product rounded on its own (float64(·), no fused
 // multiply-add) and the scaling by 2^k a multiplication, so that its bits
 // are the same on every architecture, which math.Exp's assembly on amd64
-// does not promise.
+// does not promise. It panics for x > 0.
 func detExp(x float64) float64 {
-	const (
-		ln2Hi = 6.93147180369123816490e-01
-		ln2Lo = 1.90821492927058770002e-10
-		log2e = 1.44269504088896338700e+00
-		p1    = 1.66666666666666657415e-01
-		p2    = -2.77777777770155933842e-03
-		p3    = 6.61375632143793436117e-05
-		p4    = -1.65339022054652515390e-06
-		p5    = 4.13813679705723846039e-08
-	)
 	switch {
 	case x != x:
 		return x
 	case x > 0:
 		panic("block: detExp of a positive number")
-	case x < -708:
-		return 0
-	case x == 0:
-		return 1
 	}
-	k := int(float64(log2e*x) - 0.5)
-	fk := float64(k)
-	hi := x - float64(fk*ln2Hi)
-	lo := float64(fk * ln2Lo)
-	r := hi - lo
-	t := float64(r * r)
-	c := r - float64(t*(p1+float64(t*(p2+float64(t*(p3+float64(t*(p4+float64(t*p5)))))))))
-	y := 1 - ((lo - float64(r*c)/(2-c)) - hi)
-	return float64(y * math.Float64frombits(uint64(1023+k)<<52))
+	v := [1]float64{x}
+	expShifted(v[:], 0)
+	return v[0]
+}
+
+// kernStripGo sets v to the shifted kernel values exp(−g·d²) − cs of
+// the shifted distances d (a' = d^α − ck, α of the mode: kernMode): the
+// Go twin of kernStripAsm.
+func kernStripGo(d, v []float64, g, ck, cs float64, mode int) {
+	v = v[:len(d)]
+	switch mode {
+	case 2:
+		for t, x := range d {
+			u := max(0, x+ck)
+			u = float64(u * u)
+			v[t] = -float64(g * float64(u*u))
+		}
+	case 0:
+		for t, x := range d {
+			v[t] = -float64(g * max(0, x+ck))
+		}
+	default:
+		for t, x := range d {
+			u := max(0, x+ck)
+			v[t] = -float64(g * float64(u*u))
+		}
+	}
+	expShifted(v, cs)
+}
+
+// kernMode is the mode of kernStrip of the plan's exponent: 0 for α = 2,
+// 1 for α = 1, 2 for α = ½.
+func (p *plan) kernMode() int {
+	switch p.pow {
+	case powTwo:
+		return 0
+	case powHalf:
+		return 2
+	}
+	return 1
+}
+
+// expShifted sets each x of v (x ≤ 0, not NaN) to detExp(x) − cs: the
+// loop of the kernel epilogue, detExp inlined.
+func expShifted(v []float64, cs float64) {
+	for i, x := range v {
+		if x < expMin {
+			v[i] = 0 - cs
+			continue
+		}
+		k := int(float64(expLog2e*x) - 0.5)
+		fk := float64(k)
+		hi := x - float64(fk*expLn2Hi)
+		lo := float64(fk * expLn2Lo)
+		r := hi - lo
+		t := float64(r * r)
+		c := r - float64(t*(expP1+float64(t*(expP2+float64(t*(expP3+float64(t*(expP4+float64(t*expP5)))))))))
+		y := 1 - ((lo - float64(r*c)/(2-c)) - hi)
+		v[i] = float64(y*math.Float64frombits(uint64(1023+k)<<52)) - cs
+	}
 }

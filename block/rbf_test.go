@@ -106,7 +106,7 @@ func denseHSIC(x, y Space, sx, sy float64) (hxy, cka float64) {
 // rbfRun computes the kernel state of spaces over every tile (none
 // without r.Spaces), with the given workers and strip kernels, and the
 // distance state.
-func rbfRun(t *testing.T, spaces []Space, opts Options, r RBF, impl *kernels) (ks, st *estimator.Stats) {
+func rbfRun(t testing.TB, spaces []Space, opts Options, r RBF, impl *kernels) (ks, st *estimator.Stats) {
 	t.Helper()
 	pl, err := Prepare(spaces, opts)
 	if err != nil {
@@ -214,6 +214,60 @@ func TestRBFRefused(t *testing.T) {
 		}
 		if _, err := pl.NewRBFStats(RBF{Spaces: []int{0, 1}, Sigma: []float64{c.sigma, 1}}); err == nil {
 			t.Errorf("%+v, σ %v: accepted", c.opts, c.sigma)
+		}
+	}
+}
+
+// BenchmarkRBF: the tiles of n = 3,000 samples, p = q = 256, with and
+// without the Gaussian kernel sums (one worker).
+func BenchmarkRBF(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	spaces := rbfSpaces(rng, 3000, 256, 256)
+	for _, on := range []bool{false, true} {
+		b.Run(map[bool]string{false: "dcor", true: "dcor+rbf"}[on], func(b *testing.B) {
+			r := RBF{}
+			if on {
+				r = RBF{Spaces: []int{0, 1}, Sigma: []float64{20, 20}}
+			}
+			for b.Loop() {
+				rbfRun(b, spaces, Options{Workers: 1}, r, nil)
+			}
+		})
+	}
+}
+
+// TestKernStrip: every kernel set's kernStrip gives the bits of the Go
+// loops, for the three modes, over kernel values from 1 (distance 0) to
+// below e^−708, and shifted distances below −ck.
+func TestKernStrip(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	d := make([]float64, 1<<14)
+	for mode := range 3 {
+		for _, g := range []float64{1e-3, 0.7, 3e4} {
+			ck, cs := 1.5, 0.375
+			for i := range d {
+				switch i % 4 {
+				case 0:
+					d[i] = rng.Float64()*60 - ck
+				case 1:
+					d[i] = math.Ldexp(rng.Float64(), -rng.IntN(1000)) - ck
+				case 2:
+					d[i] = rng.Float64() * 3
+				default:
+					d[i] = []float64{-ck, 0, -2 * ck, 1e300, 20, math.Ldexp(1, -1074)}[rng.IntN(6)]
+				}
+			}
+			want := make([]float64, len(d))
+			kernStripGo(d, want, g, ck, cs, mode)
+			for _, k := range []kernels{goKernels(), bestKernels()} {
+				got := make([]float64, len(d))
+				k.kernStrip(d, got, g, ck, cs, mode)
+				for i := range got {
+					if math.Float64bits(got[i]) != math.Float64bits(want[i]) {
+						t.Fatalf("%s, mode %d, g %v: kernel of %v = %v, Go %v", k.name, mode, g, d[i], got[i], want[i])
+					}
+				}
+			}
 		}
 	}
 }

@@ -31,6 +31,7 @@ func main() {
 	distStrip512()
 	accStrip()
 	dotStrip()
+	kernStrip()
 	Generate()
 }
 
@@ -492,6 +493,106 @@ func dotStrip() {
 	VADDPD(Y4, Y0, Y0)
 	HSum4(0, 1)
 	VMOVSD(X0, Ret(0))
+	VZEROUPPER()
+	RET()
+}
+
+// kernStrip writes kernStripAsm, the Gaussian kernel's epilogue
+// (block/rbf.go): from shifted distances a', the exponents of kernelArg
+// then expShifted's operations in their order, 4 lanes at a time, each
+// product and sum rounded on its own (no FMA), so that its bits are
+// those of the Go loops.
+func kernStrip() {
+	cst := GLOBL("kernconst", RODATA|NOPTR)
+	// P5, P4, P3, P2, P1, log2e, 0.5, ln2Hi, ln2Lo, 4 copies each.
+	for i, v := range []float64{4.13813679705723846039e-08, -1.65339022054652515390e-06, 6.61375632143793436117e-05,
+		-2.77777777770155933842e-03, 1.66666666666666657415e-01,
+		1.44269504088896338700e+00, 0.5, 6.93147180369123816490e-01, 1.90821492927058770002e-10} {
+		for l := range 4 {
+			DATA(32*i+8*l, F64(v))
+		}
+	}
+	TEXT("kernStripAsm", NOSPLIT, "func(n int, d, v *float64, gamma, ck, cs float64, mode int)")
+	Pragma("noescape")
+	Doc("kernStripAsm sets v[i] = e^x − cs for i < n, a multiple of 4, with",
+		"u = max(0, d[i] + ck) and x = −(g·u²) (mode 1: α = 1), −(g·u) (mode 0:",
+		"α = 2) or −(g·(u²)²) (mode 2: α = ½); e^x as detExp (0 below −708):",
+		"k = trunc(log2e·x − 0.5), hi = x − k·ln2Hi, lo = k·ln2Lo, r = hi − lo,",
+		"t = r², c = r − t·(P1 + t·(P2 + t·(P3 + t·(P4 + t·P5)))),",
+		"y = 1 − ((lo − r·c/(2 − c)) − hi), y·2^k. Y0-Y6 temporaries; Y7 0,",
+		"Y8 −708, Y9 2, Y10 1, Y11 2^52 + 1023, Y12 ck, Y13 g, Y14 cs, Y15 the",
+		"sign bit; the other constants in memory.")
+	MOVQ(Arg("n"), RCX)
+	MOVQ(Arg("d"), RSI)
+	MOVQ(Arg("v"), RDI)
+	MOVQ(Arg("mode"), R11)
+	for _, c := range []struct {
+		reg  int
+		bits uint64
+	}{{8, 0xc086200000000000}, {9, 0x4000000000000000}, {10, 0x3ff0000000000000}, {11, 0x43300000000003ff}, {15, 0x8000000000000000}} {
+		MOVQ(U64(c.bits), RAX)
+		MOVQ(RAX, X(c.reg))
+		VBROADCASTSD(X(c.reg), Y(c.reg))
+	}
+	VBROADCASTSD(Arg("ck"), Y12)
+	VBROADCASTSD(Arg("gamma"), Y13)
+	VBROADCASTSD(Arg("cs"), Y14)
+	VXORPD(Y7, Y7, Y7)
+	SHRQ(U8(2), RCX)
+	JZ(LabelRef("kdone"))
+	CMPQ(R11, U8(1))
+	JEQ(LabelRef("kone"))
+	CMPQ(R11, U8(2))
+	JEQ(LabelRef("khalf"))
+	for _, mode := range []string{"ktwo", "kone", "khalf"} {
+		Label(mode)
+		VMOVUPD(M(RSI, 0), Y0)
+		VADDPD(Y12, Y0, Y0)
+		VMAXPD(Y7, Y0, Y0) // max(0, a' + ck): never NaN or −0
+		switch mode {
+		case "kone":
+			VMULPD(Y0, Y0, Y0)
+		case "khalf":
+			VMULPD(Y0, Y0, Y0)
+			VMULPD(Y0, Y0, Y0)
+		}
+		VMULPD(Y13, Y0, Y0)
+		VXORPD(Y15, Y0, Y0) // x = −(g·d²)
+		VCMPPD(U8(1), Y8, Y0, Y6) // x < −708
+		VMULPD(cst.Offset(32*5), Y0, Y1)
+		VSUBPD(cst.Offset(32*6), Y1, Y1)
+		VROUNDPD(U8(3), Y1, Y1) // truncate, as int(·)
+		VADDPD(Y7, Y1, Y1)      // −0 to +0, as float64(int(·))
+		VMULPD(cst.Offset(32*7), Y1, Y2)
+		VSUBPD(Y2, Y0, Y2)               // hi
+		VMULPD(cst.Offset(32*8), Y1, Y3) // lo
+		VSUBPD(Y3, Y2, Y0)               // r
+		VMULPD(Y0, Y0, Y4)               // t
+		VMULPD(cst.Offset(0), Y4, Y5)
+		for i := 1; i < 5; i++ {
+			VADDPD(cst.Offset(32*i), Y5, Y5)
+			VMULPD(Y4, Y5, Y5)
+		}
+		VSUBPD(Y5, Y0, Y5) // c
+		VMULPD(Y5, Y0, Y0) // r·c
+		VSUBPD(Y5, Y9, Y5) // 2 − c
+		VDIVPD(Y5, Y0, Y0)
+		VSUBPD(Y0, Y3, Y0)
+		VSUBPD(Y2, Y0, Y0)
+		VSUBPD(Y0, Y10, Y0) // y
+		VADDPD(Y11, Y1, Y1)
+		VPSLLQ(U8(52), Y1, Y1) // 2^k
+		VMULPD(Y1, Y0, Y0)
+		VANDNPD(Y0, Y6, Y0) // 0 below −708
+		VSUBPD(Y14, Y0, Y0)
+		VMOVUPD(Y0, M(RDI, 0))
+		ADDQ(U8(32), RSI)
+		ADDQ(U8(32), RDI)
+		DECQ(RCX)
+		JNZ(LabelRef(mode))
+		JMP(LabelRef("kdone"))
+	}
+	Label("kdone")
 	VZEROUPPER()
 	RET()
 }
