@@ -557,7 +557,7 @@ func kernStrip() {
 			VMULPD(Y0, Y0, Y0)
 		}
 		VMULPD(Y13, Y0, Y0)
-		VXORPD(Y15, Y0, Y0) // x = −(g·d²)
+		VXORPD(Y15, Y0, Y0)       // x = −(g·d²)
 		VCMPPD(U8(1), Y8, Y0, Y6) // x < −708
 		VMULPD(cst.Offset(32*5), Y0, Y1)
 		VSUBPD(cst.Offset(32*6), Y1, Y1)
