@@ -163,15 +163,7 @@ func (l *Linear) Add(rows [][]float64) error {
 				continue
 			}
 			c := make([]float64, d*e)
-			for i := range m {
-				xi, yi := x[a][i*d:(i+1)*d], x[b][i*e:(i+1)*e]
-				for q, xv := range xi {
-					row := c[q*e : (q+1)*e]
-					for r, yv := range yi {
-						row[r] += float64(xv * yv)
-					}
-				}
-			}
+			outerAdd(c, x[a], x[b], m, d, e)
 			parts = append(parts, part{&l.c[PairIndex(k, a, b)], c})
 		}
 	}

@@ -26,7 +26,7 @@ const rbfKind = "cka-rbf"
 // MedianRows is the number of leading rows of the median heuristic: the
 // default bandwidth σ of a space is the (lower) median of the Euclidean
 // distances of every pair of its first MedianRows rows.
-const MedianRows = 1000
+const MedianRows = 500
 
 // rbfPart is the kernel state with its spaces and bandwidths.
 type rbfPart struct {
