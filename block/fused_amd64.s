@@ -1699,3 +1699,183 @@ khalf:
 kdone:
 	VZEROUPPER
 	RET
+
+// func kernStripAsm512(n int, d *float64, v *float64, gamma float64, ck float64, cs float64, mode int)
+// Requires: AVX, AVX512F, SSE2
+TEXT ·kernStripAsm512(SB), NOSPLIT, $0-56
+	MOVQ         n+0(FP), CX
+	MOVQ         d+8(FP), SI
+	MOVQ         v+16(FP), DI
+	MOVQ         mode+48(FP), R11
+	MOVQ         $0xc086200000000000, AX
+	MOVQ         AX, X8
+	VBROADCASTSD X8, Z8
+	MOVQ         $0x4000000000000000, AX
+	MOVQ         AX, X9
+	VBROADCASTSD X9, Z9
+	MOVQ         $0x3ff0000000000000, AX
+	MOVQ         AX, X10
+	VBROADCASTSD X10, Z10
+	MOVQ         $0x43300000000003ff, AX
+	MOVQ         AX, X11
+	VBROADCASTSD X11, Z11
+	MOVQ         $0x8000000000000000, AX
+	MOVQ         AX, X15
+	VBROADCASTSD X15, Z15
+	VBROADCASTSD kernconst<>+0(SB), Z16
+	VBROADCASTSD kernconst<>+32(SB), Z17
+	VBROADCASTSD kernconst<>+64(SB), Z18
+	VBROADCASTSD kernconst<>+96(SB), Z19
+	VBROADCASTSD kernconst<>+128(SB), Z20
+	VBROADCASTSD kernconst<>+160(SB), Z21
+	VBROADCASTSD kernconst<>+192(SB), Z22
+	VBROADCASTSD kernconst<>+224(SB), Z23
+	VBROADCASTSD kernconst<>+256(SB), Z24
+	VBROADCASTSD ck+32(FP), Z12
+	VBROADCASTSD gamma+24(FP), Z13
+	VBROADCASTSD cs+40(FP), Z14
+	VPXORQ       Z7, Z7, Z7
+	SHRQ         $0x03, CX
+	JZ           zkdone
+	CMPQ         R11, $0x01
+	JEQ          zkone
+	CMPQ         R11, $0x02
+	JEQ          zkhalf
+
+zktwo:
+	VMOVUPD     (SI), Z0
+	VADDPD      Z12, Z0, Z0
+	VMAXPD      Z7, Z0, Z0
+	VMULPD      Z13, Z0, Z0
+	VPXORQ      Z15, Z0, Z0
+	VCMPPD      $0x05, Z8, Z0, K1
+	VMULPD      Z21, Z0, Z1
+	VSUBPD      Z22, Z1, Z1
+	VRNDSCALEPD $0x03, Z1, Z1
+	VADDPD      Z7, Z1, Z1
+	VMULPD      Z23, Z1, Z2
+	VSUBPD      Z2, Z0, Z2
+	VMULPD      Z24, Z1, Z3
+	VSUBPD      Z3, Z2, Z0
+	VMULPD      Z0, Z0, Z4
+	VMULPD      Z16, Z4, Z5
+	VADDPD      Z17, Z5, Z5
+	VMULPD      Z4, Z5, Z5
+	VADDPD      Z18, Z5, Z5
+	VMULPD      Z4, Z5, Z5
+	VADDPD      Z19, Z5, Z5
+	VMULPD      Z4, Z5, Z5
+	VADDPD      Z20, Z5, Z5
+	VMULPD      Z4, Z5, Z5
+	VSUBPD      Z5, Z0, Z5
+	VMULPD      Z5, Z0, Z0
+	VSUBPD      Z5, Z9, Z5
+	VDIVPD      Z5, Z0, Z0
+	VSUBPD      Z0, Z3, Z0
+	VSUBPD      Z2, Z0, Z0
+	VSUBPD      Z0, Z10, Z0
+	VADDPD      Z11, Z1, Z1
+	VPSLLQ      $0x34, Z1, Z1
+	VMULPD      Z1, Z0, Z0
+	VMOVAPD.Z   Z0, K1, Z0
+	VSUBPD      Z14, Z0, Z0
+	VMOVUPD     Z0, (DI)
+	ADDQ        $0x40, SI
+	ADDQ        $0x40, DI
+	DECQ        CX
+	JNZ         zktwo
+	JMP         zkdone
+
+zkone:
+	VMOVUPD     (SI), Z0
+	VADDPD      Z12, Z0, Z0
+	VMAXPD      Z7, Z0, Z0
+	VMULPD      Z0, Z0, Z0
+	VMULPD      Z13, Z0, Z0
+	VPXORQ      Z15, Z0, Z0
+	VCMPPD      $0x05, Z8, Z0, K1
+	VMULPD      Z21, Z0, Z1
+	VSUBPD      Z22, Z1, Z1
+	VRNDSCALEPD $0x03, Z1, Z1
+	VADDPD      Z7, Z1, Z1
+	VMULPD      Z23, Z1, Z2
+	VSUBPD      Z2, Z0, Z2
+	VMULPD      Z24, Z1, Z3
+	VSUBPD      Z3, Z2, Z0
+	VMULPD      Z0, Z0, Z4
+	VMULPD      Z16, Z4, Z5
+	VADDPD      Z17, Z5, Z5
+	VMULPD      Z4, Z5, Z5
+	VADDPD      Z18, Z5, Z5
+	VMULPD      Z4, Z5, Z5
+	VADDPD      Z19, Z5, Z5
+	VMULPD      Z4, Z5, Z5
+	VADDPD      Z20, Z5, Z5
+	VMULPD      Z4, Z5, Z5
+	VSUBPD      Z5, Z0, Z5
+	VMULPD      Z5, Z0, Z0
+	VSUBPD      Z5, Z9, Z5
+	VDIVPD      Z5, Z0, Z0
+	VSUBPD      Z0, Z3, Z0
+	VSUBPD      Z2, Z0, Z0
+	VSUBPD      Z0, Z10, Z0
+	VADDPD      Z11, Z1, Z1
+	VPSLLQ      $0x34, Z1, Z1
+	VMULPD      Z1, Z0, Z0
+	VMOVAPD.Z   Z0, K1, Z0
+	VSUBPD      Z14, Z0, Z0
+	VMOVUPD     Z0, (DI)
+	ADDQ        $0x40, SI
+	ADDQ        $0x40, DI
+	DECQ        CX
+	JNZ         zkone
+	JMP         zkdone
+
+zkhalf:
+	VMOVUPD     (SI), Z0
+	VADDPD      Z12, Z0, Z0
+	VMAXPD      Z7, Z0, Z0
+	VMULPD      Z0, Z0, Z0
+	VMULPD      Z0, Z0, Z0
+	VMULPD      Z13, Z0, Z0
+	VPXORQ      Z15, Z0, Z0
+	VCMPPD      $0x05, Z8, Z0, K1
+	VMULPD      Z21, Z0, Z1
+	VSUBPD      Z22, Z1, Z1
+	VRNDSCALEPD $0x03, Z1, Z1
+	VADDPD      Z7, Z1, Z1
+	VMULPD      Z23, Z1, Z2
+	VSUBPD      Z2, Z0, Z2
+	VMULPD      Z24, Z1, Z3
+	VSUBPD      Z3, Z2, Z0
+	VMULPD      Z0, Z0, Z4
+	VMULPD      Z16, Z4, Z5
+	VADDPD      Z17, Z5, Z5
+	VMULPD      Z4, Z5, Z5
+	VADDPD      Z18, Z5, Z5
+	VMULPD      Z4, Z5, Z5
+	VADDPD      Z19, Z5, Z5
+	VMULPD      Z4, Z5, Z5
+	VADDPD      Z20, Z5, Z5
+	VMULPD      Z4, Z5, Z5
+	VSUBPD      Z5, Z0, Z5
+	VMULPD      Z5, Z0, Z0
+	VSUBPD      Z5, Z9, Z5
+	VDIVPD      Z5, Z0, Z0
+	VSUBPD      Z0, Z3, Z0
+	VSUBPD      Z2, Z0, Z0
+	VSUBPD      Z0, Z10, Z0
+	VADDPD      Z11, Z1, Z1
+	VPSLLQ      $0x34, Z1, Z1
+	VMULPD      Z1, Z0, Z0
+	VMOVAPD.Z   Z0, K1, Z0
+	VSUBPD      Z14, Z0, Z0
+	VMOVUPD     Z0, (DI)
+	ADDQ        $0x40, SI
+	ADDQ        $0x40, DI
+	DECQ        CX
+	JNZ         zkhalf
+
+zkdone:
+	VZEROUPPER
+	RET

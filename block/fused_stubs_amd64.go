@@ -77,3 +77,11 @@ func dotStripAsm(blocks int, a *float64, b *float64) float64
 //
 //go:noescape
 func kernStripAsm(n int, d *float64, v *float64, gamma float64, ck float64, cs float64, mode int)
+
+// kernStripAsm512 is kernStripAsm with AVX-512, n a multiple of 8.
+// Z0-Z6 temporaries; Z7 0, Z8 −708, Z9 2, Z10 1, Z11 2^52 + 1023,
+// Z12 ck, Z13 g, Z14 cs, Z15 the sign bit, Z16-Z20 P5..P1, Z21 log2e,
+// Z22 0.5, Z23 ln2Hi, Z24 ln2Lo; K1 the lanes x ≥ −708.
+//
+//go:noescape
+func kernStripAsm512(n int, d *float64, v *float64, gamma float64, ck float64, cs float64, mode int)

@@ -150,7 +150,7 @@ func rbfRun(t testing.TB, spaces []Space, opts Options, r RBF, impl *kernels) (k
 // TestRBFTiles: the kernel state summed in the tiles gives unbiased HSIC
 // and debiased CKA of the dense reference to 1e-10, for the univariate,
 // direct and fused (Gram) kernels and α = 0.5, 1, 2; the same bytes for 1
-// and 3 workers and for the pure-Go strip kernels; and the distance state
+// and 3 workers and for every strip-kernel set; and the distance state
 // is that of a run without the kernel sums.
 func TestRBFTiles(t *testing.T) {
 	rng := rand.New(rand.NewPCG(4, 2))
@@ -187,11 +187,12 @@ func TestRBFTiles(t *testing.T) {
 			if !bytes.Equal(got, want) {
 				t.Error("3 workers: other bits")
 			}
-			gk := goKernels()
-			kg, _ := rbfRun(t, spaces, opts, r, &gk)
-			got, _ = kg.MarshalBinary()
-			if !bytes.Equal(got, want) {
-				t.Error("pure-Go strip kernels: other bits")
+			for _, set := range kernelSets() {
+				kg, _ := rbfRun(t, spaces, opts, r, &set)
+				got, _ = kg.MarshalBinary()
+				if !bytes.Equal(got, want) {
+					t.Errorf("strip kernels %s: other bits", set.name)
+				}
 			}
 		})
 	}
@@ -241,7 +242,7 @@ func BenchmarkRBF(b *testing.B) {
 // below e^−708, and shifted distances below −ck.
 func TestKernStrip(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 7))
-	d := make([]float64, 1<<14)
+	d := make([]float64, 1<<14+4)
 	for mode := range 3 {
 		for _, g := range []float64{1e-3, 0.7, 3e4} {
 			ck, cs := 1.5, 0.375
@@ -259,7 +260,7 @@ func TestKernStrip(t *testing.T) {
 			}
 			want := make([]float64, len(d))
 			kernStripGo(d, want, g, ck, cs, mode)
-			for _, k := range []kernels{goKernels(), bestKernels()} {
+			for _, k := range kernelSets() {
 				got := make([]float64, len(d))
 				k.kernStrip(d, got, g, ck, cs, mode)
 				for i := range got {
