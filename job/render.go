@@ -158,7 +158,7 @@ func (r *MatrixResult) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(&b)
 	stats := r.Stats()
 	head := []string{"row", "col"}
-	order := []string{"dcor", "dcor_sq", "bcdcor", "bcdcor_se", "p_value", "pdcor", "semi_partial", "cka_linear"}
+	order := []string{"dcor", "dcor_sq", "bcdcor", "bcdcor_se", "p_value", "pdcor", "semi_partial", "cka_linear", "cka_rbf"}
 	byKey := map[string][][]float64{}
 	for _, s := range stats {
 		byKey[s.Key] = s.Grid

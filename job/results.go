@@ -366,7 +366,19 @@ func (m *MatrixResult) MarshalJSON() ([]byte, error) {
 		writeGrid(&b, s.Key, s.Grid)
 	}
 	if m.RBFSigmaRows != nil {
-		writeGrid(&b, "rbf_sigma", [][]float64{m.RBFSigmaRows, m.RBFSigmaCols})
+		for _, s := range []struct {
+			key string
+			v   []float64
+		}{{"rbf_sigma_rows", m.RBFSigmaRows}, {"rbf_sigma_cols", m.RBFSigmaCols}} {
+			fmt.Fprintf(&b, ",%q:[", s.key)
+			for i, v := range s.v {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString(Number(v))
+			}
+			b.WriteByte(']')
+		}
 	}
 	if m.BCDCorCov != nil {
 		writeGrid(&b, "bcdcor_cov", m.BCDCorCov)

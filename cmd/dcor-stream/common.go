@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -51,14 +52,16 @@ type computeFlags struct {
 	mem     int64  // -mem in bytes; 0: in memory
 	tmpdir  string // where standard input is spilled under -mem
 
-	estimator    string  // -estimator
-	block        int     // -block
-	ci           bool    // -ci
-	ciLevel      float64 // -ci-level
-	permutations int     // -permutations
-	seed         uint64  // -seed
-	cka          bool    // -cka
-	normalize    bool    // -normalize-rows
+	estimator    string     // -estimator
+	block        int        // -block
+	ci           bool       // -ci
+	ciLevel      float64    // -ci-level
+	permutations int        // -permutations
+	seed         uint64     // -seed
+	cka          bool       // -cka
+	rbfSigma     float64    // -rbf-sigma: σ of every space, 0 for the median heuristic
+	rbfSigmaXY   [2]float64 // -rbf-sigma-x, -rbf-sigma-y (registered by the pair mode)
+	normalize    bool       // -normalize-rows
 
 	afterPass func(pass int) // tests: called after each pass of -mem
 }
@@ -84,7 +87,8 @@ func (c *computeFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.permutations, "permutations", 0, "`R` permutations for the permutation test of independence (and of pdcov given Z); each costs about half an exact run")
 	fs.Uint64Var(&c.seed, "seed", 1, "`SEED` of the -permutations")
 	fs.BoolVar(&c.normalize, "normalize-rows", false, "scale every sample's vector to unit L2 norm, per space, before distances (as the seed paper's training loss, Distance_Correlation, does; its heatmap and partial scripts do not)")
-	fs.BoolVar(&c.cka, "cka", false, "add debiased linear CKA and unbiased linear HSIC (feature space, O(n·p·q))")
+	fs.BoolVar(&c.cka, "cka", false, "add debiased CKA and unbiased HSIC: linear (feature space, O(n·p·q)) and with the Gaussian kernel (in the tiles of dCor; exponents 0.5, 1, 2, float64)")
+	fs.Float64Var(&c.rbfSigma, "rbf-sigma", 0, "bandwidth `σ` of the Gaussian kernel of -cka, in the units of the data, for every space (default: the median distance of the first 500 rows of each space)")
 }
 
 func (c *computeFlags) check() error {
@@ -114,6 +118,10 @@ func (c *computeFlags) check() error {
 		return usagef("-ci-level %v is outside (0, 1)", c.ciLevel)
 	case c.permutations < 0:
 		return usagef("-permutations %d is negative", c.permutations)
+	case !(c.rbfSigma >= 0 && c.rbfSigma <= math.MaxFloat64) || !(c.rbfSigmaXY[0] >= 0 && c.rbfSigmaXY[0] <= math.MaxFloat64) || !(c.rbfSigmaXY[1] >= 0 && c.rbfSigmaXY[1] <= math.MaxFloat64):
+		return usagef("-rbf-sigma %v, -rbf-sigma-x %v, -rbf-sigma-y %v: want positive numbers", c.rbfSigma, c.rbfSigmaXY[0], c.rbfSigmaXY[1])
+	case (c.rbfSigma > 0 || c.rbfSigmaXY != [2]float64{}) && !c.cka:
+		return usagef("-rbf-sigma, -rbf-sigma-x and -rbf-sigma-y go with -cka")
 	case (c.ci || c.permutations > 0) && (c.mem > 0 || c.shard != ""):
 		return usagef("-ci and -permutations need the data in memory and the whole job (not -mem or -shard), for now")
 	}
@@ -150,6 +158,25 @@ func (c *computeFlags) spec(file string, stdin io.Reader) job.Spec {
 		Seed:            c.seed,
 		CKA:             c.cka,
 	}
+}
+
+// sigmas are the bandwidths of Spec.RBFSigma for k spaces: -rbf-sigma
+// for every space (0: the median heuristic), -rbf-sigma-x and
+// -rbf-sigma-y for x and y; nil if none is given.
+func (c *computeFlags) sigmas(k int) []float64 {
+	if c.rbfSigma == 0 && c.rbfSigmaXY == [2]float64{} {
+		return nil
+	}
+	s := make([]float64, k)
+	for k := range s {
+		s[k] = c.rbfSigma
+	}
+	for k, v := range c.rbfSigmaXY {
+		if v > 0 {
+			s[k] = v
+		}
+	}
+	return s
 }
 
 func blockSize(estimator string, b int) int {
