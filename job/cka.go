@@ -1,6 +1,7 @@
 package job
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -45,8 +46,21 @@ func init() {
 		if err := l.UnmarshalBinary(b); err != nil {
 			return nil, err
 		}
-		return &linearPart{l}, nil
+		return canonical(&linearPart{l}, b)
 	})
+}
+
+// canonical returns p decoded from b, or an error if b is not the
+// encoding p has (a state file holds each part in its one encoding).
+func canonical(p Part, b []byte) (Part, error) {
+	again, err := p.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(again, b) {
+		return nil, fmt.Errorf("part %s not in its canonical encoding", p.Kind())
+	}
+	return p, nil
 }
 
 // ckaPairs are the pairs of spaces whose linear CKA the spec asks: x and y

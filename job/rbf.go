@@ -50,6 +50,7 @@ func (p *rbfPart) MarshalBinary() ([]byte, error) {
 }
 
 func decodeRBF(b []byte) (Part, error) {
+	whole := b
 	if len(b) < 1 || b[0] != 1 {
 		return nil, errors.New("not an RBF part of version 1")
 	}
@@ -80,7 +81,7 @@ func decodeRBF(b []byte) (Part, error) {
 	if p.st.K() != len(p.rbf.Spaces) {
 		return nil, fmt.Errorf("%d kernels, a state of %d", len(p.rbf.Spaces), p.st.K())
 	}
-	return p, nil
+	return canonical(p, whole)
 }
 
 func init() { registerPart(rbfKind, decodeRBF) }
