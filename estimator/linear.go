@@ -99,6 +99,17 @@ func NewLinearPairs(dims []int, centre [][]float64, scale []int, pairs [][2]int)
 	return l
 }
 
+// Bytes returns the memory of l's sums.
+func (l *Linear) Bytes() int64 {
+	var t int64
+	for _, bs := range [][]bank{l.c, l.s, l.v, {l.w, l.sq}} {
+		for i := range bs {
+			t += 8 * int64(cap(bs[i].v))
+		}
+	}
+	return t
+}
+
 // has reports whether the pair (a, b) is kept.
 func (l *Linear) has(a, b int) bool { return l.c[PairIndex(len(l.dims), a, b)].rows > 0 }
 

@@ -182,6 +182,45 @@ func (s *Spec) linearOf(ctx context.Context, spaces []block.Space) (Part, error)
 	return a.part()
 }
 
+// linearEntries is the number of entries of the XᵀY sums of the pairs
+// the spec asks, each space with itself included.
+func (s *Spec) linearEntries(dims []int) int64 {
+	seen := map[[2]int]bool{}
+	var t int64
+	for _, p := range s.ckaPairs() {
+		for _, q := range [][2]int{{p[0], p[1]}, {p[0], p[0]}, {p[1], p[1]}} {
+			q = [2]int{min(q[0], q[1]), max(q[0], q[1])}
+			if !seen[q] {
+				seen[q] = true
+				t += int64(dims[q[0]]) * int64(dims[q[1]])
+			}
+		}
+	}
+	return t
+}
+
+// errCKABudget is the error of CKA sums of need bytes over the budget.
+func (s *Spec) errCKABudget(need int64) error {
+	return fmt.Errorf("the sums of -cka take %s, over the budget -mem %s: raise it, or leave out -cka: %w", size(need), size(s.Memory), ErrBudget)
+}
+
+// partBytes returns the memory the parts of the run hold (under a budget:
+// besides the panels): the linear sums' own, and for the kernel state 16
+// bytes per sample and kernel, as layoutPanels counts the distance
+// state's.
+func (r *runner) partBytes() int64 {
+	var t int64
+	for _, p := range r.parts {
+		switch q := p.(type) {
+		case *linearPart:
+			t += q.lin.Bytes()
+		case *rbfPart:
+			t += 16 * int64(q.st.N()) * int64(q.st.K())
+		}
+	}
+	return t
+}
+
 // linearResults sets the linear CKA statistics of res from the part of
 // the state, if it has one.
 func (s *State) linearResults(res Results) {

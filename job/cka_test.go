@@ -1,10 +1,16 @@
 package job_test
 
 import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/dcor-stream/dcor-stream/job"
+	"github.com/dcor-stream/dcor-stream/stream"
 )
 
 // ckaOf returns the linear CKA statistics of a whole job's results, and
@@ -154,5 +160,37 @@ func TestUnivariateCKA(t *testing.T) {
 		if got := fingerprintOf(t, run(t, spec, c.shards)); got != want {
 			t.Errorf("memory %d, %d shards: differs from the in-memory run", c.mem, c.shards)
 		}
+	}
+}
+
+// TestCKABudget: under -mem, linear CKA sums larger than the budget (and
+// the slack of one worker's scratch) are refused with ErrBudget, before
+// any tile.
+func TestCKABudget(t *testing.T) {
+	dir := t.TempDir()
+	const n, dim = 10, 2048
+	data := make([]byte, 8*n*dim)
+	for i := range n * dim {
+		binary.LittleEndian.PutUint64(data[8*i:], math.Float64bits(float64(i%13)-6.5+float64(i)/float64(n*dim)))
+	}
+	x, y := filepath.Join(dir, "x.npy"), filepath.Join(dir, "y.npy")
+	writeNpy(t, x, fmt.Sprintf("(%d, %d)", n, dim), data)
+	writeNpy(t, y, fmt.Sprintf("(%d, %d)", n, dim), data)
+	var sp []stream.Spec
+	for _, f := range []string{x, y} {
+		s, err := stream.ParseSpec(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sp = append(sp, s)
+	}
+	spec := job.Spec{Spaces: sp, CKA: true, Memory: 64 << 20}
+	_, err := job.Run(t.Context(), spec)
+	if !errors.Is(err, job.ErrBudget) || !strings.Contains(err.Error(), "-cka") {
+		t.Errorf("CKA sums over the budget: %v, want ErrBudget naming -cka", err)
+	}
+	spec.CKA = false
+	if _, err := job.Run(t.Context(), spec); err != nil {
+		t.Errorf("without -cka: %v", err)
 	}
 }

@@ -111,7 +111,13 @@ func (r *runner) outOfCore(ctx context.Context) (out *Outcome, err error) {
 	if err := r.resumeRBF(pl); err != nil {
 		return nil, err
 	}
-	lay := layoutPanels(pl, s.Memory, n)
+	// The CKA sums are held besides the panels; beyond the budget and
+	// the slack of one worker's scratch they do not fit.
+	parts := r.partBytes()
+	if parts > s.Memory+scratchSlack {
+		return nil, s.errCKABudget(parts)
+	}
+	lay := layoutPanels(pl, max(0, s.Memory-parts), n)
 	if lay.clamped {
 		s.notify("-mem %s is less than the smallest panel; using panels of one tile (%d rows)", size(s.Memory), lay.held)
 	}
@@ -225,6 +231,11 @@ func (r *runner) scanPass(ctx context.Context, rd *stream.Reader) (*block.Plan, 
 			r.kern, r.kernErr = s.rbfOf(fs, infos)
 		}
 		if s.CKA {
+			// At least a limb and a float64 of a block's sums per entry:
+			// refused before they are allocated.
+			if need := 16 * s.linearEntries(dims); need > s.Memory+scratchSlack {
+				return s.errCKABudget(need)
+			}
 			lin = s.newLinearSums(fs, s.Shard == 0)
 			if err := lin.add(ctx, fs); err != nil {
 				return err
