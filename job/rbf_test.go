@@ -254,3 +254,65 @@ func TestRBFSigmaMismatch(t *testing.T) {
 		t.Errorf("with σ given: %v", err)
 	}
 }
+
+// TestRBFBiasStory: on independent data with few samples and many
+// features, biased RBF CKA (HSIC of the double-centred kernel matrices,
+// diagonal included, as the minibatch CKA libraries compute it) is large;
+// debiased RBF CKA is near 0, as for the linear kernel.
+func TestRBFBiasStory(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 3))
+	const n, p = 40, 500
+	sp := make([]stream.Space, 2)
+	for k := range sp {
+		sp[k] = stream.Space{Name: string(rune('x' + k)), Dim: p, Data: make([]float64, n*p)}
+		for i := range sp[k].Data {
+			sp[k].Data[i] = rng.NormFloat64()
+		}
+	}
+	out, err := job.Run(t.Context(), job.Spec{Data: sp, CKA: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := out.Pair.Extras
+	// Biased: tr(HKH·HLH)/sqrt(tr(HKH·HKH)·tr(HLH·HLH)), K with its
+	// diagonal of ones.
+	centred := func(x dense, sigma float64) [][]float64 {
+		k := make([][]float64, n)
+		row := make([]float64, n)
+		var tot float64
+		for i := range n {
+			k[i] = make([]float64, n)
+			for j := range n {
+				var d2 float64
+				for q := range p {
+					u := x.v[i*p+q] - x.v[j*p+q]
+					d2 += u * u
+				}
+				k[i][j] = math.Exp(-d2 / (2 * sigma * sigma))
+				row[i] += k[i][j]
+			}
+			tot += row[i]
+		}
+		for i := range n {
+			for j := range n {
+				k[i][j] += -row[i]/n - row[j]/n + tot/(n*n)
+			}
+		}
+		return k
+	}
+	a, b := centred(denseOf(sp[0]), e.RBFSigmaX), centred(denseOf(sp[1]), e.RBFSigmaY)
+	dot := func(a, b [][]float64) float64 {
+		var s float64
+		for i := range a {
+			for j := range a[i] {
+				s += a[i][j] * b[i][j]
+			}
+		}
+		return s
+	}
+	biased := dot(a, b) / math.Sqrt(dot(a, a)*dot(b, b))
+	t.Logf("n=40, p=q=500, independent: biased RBF CKA %.3f, debiased %.4f; linear debiased %.4f", biased, e.CKARBF, e.CKALinear)
+	if !(biased > 0.5 && math.Abs(e.CKARBF) < 3*math.Sqrt(2.0/(40*37))) {
+		t.Errorf("biased %.3f, debiased %.4f", biased, e.CKARBF)
+	}
+}
