@@ -266,7 +266,9 @@ func (p *plan) rbfRow(sc *scratch, i, j, m int, dist func(k int) []float64) {
 	ks := sc.ks
 	for a, k := range c.spaces {
 		kv := sc.kv[a][:m]
-		kernStripGo(dist(k)[:m], kv, c.gamma[a], p.shift[k], c.shift[a], p.kernMode())
+		d, v := dist(k)[:m], m&^3
+		p.kern.kernStrip(d[:v], kv[:v], c.gamma[a], p.shift[k], c.shift[a], p.kernMode())
+		kernStripGo(d[v:], kv[v:], c.gamma[a], p.shift[k], c.shift[a], p.kernMode())
 		var r float64
 		rj := ks.rowJ[a][j : j+m]
 		for t, w := range kv {

@@ -136,11 +136,12 @@ func withShard(s job.Spec, i, n int) job.Spec {
 	return s
 }
 
-// TestUnivariateCKA: on the univariate path too (asked: auto takes the
-// tiles for RBF CKA), -cka gives linear CKA with the same bits in memory,
-// under a budget and in shards, and says that it leaves RBF CKA out.
+// TestUnivariateCKA: on the univariate path too (auto takes it: -cka does
+// not turn an O(n log n) job into O(n²)), -cka gives linear CKA with the
+// same bits in memory, under a budget and in shards, and says that it
+// leaves RBF CKA out.
 func TestUnivariateCKA(t *testing.T) {
-	base := job.Spec{File: univariateCSV(t, 12000), Spaces: specs("x", "y"), CKA: true, Estimator: "univariate"}
+	base := job.Spec{File: univariateCSV(t, 12000), Spaces: specs("x", "y"), CKA: true}
 	var notes []string
 	base.Notify = func(s string) { notes = append(notes, s) }
 	one := run(t, base, 1)

@@ -34,7 +34,7 @@ func (s *Spec) univariate(n int, spaces []SpaceInfo) (bool, error) {
 		}
 		return true, nil
 	}
-	return applies && n > univariateMin && s.CI == 0 && s.Permutations == 0 && !s.wantsRBF() && s.Every == 0 && (s.Matrix == nil || s.Matrix.Minibatch == 0), nil
+	return applies && n > univariateMin && s.CI == 0 && s.Permutations == 0 && s.Every == 0 && (s.Matrix == nil || s.Matrix.Minibatch == 0), nil
 }
 
 // univariateBytes is the memory of the univariate path per sample and

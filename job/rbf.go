@@ -126,8 +126,8 @@ func checkParts(saved, fresh []Part) error {
 }
 
 // wantsRBF reports whether the job asks for RBF CKA and the exponent and
-// the precision allow it (block.RBFApplies): then the tiles compute it,
-// and auto does not take the univariate path, which has no tiles.
+// the precision allow it (block.RBFApplies): then the tiles compute it
+// (the univariate path, which has no tiles, leaves it out).
 func (s *Spec) wantsRBF() bool {
 	return s.CKA && block.RBFApplies(s.blockOptions()) == nil
 }
@@ -143,7 +143,7 @@ func (s *Spec) rbfOn(uni bool) bool {
 		return false
 	}
 	if uni {
-		s.notify("cka_rbf left out: the univariate path (-estimator univariate) forms no distances")
+		s.notify("cka_rbf left out: the O(n log n) univariate path forms no distances; -estimator tiles computes it (O(n²) pairs)")
 		return false
 	}
 	return true
