@@ -132,9 +132,9 @@ type Spec struct {
 	// RBFSigma, with CKA, are the bandwidths σ of the Gaussian kernel of
 	// RBF CKA, per space (in the units of the data); a space without one
 	// (0, or beyond the slice) takes the median heuristic over its first
-
-
-
+	// MedianRows rows. RBF CKA is summed in the tiles of dCor, for the
+	// exponents 0.5, 1 and 2 in float64; else, and on the univariate
+	// path, which forms no distances, it is left out with a notice.
 	RBFSigma []float64
 
 	// Notify, if not nil, receives messages for the user (the layout of
