@@ -88,19 +88,23 @@ type Schedule struct {
 	Tiles Range
 
 	// Resume continues an interrupted run: a state that ComputeSchedule
-	// returned or passed to Progress for the same spaces and options, of
-	// which the first ResumeDone tiles of the range are done. The rest of
-	// the range is added into Resume, which is returned. Optional.
-	Resume     *estimator.Stats
-	ResumeDone int
+	// returned or passed to Progress for the same spaces and options,
+	// holding the tiles of the range for which Done reports true (those
+	// Progress was called with). The other tiles of the range are added
+	// into Resume, which is returned. Optional; a nil Done is no tile.
+	Resume *estimator.Stats
+	Done   func(Tile) bool
 
 	// Progress, if not nil, is called after each tile is added, from the
-	// goroutine that called ComputeSchedule, with the state and the number
-	// of tiles of the range done so far (a prefix of the range, in tile
-	// order), and the range's size. The workers go on meanwhile; st must
-	// not be kept or modified after Progress returns (encode it to keep
-	// it). A non-nil error stops the run, which returns it.
-	Progress func(st *estimator.Stats, done, total int) error
+	// goroutine that called ComputeSchedule, with the state, the tile,
+	// the number of tiles of the range done so far (those Done reported
+	// included) and the range's size. The tiles are added in the order
+	// the workers finish them, not in tile order: a run to be resumed
+	// records which were done. The workers go on meanwhile; st must not
+	// be kept or modified after Progress returns (encode it to keep it).
+	// A non-nil error stops the run, which returns it; st then holds
+	// exactly the tiles Progress was called with (and Done's).
+	Progress func(st *estimator.Stats, t Tile, done, total int) error
 }
 
 // resolved checks o and returns its exponent α (1 for 0) and worker count
@@ -145,10 +149,11 @@ const (
 	// means and of the shifts c_k, so that small-integer data stays exactly
 	// representable after centring and shifting.
 	roundingBits = 8
-	// windowPerWorker is the number of tile partials in flight per worker:
-	// enough that a worker rarely waits for the in-order reduction, small
-	// enough that the partials stay O(workers × TileSize × K).
-	windowPerWorker = 4
+	// slotsPerWorker is the number of tile partials per worker: one the
+	// worker computes into and one waiting for the reducer, so that a
+	// worker rarely waits for a free slot, and the partials stay
+	// O(workers × TileSize × K).
+	slotsPerWorker = 2
 )
 
 // Compute returns the additive statistics of all pairs of the n samples of
@@ -246,17 +251,11 @@ func computeRun(ctx context.Context, spaces []Space, opts Options, run Schedule,
 		if err := compatible(run.Resume, st); err != nil {
 			return nil, err
 		}
-		if run.ResumeDone < 0 || run.ResumeDone > rng.To-rng.From {
-			return nil, fmt.Errorf("resume after %d of %d tiles: %w", run.ResumeDone, rng.To-rng.From, ErrRange)
-		}
 		st = run.Resume
 	}
-	sch := &schedule{rng: rng, done: run.ResumeDone, progress: run.Progress}
+	sch := &schedule{rng: rng, done: run.Done, progress: run.Progress}
 	if run.Resume == nil {
-		sch.done = 0
-	}
-	if rng.From+sch.done == rng.To {
-		return st, nil
+		sch.done = nil
 	}
 	if err := p.run(ctx, st, scratches, grid, sch); err != nil {
 		return nil, err
@@ -307,60 +306,86 @@ func validate(spaces []Space) (int, error) {
 	return n, nil
 }
 
-// slot is one tile partial in flight. The dispatching goroutine sets the
-// tile's coordinates and hands the slot to a worker, which computes the
-// tile into it and sends on done; the dispatching goroutine then adds it
-// to the state and reuses the slot.
+// slot is one tile partial in flight: a worker sets the tile's
+// coordinates, computes the tile into it and hands it to the reducer,
+// which adds it to the state and frees the slot.
 type slot struct {
 	tile  estimator.Tile
+	t     int // the tile's index in the list of the engine's call
 	s     []float64
 	rowI  [][]float64 // K buffers of TileSize
 	rowJ  [][]float64 // K buffers of TileSize
 	viewJ [][]float64 // tile.RowJ of off-diagonal tiles
 	rbf   *rbfSlot    // the kernel tile (rbf.go), with plan.rbf
-	done  chan struct{}
 }
 
 // run computes the tiles of the upper triangle of the grid×grid tile grid
-// that sch runs on len(scratches) workers and adds them to st, on the one
-// worker pool of the package (engine.addEach: a window of partials
-// reduced in tile order), runBatch tiles at a time.
-//
-// The tiles are taken in the fixed order I ascending, then J >= I
-// ascending; the state adds exactly, so it is the same for any worker
-// count and timing.
+// that sch runs, but those sch.done reports, on len(scratches) workers and
+// adds them to st, on the worker pool of the package (engine.addEach),
+// runBatch tiles at a time. The tiles are added in the order they are
+// done; the state adds exactly, so it is the same for any worker count
+// and timing.
 func (p *plan) run(ctx context.Context, st *estimator.Stats, scratches []*scratch, grid int, sch *schedule) error {
 	e := &engine{p: p, workers: len(scratches), scratches: scratches}
-	added := func(int) error {
-		sch.done++
-		if sch.progress != nil {
-			return sch.progress(st, sch.done, sch.rng.To-sch.rng.From)
+	total, done := sch.rng.To-sch.rng.From, 0
+	if sch.done != nil {
+		rangeTiles(grid, sch.rng, func(t Tile) error {
+			if sch.done(t) {
+				done++
+			}
+			return nil
+		})
+	}
+	refs := make([]tileRef, 0, min(runBatch, total-done))
+	added := func(t int) error {
+		done++
+		if sch.progress == nil {
+			return nil
+		}
+		r := refs[t]
+		return sch.progress(st, Tile{r.gi / p.tileSize, r.gj / p.tileSize}, done, total)
+	}
+	flush := func() error {
+		err := e.addEach(ctx, st, p.spaces, refs, added)
+		refs = refs[:0]
+		return err
+	}
+	err := rangeTiles(grid, sch.rng, func(t Tile) error {
+		if sch.done != nil && sch.done(t) {
+			return nil
+		}
+		i0, j0 := t.I*p.tileSize, t.J*p.tileSize
+		refs = append(refs, tileRef{li: i0, ni: min(p.tileSize, p.n-i0), lj: j0, nj: min(p.tileSize, p.n-j0), gi: i0, gj: j0, diag: t.I == t.J})
+		if len(refs) == runBatch {
+			return flush()
 		}
 		return nil
+	})
+	if err != nil {
+		return err
 	}
-	idx := 0 // the position of (bi, bj) in the tile order
-	first, last := sch.rng.From+sch.done, sch.rng.To
-	refs := make([]tileRef, 0, min(runBatch, max(0, last-first)))
-	for bi := 0; bi < grid && idx < last; bi++ {
-		for bj := bi; bj < grid && idx < last; bj, idx = bj+1, idx+1 {
-			if idx < first {
-				continue
-			}
-			i0, j0 := bi*p.tileSize, bj*p.tileSize
-			refs = append(refs, tileRef{li: i0, ni: min(p.tileSize, p.n-i0), lj: j0, nj: min(p.tileSize, p.n-j0), gi: i0, gj: j0, diag: bi == bj})
-			if len(refs) == runBatch {
-				if err := e.addEach(ctx, st, p.spaces, refs, added); err != nil {
-					return err
-				}
-				refs = refs[:0]
-			}
-		}
-	}
-	return e.addEach(ctx, st, p.spaces, refs, added)
+	return flush()
 }
 
 // runBatch is the number of tiles run lists at once (56 bytes each).
 const runBatch = 1 << 16
+
+// rangeTiles calls f for the tiles of rng, in the tile order of a grid of
+// grid×grid tiles, and returns f's first error.
+func rangeTiles(grid int, rng Range, f func(Tile) error) error {
+	idx := 0 // the position of (bi, bj) in the tile order
+	for bi := 0; bi < grid && idx < rng.To; bi++ {
+		for bj := bi; bj < grid && idx < rng.To; bj, idx = bj+1, idx+1 {
+			if idx < rng.From {
+				continue
+			}
+			if err := f(Tile{bi, bj}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
 
 func (p *plan) newSlot() slot {
 	sl := slot{
@@ -368,7 +393,6 @@ func (p *plan) newSlot() slot {
 		rowI:  make([][]float64, p.k),
 		rowJ:  make([][]float64, p.k),
 		viewJ: make([][]float64, p.k),
-		done:  make(chan struct{}, 1),
 	}
 	for k := range p.k {
 		sl.rowI[k] = make([]float64, p.tileSize)

@@ -36,26 +36,28 @@ const scaleBand = 120
 // by the column means of the rows brought below 1 (no overflow).
 func scaleExponent(s Space, m int) int {
 	rows := s.Data[:m*s.Dim]
-	var big float64
-	for _, v := range rows {
-		big = max(big, math.Abs(v))
-	}
+	big := maxAbs(rows)
 	if big == 0 {
 		return 0
 	}
 	_, e1 := math.Frexp(big)
 	e1 = clampScale(e1)
 	s1 := math.Ldexp(1, -e1)
-	mu := make([]float64, s.Dim)
-	for i, v := range rows {
-		mu[i%s.Dim] += v * s1
+	// Row by row (no i%Dim, a division per value): each column's sum
+	// still adds its rows in order.
+	d := s.Dim
+	mu := make([]float64, d)
+	for i := 0; i < len(rows); i += d {
+		for q, v := range rows[i : i+d] {
+			mu[q] += v * s1
+		}
 	}
 	for q := range mu {
 		mu[q] /= float64(m)
 	}
 	var r float64
-	for i, v := range rows {
-		r = max(r, math.Abs(v*s1-mu[i%s.Dim]))
+	for i := 0; i < len(rows); i += d {
+		r = max(r, maxAbsCentred(rows[i:i+d], s1, mu))
 	}
 	if r == 0 {
 		// A constant space: any scale leaves its distances at 0.
@@ -70,6 +72,40 @@ func scaleExponent(s Space, m int) int {
 	}
 	_, er := math.Frexp(r)
 	return clampScale(e1 + er)
+}
+
+// maxAbs returns the largest |v[i]|. The magnitudes are compared as
+// their bits (in the order of the values for non-negative floats), in
+// four independent maxima: a float max is a compare and branch per value,
+// and one running maximum a chain of them.
+func maxAbs(v []float64) float64 {
+	var m0, m1, m2, m3 uint64
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		m0 = max(m0, math.Float64bits(v[i])&^(1<<63))
+		m1 = max(m1, math.Float64bits(v[i+1])&^(1<<63))
+		m2 = max(m2, math.Float64bits(v[i+2])&^(1<<63))
+		m3 = max(m3, math.Float64bits(v[i+3])&^(1<<63))
+	}
+	for ; i < len(v); i++ {
+		m0 = max(m0, math.Float64bits(v[i])&^(1<<63))
+	}
+	return math.Float64frombits(max(m0, m1, m2, m3))
+}
+
+// maxAbsCentred returns the largest |row[q]·s − mu[q]|, as maxAbs does.
+func maxAbsCentred(row []float64, s float64, mu []float64) float64 {
+	mu = mu[:len(row)]
+	var m0, m1 uint64
+	q := 0
+	for ; q+2 <= len(row); q += 2 {
+		m0 = max(m0, math.Float64bits(float64(row[q]*s)-mu[q])&^(1<<63))
+		m1 = max(m1, math.Float64bits(float64(row[q+1]*s)-mu[q+1])&^(1<<63))
+	}
+	for ; q < len(row); q++ {
+		m0 = max(m0, math.Float64bits(float64(row[q]*s)-mu[q])&^(1<<63))
+	}
+	return math.Float64frombits(max(m0, m1))
 }
 
 // clampScale keeps a scale exponent within ±1000, so that the factor 2^−e
@@ -92,12 +128,21 @@ func columnMedians(s Space, m int, scale float64) []float64 {
 	if m == 0 {
 		return mu
 	}
-	col := make([]float64, m)
-	for q := range mu {
+	// The columns are gathered a cache line (8 values) of each row at a
+	// time, in row order as before: the rows are read once, not once a
+	// column.
+	const group = 8
+	cols := make([]float64, min(group, s.Dim)*m)
+	for q0 := 0; q0 < s.Dim; q0 += group {
+		g := min(group, s.Dim-q0)
 		for i := range m {
-			col[i] = s.Data[i*s.Dim+q] * scale
+			for c, v := range s.Data[i*s.Dim+q0 : i*s.Dim+q0+g] {
+				cols[c*m+i] = v * scale
+			}
 		}
-		mu[q] = roundBits(selectKth(col, (m-1)/2), roundingBits)
+		for c := range g {
+			mu[q0+c] = roundBits(selectKth(cols[c*m:(c+1)*m], (m-1)/2), roundingBits)
+		}
 	}
 	return mu
 }

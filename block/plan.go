@@ -133,7 +133,7 @@ func (pl *Plan) ScratchBytes() int64 {
 		// centred rows of I and J that exactTile takes on its first tile.
 		per += 6*t*int64(d) + 4*t
 	}
-	per += int64(windowPerWorker) * 2 * int64(p.k) * t
+	per += int64(slotsPerWorker) * 2 * int64(p.k) * t
 	return 8 * int64(pl.eng.workers) * per
 }
 

@@ -24,8 +24,8 @@ type Range struct{ From, To int }
 // schedule is the part of the tile order one Compute call runs.
 type schedule struct {
 	rng      Range
-	done     int // tiles of rng added to the state, a prefix of rng
-	progress func(st *estimator.Stats, done, total int) error
+	done     func(Tile) bool // tiles of rng already in the state; nil: none
+	progress func(st *estimator.Stats, t Tile, done, total int) error
 }
 
 // tileEdge returns the tile edge Compute uses for n samples.

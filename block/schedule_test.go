@@ -102,8 +102,9 @@ func TestShardsMergeBitIdentical(t *testing.T) {
 }
 
 // TestResume interrupts a run after k tiles, keeping the state Progress
-// saw, and resumes it: the result equals an uninterrupted run byte for
-// byte.
+// saw and the tiles it was called with, and resumes it: the result equals
+// an uninterrupted run byte for byte, whichever tiles the workers had
+// done.
 func TestResume(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 5))
 	spaces := []Space{randSpace(rng, 200, 2), randSpace(rng, 200, 17)}
@@ -117,11 +118,19 @@ func TestResume(t *testing.T) {
 	total := TileCount(200, opts)
 	for _, k := range []int{1, 7, total / 2, total - 1} {
 		var saved []byte
-		run := Schedule{Progress: func(st *estimator.Stats, done, n int) error {
-			if n != total {
-				t.Fatalf("Progress total = %d, want %d", n, total)
+		done := map[Tile]bool{}
+		run := Schedule{Progress: func(st *estimator.Stats, tl Tile, n, all int) error {
+			if all != total {
+				t.Fatalf("Progress total = %d, want %d", all, total)
 			}
-			if done == k {
+			if done[tl] {
+				t.Fatalf("Progress called twice for tile %v", tl)
+			}
+			done[tl] = true
+			if n != len(done) {
+				t.Fatalf("Progress done = %d after %d tiles", n, len(done))
+			}
+			if n == k {
 				saved = marshal(t, st)
 				return stop
 			}
@@ -134,9 +143,22 @@ func TestResume(t *testing.T) {
 		if err := st.UnmarshalBinary(saved); err != nil {
 			t.Fatal(err)
 		}
-		got, err := ComputeSchedule(t.Context(), spaces, opts, Schedule{Resume: &st, ResumeDone: k})
+		first := -1
+		resume := Schedule{Resume: &st, Done: func(tl Tile) bool { return done[tl] }, Progress: func(_ *estimator.Stats, tl Tile, n, _ int) error {
+			if done[tl] {
+				t.Fatalf("resumed run computed tile %v again", tl)
+			}
+			if first < 0 {
+				first = n
+			}
+			return nil
+		}}
+		got, err := ComputeSchedule(t.Context(), spaces, opts, resume)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if first != k+1 {
+			t.Errorf("resumed after %d tiles: first Progress done = %d, want %d", k, first, k+1)
 		}
 		if !bytes.Equal(marshal(t, got), want) {
 			t.Errorf("resumed after %d of %d tiles: state differs from one run", k, total)
@@ -162,7 +184,9 @@ func TestScheduleErrors(t *testing.T) {
 		t.Errorf("resuming another data set's state: err = %v, want ErrResume", err)
 	}
 	mine, _ := Compute(t.Context(), spaces, opts)
-	if _, err := ComputeSchedule(t.Context(), spaces, opts, Schedule{Resume: mine, ResumeDone: total + 1}); !errors.Is(err, ErrRange) {
-		t.Errorf("ResumeDone past the range: err = %v, want ErrRange", err)
+	want := marshal(t, mine)
+	all := func(Tile) bool { return true }
+	if got, err := ComputeSchedule(t.Context(), spaces, opts, Schedule{Resume: mine, Done: all}); err != nil || !bytes.Equal(marshal(t, got), want) {
+		t.Errorf("resuming a complete state: err = %v, or the state changed", err)
 	}
 }

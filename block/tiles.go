@@ -3,8 +3,6 @@ package block
 import (
 	"context"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/dcor-stream/dcor-stream/estimator"
 )
 
@@ -38,17 +36,23 @@ func (sc *scratch) forget() {
 
 // add computes the tiles over buf (one Space per space of the plan, rows
 // indexed as in tiles) and adds them to st, on up to e.workers workers.
-// The tiles are added in the order given; the state does not depend on
-// that order (estimator.Stats adds exactly), only on each tile, which is
-// computed the same way whatever buffer, call or worker holds it.
+// The tiles are added in the order they are done; the state does not
+// depend on that order (estimator.Stats adds exactly), only on each tile,
+// which is computed the same way whatever buffer, call or worker holds it.
 func (e *engine) add(ctx context.Context, st *estimator.Stats, buf []Space, tiles []tileRef) error {
 	return e.addEach(ctx, st, buf, tiles, nil)
 }
 
 // addEach is add calling added(t), if not nil, right after tiles[t] is
-// added to st, from the calling goroutine and in the order of tiles. A
-// non-nil error from added stops addEach, which returns it; the tiles
-// added to st are then exactly those added was called for.
+// added to st, from the calling goroutine, in the order the tiles are
+// done. A non-nil error from added stops addEach, which returns it; the
+// tiles added to st are then exactly those added was called for.
+//
+// The workers take the tiles on the package's one loop (forEach), each
+// computing a tile into a free slot of partials and handing it to the
+// calling goroutine, which adds it to st and frees the slot. The slots,
+// slotsPerWorker a worker, bound the partials in flight; the one reducer
+// costs a few µs a tile, against tens to hundreds for computing it.
 func (e *engine) addEach(ctx context.Context, st *estimator.Stats, buf []Space, tiles []tileRef, added func(t int) error) error {
 	if err := ctx.Err(); err != nil || len(tiles) == 0 {
 		return err
@@ -63,87 +67,64 @@ func (e *engine) addEach(ctx context.Context, st *estimator.Stats, buf []Space, 
 	for _, sc := range e.scratches {
 		sc.forget()
 	}
-	slots := make([]slot, min(len(tiles), windowPerWorker*workers))
+	slots := make([]slot, min(len(tiles), slotsPerWorker*workers))
+	free := make(chan *slot, len(slots))
 	for i := range slots {
 		slots[i] = p.newSlot()
+		free <- &slots[i]
 	}
-	refs := make([]tileRef, len(slots))
+	// ready holds every slot, so that a worker never waits to hand one.
+	ready := make(chan *slot, len(slots))
 
-	g, gctx := errgroup.WithContext(ctx)
-	// One goroutine per worker, each with its own scratch: the kernel is
-	// CPU bound.
-	g.SetLimit(workers)
-	jobs := make(chan int)
-	for _, sc := range e.scratches[:workers] {
-		if gctx.Err() != nil {
-			break
-		}
-		g.Go(func() error {
-			for i := range jobs {
-				if gctx.Err() == nil {
-					t, sl := &refs[i], &slots[i]
-					p.computeSlot(sc, sl, t.li, t.ni, t.lj, t.nj, t.diag)
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var werr error
+	go func() {
+		defer close(ready)
+		werr = forEach(wctx, workers, len(tiles), func(w int) func(int) error {
+			sc := e.scratches[w]
+			return func(t int) error {
+				var sl *slot
+				select {
+				case sl = <-free:
+				case <-wctx.Done():
+					return wctx.Err()
 				}
-				slots[i].done <- struct{}{}
+				ref := tiles[t]
+				sl.t = t
+				setRef(sl, ref, p.k)
+				p.computeSlot(sc, sl, ref.li, ref.ni, ref.lj, ref.nj, ref.diag)
+				ready <- sl
+				return nil
 			}
-			return nil
 		})
-	}
-
-	reduce := func(t int) error {
-		i := t % len(slots)
-		select {
-		case <-slots[i].done:
-		case <-gctx.Done():
-			return gctx.Err()
-		}
-		if err := gctx.Err(); err != nil {
-			return err // the worker may have skipped the tile
-		}
-		if err := st.AddTile(&slots[i].tile); err != nil {
-			return err
-		}
-		if r := p.rbf; r != nil {
-			if err := r.st.AddTile(&slots[i].rbf.tile); err != nil {
-				return err
-			}
-		}
-		if added != nil {
-			return added(t)
-		}
-		return nil
-	}
-	err := func() error {
-		for t, ref := range tiles {
-			i := t % len(slots)
-			if t >= len(slots) {
-				if err := reduce(t - len(slots)); err != nil {
-					return err
-				}
-			}
-			refs[i] = ref
-			setRef(&slots[i], ref, p.k)
-			select {
-			case jobs <- i:
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-		}
-		for t := max(0, len(tiles)-len(slots)); t < len(tiles); t++ {
-			if err := reduce(t); err != nil {
-				return err
-			}
-		}
-		return nil
 	}()
-	close(jobs)
-	if werr := g.Wait(); err == nil {
-		err = werr
+	var err error
+	for sl := range ready { // closed once forEach has returned
+		if err == nil {
+			err = ctx.Err()
+		}
+		if err == nil {
+			err = st.AddTile(&sl.tile)
+		}
+		if r := p.rbf; err == nil && r != nil {
+			err = r.st.AddTile(&sl.rbf.tile)
+		}
+		if err == nil && added != nil {
+			err = added(sl.t)
+		}
+		if err != nil {
+			stop()
+		}
+		free <- sl
 	}
 	if cerr := ctx.Err(); cerr != nil {
 		return cerr
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return werr
 }
 
 // setRef points sl's tile at ref, in the samples' numbering.

@@ -10,8 +10,9 @@ import (
 // Tile is the tile (I, J), I <= J, of the grid of a Plan: the pairs of
 // the samples [I·T, I·T+T) with the samples [J·T, J·T+T), T the plan's
 // TileSize (the last row of tiles shorter); on the diagonal (I == J) the
-// pairs i < j. Compute adds the tiles of the upper triangle in the order
-// I ascending, then J ascending (see Range).
+// pairs i < j. Range numbers the tiles of the upper triangle I
+// ascending, then J ascending; Compute takes them in that order, and adds
+// each as it is done.
 type Tile struct{ I, J int }
 
 // AddTiles adds to st, which must come from pl.NewStats, the tiles listed
@@ -22,7 +23,8 @@ type Tile struct{ I, J int }
 // cost). rows is only read, and not retained.
 //
 // If added is not nil it is called after each tile is added to st, from
-// the goroutine that called AddTiles, in the order of tiles; a non-nil
+// the goroutine that called AddTiles, in the order the workers finish the
+// tiles (not that of tiles: record which were done); a non-nil
 // error stops AddTiles, which returns it. When AddTiles returns an error
 // (added's, ctx.Err(), …) the tiles added to st are exactly those added
 // was called for: at most the tiles in flight are lost.
@@ -144,7 +146,7 @@ func WorkerBytes(dims []int, tile int) int64 {
 		tile = DefaultTileSize
 	}
 	t := float64(tile)
-	per := float64(windowPerWorker) * 2 * float64(len(dims)) * t
+	per := float64(slotsPerWorker) * 2 * float64(len(dims)) * t
 	for _, d := range dims {
 		// The panels of I and J (direct or packed), the norms, and the
 		// centred rows of I and J that exactTile takes on its first tile.

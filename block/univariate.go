@@ -6,8 +6,6 @@ import (
 	"math"
 	"runtime"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/dcor-stream/dcor-stream/estimator"
 )
 
@@ -83,23 +81,19 @@ func Univariate(ctx context.Context, spaces []Space, opts Options) (*estimator.S
 	pairs := k * (k + 1) / 2
 	hi := &estimator.Tile{Diagonal: true, S: make([]float64, pairs), RowI: make([][]float64, k)}
 	lo := &estimator.Tile{Diagonal: true, S: make([]float64, pairs), RowI: make([][]float64, k)}
-	// The spaces' row sums are independent: one goroutine each, up to the
-	// workers (CPU bound); each writes its own slots.
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(workers)
-	for c, v := range vals {
-		g.Go(func() error {
-			if err := gctx.Err(); err != nil {
-				return err
-			}
+	// The spaces' row sums are independent: one index each of the
+	// package's loop; each writes its own slots.
+	err = forEach(ctx, workers, len(vals), func(int) func(int) error {
+		return func(c int) error {
+			v := vals[c]
 			hi.RowI[c], lo.RowI[c] = rowSums1(v)
 			s := selfSum1(v)
 			p := estimator.PairIndex(k, c, c)
 			hi.S[p], lo.S[p] = s.hi, s.lo
 			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+		}
+	})
+	if err != nil {
 		return nil, err
 	}
 	for c := range k {
@@ -263,25 +257,21 @@ func crossSum1(ctx context.Context, x, y []float64, workers int) (dd, error) {
 	for w := 1; w < n; w *= 2 {
 		merges := (n + 2*w - 1) / (2 * w)
 		parts := make([]dd, merges)
-		eg, gctx := errgroup.WithContext(ctx)
-		// The merges are CPU bound; each worker takes a contiguous run.
-		eg.SetLimit(workers)
+		// Each index of the package's loop is a contiguous run of
+		// merges, one run per worker.
 		per := (merges + workers - 1) / workers
-		for m0 := 0; m0 < merges; m0 += per {
-			if gctx.Err() != nil {
-				break
-			}
-			eg.Go(func() error {
-				for m := m0; m < min(m0+per, merges); m++ {
+		err := forEach(ctx, workers, (merges+per-1)/per, func(int) func(int) error {
+			return func(r int) error {
+				for m := r * per; m < min((r+1)*per, merges); m++ {
 					l0 := 2 * w * m
 					l1 := min(l0+w, n)
 					r1 := min(l0+2*w, n)
 					parts[m] = mergeCount(a[l0:l1], a[l1:r1], buf[l0:r1])
 				}
 				return nil
-			})
-		}
-		if err := eg.Wait(); err != nil {
+			}
+		})
+		if err != nil {
 			return dd{}, err
 		}
 		if err := ctx.Err(); err != nil {

@@ -80,11 +80,42 @@ func (b *bank) add(i int, x float64) {
 }
 
 // addSlice adds src[i] to row off+i exactly, for every i. Values must be
-// finite. The layout is widened once for the whole slice (to the limbs of
-// the lowest possible bit of each value's exponent, a limb or so wider than
-// add's least layout at most), then each value takes two limb additions
-// and, rarely, a carry.
+// finite.
+//
+// The common case, values inside the layout already made for the values
+// added before (row sums of one scale, tile after tile), takes addScaled,
+// which checks each value's exponent against the layout and places it
+// without a data-dependent branch: the signs of shifted row sums are
+// random, and a branch on them mispredicts about every other value. At the
+// first value outside, the layout is widened once for the rest of the
+// slice (fit); a value still outside addScaled's range (one far below the
+// slice's largest) is then added alone (add), and addScaled goes on.
 func (b *bank) addSlice(off int, src []float64) {
+	if b.w == 0 && !b.fit(src) {
+		return // all zero
+	}
+	fitted := false
+	for len(src) > 0 {
+		m := b.addScaled(off, src)
+		off, src = off+m, src[m:]
+		switch {
+		case len(src) == 0:
+			return
+		case !fitted:
+			b.fit(src)
+			fitted = true
+		default:
+			b.add(off, src[0])
+			off, src = off+1, src[1:]
+		}
+	}
+}
+
+// fit widens the layout for every value of src: down to the limb of the
+// lowest possible bit of each value's exponent (a limb or so wider than
+// add's least layout at most) and up to the headroom above the largest.
+// It reports false if every value is zero.
+func (b *bank) fit(src []float64) bool {
 	lo, hi, any := math.MaxInt, math.MinInt, false
 	for _, x := range src {
 		u := math.Float64bits(x) &^ (1 << 63)
@@ -99,40 +130,93 @@ func (b *bank) addSlice(off int, src []float64) {
 		lo, hi, any = min(lo, e), max(hi, top), true
 	}
 	if !any {
-		return
+		return false
 	}
 	if b.w == 0 || hi > b.top {
 		b.top = hi
 	}
 	b.ensure(floorDiv64(lo), b.top)
-	w, base := b.w, 64*b.lo
+	return true
+}
+
+// addScaled adds src[0], src[1], … exactly to rows off, off+1, … for as
+// long as they are zeros or normal values that two limbs of the layout
+// hold without widening: multiples of 2^base below both 2^(base+116) and
+// 2^top, where base = 64·(lo+l), the limb l the lowest that leaves room
+// for the largest values (so that a far smaller value added once, which
+// widened the layout downwards, does not push the others out). It
+// returns how many it added.
+//
+// The integer y = |x|·2^−base (exact: x times a power of two, normal) is
+// split in floating point as
+//
+//	y = h·2^63 + l,  h = floor(y·2^−63) < 2^53,  0 <= l < 2^63,
+//
+// both parts exact (l is y's low bits; h is the truncation of y·2^−63,
+// which for y >= 0 is its floor), and the two limbs l + h·2^63 are added
+// at limb l, complemented if x < 0 (with the 1 of the two's complement as
+// the first carry in) and sign-extended to the row's top. Limb l+1 lies
+// in the layout: base+64 < top+12 < 64·(lo+w), the layout's headroom.
+func (b *bank) addScaled(off int, src []float64) int {
+	if b.w == 0 {
+		return 0
+	}
+	l := max(0, -floorDiv64(64*b.lo+116-b.top)) // ceil((top−116)/64) − lo
+	base := 64 * (b.lo + l)
+	// The exponent fields of the values allowed: [eLo, eHi].
+	eLo, eHi := base+1075, min(base+116, b.top)+1022
+	if base < -1022 || eHi < eLo || eHi > 2046 {
+		return 0
+	}
+	lowest := uint64(eLo) << 52
+	span := uint64(eHi+1)<<52 - lowest
+	scale := math.Float64frombits(uint64(1023-base) << 52)
+	w := b.w
 	v := b.v[off*w : (off+len(src))*w]
+	if w-l == 3 { // the common layout: two limbs and one of headroom
+		for i, x := range src {
+			u := math.Float64bits(x)
+			mag := u &^ (1 << 63)
+			if mag-lowest >= span && mag != 0 {
+				return i
+			}
+			a0, a1, neg := placed(mag, u, scale)
+			r := v[i*w+l : i*w+l+3 : i*w+l+3]
+			var c uint64
+			r[0], c = bits.Add64(r[0], a0, neg&1)
+			r[1], c = bits.Add64(r[1], a1, c)
+			r[2], _ = bits.Add64(r[2], neg, c)
+		}
+		return len(src)
+	}
 	for i, x := range src {
 		u := math.Float64bits(x)
 		mag := u &^ (1 << 63)
-		if mag == 0 {
-			continue
+		if mag-lowest >= span && mag != 0 {
+			return i
 		}
-		exp := int(mag >> 52)
-		m := mag & (1<<52 - 1)
-		e := -1074
-		if exp != 0 {
-			m |= 1 << 52
-			e = exp - 1075
-		}
-		o := e - base
-		li, sh := o>>6, uint(o&63)
-		row := v[i*w+li : (i+1)*w]
-		a0, a1 := m<<sh, m>>(64-sh)
-		if sh == 0 {
-			a1 = 0
-		}
-		if u>>63 != 0 {
-			subMag(row, a0, a1)
-		} else {
-			addMag(row, a0, a1)
+		a0, a1, neg := placed(mag, u, scale)
+		r := v[i*w+l : (i+1)*w]
+		var c uint64
+		r[0], c = bits.Add64(r[0], a0, neg&1)
+		r[1], c = bits.Add64(r[1], a1, c)
+		for j := 2; j < len(r); j++ {
+			r[j], c = bits.Add64(r[j], neg, c)
 		}
 	}
+	return len(src)
+}
+
+// placed returns the two limbs of x = ±mag (u its bits) times scale, as
+// addScaled describes them, complemented if x < 0, and neg: all ones if
+// x < 0 (the sign extension and, its low bit, the 1 of the complement).
+func placed(mag, u uint64, scale float64) (a0, a1, neg uint64) {
+	y := math.Float64frombits(mag) * scale
+	h := int64(y * 0x1p-63) // floor, as y >= 0
+	lo := uint64(int64(y - float64(float64(h)*0x1p63)))
+	hi := uint64(h)
+	neg = uint64(int64(u) >> 63)
+	return (lo | hi<<63) ^ neg, (hi >> 1) ^ neg, neg
 }
 
 // addMag adds a1·2^64 + a0 to the two's-complement integer r (len(r) >= 2).

@@ -436,3 +436,33 @@ func TestOrderIndependent(t *testing.T) {
 		}
 	}
 }
+
+// TestAddTileNotFinite: a tile holding ±Inf or NaN anywhere is refused
+// with ErrOverflow, and the state is unchanged.
+func TestAddTileNotFinite(t *testing.T) {
+	for _, bad := range []float64{math.Inf(1), math.Inf(-1), math.NaN()} {
+		for where := range 3 {
+			st := estimator.New(2, 8, 1, []float64{0.5, 0.25}, nil)
+			good := &estimator.Tile{I0: 0, J0: 4, S: []float64{1, 2, 3}, RowI: [][]float64{{1, 2, 3, 4}, {5, 6, 7, 8}}, RowJ: [][]float64{{1, 1, 1, 1}, {2, 2, 2, 2}}}
+			if err := st.AddTile(good); err != nil {
+				t.Fatal(err)
+			}
+			before, _ := st.MarshalBinary()
+			tl := &estimator.Tile{I0: 0, J0: 4, S: []float64{1, 2, 3}, RowI: [][]float64{{1, 2, 3, 4}, {5, 6, 7, 8}}, RowJ: [][]float64{{1, 1, 1, 1}, {2, 2, 2, 2}}}
+			switch where {
+			case 0:
+				tl.S[1] = bad
+			case 1:
+				tl.RowI[1][3] = bad
+			case 2:
+				tl.RowJ[0][0] = bad
+			}
+			if err := st.AddTile(tl); !errors.Is(err, estimator.ErrOverflow) {
+				t.Errorf("AddTile(%v at %d) = %v, want ErrOverflow", bad, where, err)
+			}
+			if after, _ := st.MarshalBinary(); !bytes.Equal(before, after) {
+				t.Errorf("AddTile(%v at %d) changed the state", bad, where)
+			}
+		}
+	}
+}

@@ -205,8 +205,8 @@ func (s *Spec) errCKABudget(need int64) error {
 }
 
 // partBytes returns the memory the parts of the run hold (under a budget:
-// besides the panels): the linear sums' own, and for the kernel state 16
-// bytes per sample and kernel, as layoutPanels counts the distance
+// besides the panels): the linear sums' own, and for the kernel state
+// rowSumBytes per sample and kernel, as layoutPanels counts the distance
 // state's.
 func (r *runner) partBytes() int64 {
 	var t int64
@@ -215,7 +215,7 @@ func (r *runner) partBytes() int64 {
 		case *linearPart:
 			t += q.lin.Bytes()
 		case *rbfPart:
-			t += 16 * int64(q.st.N()) * int64(q.st.K())
+			t += rowSumBytes * int64(q.st.N()) * int64(q.st.K())
 		}
 	}
 	return t

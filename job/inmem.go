@@ -27,11 +27,13 @@ func (s *Spec) openReader(ctx context.Context, spill bool, batchRows int) (*stre
 	closer := func() error { return nil }
 	if r == nil {
 		var err error
-		r, err = stream.NewReader(ctx, s.File, s.Spaces, stream.Options{DropInvalid: s.DropInvalid, Stdin: s.Stdin, Spill: spill, TempDir: s.TempDir, BatchRows: batchRows})
+		r, err = stream.NewReader(ctx, s.File, s.Spaces, stream.Options{DropInvalid: s.DropInvalid, Stdin: s.Stdin, Spill: spill, TempDir: s.TempDir, BatchRows: batchRows,
+			Key: s.Key, KeyDrop: s.KeyMissing == "drop"})
 		if err != nil {
 			return nil, nil, err
 		}
 		closer = r.Close
+		s.notifyKey(r.Key())
 	}
 	infos := make([]SpaceInfo, 0)
 	for _, sp := range r.Spaces() {

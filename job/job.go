@@ -61,6 +61,13 @@ type Spec struct {
 	Stdin       io.Reader // read for the file "-"; optional, default os.Stdin
 	TempDir     string    // where standard input is spilled under a memory budget; optional
 	DropInvalid bool      // drop the rows with a null, NaN or ±Inf in any space (else an error)
+	// Key, with Spaces, aligns the files by the sample IDs of this column
+	// instead of row order (see stream.Options.Key): sample i is the i-th
+	// row of the first space's file whose ID is in every file. With
+	// KeyMissing "drop" the IDs not in every file are left out (and
+	// reported through Notify); "" or "error" refuses them.
+	Key        string
+	KeyMissing string
 
 	// Matrix asks for the matrix of Matrix.Rows × Matrix.Cols; nil asks
 	// for the pair mode: spaces 0 and 1 (X and Y), and with a space 2 (Z)
@@ -302,6 +309,14 @@ func (s *Spec) check() error {
 		return bad("negative tile size, workers, memory, every or checkpoint interval")
 	case s.Shards < 0 || s.Shard < 0 || s.Shard >= max(1, s.Shards):
 		return bad("shard %d of %d", s.Shard, s.Shards)
+	case (s.Key != "" || s.KeyMissing != "") && len(s.Spaces) == 0:
+		return bad("sample IDs (-key) align files: give the spaces as Spaces")
+	case s.KeyMissing != "" && s.KeyMissing != "error" && s.KeyMissing != "drop":
+		return bad("-key-missing %q: want error or drop", s.KeyMissing)
+	case s.KeyMissing != "" && s.Key == "":
+		return bad("-key-missing goes with -key")
+	case s.Key != "" && (s.Every > 0 || s.Estimator == "blocks") && slices.Contains(s.files(), "stdin"):
+		return bad("-key reads every sample ID before the first row: not with the online mode or the block estimator on standard input, which may not end")
 	case s.Matrix == nil && k != 2 && k != 3:
 		return bad("the pair mode takes 2 or 3 spaces (x, y and z), not %d", k)
 	case s.Every > 0 && s.Estimator != "blocks" && (s.Matrix != nil || s.Memory > 0 || s.Shards > 1 || s.Checkpoint != nil):

@@ -49,9 +49,10 @@ func defaultLabel(path string, cols []string, label string) string {
 // name, or FILE:COLUMN where the same name comes from different files)
 // and the Matrix layout over them. file is the file of the specs that
 // name none; stdin, if not nil, returns the reader of the file "-" (it
-// is called each time "-" is opened). Errors of the arguments wrap
-// ErrSpec.
-func MatrixSpaces(ctx context.Context, file string, stdin func() io.Reader, rows, cols []SpaceArg, given *SpaceArg) (spaces []stream.Spec, labels []string, m *Matrix, err error) {
+// is called each time "-" is opened); key, if given, is the sample-ID
+// column (Spec.Key), which globs do not match. Errors of the arguments
+// wrap ErrSpec.
+func MatrixSpaces(ctx context.Context, file string, stdin func() io.Reader, rows, cols []SpaceArg, given *SpaceArg, key ...string) (spaces []stream.Spec, labels []string, m *Matrix, err error) {
 	type entry struct {
 		spec  stream.Spec
 		path  string // the file read: spec.File or the default
@@ -122,6 +123,9 @@ func MatrixSpaces(ctx context.Context, file string, stdin func() io.Reader, rows
 			}
 			n := 0
 			for _, f := range src.Schema().Fields() {
+				if len(key) > 0 && f.Name == key[0] && src.Format() != arrowio.FormatNpy {
+					continue
+				}
 				if ok, _ := path.Match(c, f.Name); ok { // ParseSpec checked the pattern
 					out = append(out, add(entry{stream.Spec{File: sp.File, Columns: []string{f.Name}}, p, defaultLabel(p, []string{f.Name}, f.Name)}))
 					n++

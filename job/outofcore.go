@@ -16,6 +16,11 @@ type panelLayout struct {
 	clamped        bool
 }
 
+// rowSumBytes is the memory of the state's exact row sums per sample and
+// space: three limbs of 8 bytes, the layout of ordinary data (a space whose
+// distances span more than about 2^64 widens it, beyond the budget).
+const rowSumBytes = 24
+
 // layoutPanels chooses the panel: the streamed blocks are up to 4 tiles,
 // and the held panel the largest multiple of them that fits what the
 // budget leaves after the stream's buffers (the block, its copy in the
@@ -24,7 +29,7 @@ type panelLayout struct {
 func layoutPanels(pl *block.Plan, budget int64, n int) panelLayout {
 	t := pl.TileSize()
 	rb := pl.RowBytes()
-	fixed := pl.ScratchBytes() + 16*int64(n)*int64(len(pl.Dims()))
+	fixed := pl.ScratchBytes() + rowSumBytes*int64(n)*int64(len(pl.Dims()))
 	streamed := t
 	for c := 4; c > 1; c-- {
 		if fixed+3*int64(c*t)*rb+int64(c*t)*rb <= budget {

@@ -42,6 +42,12 @@ type Decoder struct {
 // NewDecoder resolves columns (names and globs, as in Spec.Columns) against
 // schema. file names the file in errors. Errors wrap ErrColumn or ErrType.
 func NewDecoder(file string, schema *arrow.Schema, columns []string) (*Decoder, error) {
+	return newDecoder(file, schema, columns, "")
+}
+
+// newDecoder is NewDecoder whose globs do not match the column skip (the
+// sample-ID column of Options.Key).
+func newDecoder(file string, schema *arrow.Schema, columns []string, skip string) (*Decoder, error) {
 	d := &Decoder{file: file}
 	colErr := func(sentinel error, col, format string, args ...any) error {
 		return &Error{File: file, Column: col, Row: -1, Msg: fmt.Sprintf(format, args...), Err: sentinel}
@@ -62,6 +68,9 @@ func NewDecoder(file string, schema *arrow.Schema, columns []string) (*Decoder, 
 		if isGlob(c) {
 			n := 0
 			for i, f := range schema.Fields() {
+				if skip != "" && f.Name == skip {
+					continue
+				}
 				if ok, err := path.Match(c, f.Name); err != nil {
 					return nil, colErr(ErrColumn, "", "bad glob %q: %v", c, err)
 				} else if ok {

@@ -29,6 +29,10 @@ var (
 	ErrSchemaMismatch = errors.New("schema differs between batches")
 	// ErrRowMismatch reports files of different row counts.
 	ErrRowMismatch = errors.New("row count mismatch")
+	// ErrKey reports sample IDs (Options.Key) that do not align the
+	// files: an ID twice in a file, an ID in one file and not in another
+	// (without Options.KeyDrop), a null ID.
+	ErrKey = errors.New("sample IDs do not match")
 )
 
 // Error is a data error at a known place. It wraps one of the sentinels

@@ -40,9 +40,23 @@ type Options struct {
 	// cancellation of the ctx given to NewReader remove (see
 	// arrowio.Options.Spill). Load reads once and needs no spill.
 	Spill bool
-	// TempDir is the directory of the spill file. Optional; default
-	// os.TempDir().
+	// TempDir is the directory of the spill file, and of the files
+	// rewritten in sample-ID order (Key). Optional; default os.TempDir().
 	TempDir string
+
+	// Key, if not "", aligns the files by sample ID instead of row order:
+	// it names the column of the IDs (integers or strings) in every file;
+	// a .npy file's IDs are a .npy file beside it (PREFIX.KEY.npy or
+	// PREFIX.ids.npy: see keyFile in key.go). Sample i is the i-th row of
+	// the first file (that of the first spec) whose ID is in every file. NewReader reads and joins the IDs before any row
+	// is decoded: an ID twice in a file, or in one file and not in
+	// another, is an error wrapping ErrKey that counts them and shows a
+	// few. Globs of the specs do not match the key column. See key.go for
+	// the memory and the disk it takes.
+	Key string
+	// KeyDrop leaves out the samples whose ID is not in every file
+	// (Reader.Key counts them) instead of failing.
+	KeyDrop bool
 }
 
 // Space is one feature space held in memory. Load makes them; a Space owns

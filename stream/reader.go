@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -44,6 +45,8 @@ type Reader struct {
 	n       int64   // rows after dropping; -1 until known
 	dropped []int64 // raw indices of the dropped rows, sorted; valid if dropKnown
 	known   bool    // dropped holds every dropped row
+	columns [][]string
+	key     *KeyReport // Options.Key
 }
 
 // input is one distinct file of a Reader.
@@ -81,7 +84,9 @@ func NewReader(ctx context.Context, defaultFile string, specs []Spec, opts Optio
 		}
 		in.spaces = append(in.spaces, k)
 	}
-	aopts := arrowio.Options{Alloc: opts.Alloc, Stdin: opts.Stdin, BatchRows: opts.BatchRows, Spill: opts.Spill, TempDir: opts.TempDir}
+	// The IDs of Options.Key are read before the rows: standard input is
+	// read twice.
+	aopts := arrowio.Options{Alloc: opts.Alloc, Stdin: opts.Stdin, BatchRows: opts.BatchRows, Spill: opts.Spill || opts.Key != "", TempDir: opts.TempDir}
 	for _, in := range r.files {
 		src, err := arrowio.Open(ctx, in.path, aopts)
 		if err != nil {
@@ -89,13 +94,27 @@ func NewReader(ctx context.Context, defaultFile string, specs []Spec, opts Optio
 			return nil, err
 		}
 		in.src = src
+		skip := opts.Key
+		if src.Format() == arrowio.FormatNpy {
+			skip = ""
+		}
 		for _, k := range in.spaces {
-			d, err := NewDecoder(src.Name(), src.Schema(), specs[k].Columns)
+			d, err := newDecoder(src.Name(), src.Schema(), specs[k].Columns, skip)
 			if err != nil {
 				r.Close()
 				return nil, err
 			}
 			r.decs[k] = d
+		}
+	}
+	r.columns = make([][]string, len(specs))
+	for k, d := range r.decs {
+		r.columns[k] = d.Columns()
+	}
+	if opts.Key != "" {
+		if err := r.align(ctx, aopts); err != nil {
+			r.Close()
+			return nil, err
 		}
 	}
 	return r, nil
@@ -124,7 +143,7 @@ func (r *Reader) Close() error {
 func (r *Reader) Spaces() []Space {
 	out := make([]Space, len(r.specs))
 	for k, sp := range r.specs {
-		out[k] = Space{Name: sp.String(), Columns: r.decs[k].Columns(), Dim: r.decs[k].Dim()}
+		out[k] = Space{Name: sp.String(), Columns: r.columns[k], Dim: r.decs[k].Dim()}
 	}
 	return out
 }
@@ -132,9 +151,11 @@ func (r *Reader) Spaces() []Space {
 // Files returns the distinct files, in order of first use ("-" for
 // standard input).
 func (r *Reader) Files() []string {
-	out := make([]string, len(r.files))
-	for i, in := range r.files {
-		out[i] = in.path
+	var out []string
+	for _, in := range r.files {
+		if !slices.Contains(out, in.path) { // a file rewritten in ID order is one input per space
+			out = append(out, in.path)
+		}
 	}
 	return out
 }

@@ -62,6 +62,8 @@ type computeFlags struct {
 	rbfSigma     float64    // -rbf-sigma: σ of every space, 0 for the median heuristic
 	rbfSigmaXY   [2]float64 // -rbf-sigma-x, -rbf-sigma-y (registered by the pair mode)
 	normalize    bool       // -normalize-rows
+	key          string     // -key
+	keyMissing   string     // -key-missing
 
 	afterPass func(pass int) // tests: called after each pass of -mem
 }
@@ -89,6 +91,8 @@ func (c *computeFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.normalize, "normalize-rows", false, "scale every sample's vector to unit L2 norm, per space, before distances (as the seed paper's training loss, Distance_Correlation, does; its heatmap and partial scripts do not)")
 	fs.BoolVar(&c.cka, "cka", false, "add debiased CKA and unbiased HSIC: linear (feature space, O(n·p·q)) and with the Gaussian kernel (in the tiles of dCor; exponents 0.5, 1, 2, float64)")
 	fs.Float64Var(&c.rbfSigma, "rbf-sigma", 0, "bandwidth `σ` of the Gaussian kernel of -cka, in the units of the data, for every space (default: the median distance of the first 500 rows of each space)")
+	fs.StringVar(&c.key, "key", "", "align the files by the sample IDs of `COLUMN` (integers or strings) instead of row order; a .npy file's IDs are the .npy beside it named COLUMN or ids, with its prefix (PREFIX.ids.npy, as examples/pytorch writes)")
+	fs.StringVar(&c.keyMissing, "key-missing", "error", "`MODE` for the IDs not in every file (with -key): error, or drop (keep the IDs in every file, and say how many rows were dropped)")
 }
 
 func (c *computeFlags) check() error {
@@ -124,6 +128,8 @@ func (c *computeFlags) check() error {
 		return usagef("-rbf-sigma, -rbf-sigma-x and -rbf-sigma-y go with -cka")
 	case (c.ci || c.permutations > 0) && (c.mem > 0 || c.shard != ""):
 		return usagef("-ci and -permutations need the data in memory and the whole job (not -mem or -shard), for now")
+	case c.keyMissing != "error" && c.keyMissing != "drop":
+		return usagef("-key-missing %q: want error or drop", c.keyMissing)
 	}
 	if c.shard != "" {
 		if c.shardIndex, c.shardCount, err = parseShard(c.shard); err != nil {
@@ -157,6 +163,8 @@ func (c *computeFlags) spec(file string, stdin io.Reader) job.Spec {
 		Permutations:    c.permutations,
 		Seed:            c.seed,
 		CKA:             c.cka,
+		Key:             c.key,
+		KeyMissing:      keyMissing(c.key, c.keyMissing),
 	}
 }
 
@@ -177,6 +185,14 @@ func (c *computeFlags) sigmas(k int) []float64 {
 		}
 	}
 	return s
+}
+
+// keyMissing is the Spec.KeyMissing of the flags: none without -key.
+func keyMissing(key, missing string) string {
+	if key == "" {
+		return ""
+	}
+	return missing
 }
 
 func blockSize(estimator string, b int) int {

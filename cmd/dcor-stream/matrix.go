@@ -159,7 +159,7 @@ func matrixCommand(ctx context.Context, o matrixOptions, in io.Reader, stdout, s
 	if o.given != "" {
 		given = &job.SpaceArg{Spec: o.given, Flag: "given"}
 	}
-	spaces, labels, m, err := job.MatrixSpaces(ctx, o.file, stdin, rows, cols, given)
+	spaces, labels, m, err := job.MatrixSpaces(ctx, o.file, stdin, rows, cols, given, o.key)
 	if errors.Is(err, job.ErrSpec) {
 		return usageError{strings.TrimSuffix(err.Error(), ": "+job.ErrSpec.Error())}
 	}

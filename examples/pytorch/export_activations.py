@@ -212,23 +212,29 @@ def main(argv=None):
     p.add_argument("--n", type=int, default=2000, help="samples")
     p.add_argument("--batch", type=int, default=128, help="batch size")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--order", choices=("id", "loader"), default="id",
+                   help='"id": row i is sample i in every file; "loader": rows in each shuffled loader\'s order, aligned by dcor-stream -key ids')
     a = p.parse_args(argv)
     torch.manual_seed(a.seed)
     data = WithIndex(demo_data(a.n, 16, a.seed))
     # Model A and model B see the samples in two different shuffled orders:
-    # order="id" writes row i for sample i in both, so the files line up.
+    # order="id" writes row i for sample i in both, so the files line up;
+    # order="loader" writes them as they came, and dcor-stream -key ids
+    # lines them up by the IDs written beside them.
     written = {}
     for name, widths, seed in (("a", [32, 32, 32, 32], a.seed + 10), ("b", [48, 24, 12], a.seed + 20)):
         model = TinyMLP(16, widths, seed)
         loader = torch.utils.data.DataLoader(data, batch_size=a.batch, shuffle=True)
         layers = [f"layers.{i}" for i in range(len(widths))]
-        written[name] = export_layers(model, layers, loader, a.out, prefix=f"{name}.", order="id")
+        written[name] = export_layers(model, layers, loader, a.out, prefix=f"{name}.", order=a.order)
     # The class as one-hot rows: their distances are 0 for the same class and
     # sqrt(2) otherwise, where class numbers as one column would invent an order.
     labels = np.lib.format.open_memmap(os.path.join(a.out, "label.npy"), mode="w+", dtype=np.float32, shape=(a.n, 10))
     labels[:] = np.eye(10, dtype=np.float32)[data.dataset.tensors[1].numpy()]
     labels.flush()
     written["label"] = os.path.join(a.out, "label.npy")
+    # Its IDs (sample i in row i), for -key ids.
+    np.save(os.path.join(a.out, "label.ids.npy"), np.arange(a.n, dtype=np.int64))
     json.dump(written, sys.stdout, indent=1)
     print()
 

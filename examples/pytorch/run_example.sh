@@ -55,4 +55,22 @@ sed 's|\.npy:data||g' "$out/matrix.csv" |
 		for (i = 1; i <= nr; i++) { printf "%-19s", ro[i]; for (j = 1; j <= nc; j++) printf " %12.4f", v[ro[i] "," co[j]]; print "" }
 	}'
 echo "heatmap: $out/heatmap.png  csv: $out/matrix.csv"
+
+# The same layers written in each shuffled loader's order (--order loader),
+# aligned by the sample IDs written beside them: -key ids must give the
+# same matrix as the files written in sample order (the samples come in
+# another order, so the last bits of a statistic may differ: compared to
+# 1e-12).
+echo "== export --order loader to $out/loader; dcor-stream matrix ... -key ids"
+"$PYTHON" "$here/export_activations.py" --out "$out/loader" --n "$n" --order loader >/dev/null
+(cd "$out/loader" && "$bin" matrix "${rows[@]}" "${cols[@]}" -key ids -format csv >"$out/matrix-key.csv")
+if paste -d, "$out/matrix.csv" "$out/matrix-key.csv" | awk -F, 'NR > 1 {
+	h = NF / 2; if ($1 != $(h + 1) || $2 != $(h + 2)) exit 1
+	for (i = 3; i <= 5; i++) { d = $i - $(h + i); if (d < 0) d = -d; if (d > 1e-12) exit 1 } }'; then
+	echo "-key ids on the loader-ordered files: the same matrix (dcor, dcor_sq, bcdcor within 1e-12)"
+else
+	echo "-key ids on the loader-ordered files gave another matrix:" >&2
+	diff "$out/matrix.csv" "$out/matrix-key.csv" >&2
+	exit 1
+fi
 awk -v a="$start" -v b="$t1" -v c="$t2" 'BEGIN { printf "time: export %.1f s, dcor-stream matrix %.2f s\n", b - a, c - b }'
