@@ -316,6 +316,7 @@ type slot struct {
 	rowI  [][]float64 // K buffers of TileSize
 	rowJ  [][]float64 // K buffers of TileSize
 	viewJ [][]float64 // tile.RowJ of off-diagonal tiles
+	rbf   *rbfSlot    // the kernel tile (rbf.go), with plan.rbf
 }
 
 // run computes the tiles of the upper triangle of the grid×grid tile grid
@@ -399,6 +400,9 @@ func (p *plan) newSlot() slot {
 	}
 	sl.tile.S = sl.s
 	sl.tile.RowI = make([][]float64, p.k)
+	if p.rbf != nil {
+		sl.rbf = p.newRBFSlot()
+	}
 	return sl
 }
 

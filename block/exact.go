@@ -24,7 +24,13 @@ const exactLimit = 4096
 // that their sums may have rounded too much, again by exactTile.
 func (p *plan) computeSlot(sc *scratch, sl *slot, li, ni, lj, nj int, diag bool) {
 	tl := &sl.tile
+	if sl.rbf != nil {
+		p.rbfBegin(sc, sl.rbf, ni, nj)
+	}
 	p.tile(sc, li, ni, lj, nj, diag, p.shift, tl.S, tl.RowI, sl.viewJ)
+	if sl.rbf != nil {
+		p.rbfEnd(sc, ni, diag)
+	}
 	tl.NoExact()
 	if p.needsExact(tl.S, ni, nj, diag) {
 		p.exactTile(sc, tl, sl.viewJ, li, ni, lj, nj, diag)

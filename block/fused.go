@@ -94,6 +94,10 @@ type kernels struct {
 	distStrip    func(rows int, g, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8) int
 	accStrip     func(rows int, d, row, col []float64) float64
 	dotStrip     func(n int, a, b []float64) float64
+	// kernStrip(d, v, g, ck, cs, mode) sets v to the shifted Gaussian
+	// kernel values of the shifted distances d (kernStripGo, rbf.go),
+	// len(d) a multiple of 4.
+	kernStrip func(d, v []float64, g, ck, cs float64, mode int)
 	// k32, if not nil, replaces bestKernels32 in float32 mode (tests).
 	k32 *kernels32
 }
@@ -115,6 +119,7 @@ func goKernels() kernels {
 		distStrip:    distStripGo,
 		accStrip:     accStripGo,
 		dotStrip:     dotStripGo,
+		kernStrip:    kernStripGo,
 	}
 }
 
@@ -535,6 +540,9 @@ func (p *plan) fusedTile(sc *scratch, i0, ni, j0, nj int, diag bool, shift, s []
 					sc.dotSum += dot(fs.d[0][r*nr:r*nr+ncols], sc.against[(r0+r)*nj+c0:(r0+r)*nj+c0+ncols])
 				}
 				continue
+			}
+			if sc.ks != nil {
+				p.rbfStrip(sc, r0, rr, c0, ncols, diag)
 			}
 			q := 0 // PairIndex(K, k, l)
 			for k := range p.k {

@@ -13,10 +13,10 @@ func asmKernels() (kernels, bool) {
 	if !cpu.X86.HasAVX2 || !cpu.X86.HasFMA || !cpu.X86.HasAVX {
 		return kernels{}, false
 	}
-	gram, gramAcc, dist := gramStripAVX2, gramStripAccAVX2, distStripAVX2
+	gram, gramAcc, dist, kern := gramStripAVX2, gramStripAccAVX2, distStripAVX2, kernStripAVX2
 	name := "avx2"
 	if cpu.X86.HasAVX512F {
-		gram, gramAcc, dist, name = gramStripAVX512, gramStripAccAVX512, distStripAVX512, "avx512"
+		gram, gramAcc, dist, kern, name = gramStripAVX512, gramStripAccAVX512, distStripAVX512, kernStripAVX512, "avx512"
 	}
 	return kernels{
 		name:         name,
@@ -25,7 +25,28 @@ func asmKernels() (kernels, bool) {
 		distStrip:    dist,
 		accStrip:     accStripAVX2,
 		dotStrip:     dotStripAVX2,
+		kernStrip:    kern,
 	}, true
+}
+
+func kernStripAVX512(d, v []float64, g, ck, cs float64, mode int) {
+	if len(d)%4 != 0 || len(v) < len(d) || mode < 0 || mode > 2 {
+		panic("block: kernStrip of a length not a multiple of 4, or mode")
+	}
+	n := len(d) &^ 7
+	if n > 0 {
+		kernStripAsm512(n, &d[0], &v[0], g, ck, cs, mode)
+	}
+	kernStripAVX2(d[n:], v[n:], g, ck, cs, mode)
+}
+
+func kernStripAVX2(d, v []float64, g, ck, cs float64, mode int) {
+	if len(d)%4 != 0 || len(v) < len(d) || mode < 0 || mode > 2 {
+		panic("block: kernStrip of a length not a multiple of 4, or mode")
+	}
+	if len(d) > 0 {
+		kernStripAsm(len(d), &d[0], &v[0], g, ck, cs, mode)
+	}
 }
 
 // The wrappers check the slice lengths the assembly relies on.

@@ -1490,3 +1490,392 @@ dloop:
 	VMOVSD       X0, ret+24(FP)
 	VZEROUPPER
 	RET
+
+DATA kernconst<>+0(SB)/8, $(4.1381367970572385e-08)
+DATA kernconst<>+8(SB)/8, $(4.1381367970572385e-08)
+DATA kernconst<>+16(SB)/8, $(4.1381367970572385e-08)
+DATA kernconst<>+24(SB)/8, $(4.1381367970572385e-08)
+DATA kernconst<>+32(SB)/8, $(-1.6533902205465252e-06)
+DATA kernconst<>+40(SB)/8, $(-1.6533902205465252e-06)
+DATA kernconst<>+48(SB)/8, $(-1.6533902205465252e-06)
+DATA kernconst<>+56(SB)/8, $(-1.6533902205465252e-06)
+DATA kernconst<>+64(SB)/8, $(6.613756321437934e-05)
+DATA kernconst<>+72(SB)/8, $(6.613756321437934e-05)
+DATA kernconst<>+80(SB)/8, $(6.613756321437934e-05)
+DATA kernconst<>+88(SB)/8, $(6.613756321437934e-05)
+DATA kernconst<>+96(SB)/8, $(-0.0027777777777015593)
+DATA kernconst<>+104(SB)/8, $(-0.0027777777777015593)
+DATA kernconst<>+112(SB)/8, $(-0.0027777777777015593)
+DATA kernconst<>+120(SB)/8, $(-0.0027777777777015593)
+DATA kernconst<>+128(SB)/8, $(0.16666666666666666)
+DATA kernconst<>+136(SB)/8, $(0.16666666666666666)
+DATA kernconst<>+144(SB)/8, $(0.16666666666666666)
+DATA kernconst<>+152(SB)/8, $(0.16666666666666666)
+DATA kernconst<>+160(SB)/8, $(1.4426950408889634)
+DATA kernconst<>+168(SB)/8, $(1.4426950408889634)
+DATA kernconst<>+176(SB)/8, $(1.4426950408889634)
+DATA kernconst<>+184(SB)/8, $(1.4426950408889634)
+DATA kernconst<>+192(SB)/8, $(0.5)
+DATA kernconst<>+200(SB)/8, $(0.5)
+DATA kernconst<>+208(SB)/8, $(0.5)
+DATA kernconst<>+216(SB)/8, $(0.5)
+DATA kernconst<>+224(SB)/8, $(0.6931471803691238)
+DATA kernconst<>+232(SB)/8, $(0.6931471803691238)
+DATA kernconst<>+240(SB)/8, $(0.6931471803691238)
+DATA kernconst<>+248(SB)/8, $(0.6931471803691238)
+DATA kernconst<>+256(SB)/8, $(1.9082149292705877e-10)
+DATA kernconst<>+264(SB)/8, $(1.9082149292705877e-10)
+DATA kernconst<>+272(SB)/8, $(1.9082149292705877e-10)
+DATA kernconst<>+280(SB)/8, $(1.9082149292705877e-10)
+GLOBL kernconst<>(SB), RODATA|NOPTR, $288
+
+// func kernStripAsm(n int, d *float64, v *float64, gamma float64, ck float64, cs float64, mode int)
+// Requires: AVX, AVX2, SSE2
+TEXT ·kernStripAsm(SB), NOSPLIT, $0-56
+	MOVQ         n+0(FP), CX
+	MOVQ         d+8(FP), SI
+	MOVQ         v+16(FP), DI
+	MOVQ         mode+48(FP), R11
+	MOVQ         $0xc086200000000000, AX
+	MOVQ         AX, X8
+	VBROADCASTSD X8, Y8
+	MOVQ         $0x4000000000000000, AX
+	MOVQ         AX, X9
+	VBROADCASTSD X9, Y9
+	MOVQ         $0x3ff0000000000000, AX
+	MOVQ         AX, X10
+	VBROADCASTSD X10, Y10
+	MOVQ         $0x43300000000003ff, AX
+	MOVQ         AX, X11
+	VBROADCASTSD X11, Y11
+	MOVQ         $0x8000000000000000, AX
+	MOVQ         AX, X15
+	VBROADCASTSD X15, Y15
+	VBROADCASTSD ck+32(FP), Y12
+	VBROADCASTSD gamma+24(FP), Y13
+	VBROADCASTSD cs+40(FP), Y14
+	VXORPD       Y7, Y7, Y7
+	SHRQ         $0x02, CX
+	JZ           kdone
+	CMPQ         R11, $0x01
+	JEQ          kone
+	CMPQ         R11, $0x02
+	JEQ          khalf
+
+ktwo:
+	VMOVUPD  (SI), Y0
+	VADDPD   Y12, Y0, Y0
+	VMAXPD   Y7, Y0, Y0
+	VMULPD   Y13, Y0, Y0
+	VXORPD   Y15, Y0, Y0
+	VCMPPD   $0x01, Y8, Y0, Y6
+	VMULPD   kernconst<>+160(SB), Y0, Y1
+	VSUBPD   kernconst<>+192(SB), Y1, Y1
+	VROUNDPD $0x03, Y1, Y1
+	VADDPD   Y7, Y1, Y1
+	VMULPD   kernconst<>+224(SB), Y1, Y2
+	VSUBPD   Y2, Y0, Y2
+	VMULPD   kernconst<>+256(SB), Y1, Y3
+	VSUBPD   Y3, Y2, Y0
+	VMULPD   Y0, Y0, Y4
+	VMULPD   kernconst<>+0(SB), Y4, Y5
+	VADDPD   kernconst<>+32(SB), Y5, Y5
+	VMULPD   Y4, Y5, Y5
+	VADDPD   kernconst<>+64(SB), Y5, Y5
+	VMULPD   Y4, Y5, Y5
+	VADDPD   kernconst<>+96(SB), Y5, Y5
+	VMULPD   Y4, Y5, Y5
+	VADDPD   kernconst<>+128(SB), Y5, Y5
+	VMULPD   Y4, Y5, Y5
+	VSUBPD   Y5, Y0, Y5
+	VMULPD   Y5, Y0, Y0
+	VSUBPD   Y5, Y9, Y5
+	VDIVPD   Y5, Y0, Y0
+	VSUBPD   Y0, Y3, Y0
+	VSUBPD   Y2, Y0, Y0
+	VSUBPD   Y0, Y10, Y0
+	VADDPD   Y11, Y1, Y1
+	VPSLLQ   $0x34, Y1, Y1
+	VMULPD   Y1, Y0, Y0
+	VANDNPD  Y0, Y6, Y0
+	VSUBPD   Y14, Y0, Y0
+	VMOVUPD  Y0, (DI)
+	ADDQ     $0x20, SI
+	ADDQ     $0x20, DI
+	DECQ     CX
+	JNZ      ktwo
+	JMP      kdone
+
+kone:
+	VMOVUPD  (SI), Y0
+	VADDPD   Y12, Y0, Y0
+	VMAXPD   Y7, Y0, Y0
+	VMULPD   Y0, Y0, Y0
+	VMULPD   Y13, Y0, Y0
+	VXORPD   Y15, Y0, Y0
+	VCMPPD   $0x01, Y8, Y0, Y6
+	VMULPD   kernconst<>+160(SB), Y0, Y1
+	VSUBPD   kernconst<>+192(SB), Y1, Y1
+	VROUNDPD $0x03, Y1, Y1
+	VADDPD   Y7, Y1, Y1
+	VMULPD   kernconst<>+224(SB), Y1, Y2
+	VSUBPD   Y2, Y0, Y2
+	VMULPD   kernconst<>+256(SB), Y1, Y3
+	VSUBPD   Y3, Y2, Y0
+	VMULPD   Y0, Y0, Y4
+	VMULPD   kernconst<>+0(SB), Y4, Y5
+	VADDPD   kernconst<>+32(SB), Y5, Y5
+	VMULPD   Y4, Y5, Y5
+	VADDPD   kernconst<>+64(SB), Y5, Y5
+	VMULPD   Y4, Y5, Y5
+	VADDPD   kernconst<>+96(SB), Y5, Y5
+	VMULPD   Y4, Y5, Y5
+	VADDPD   kernconst<>+128(SB), Y5, Y5
+	VMULPD   Y4, Y5, Y5
+	VSUBPD   Y5, Y0, Y5
+	VMULPD   Y5, Y0, Y0
+	VSUBPD   Y5, Y9, Y5
+	VDIVPD   Y5, Y0, Y0
+	VSUBPD   Y0, Y3, Y0
+	VSUBPD   Y2, Y0, Y0
+	VSUBPD   Y0, Y10, Y0
+	VADDPD   Y11, Y1, Y1
+	VPSLLQ   $0x34, Y1, Y1
+	VMULPD   Y1, Y0, Y0
+	VANDNPD  Y0, Y6, Y0
+	VSUBPD   Y14, Y0, Y0
+	VMOVUPD  Y0, (DI)
+	ADDQ     $0x20, SI
+	ADDQ     $0x20, DI
+	DECQ     CX
+	JNZ      kone
+	JMP      kdone
+
+khalf:
+	VMOVUPD  (SI), Y0
+	VADDPD   Y12, Y0, Y0
+	VMAXPD   Y7, Y0, Y0
+	VMULPD   Y0, Y0, Y0
+	VMULPD   Y0, Y0, Y0
+	VMULPD   Y13, Y0, Y0
+	VXORPD   Y15, Y0, Y0
+	VCMPPD   $0x01, Y8, Y0, Y6
+	VMULPD   kernconst<>+160(SB), Y0, Y1
+	VSUBPD   kernconst<>+192(SB), Y1, Y1
+	VROUNDPD $0x03, Y1, Y1
+	VADDPD   Y7, Y1, Y1
+	VMULPD   kernconst<>+224(SB), Y1, Y2
+	VSUBPD   Y2, Y0, Y2
+	VMULPD   kernconst<>+256(SB), Y1, Y3
+	VSUBPD   Y3, Y2, Y0
+	VMULPD   Y0, Y0, Y4
+	VMULPD   kernconst<>+0(SB), Y4, Y5
+	VADDPD   kernconst<>+32(SB), Y5, Y5
+	VMULPD   Y4, Y5, Y5
+	VADDPD   kernconst<>+64(SB), Y5, Y5
+	VMULPD   Y4, Y5, Y5
+	VADDPD   kernconst<>+96(SB), Y5, Y5
+	VMULPD   Y4, Y5, Y5
+	VADDPD   kernconst<>+128(SB), Y5, Y5
+	VMULPD   Y4, Y5, Y5
+	VSUBPD   Y5, Y0, Y5
+	VMULPD   Y5, Y0, Y0
+	VSUBPD   Y5, Y9, Y5
+	VDIVPD   Y5, Y0, Y0
+	VSUBPD   Y0, Y3, Y0
+	VSUBPD   Y2, Y0, Y0
+	VSUBPD   Y0, Y10, Y0
+	VADDPD   Y11, Y1, Y1
+	VPSLLQ   $0x34, Y1, Y1
+	VMULPD   Y1, Y0, Y0
+	VANDNPD  Y0, Y6, Y0
+	VSUBPD   Y14, Y0, Y0
+	VMOVUPD  Y0, (DI)
+	ADDQ     $0x20, SI
+	ADDQ     $0x20, DI
+	DECQ     CX
+	JNZ      khalf
+
+kdone:
+	VZEROUPPER
+	RET
+
+// func kernStripAsm512(n int, d *float64, v *float64, gamma float64, ck float64, cs float64, mode int)
+// Requires: AVX, AVX512F, SSE2
+TEXT ·kernStripAsm512(SB), NOSPLIT, $0-56
+	MOVQ         n+0(FP), CX
+	MOVQ         d+8(FP), SI
+	MOVQ         v+16(FP), DI
+	MOVQ         mode+48(FP), R11
+	MOVQ         $0xc086200000000000, AX
+	MOVQ         AX, X8
+	VBROADCASTSD X8, Z8
+	MOVQ         $0x4000000000000000, AX
+	MOVQ         AX, X9
+	VBROADCASTSD X9, Z9
+	MOVQ         $0x3ff0000000000000, AX
+	MOVQ         AX, X10
+	VBROADCASTSD X10, Z10
+	MOVQ         $0x43300000000003ff, AX
+	MOVQ         AX, X11
+	VBROADCASTSD X11, Z11
+	MOVQ         $0x8000000000000000, AX
+	MOVQ         AX, X15
+	VBROADCASTSD X15, Z15
+	VBROADCASTSD kernconst<>+0(SB), Z16
+	VBROADCASTSD kernconst<>+32(SB), Z17
+	VBROADCASTSD kernconst<>+64(SB), Z18
+	VBROADCASTSD kernconst<>+96(SB), Z19
+	VBROADCASTSD kernconst<>+128(SB), Z20
+	VBROADCASTSD kernconst<>+160(SB), Z21
+	VBROADCASTSD kernconst<>+192(SB), Z22
+	VBROADCASTSD kernconst<>+224(SB), Z23
+	VBROADCASTSD kernconst<>+256(SB), Z24
+	VBROADCASTSD ck+32(FP), Z12
+	VBROADCASTSD gamma+24(FP), Z13
+	VBROADCASTSD cs+40(FP), Z14
+	VPXORQ       Z7, Z7, Z7
+	SHRQ         $0x03, CX
+	JZ           zkdone
+	CMPQ         R11, $0x01
+	JEQ          zkone
+	CMPQ         R11, $0x02
+	JEQ          zkhalf
+
+zktwo:
+	VMOVUPD     (SI), Z0
+	VADDPD      Z12, Z0, Z0
+	VMAXPD      Z7, Z0, Z0
+	VMULPD      Z13, Z0, Z0
+	VPXORQ      Z15, Z0, Z0
+	VCMPPD      $0x05, Z8, Z0, K1
+	VMULPD      Z21, Z0, Z1
+	VSUBPD      Z22, Z1, Z1
+	VRNDSCALEPD $0x03, Z1, Z1
+	VADDPD      Z7, Z1, Z1
+	VMULPD      Z23, Z1, Z2
+	VSUBPD      Z2, Z0, Z2
+	VMULPD      Z24, Z1, Z3
+	VSUBPD      Z3, Z2, Z0
+	VMULPD      Z0, Z0, Z4
+	VMULPD      Z16, Z4, Z5
+	VADDPD      Z17, Z5, Z5
+	VMULPD      Z4, Z5, Z5
+	VADDPD      Z18, Z5, Z5
+	VMULPD      Z4, Z5, Z5
+	VADDPD      Z19, Z5, Z5
+	VMULPD      Z4, Z5, Z5
+	VADDPD      Z20, Z5, Z5
+	VMULPD      Z4, Z5, Z5
+	VSUBPD      Z5, Z0, Z5
+	VMULPD      Z5, Z0, Z0
+	VSUBPD      Z5, Z9, Z5
+	VDIVPD      Z5, Z0, Z0
+	VSUBPD      Z0, Z3, Z0
+	VSUBPD      Z2, Z0, Z0
+	VSUBPD      Z0, Z10, Z0
+	VADDPD      Z11, Z1, Z1
+	VPSLLQ      $0x34, Z1, Z1
+	VMULPD      Z1, Z0, Z0
+	VMOVAPD.Z   Z0, K1, Z0
+	VSUBPD      Z14, Z0, Z0
+	VMOVUPD     Z0, (DI)
+	ADDQ        $0x40, SI
+	ADDQ        $0x40, DI
+	DECQ        CX
+	JNZ         zktwo
+	JMP         zkdone
+
+zkone:
+	VMOVUPD     (SI), Z0
+	VADDPD      Z12, Z0, Z0
+	VMAXPD      Z7, Z0, Z0
+	VMULPD      Z0, Z0, Z0
+	VMULPD      Z13, Z0, Z0
+	VPXORQ      Z15, Z0, Z0
+	VCMPPD      $0x05, Z8, Z0, K1
+	VMULPD      Z21, Z0, Z1
+	VSUBPD      Z22, Z1, Z1
+	VRNDSCALEPD $0x03, Z1, Z1
+	VADDPD      Z7, Z1, Z1
+	VMULPD      Z23, Z1, Z2
+	VSUBPD      Z2, Z0, Z2
+	VMULPD      Z24, Z1, Z3
+	VSUBPD      Z3, Z2, Z0
+	VMULPD      Z0, Z0, Z4
+	VMULPD      Z16, Z4, Z5
+	VADDPD      Z17, Z5, Z5
+	VMULPD      Z4, Z5, Z5
+	VADDPD      Z18, Z5, Z5
+	VMULPD      Z4, Z5, Z5
+	VADDPD      Z19, Z5, Z5
+	VMULPD      Z4, Z5, Z5
+	VADDPD      Z20, Z5, Z5
+	VMULPD      Z4, Z5, Z5
+	VSUBPD      Z5, Z0, Z5
+	VMULPD      Z5, Z0, Z0
+	VSUBPD      Z5, Z9, Z5
+	VDIVPD      Z5, Z0, Z0
+	VSUBPD      Z0, Z3, Z0
+	VSUBPD      Z2, Z0, Z0
+	VSUBPD      Z0, Z10, Z0
+	VADDPD      Z11, Z1, Z1
+	VPSLLQ      $0x34, Z1, Z1
+	VMULPD      Z1, Z0, Z0
+	VMOVAPD.Z   Z0, K1, Z0
+	VSUBPD      Z14, Z0, Z0
+	VMOVUPD     Z0, (DI)
+	ADDQ        $0x40, SI
+	ADDQ        $0x40, DI
+	DECQ        CX
+	JNZ         zkone
+	JMP         zkdone
+
+zkhalf:
+	VMOVUPD     (SI), Z0
+	VADDPD      Z12, Z0, Z0
+	VMAXPD      Z7, Z0, Z0
+	VMULPD      Z0, Z0, Z0
+	VMULPD      Z0, Z0, Z0
+	VMULPD      Z13, Z0, Z0
+	VPXORQ      Z15, Z0, Z0
+	VCMPPD      $0x05, Z8, Z0, K1
+	VMULPD      Z21, Z0, Z1
+	VSUBPD      Z22, Z1, Z1
+	VRNDSCALEPD $0x03, Z1, Z1
+	VADDPD      Z7, Z1, Z1
+	VMULPD      Z23, Z1, Z2
+	VSUBPD      Z2, Z0, Z2
+	VMULPD      Z24, Z1, Z3
+	VSUBPD      Z3, Z2, Z0
+	VMULPD      Z0, Z0, Z4
+	VMULPD      Z16, Z4, Z5
+	VADDPD      Z17, Z5, Z5
+	VMULPD      Z4, Z5, Z5
+	VADDPD      Z18, Z5, Z5
+	VMULPD      Z4, Z5, Z5
+	VADDPD      Z19, Z5, Z5
+	VMULPD      Z4, Z5, Z5
+	VADDPD      Z20, Z5, Z5
+	VMULPD      Z4, Z5, Z5
+	VSUBPD      Z5, Z0, Z5
+	VMULPD      Z5, Z0, Z0
+	VSUBPD      Z5, Z9, Z5
+	VDIVPD      Z5, Z0, Z0
+	VSUBPD      Z0, Z3, Z0
+	VSUBPD      Z2, Z0, Z0
+	VSUBPD      Z0, Z10, Z0
+	VADDPD      Z11, Z1, Z1
+	VPSLLQ      $0x34, Z1, Z1
+	VMULPD      Z1, Z0, Z0
+	VMOVAPD.Z   Z0, K1, Z0
+	VSUBPD      Z14, Z0, Z0
+	VMOVUPD     Z0, (DI)
+	ADDQ        $0x40, SI
+	ADDQ        $0x40, DI
+	DECQ        CX
+	JNZ         zkhalf
+
+zkdone:
+	VZEROUPPER
+	RET

@@ -65,3 +65,23 @@ func accStripAsm(rows int, d *float64, row *float64, col *float64) float64
 //
 //go:noescape
 func dotStripAsm(blocks int, a *float64, b *float64) float64
+
+// kernStripAsm sets v[i] = e^x − cs for i < n, a multiple of 4, with
+// u = max(0, d[i] + ck) and x = −(g·u²) (mode 1: α = 1), −(g·u) (mode 0:
+// α = 2) or −(g·(u²)²) (mode 2: α = ½); e^x as detExp (0 below −708):
+// k = trunc(log2e·x − 0.5), hi = x − k·ln2Hi, lo = k·ln2Lo, r = hi − lo,
+// t = r², c = r − t·(P1 + t·(P2 + t·(P3 + t·(P4 + t·P5)))),
+// y = 1 − ((lo − r·c/(2 − c)) − hi), y·2^k. Y0-Y6 temporaries; Y7 0,
+// Y8 −708, Y9 2, Y10 1, Y11 2^52 + 1023, Y12 ck, Y13 g, Y14 cs, Y15 the
+// sign bit; the other constants in memory.
+//
+//go:noescape
+func kernStripAsm(n int, d *float64, v *float64, gamma float64, ck float64, cs float64, mode int)
+
+// kernStripAsm512 is kernStripAsm with AVX-512, n a multiple of 8.
+// Z0-Z6 temporaries; Z7 0, Z8 −708, Z9 2, Z10 1, Z11 2^52 + 1023,
+// Z12 ck, Z13 g, Z14 cs, Z15 the sign bit, Z16-Z20 P5..P1, Z21 log2e,
+// Z22 0.5, Z23 ln2Hi, Z24 ln2Lo; K1 the lanes x ≥ −708.
+//
+//go:noescape
+func kernStripAsm512(n int, d *float64, v *float64, gamma float64, ck float64, cs float64, mode int)

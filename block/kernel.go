@@ -83,6 +83,9 @@ type plan struct {
 	// prec: the inner products of the Gram spaces in float64 or float32
 	// (fused32.go); set before the first tile.
 	prec Precision
+	// rbf: the Gaussian kernel sums computed beside the distance sums
+	// (rbf.go); nil without.
+	rbf *rbfConf
 }
 
 func newPlan(spaces []Space, n int, alpha float64, tileSize int, kern kernel) *plan {
@@ -146,6 +149,9 @@ type scratch struct {
 	xi      [][]float64    // per direct space: row i, gathered
 	d       [][]float64    // per space: row i of the shifted distance tile
 	f       *fusedScratch
+	ks      *rbfSlot    // the kernel tile being summed (rbf.go), or nil
+	kv      [][]float64 // per kernel space: a row or strip of kernel values
+	kcol    []float64   // the column sums of a kernel strip
 }
 
 func (p *plan) newScratch() *scratch {
@@ -249,6 +255,9 @@ func (p *plan) rows(sc *scratch, ni, nj int, diag bool, shift, s []float64, rowI
 			sc.dotSum += dot(sc.d[0][j:nj], sc.against[i*nj+j:(i+1)*nj])
 			continue
 		}
+		if sc.ks != nil {
+			p.rbfRow(sc, i, j, nj-j, func(k int) []float64 { return sc.d[k][j:nj] })
+		}
 		q := 0 // PairIndex(K, k, l)
 		for k := range p.k {
 			dk := sc.d[k][j:nj]
@@ -280,6 +289,9 @@ func (p *plan) uniRows(sc *scratch, ni, nj int, diag bool, shift, s []float64, r
 			r, ss := uni1(xa[i], ya[j:nj], rowJ[0][j:nj], shift[0], sq)
 			rowI[0][i] = r
 			s[0] += ss
+			if sc.ks != nil {
+				p.rbfUni(sc, i, j, nj, diag)
+			}
 		}
 		return
 	}
@@ -297,6 +309,9 @@ func (p *plan) uniRows(sc *scratch, ni, nj int, diag bool, shift, s []float64, r
 		s[0] += s00
 		s[1] += s01
 		s[2] += s11
+		if sc.ks != nil {
+			p.rbfUni(sc, i, j, nj, diag)
+		}
 	}
 }
 

@@ -107,6 +107,9 @@ func (e *engine) addEach(ctx context.Context, st *estimator.Stats, buf []Space, 
 		if err == nil {
 			err = st.AddTile(&sl.tile)
 		}
+		if r := p.rbf; err == nil && r != nil {
+			err = r.st.AddTile(&sl.rbf.tile)
+		}
 		if err == nil && added != nil {
 			err = added(sl.t)
 		}
@@ -135,6 +138,9 @@ func setRef(sl *slot, ref tileRef, k int) {
 	for s := range k {
 		tl.RowI[s] = sl.rowI[s][:ref.ni]
 		sl.viewJ[s] = sl.rowJ[s][:ref.nj]
+	}
+	if sl.rbf != nil {
+		sl.rbf.set(ref)
 	}
 }
 

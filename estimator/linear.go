@@ -99,6 +99,17 @@ func NewLinearPairs(dims []int, centre [][]float64, scale []int, pairs [][2]int)
 	return l
 }
 
+// Bytes returns the memory of l's sums.
+func (l *Linear) Bytes() int64 {
+	var t int64
+	for _, bs := range [][]bank{l.c, l.s, l.v, {l.w, l.sq}} {
+		for i := range bs {
+			t += 8 * int64(cap(bs[i].v))
+		}
+	}
+	return t
+}
+
 // has reports whether the pair (a, b) is kept.
 func (l *Linear) has(a, b int) bool { return l.c[PairIndex(len(l.dims), a, b)].rows > 0 }
 
@@ -163,15 +174,7 @@ func (l *Linear) Add(rows [][]float64) error {
 				continue
 			}
 			c := make([]float64, d*e)
-			for i := range m {
-				xi, yi := x[a][i*d:(i+1)*d], x[b][i*e:(i+1)*e]
-				for q, xv := range xi {
-					row := c[q*e : (q+1)*e]
-					for r, yv := range yi {
-						row[r] += float64(xv * yv)
-					}
-				}
-			}
+			outerAdd(c, x[a], x[b], m, d, e)
 			parts = append(parts, part{&l.c[PairIndex(k, a, b)], c})
 		}
 	}
@@ -391,7 +394,6 @@ func (l *Linear) UnmarshalBinary(data []byte) error {
 	dims := make([]int, k)
 	centre := make([][]float64, k)
 	scale := make([]int, k)
-	var entries uint64
 	for a := range dims {
 		v, err := d.uvarint("dim")
 		if err != nil {
@@ -413,14 +415,6 @@ func (l *Linear) UnmarshalBinary(data []byte) error {
 				return err
 			}
 		}
-	}
-	for a := range dims {
-		for b := a; b < int(k); b++ {
-			entries += uint64(dims[a]) * uint64(dims[b]) / 64
-		}
-	}
-	if entries > uint64(len(d.b)) {
-		return fmt.Errorf("%d matrix entries in %d bytes: %w", entries, len(d.b), ErrCorrupt)
 	}
 	out := NewLinear(dims, centre, scale)
 	out.n = int(n)

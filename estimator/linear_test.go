@@ -177,3 +177,44 @@ func TestLinearBiasStory(t *testing.T) {
 		t.Errorf("biased %.3f, debiased %.4f", biased, deb)
 	}
 }
+
+// TestLinearEmptyRoundTrip: a state with no rows (the part of a shard that
+// adds none) and a state of some pairs round-trip through the encoding to
+// the same bytes, and an empty state merged into a full one leaves its
+// bytes.
+func TestLinearEmptyRoundTrip(t *testing.T) {
+	dims := []int{300, 200, 7}
+	for _, pairs := range [][][2]int{nil, {{0, 1}}, {{0, 2}, {1, 2}}} {
+		empty := estimator.NewLinearPairs(dims, nil, []int{0, 3, -2}, pairs)
+		enc, err := empty.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back estimator.Linear
+		if err := back.UnmarshalBinary(enc); err != nil {
+			t.Fatalf("pairs %v: an empty state is refused: %v", pairs, err)
+		}
+		if again, _ := back.MarshalBinary(); !bytes.Equal(again, enc) {
+			t.Errorf("pairs %v: the empty state re-encodes differently", pairs)
+		}
+		full := estimator.NewLinearPairs(dims, nil, []int{0, 3, -2}, pairs)
+		rng := rand.New(rand.NewPCG(9, 9))
+		rows := make([][]float64, len(dims))
+		for k, d := range dims {
+			rows[k] = make([]float64, 5*d)
+			for i := range rows[k] {
+				rows[k][i] = rng.NormFloat64()
+			}
+		}
+		if err := full.Add(rows); err != nil {
+			t.Fatal(err)
+		}
+		before, _ := full.MarshalBinary()
+		if err := full.Merge(&back); err != nil {
+			t.Fatal(err)
+		}
+		if after, _ := full.MarshalBinary(); !bytes.Equal(after, before) {
+			t.Errorf("pairs %v: merging an empty state changed the sums", pairs)
+		}
+	}
+}

@@ -71,7 +71,7 @@ func Write(file string, r *job.MatrixResult, stat string) error {
 	}
 
 	var cmap palette.ColorMap = viridis()
-	if lo < 0 && stat != "bcdcor" && stat != "dcor" && stat != "cka_linear" {
+	if lo < 0 && stat != "bcdcor" && stat != "dcor" && stat != "cka_linear" && stat != "cka_rbf" {
 		// A partial statistic can be far below 0: a diverging map centred
 		// at 0 shows the sign.
 		m := math.Max(-lo, hi)

@@ -2,7 +2,6 @@ package job
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"gonum.org/v1/gonum/stat/distuv"
@@ -69,7 +68,7 @@ func (r *runner) univariate(ctx context.Context, spaces []block.Space) (*Outcome
 	return r.finish(ctx, nil)
 }
 
-func (s *Spec) wantsExtras() bool { return s.CI > 0 || s.Permutations > 0 || s.CKA }
+func (s *Spec) wantsExtras() bool { return s.CI > 0 || s.Permutations > 0 }
 
 // PairExtras are the inference and extra statistics of the pair mode.
 type PairExtras struct {
@@ -86,9 +85,15 @@ type PairExtras struct {
 	Seed              uint64
 	PermP, PDCorPermP float64
 
-	// CKA: debiased linear CKA and unbiased linear HSIC.
+	// CKA: debiased linear CKA and unbiased linear HSIC (from the state's
+	// part, see State.Results).
 	CKA                 bool
 	CKALinear, HSICLinU float64
+	// RBF: debiased CKA and unbiased HSIC with the Gaussian kernel, and
+	// its bandwidths σ of x and y.
+	RBF                  bool
+	CKARBF, HSICRBFU     float64
+	RBFSigmaX, RBFSigmaY float64
 }
 
 // interval returns est ± z·se clamped to [lo, hi].
@@ -103,23 +108,6 @@ func (r *runner) extras(ctx context.Context, spaces []block.Space, out *Outcome)
 	s := r.spec
 	st := out.State.Stats
 	opts := s.blockOptions()
-	var lin *estimator.Linear
-	if s.CKA {
-		var pairs [][2]int
-		if m := s.Matrix; m != nil {
-			for _, x := range m.Rows {
-				for _, y := range m.Cols {
-					pairs = append(pairs, [2]int{x, y})
-				}
-			}
-		} else {
-			pairs = [][2]int{{0, 1}}
-		}
-		var err error
-		if lin, err = linearOf(spaces, pairs); err != nil {
-			return err
-		}
-	}
 	if p := out.Pair; p != nil {
 		x := p.Extras // the intervals, if asked, are already there
 		if x == nil {
@@ -139,48 +127,6 @@ func (r *runner) extras(ctx context.Context, spaces []block.Space, out *Outcome)
 				x.PDCorPermP = pp.P
 			}
 		}
-		if lin != nil {
-			x.CKA = true
-			x.CKALinear, _ = lin.CKA(0, 1)
-			x.HSICLinU, _ = lin.HSIC(0, 1)
-		}
-		return nil
-	}
-	m, lay := out.Matrix, s.Matrix
-	if lin != nil {
-		m.CKALinear = grid2(len(lay.Rows), len(lay.Cols))
-		for i, x := range lay.Rows {
-			for j, y := range lay.Cols {
-				m.CKALinear[i][j], _ = lin.CKA(x, y)
-			}
-		}
 	}
 	return nil
-}
-
-// linearOf returns the linear-kernel sums of the pairs of spaces, on the
-// centres and scales of the tiles, the rows added in blocks.
-func linearOf(spaces []block.Space, pairs [][2]int) (*estimator.Linear, error) {
-	dims := make([]int, len(spaces))
-	for k, sp := range spaces {
-		dims[k] = sp.Dim
-	}
-	centre, scale := block.Normalization(spaces)
-	lin := estimator.NewLinearPairs(dims, centre, scale, pairs)
-	n := spaces[0].Rows()
-	const rows = 1024
-	blk := make([][]float64, len(spaces))
-	for a := 0; a < n; a += rows {
-		b := min(n, a+rows)
-		for k, sp := range spaces {
-			blk[k] = sp.Data[a*sp.Dim : b*sp.Dim]
-		}
-		if err := lin.Add(blk); err != nil {
-			if errors.Is(err, estimator.ErrOverflow) {
-				return nil, fmt.Errorf("linear CKA of rows %d to %d: %w", a, b, err)
-			}
-			return nil, err
-		}
-	}
-	return lin, nil
 }

@@ -254,7 +254,7 @@ func (r *runner) checkPassBudget(pl *block.Plan) error {
 	tile := int64(pl.TileSize()) * pl.RowBytes()
 	for _, ph := range s.passes() {
 		need := r.passBytes(ph)
-		low := need + pl.ScratchBytes() + 16*int64(r.hdr.N)*int64(len(r.hdr.Spaces)) + 4*tile
+		low := need + pl.ScratchBytes() + rowSumBytes*int64(r.hdr.N)*int64(len(r.hdr.Spaces)) + 4*tile
 		if low <= s.Memory+scratchSlack {
 			continue
 		}

@@ -161,9 +161,19 @@ func (r *runner) inMemory(ctx context.Context) (*Outcome, error) {
 		}
 		spaces[k] = block.Space{Data: x, Dim: max(1, sp.Dim)}
 	}
-	if uni, err := s.univariate(r.hdr.N, r.hdr.Spaces); err != nil {
+	if s.CKA {
+		p, err := s.linearOf(ctx, spaces)
+		if err != nil {
+			return nil, err
+		}
+		r.parts = append(r.parts, p)
+	}
+	uni, err := s.univariate(r.hdr.N, r.hdr.Spaces)
+	if err != nil {
 		return nil, err
-	} else if uni {
+	}
+	rbf := s.rbfOn(uni)
+	if uni {
 		return r.univariate(ctx, spaces)
 	}
 	pl, err := block.Prepare(spaces, s.blockOptions())
@@ -177,7 +187,19 @@ func (r *runner) inMemory(ctx context.Context) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
+	if rbf {
+		kern, err := s.rbfOf(spaces, infos)
+		if err != nil {
+			return nil, err
+		}
+		if err := r.startRBF(pl, kern); err != nil {
+			return nil, err
+		}
+	}
 	if err := r.resume(ctx, fresh); err != nil {
+		return nil, err
+	}
+	if err := r.resumeRBF(pl); err != nil {
 		return nil, err
 	}
 	var tiles []block.Tile

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"time"
 
@@ -153,15 +154,16 @@ type Spec struct {
 	// more pass over the tiles after the state, in every schedule, with
 	// checkpoints, and for shards in two rounds (From; see
 	// docs/sharding.md). Permutations R > 0 adds the permutation test of
-	// independence of the pair, a pass of the same kind (every schedule;
-	// y is held in memory, within the budget); given Z, the test of pdcov
-	// is computed after, in memory and the whole job only. CKA is computed
-	// from the data in memory (in memory and the whole job, for now).
-	// Permutations R > 0 adds
-	// the permutation test of independence (and of pdCov given Z, as
-	// energy::pdcov.test), with permutations drawn from Seed; CKA adds
-	// debiased linear CKA and unbiased linear HSIC (in feature space,
-	// O(n·p·q)).
+	// independence of the pair (permutations drawn from Seed), a pass of
+	// the same kind (every schedule; y is held in memory, within the
+	// budget); given Z, the test of pdCov = 0 as energy::pdcov.test,
+	// computed after, in memory and the whole job only. CKA adds debiased
+	// linear CKA and unbiased linear HSIC (in feature space, O(n·p·q)),
+	// and debiased CKA and unbiased HSIC with the Gaussian kernel (in the
+	// tiles; bandwidths RBFSigma), on every schedule: their sums are parts
+	// of the state (added in the pass that loads or scans the rows, by the
+	// first shard, or in the tiles), saved in checkpoints and added by
+	// Merge.
 	CI float64
 	// From, with CI or Permutations, is the complete state of the whole
 	// job (the merge of the shards of a first round): the run computes
@@ -171,6 +173,13 @@ type Spec struct {
 	Permutations int
 	Seed         uint64
 	CKA          bool
+	// RBFSigma, with CKA, are the bandwidths σ of the Gaussian kernel of
+	// RBF CKA, per space (in the units of the data); a space without one
+	// (0, or beyond the slice) takes the median heuristic over its first
+	// MedianRows rows. RBF CKA is summed in the tiles of dCor, for the
+	// exponents 0.5, 1 and 2 in float64; else, and on the univariate
+	// path, which forms no distances, it is left out with a notice.
+	RBFSigma []float64
 
 	// Notify, if not nil, receives messages for the user (the layout of
 	// an out-of-core run, a resume).
@@ -353,7 +362,7 @@ func (s *Spec) check() error {
 	case s.Every > 0 && s.Estimator != "blocks" && (s.Matrix != nil || s.Memory > 0 || s.Shards > 1 || s.Checkpoint != nil):
 		return bad("the online mode (every %d rows) is for a whole pair job in memory without a checkpoint", s.Every)
 	}
-	extras := s.CI != 0 || s.Permutations != 0 || s.CKA
+	extras := s.CI != 0 || s.Permutations != 0
 	switch {
 	case !(s.CI == 0 || s.CI > 0 && s.CI < 1):
 		return bad("confidence level %v outside (0, 1)", s.CI)
@@ -367,13 +376,15 @@ func (s *Spec) check() error {
 		return bad("the permutation test of pdcov given Z needs the data in memory and the whole job (not a memory budget or a shard), for now; the test of independence of X and Y (without Z) runs in every schedule")
 	case s.Permutations > 0 && (s.Every > 0 || s.Minibatch > 0):
 		return bad("permutation tests are for the exact schedules (not the online or the minibatch mode)")
-	case s.CKA && (s.Memory > 0 || s.shards() > 1 || s.Every > 0 || s.Minibatch > 0):
-		return bad("CKA needs the data in memory and the whole job (not a memory budget, a shard, the online or the minibatch mode), for now")
+	case slices.ContainsFunc(s.RBFSigma, func(v float64) bool { return !(v >= 0) || math.IsInf(v, 0) }):
+		return bad("RBF bandwidths %v: want positive numbers", s.RBFSigma)
+	case s.CKA && (s.Every > 0 || s.Minibatch > 0):
+		return bad("CKA is computed over the whole job (not in the online or the minibatch mode), for now")
 	case s.Permutations > 0 && s.Matrix != nil:
 		return bad("permutation tests are for the pair mode, for now")
 	case s.Estimator != "" && s.Estimator != "auto" && s.Estimator != "tiles" && s.Estimator != "univariate" && s.Estimator != "blocks":
 		return bad("estimator %q: want auto, tiles, univariate or blocks", s.Estimator)
-	case s.Estimator == "blocks" && (s.Block < 4 || s.Memory > 0 || s.shards() > 1 || s.Checkpoint != nil || extras):
+	case s.Estimator == "blocks" && (s.Block < 4 || s.Memory > 0 || s.shards() > 1 || s.Checkpoint != nil || extras || s.CKA):
 		return bad("the block estimator needs -block of at least 4, without a memory budget (its memory is one block), shards, checkpoints, intervals, permutations or CKA, for now")
 	case s.Estimator == "blocks" && s.Matrix != nil && (s.Minibatch > 0 || s.Every > 0):
 		return bad("the block estimator of the matrix mode takes neither -minibatch (another estimator) nor a running estimate")

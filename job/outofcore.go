@@ -94,6 +94,7 @@ func (r *runner) outOfCore(ctx context.Context) (out *Outcome, err error) {
 		s.notify("the exact univariate path needs about %s, over the budget %s: computing by tiles (the same statistics to rounding, not to the bit)", size(need), size(s.Memory))
 		uni = false
 	}
+	rbf := s.rbfOn(uni)
 	if uni {
 		spaces, err := readAll(ctx, rd, s.Options.NormalizeRows)
 		if err != nil {
@@ -101,11 +102,28 @@ func (r *runner) outOfCore(ctx context.Context) (out *Outcome, err error) {
 		}
 		return r.univariate(ctx, spaces)
 	}
+	if rbf {
+		if r.kernErr != nil {
+			return nil, r.kernErr
+		}
+		if err := r.startRBF(pl, r.kern); err != nil {
+			return nil, err
+		}
+	}
 	if err := r.checkPassBudget(pl); err != nil {
 		return nil, err
 	}
 	if err := r.resume(ctx, fresh); err != nil {
 		return nil, err
+	}
+	if err := r.resumeRBF(pl); err != nil {
+		return nil, err
+	}
+	// The CKA sums are held besides the panels; beyond the budget and
+	// the slack of one worker's scratch they do not fit.
+	parts := r.partBytes()
+	if parts > s.Memory+scratchSlack {
+		return nil, s.errCKABudget(parts)
 	}
 	files := s.files()
 	name := files[0]
@@ -114,7 +132,7 @@ func (r *runner) outOfCore(ctx context.Context) (out *Outcome, err error) {
 	}
 	pp := panelPasses{rd: rd, pl: pl, check: passChecker(name, pl.TileSize(), sums), passes: passes}
 	if r.hdr.Phase == "" {
-		pp.lay = layoutPanels(pl, s.Memory, n)
+		pp.lay = layoutPanels(pl, max(0, s.Memory-parts), n)
 		pp.held = func(ctx context.Context, pn *block.Panel) error {
 			return pn.AddHeldTiles(ctx, r.st, r.keep, r.added)
 		}
@@ -135,7 +153,7 @@ func (r *runner) outOfCore(ctx context.Context) (out *Outcome, err error) {
 			return r.finish(ctx, err)
 		}
 		// The panels of the pass share the budget with what it holds.
-		pp.lay = layoutPanels(pl, s.Memory-r.passBytes(ph), n)
+		pp.lay = layoutPanels(pl, max(0, s.Memory-parts-r.passBytes(ph)), n)
 		pp.held = func(ctx context.Context, pn *block.Panel) error {
 			return pass.AddHeld(ctx, pn, r.keep, r.added)
 		}
@@ -228,7 +246,7 @@ func (r *runner) lastNeeded(a, b int) int {
 // scanPass is the first pass: it keeps the first rows until it has
 // block.LeadRows of them (or the data ends) to prepare the plan, takes
 // every row into the bounds and hashes every row (the chunk sums of the
-// fingerprint).
+// fingerprint); with Spec.CKA it adds the rows to the linear CKA sums.
 func (r *runner) scanPass(ctx context.Context, rd *stream.Reader) (*block.Plan, [][sha256.Size]byte, int, error) {
 	s := r.spec
 	bo := s.blockOptions()
@@ -246,6 +264,7 @@ func (r *runner) scanPass(ctx context.Context, rd *stream.Reader) (*block.Plan, 
 		pl    *block.Plan
 		sp    []block.Space
 		have  int
+		lin   *linearSums // the linear CKA sums (Spec.CKA)
 	)
 	prepare := func() error {
 		infos := r.spaceInfos(rd.Spaces())
@@ -269,6 +288,20 @@ func (r *runner) scanPass(ctx context.Context, rd *stream.Reader) (*block.Plan, 
 			return err
 		}
 		first = nil
+		if s.wantsRBF() {
+			r.kern, r.kernErr = s.rbfOf(fs, infos)
+		}
+		if s.CKA {
+			// At least a limb and a float64 of a block's sums per entry:
+			// refused before they are allocated.
+			if need := 16 * s.linearEntries(dims); need > s.Memory+scratchSlack {
+				return s.errCKABudget(need)
+			}
+			lin = s.newLinearSums(fs, s.Shard == 0)
+			if err := lin.add(ctx, fs); err != nil {
+				return err
+			}
+		}
 		return pl.ScanBound(fs)
 	}
 	for {
@@ -286,6 +319,11 @@ func (r *runner) scanPass(ctx context.Context, rd *stream.Reader) (*block.Plan, 
 		if pl != nil {
 			if err := pl.ScanBound(sp); err != nil {
 				return nil, nil, 0, err
+			}
+			if lin != nil {
+				if err := lin.add(ctx, sp); err != nil {
+					return nil, nil, 0, err
+				}
 			}
 			continue
 		}
@@ -317,6 +355,13 @@ func (r *runner) scanPass(ctx context.Context, rd *stream.Reader) (*block.Plan, 
 		if err := prepare(); err != nil {
 			return nil, nil, 0, err
 		}
+	}
+	if lin != nil {
+		p, err := lin.part()
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		r.parts = append(r.parts, p)
 	}
 	if s.AfterPass != nil {
 		s.AfterPass(1)

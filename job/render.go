@@ -113,6 +113,10 @@ func (r *Pair) WriteText(w io.Writer) error {
 			fs = append(fs, field{"cka_linear", x.CKALinear, "debiased linear CKA (Kornblith et al. 2019, unbiased HSIC)"},
 				field{"hsic_linear_u", x.HSICLinU, "unbiased HSIC with the linear kernel"})
 		}
+		if x.RBF {
+			fs = append(fs, field{"cka_rbf", x.CKARBF, fmt.Sprintf("debiased CKA with the Gaussian kernel, σx = %s, σy = %s", textNumber(x.RBFSigmaX), textNumber(x.RBFSigmaY))},
+				field{"hsic_rbf_u", x.HSICRBFU, "unbiased HSIC with the Gaussian kernel"})
+		}
 		if fs != nil {
 			section("Tests and kernel similarity", fs)
 		}
@@ -155,7 +159,7 @@ func (r *MatrixResult) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(&b)
 	stats := r.Stats()
 	head := []string{"row", "col"}
-	order := []string{"dcor", "dcor_sq", "bcdcor", "bcdcor_se", "p_value", "pdcor", "pdcor_se", "semi_partial", "semi_partial_se", "cka_linear"}
+	order := []string{"dcor", "dcor_sq", "bcdcor", "bcdcor_se", "p_value", "pdcor", "pdcor_se", "semi_partial", "semi_partial_se", "cka_linear", "cka_rbf"}
 	byKey := map[string][][]float64{}
 	for _, s := range stats {
 		byKey[s.Key] = s.Grid

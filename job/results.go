@@ -30,13 +30,18 @@ func (s *State) Results() (Results, error) {
 	if s.Options.Precision != block.Float64.String() {
 		prec = s.Options.Precision
 	}
+	var res Results
 	if s.Matrix == nil {
-		return Results{Pair: pairOf(s.Stats, s.Spaces, s.Options.Exponent, s.Dropped, prec)}, nil
+		res.Pair = pairOf(s.Stats, s.Spaces, s.Options.Exponent, s.Dropped, prec)
+	} else {
+		m := matrixOf(s.Stats, s.Matrix)
+		m.setLabels(s.Spaces, s.Matrix)
+		m.Exponent, m.Dropped, m.NormalizeRows, m.Precision = s.Options.Exponent, s.Dropped, s.Options.NormalizeRows, prec
+		res.Matrix = m
 	}
-	m := matrixOf(s.Stats, s.Matrix)
-	m.setLabels(s.Spaces, s.Matrix)
-	m.Exponent, m.Dropped, m.NormalizeRows, m.Precision = s.Options.Exponent, s.Dropped, s.Options.NormalizeRows, prec
-	return Results{Matrix: m}, nil
+	s.linearResults(res)
+	s.rbfResults(res)
+	return res, nil
 }
 
 // Pair is the result of the pair mode: the statistics of X and Y
@@ -150,6 +155,12 @@ func (p *Pair) MarshalJSON() ([]byte, error) {
 			num("cka_linear", x.CKALinear)
 			num("hsic_linear_u", x.HSICLinU)
 		}
+		if x.RBF {
+			num("cka_rbf", x.CKARBF)
+			num("hsic_rbf_u", x.HSICRBFU)
+			num("rbf_sigma_x", x.RBFSigmaX)
+			num("rbf_sigma_y", x.RBFSigmaY)
+		}
 	}
 	fmt.Fprintf(&b, ",\"exponent\":%s,\"dropped_rows\":%d", Number(p.Exponent), p.Dropped)
 	if p.Precision != "" {
@@ -213,8 +224,12 @@ type MatrixResult struct {
 	// Contrasts are differences of entries asked of a result with the
 	// covariance (see Compare), in JSON "compare".
 	Contrasts []Contrast
-	// With Spec.CKA: debiased linear CKA of every entry.
-	CKALinear [][]float64
+	// With Spec.CKA: debiased linear CKA of every entry; debiased CKA and
+	// unbiased HSIC with the Gaussian kernel, and the bandwidths of the
+	// rows' and the columns' spaces (nil if RBF CKA was not computed).
+	CKALinear                  [][]float64
+	CKARBF, HSICRBFU           [][]float64
+	RBFSigmaRows, RBFSigmaCols []float64
 	// The block estimator (Block > 0): the delete-one-block SEs of pdcor
 	// and semi_partial (BCDCorSE and BCDCorCov are its too); Batches and
 	// UnusedSamples count its blocks and the rows of a last block of
@@ -340,6 +355,8 @@ func (m *MatrixResult) Stats() []Stat {
 		{"dcor", m.DCor, "dCor(row, col), V-statistic, in [0, 1] (R energy::dcor); biased upward in high dimension"},
 		{"dcor_sq", m.DCorSq, "dCor², the V-statistic (the seed paper's Distance_Correlation, with -normalize-rows)"},
 		{"cka_linear", m.CKALinear, "debiased linear CKA (Kornblith et al. 2019, unbiased HSIC) (-cka)"},
+		{"cka_rbf", m.CKARBF, "debiased CKA with the Gaussian kernel exp(-|x-x'|²/(2σ²)) (-cka)"},
+		{"hsic_rbf_u", m.HSICRBFU, "unbiased HSIC with the Gaussian kernel (-cka)"},
 		{"pdcor", m.PDCor, "partial dCor of row and col given " + m.Given + " (Székely & Rizzo 2014)"},
 		{"pdcor_se", m.PDCorSE, "delete-one-block jackknife standard error of pdcor"},
 		{"semi_partial", m.SemiPartial, "(R*(row,given) - R*(row,col)·R*(col,given)) / sqrt(1 - R*(row,col)²), as the seed paper's code"},
@@ -382,6 +399,21 @@ func (m *MatrixResult) MarshalJSON() ([]byte, error) {
 	}
 	for _, s := range m.Stats() {
 		writeGrid(&b, s.Key, s.Grid)
+	}
+	if m.RBFSigmaRows != nil {
+		for _, s := range []struct {
+			key string
+			v   []float64
+		}{{"rbf_sigma_rows", m.RBFSigmaRows}, {"rbf_sigma_cols", m.RBFSigmaCols}} {
+			fmt.Fprintf(&b, ",%q:[", s.key)
+			for i, v := range s.v {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString(Number(v))
+			}
+			b.WriteByte(']')
+		}
 	}
 	if m.BCDCorCov != nil {
 		writeGrid(&b, "bcdcor_cov", m.BCDCorCov)

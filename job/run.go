@@ -31,6 +31,11 @@ type runner struct {
 
 	saved   time.Time // last checkpoint
 	resumed int
+
+	// kern: the kernels of RBF CKA, or why not, fixed by the first pass
+	// of a run under a budget.
+	kern    block.RBF
+	kernErr error
 }
 
 // begin fixes the header of the run once n, the spaces and the chunk sums
@@ -112,6 +117,9 @@ func (r *runner) resume(ctx context.Context, fresh *estimator.Stats) error {
 	}
 	if why == nil && !slices.Equal(saved.kinds(), want) {
 		why = fmt.Errorf("it holds the parts %v, this run's %v (other statistics asked)", saved.kinds(), want)
+	}
+	if why == nil {
+		why = checkParts(saved.Parts, r.parts)
 	}
 	if why != nil {
 		return fmt.Errorf("checkpoint %s cannot be resumed: %v; remove it to start over: %w", cp, why, ErrState)

@@ -112,6 +112,16 @@ func FuzzState(f *testing.F) {
 		}
 		f.Add(b)
 	}
+	// A state with the parts of -cka.
+	cka, err := job.Run(f.Context(), job.Spec{Data: smallData(40), CKA: true, Options: job.Options{Tile: 8}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	b, err := cka.State.MarshalBinary()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var s job.State
 		if err := s.UnmarshalBinary(b); err != nil {

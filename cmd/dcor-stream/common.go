@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -60,6 +61,8 @@ type computeFlags struct {
 	permutations int           // -permutations
 	seed         uint64        // -seed
 	cka          bool          // -cka
+	rbfSigma     float64       // -rbf-sigma: σ of every space, 0 for the median heuristic
+	rbfSigmaXY   [2]float64    // -rbf-sigma-x, -rbf-sigma-y (registered by the pair mode)
 	normalize    bool          // -normalize-rows
 	key          string        // -key
 	keyMissing   string        // -key-missing
@@ -92,6 +95,8 @@ func (c *computeFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.permutations, "permutations", 0, "`R` permutations for the permutation test of independence (and of pdcov given Z, in memory); each costs about 0.6–0.7 of an exact run; with -shard, in two rounds as -ci")
 	fs.Uint64Var(&c.seed, "seed", 1, "`SEED` of the -permutations")
 	fs.BoolVar(&c.normalize, "normalize-rows", false, "scale every sample's vector to unit L2 norm, per space, before distances (as the seed paper's training loss, Distance_Correlation, does; its heatmap and partial scripts do not)")
+	fs.BoolVar(&c.cka, "cka", false, "add debiased CKA and unbiased HSIC: linear (feature space, O(n·p·q)) and with the Gaussian kernel (in the tiles of dCor; exponents 0.5, 1, 2, float64)")
+	fs.Float64Var(&c.rbfSigma, "rbf-sigma", 0, "bandwidth `σ` of the Gaussian kernel of -cka, in the units of the data, for every space (default: the median distance of the first 500 rows of each space)")
 	fs.StringVar(&c.key, "key", "", "align the files by the sample IDs of `COLUMN` (integers or strings) instead of row order; a .npy file's IDs are the .npy beside it named COLUMN or ids, with its prefix (PREFIX.ids.npy, as examples/pytorch writes)")
 	fs.StringVar(&c.keyMissing, "key-missing", "error", "`MODE` for the IDs not in every file (with -key): error, or drop (keep the IDs in every file, and say how many rows were dropped)")
 	fs.IntVar(&c.minibatch, "minibatch", 0, "mean over batches of `B` samples instead of the exact statistic (a different, biased estimator: the seed paper's minibatch numbers)")
@@ -103,7 +108,6 @@ func (c *computeFlags) register(fs *flag.FlagSet) {
 		c.shuffle = &seed
 		return nil
 	})
-	fs.BoolVar(&c.cka, "cka", false, "add debiased linear CKA and unbiased linear HSIC (feature space, O(n·p·q))")
 }
 
 func (c *computeFlags) check() error {
@@ -139,10 +143,12 @@ func (c *computeFlags) check() error {
 		return usagef("-ci-level %v is outside (0, 1)", c.ciLevel)
 	case c.permutations < 0:
 		return usagef("-permutations %d is negative", c.permutations)
+	case !(c.rbfSigma >= 0 && c.rbfSigma <= math.MaxFloat64) || !(c.rbfSigmaXY[0] >= 0 && c.rbfSigmaXY[0] <= math.MaxFloat64) || !(c.rbfSigmaXY[1] >= 0 && c.rbfSigmaXY[1] <= math.MaxFloat64):
+		return usagef("-rbf-sigma %v, -rbf-sigma-x %v, -rbf-sigma-y %v: want positive numbers", c.rbfSigma, c.rbfSigmaXY[0], c.rbfSigmaXY[1])
+	case (c.rbfSigma > 0 || c.rbfSigmaXY != [2]float64{}) && !c.cka:
+		return usagef("-rbf-sigma, -rbf-sigma-x and -rbf-sigma-y go with -cka")
 	case c.keyMissing != "error" && c.keyMissing != "drop":
 		return usagef("-key-missing %q: want error or drop", c.keyMissing)
-	case c.cka && (c.mem > 0 || c.shard != ""):
-		return usagef("-cka needs the data in memory and the whole job (not -mem or -shard), for now")
 	case c.from != "" && !c.ci && c.permutations == 0:
 		return usagef("-from is the second round of -ci or -permutations: give them")
 	case c.minibatch < 0 || c.minibatch > 0 && c.minibatch < 4:
@@ -191,6 +197,25 @@ func (c *computeFlags) spec(file string, stdin io.Reader) job.Spec {
 		KeyMissing:      keyMissing(c.key, c.keyMissing),
 		Minibatch:       c.minibatch,
 	}
+}
+
+// sigmas are the bandwidths of Spec.RBFSigma for k spaces: -rbf-sigma
+// for every space (0: the median heuristic), -rbf-sigma-x and
+// -rbf-sigma-y for x and y; nil if none is given.
+func (c *computeFlags) sigmas(k int) []float64 {
+	if c.rbfSigma == 0 && c.rbfSigmaXY == [2]float64{} {
+		return nil
+	}
+	s := make([]float64, k)
+	for k := range s {
+		s[k] = c.rbfSigma
+	}
+	for k, v := range c.rbfSigmaXY {
+		if v > 0 {
+			s[k] = v
+		}
+	}
+	return s
 }
 
 // keyMissing is the Spec.KeyMissing of the flags: none without -key.

@@ -92,7 +92,7 @@ func parseMatrixFlags(args []string, stderr io.Writer) (matrixOptions, error) {
 	o.computeFlags.register(fs)
 	fs.StringVar(&o.format, "format", "text", "output format: text, json or csv")
 	fs.StringVar(&o.heatmap, "heatmap", "", "also draw the matrix as a heatmap to `FILE`.png or FILE.svg")
-	fs.StringVar(&o.heatmapStat, "heatmap-stat", "bcdcor", "statistic of the heatmap: bcdcor, dcor, dcor_sq, pdcor, semi_partial, cka_linear (with -cka) or bcdcor_se (with -ci)")
+	fs.StringVar(&o.heatmapStat, "heatmap-stat", "bcdcor", "statistic of the heatmap: bcdcor, dcor, dcor_sq, pdcor, semi_partial, cka_linear or cka_rbf (with -cka), or bcdcor_se (with -ci)")
 	fs.Func("compare", "with -ci: print bcdcor[A] − bcdcor[B] with its jackknife SE and interval, for `ROW,COL-ROW,COL` (labels, or indices from 0); repeatable", func(s string) error {
 		o.compare = append(o.compare, s)
 		return nil
@@ -133,16 +133,16 @@ func parseMatrixFlags(args []string, stderr io.Writer) (matrixOptions, error) {
 		if o.given == "" {
 			return o, usagef("-heatmap-stat %s needs -given", o.heatmapStat)
 		}
-	case "cka_linear":
+	case "cka_linear", "cka_rbf":
 		if !o.cka {
-			return o, usagef("-heatmap-stat cka_linear needs -cka")
+			return o, usagef("-heatmap-stat %s needs -cka", o.heatmapStat)
 		}
 	case "bcdcor_se":
 		if !o.ci && !blocks {
 			return o, usagef("-heatmap-stat bcdcor_se needs -ci or -estimator blocks")
 		}
 	default:
-		return o, usagef("-heatmap-stat %q: want bcdcor, dcor, dcor_sq, pdcor, semi_partial, cka_linear or bcdcor_se", o.heatmapStat)
+		return o, usagef("-heatmap-stat %q: want bcdcor, dcor, dcor_sq, pdcor, semi_partial, cka_linear, cka_rbf or bcdcor_se", o.heatmapStat)
 	}
 	return o, checkHeatmap(o.heatmap)
 }
@@ -185,6 +185,7 @@ func matrixCommand(ctx context.Context, o matrixOptions, in io.Reader, stdout, s
 	}
 	spec := o.computeFlags.spec(o.file, stdin())
 	spec.Spaces, spec.Labels, spec.Matrix = spaces, labels, m
+	spec.RBFSigma = o.sigmas(len(spaces))
 	m.Square, m.RowTitle, m.ColTitle = cols == nil, "space", "space"
 	if !m.Square {
 		m.RowTitle, m.ColTitle = argsTitle(o.rows), argsTitle(o.cols)

@@ -61,6 +61,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.y, "y", "", "feature space `SPEC` of Y (required)")
 	fs.StringVar(&o.z, "z", "", "feature space `SPEC` of Z: adds partial dCor of X and Y given Z")
 	o.computeFlags.register(fs)
+	fs.Float64Var(&o.rbfSigmaXY[0], "rbf-sigma-x", 0, "bandwidth `σ` of the Gaussian kernel of -cka for X (overrides -rbf-sigma)")
+	fs.Float64Var(&o.rbfSigmaXY[1], "rbf-sigma-y", 0, "bandwidth `σ` of the Gaussian kernel of -cka for Y (overrides -rbf-sigma)")
 	fs.StringVar(&o.format, "format", "text", "output format: text or json")
 	fs.IntVar(&o.every, "every", 0, "print the running estimate as one JSON line per `N` new rows, then the result")
 	var err error
@@ -142,6 +144,7 @@ func compute(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.
 	if !named {
 		spec.Labels = nil
 	}
+	spec.RBFSigma = o.sigmas(len(spec.Spaces))
 	if o.every > 0 {
 		spec.Every = o.every
 		spec.OnEvery = func(p *job.Pair) error { return writePair(stdout, p, "json") }

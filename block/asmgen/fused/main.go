@@ -31,6 +31,8 @@ func main() {
 	distStrip512()
 	accStrip()
 	dotStrip()
+	kernStrip()
+	kernStrip512()
 	Generate()
 }
 
@@ -492,6 +494,196 @@ func dotStrip() {
 	VADDPD(Y4, Y0, Y0)
 	HSum4(0, 1)
 	VMOVSD(X0, Ret(0))
+	VZEROUPPER()
+	RET()
+}
+
+// kernStrip writes kernStripAsm, the Gaussian kernel's epilogue
+// (block/rbf.go): from shifted distances a', the exponents of kernelArg
+// then expShifted's operations in their order, 4 lanes at a time, each
+// product and sum rounded on its own (no FMA), so that its bits are
+// those of the Go loops.
+var kernConst Mem
+
+func kernStrip() {
+	cst := GLOBL("kernconst", RODATA|NOPTR)
+	kernConst = cst
+	// P5, P4, P3, P2, P1, log2e, 0.5, ln2Hi, ln2Lo, 4 copies each.
+	for i, v := range []float64{4.13813679705723846039e-08, -1.65339022054652515390e-06, 6.61375632143793436117e-05,
+		-2.77777777770155933842e-03, 1.66666666666666657415e-01,
+		1.44269504088896338700e+00, 0.5, 6.93147180369123816490e-01, 1.90821492927058770002e-10} {
+		for l := range 4 {
+			DATA(32*i+8*l, F64(v))
+		}
+	}
+	TEXT("kernStripAsm", NOSPLIT, "func(n int, d, v *float64, gamma, ck, cs float64, mode int)")
+	Pragma("noescape")
+	Doc("kernStripAsm sets v[i] = e^x − cs for i < n, a multiple of 4, with",
+		"u = max(0, d[i] + ck) and x = −(g·u²) (mode 1: α = 1), −(g·u) (mode 0:",
+		"α = 2) or −(g·(u²)²) (mode 2: α = ½); e^x as detExp (0 below −708):",
+		"k = trunc(log2e·x − 0.5), hi = x − k·ln2Hi, lo = k·ln2Lo, r = hi − lo,",
+		"t = r², c = r − t·(P1 + t·(P2 + t·(P3 + t·(P4 + t·P5)))),",
+		"y = 1 − ((lo − r·c/(2 − c)) − hi), y·2^k. Y0-Y6 temporaries; Y7 0,",
+		"Y8 −708, Y9 2, Y10 1, Y11 2^52 + 1023, Y12 ck, Y13 g, Y14 cs, Y15 the",
+		"sign bit; the other constants in memory.")
+	MOVQ(Arg("n"), RCX)
+	MOVQ(Arg("d"), RSI)
+	MOVQ(Arg("v"), RDI)
+	MOVQ(Arg("mode"), R11)
+	for _, c := range []struct {
+		reg  int
+		bits uint64
+	}{{8, 0xc086200000000000}, {9, 0x4000000000000000}, {10, 0x3ff0000000000000}, {11, 0x43300000000003ff}, {15, 0x8000000000000000}} {
+		MOVQ(U64(c.bits), RAX)
+		MOVQ(RAX, X(c.reg))
+		VBROADCASTSD(X(c.reg), Y(c.reg))
+	}
+	VBROADCASTSD(Arg("ck"), Y12)
+	VBROADCASTSD(Arg("gamma"), Y13)
+	VBROADCASTSD(Arg("cs"), Y14)
+	VXORPD(Y7, Y7, Y7)
+	SHRQ(U8(2), RCX)
+	JZ(LabelRef("kdone"))
+	CMPQ(R11, U8(1))
+	JEQ(LabelRef("kone"))
+	CMPQ(R11, U8(2))
+	JEQ(LabelRef("khalf"))
+	for _, mode := range []string{"ktwo", "kone", "khalf"} {
+		Label(mode)
+		VMOVUPD(M(RSI, 0), Y0)
+		VADDPD(Y12, Y0, Y0)
+		VMAXPD(Y7, Y0, Y0) // max(0, a' + ck): never NaN or −0
+		switch mode {
+		case "kone":
+			VMULPD(Y0, Y0, Y0)
+		case "khalf":
+			VMULPD(Y0, Y0, Y0)
+			VMULPD(Y0, Y0, Y0)
+		}
+		VMULPD(Y13, Y0, Y0)
+		VXORPD(Y15, Y0, Y0)       // x = −(g·d²)
+		VCMPPD(U8(1), Y8, Y0, Y6) // x < −708
+		VMULPD(cst.Offset(32*5), Y0, Y1)
+		VSUBPD(cst.Offset(32*6), Y1, Y1)
+		VROUNDPD(U8(3), Y1, Y1) // truncate, as int(·)
+		VADDPD(Y7, Y1, Y1)      // −0 to +0, as float64(int(·))
+		VMULPD(cst.Offset(32*7), Y1, Y2)
+		VSUBPD(Y2, Y0, Y2)               // hi
+		VMULPD(cst.Offset(32*8), Y1, Y3) // lo
+		VSUBPD(Y3, Y2, Y0)               // r
+		VMULPD(Y0, Y0, Y4)               // t
+		VMULPD(cst.Offset(0), Y4, Y5)
+		for i := 1; i < 5; i++ {
+			VADDPD(cst.Offset(32*i), Y5, Y5)
+			VMULPD(Y4, Y5, Y5)
+		}
+		VSUBPD(Y5, Y0, Y5) // c
+		VMULPD(Y5, Y0, Y0) // r·c
+		VSUBPD(Y5, Y9, Y5) // 2 − c
+		VDIVPD(Y5, Y0, Y0)
+		VSUBPD(Y0, Y3, Y0)
+		VSUBPD(Y2, Y0, Y0)
+		VSUBPD(Y0, Y10, Y0) // y
+		VADDPD(Y11, Y1, Y1)
+		VPSLLQ(U8(52), Y1, Y1) // 2^k
+		VMULPD(Y1, Y0, Y0)
+		VANDNPD(Y0, Y6, Y0) // 0 below −708
+		VSUBPD(Y14, Y0, Y0)
+		VMOVUPD(Y0, M(RDI, 0))
+		ADDQ(U8(32), RSI)
+		ADDQ(U8(32), RDI)
+		DECQ(RCX)
+		JNZ(LabelRef(mode))
+		JMP(LabelRef("kdone"))
+	}
+	Label("kdone")
+	VZEROUPPER()
+	RET()
+}
+
+// kernStrip512 writes kernStripAsm512: kernStripAsm with AVX-512, 8 lanes
+// at a time, every constant in a register.
+func kernStrip512() {
+	TEXT("kernStripAsm512", NOSPLIT, "func(n int, d, v *float64, gamma, ck, cs float64, mode int)")
+	Pragma("noescape")
+	Doc("kernStripAsm512 is kernStripAsm with AVX-512, n a multiple of 8.",
+		"Z0-Z6 temporaries; Z7 0, Z8 −708, Z9 2, Z10 1, Z11 2^52 + 1023,",
+		"Z12 ck, Z13 g, Z14 cs, Z15 the sign bit, Z16-Z20 P5..P1, Z21 log2e,",
+		"Z22 0.5, Z23 ln2Hi, Z24 ln2Lo; K1 the lanes x ≥ −708.")
+	MOVQ(Arg("n"), RCX)
+	MOVQ(Arg("d"), RSI)
+	MOVQ(Arg("v"), RDI)
+	MOVQ(Arg("mode"), R11)
+	for _, c := range []struct {
+		reg  int
+		bits uint64
+	}{{8, 0xc086200000000000}, {9, 0x4000000000000000}, {10, 0x3ff0000000000000}, {11, 0x43300000000003ff}, {15, 0x8000000000000000}} {
+		MOVQ(U64(c.bits), RAX)
+		MOVQ(RAX, X(c.reg))
+		VBROADCASTSD(X(c.reg), Z(c.reg))
+	}
+	for i := range 9 {
+		VBROADCASTSD(kernConst.Offset(32*i), Z(16+i))
+	}
+	VBROADCASTSD(Arg("ck"), Z12)
+	VBROADCASTSD(Arg("gamma"), Z13)
+	VBROADCASTSD(Arg("cs"), Z14)
+	VPXORQ(Z7, Z7, Z7)
+	SHRQ(U8(3), RCX)
+	JZ(LabelRef("zkdone"))
+	CMPQ(R11, U8(1))
+	JEQ(LabelRef("zkone"))
+	CMPQ(R11, U8(2))
+	JEQ(LabelRef("zkhalf"))
+	for _, mode := range []string{"zktwo", "zkone", "zkhalf"} {
+		Label(mode)
+		VMOVUPD(M(RSI, 0), Z0)
+		VADDPD(Z12, Z0, Z0)
+		VMAXPD(Z7, Z0, Z0) // max(0, a' + ck): never NaN or −0
+		switch mode {
+		case "zkone":
+			VMULPD(Z0, Z0, Z0)
+		case "zkhalf":
+			VMULPD(Z0, Z0, Z0)
+			VMULPD(Z0, Z0, Z0)
+		}
+		VMULPD(Z13, Z0, Z0)
+		VPXORQ(Z15, Z0, Z0)       // x = −(g·d²)
+		VCMPPD(U8(5), Z8, Z0, K1) // x ≥ −708 (not less than)
+		VMULPD(Z21, Z0, Z1)
+		VSUBPD(Z22, Z1, Z1)
+		VRNDSCALEPD(U8(3), Z1, Z1) // truncate, as int(·)
+		VADDPD(Z7, Z1, Z1)         // −0 to +0, as float64(int(·))
+		VMULPD(Z23, Z1, Z2)
+		VSUBPD(Z2, Z0, Z2)  // hi
+		VMULPD(Z24, Z1, Z3) // lo
+		VSUBPD(Z3, Z2, Z0)  // r
+		VMULPD(Z0, Z0, Z4)  // t
+		VMULPD(Z16, Z4, Z5)
+		for i := 1; i < 5; i++ {
+			VADDPD(Z(16+i), Z5, Z5)
+			VMULPD(Z4, Z5, Z5)
+		}
+		VSUBPD(Z5, Z0, Z5) // c
+		VMULPD(Z5, Z0, Z0) // r·c
+		VSUBPD(Z5, Z9, Z5) // 2 − c
+		VDIVPD(Z5, Z0, Z0)
+		VSUBPD(Z0, Z3, Z0)
+		VSUBPD(Z2, Z0, Z0)
+		VSUBPD(Z0, Z10, Z0) // y
+		VADDPD(Z11, Z1, Z1)
+		VPSLLQ(U8(52), Z1, Z1) // 2^k
+		VMULPD(Z1, Z0, Z0)
+		VMOVAPD_Z(Z0, K1, Z0) // 0 below −708
+		VSUBPD(Z14, Z0, Z0)
+		VMOVUPD(Z0, M(RDI, 0))
+		ADDQ(U8(64), RSI)
+		ADDQ(U8(64), RDI)
+		DECQ(RCX)
+		JNZ(LabelRef(mode))
+		JMP(LabelRef("zkdone"))
+	}
+	Label("zkdone")
 	VZEROUPPER()
 	RET()
 }
