@@ -57,8 +57,8 @@ func (r *runner) univariate(ctx context.Context, spaces []block.Space) (*Outcome
 		st = estimator.New(len(spaces), r.hdr.N, 1, make([]float64, len(spaces)), scale)
 	}
 	r.st = st
-	for idx := r.hdr.Tiles[0]; idx < r.hdr.Tiles[1]; idx++ {
-		r.done.add(idx)
+	if t := r.hdr.Tiles; t[0] < t[1] {
+		r.done = tileSet{iv: [][2]int{t}} // every tile of the shard, at once
 	}
 	r.prog.Tiles, r.prog.Pairs = r.prog.TotalTiles, r.prog.TotalPairs
 	if f := r.spec.Progress; f != nil {
