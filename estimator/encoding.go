@@ -169,23 +169,11 @@ func (s *Stats) UnmarshalBinary(data []byte) error {
 	if err != nil {
 		return err
 	}
-	k, err := d.uvarint("spaces")
+	k, n, err := d.shape(maxSpaces, 1<<48)
 	if err != nil {
 		return err
 	}
-	if k < 1 || k > maxSpaces {
-		return fmt.Errorf("%d spaces: %w", k, ErrCorrupt)
-	}
-	n, err := d.uvarint("samples")
-	if err != nil {
-		return err
-	}
-	// The banks check their sizes against the bytes left; this bounds n
-	// for the row counts computed from it before that.
-	if n > 1<<48 {
-		return fmt.Errorf("%d samples: %w", n, ErrCorrupt)
-	}
-	out := Stats{k: int(k), n: int(n), shift: make([]float64, k), scale: make([]int, k), rows: make([]bank, k)}
+	out := Stats{k: k, n: n, shift: make([]float64, k), scale: make([]int, k), rows: make([]bank, k)}
 	if out.exponent, err = d.float("exponent"); err != nil {
 		return err
 	}
@@ -221,6 +209,25 @@ func (s *Stats) UnmarshalBinary(data []byte) error {
 }
 
 type decoder struct{ b []byte }
+
+// shape reads the number of spaces k and samples n that start the
+// encodings of Stats, Jackknife and Linear: 1 ≤ k ≤ maxK and n ≤ maxN
+// (which bounds what is computed from n before the banks check their
+// sizes against the bytes left).
+func (d *decoder) shape(maxK int, maxN uint64) (k, n int, err error) {
+	uk, err := d.uvarint("spaces")
+	if err != nil {
+		return 0, 0, err
+	}
+	un, err := d.uvarint("samples")
+	if err != nil {
+		return 0, 0, err
+	}
+	if uk < 1 || uk > uint64(maxK) || un > maxN {
+		return 0, 0, fmt.Errorf("%d spaces, %d samples: %w", uk, un, ErrCorrupt)
+	}
+	return int(uk), int(un), nil
+}
 
 func (d *decoder) uvarint(what string) (uint64, error) {
 	v, m := binary.Uvarint(d.b)

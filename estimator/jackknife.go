@@ -408,21 +408,11 @@ func (j *Jackknife) UnmarshalBinary(data []byte) error {
 	if err != nil {
 		return err
 	}
-	k, err := d.uvarint("spaces")
+	k, n, err := d.shape(maxSpaces, 1<<48)
 	if err != nil {
 		return err
 	}
-	if k < 1 || k > maxSpaces {
-		return fmt.Errorf("%d spaces: %w", k, ErrCorrupt)
-	}
-	n, err := d.uvarint("samples")
-	if err != nil {
-		return err
-	}
-	if n > 1<<48 {
-		return fmt.Errorf("%d samples: %w", n, ErrCorrupt)
-	}
-	out := Jackknife{k: int(k), n: int(n), s: make([]bank, k*(k+1)/2), w: make([]bank, k*k)}
+	out := Jackknife{k: k, n: n, s: make([]bank, k*(k+1)/2), w: make([]bank, k*k)}
 	for i := range out.s {
 		if out.s[i], err = d.bank(int(n), "jackknife product sums"); err != nil {
 			return err

@@ -380,16 +380,9 @@ func (l *Linear) UnmarshalBinary(data []byte) error {
 	if err != nil {
 		return err
 	}
-	k, err := d.uvarint("spaces")
+	k, n, err := d.shape(64, 1<<62)
 	if err != nil {
 		return err
-	}
-	n, err := d.uvarint("samples")
-	if err != nil {
-		return err
-	}
-	if k < 1 || k > 64 || n > 1<<62 {
-		return fmt.Errorf("%d spaces, %d samples: %w", k, n, ErrCorrupt)
 	}
 	dims := make([]int, k)
 	centre := make([][]float64, k)
