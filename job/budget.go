@@ -201,15 +201,7 @@ func runBudget(ctx context.Context, s *Spec) (*Outcome, error) {
 		return nil, fmt.Errorf("%d samples, need 4: %w", tab.n, estimator.ErrTooFewSamples)
 	}
 	t0 := time.Now()
-	spaces := make([]block.Space, len(tab.spaces))
-	for k, sp := range tab.spaces {
-		x := sp.Data
-		if s.Options.NormalizeRows {
-			x = append([]float64(nil), x...)
-			NormalizeRows(x, max(1, sp.Dim))
-		}
-		spaces[k] = block.Space{Data: x, Dim: max(1, sp.Dim)}
-	}
+	spaces := tab.blockSpaces(s.Options.NormalizeRows, false) // tab goes on to the chosen run
 	auto := *s
 	auto.Estimator = ""
 	uni, err := auto.univariate(tab.n, r.spaceInfos(tab.spaces))

@@ -150,17 +150,7 @@ func (r *runner) inMemory(ctx context.Context) (*Outcome, error) {
 		return nil, err
 	}
 	r.begin(tab.n, tab.dropped, infos, sums)
-	spaces := make([]block.Space, len(tab.spaces))
-	for k, sp := range tab.spaces {
-		x := sp.Data
-		if s.Options.NormalizeRows {
-			if !tab.owned {
-				x = append([]float64(nil), x...)
-			}
-			NormalizeRows(x, sp.Dim)
-		}
-		spaces[k] = block.Space{Data: x, Dim: max(1, sp.Dim)}
-	}
+	spaces := tab.blockSpaces(s.Options.NormalizeRows, true)
 	if s.CKA {
 		p, err := s.linearOf(ctx, spaces)
 		if err != nil {
@@ -229,6 +219,26 @@ func (r *runner) inMemory(ctx context.Context) (*Outcome, error) {
 	return out, r.extras(ctx, spaces, out)
 }
 
+// blockSpaces returns the table's spaces as block takes them, each
+// sample's vector scaled to unit norm when normalize is set (the
+// -normalize-rows option): in place if inPlace and the data is the run's
+// own, else in a copy, so that Spec.Data and a table used again stay as
+// they were.
+func (t *table) blockSpaces(normalize, inPlace bool) []block.Space {
+	spaces := make([]block.Space, len(t.spaces))
+	for k, sp := range t.spaces {
+		x := sp.Data
+		if normalize {
+			if !inPlace || !t.owned {
+				x = append([]float64(nil), x...)
+			}
+			NormalizeRows(x, max(1, sp.Dim))
+		}
+		spaces[k] = block.Space{Data: x, Dim: max(1, sp.Dim)}
+	}
+	return spaces
+}
+
 // NormalizeRows scales every row of the row-major x of width dim to unit
 // Euclidean norm, in place, as the seed paper's training loss does before its
 // distances. A row of norm 0 stays 0.
@@ -246,7 +256,7 @@ func NormalizeRows(x []float64, dim int) {
 		}
 		var ss float64
 		for _, v := range row {
-			ss += (v / m) * (v / m)
+			ss += float64((v / m) * (v / m)) // rounded: not fused on any CPU
 		}
 		sc := 1 / (m * math.Sqrt(ss))
 		for j := range row {

@@ -33,17 +33,7 @@ func runMinibatch(ctx context.Context, s *Spec) (*Outcome, error) {
 		return nil, err
 	}
 	infos := r.spaceInfos(tab.spaces)
-	spaces := make([]block.Space, len(tab.spaces))
-	for k, sp := range tab.spaces {
-		x := sp.Data
-		if s.Options.NormalizeRows {
-			if !tab.owned {
-				x = append([]float64(nil), x...)
-			}
-			NormalizeRows(x, sp.Dim)
-		}
-		spaces[k] = block.Space{Data: x, Dim: max(1, sp.Dim)}
-	}
+	spaces := tab.blockSpaces(s.Options.NormalizeRows, true)
 	lay := s.Matrix
 	if lay == nil {
 		lay = pairLayout(len(spaces))
