@@ -51,17 +51,23 @@ func fields(r *Pair) (pair, partial []field) {
 	return pair, partial
 }
 
+// writeHead starts the text of a result: the samples, the rows dropped,
+// the exponent.
+func writeHead(b *bytes.Buffer, n, dropped int, exponent float64) {
+	fmt.Fprintf(b, "n = %d samples", n)
+	if dropped > 0 {
+		fmt.Fprintf(b, " (%d rows with null, NaN or Inf dropped)", dropped)
+	}
+	fmt.Fprintf(b, ", distance exponent %s", Number(exponent))
+}
+
 // WriteText writes the result as the command's text: the samples and
 // spaces, then every statistic with its value and definition, the
 // U-statistics first (the ones to report), then the V-statistics, the
 // partial ones, the intervals, tests and CKA asked for, and the flags.
 func (r *Pair) WriteText(w io.Writer) error {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "n = %d samples", r.N)
-	if r.Dropped > 0 {
-		fmt.Fprintf(&b, " (%d rows with null, NaN or Inf dropped)", r.Dropped)
-	}
-	fmt.Fprintf(&b, ", distance exponent %s", Number(r.Exponent))
+	writeHead(&b, r.N, r.Dropped, r.Exponent)
 	if r.Precision != "" {
 		fmt.Fprintf(&b, ", Gram products in %s (see the README for its error)", r.Precision)
 	}
@@ -197,11 +203,7 @@ func (r *MatrixResult) WriteCSV(w io.Writer) error {
 // with 4 decimals (p-values with 2 significant digits).
 func (r *MatrixResult) WriteText(w io.Writer) error {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "n = %d samples", r.N)
-	if r.Dropped > 0 {
-		fmt.Fprintf(&b, " (%d rows with null, NaN or Inf dropped)", r.Dropped)
-	}
-	fmt.Fprintf(&b, ", distance exponent %s", Number(r.Exponent))
+	writeHead(&b, r.N, r.Dropped, r.Exponent)
 	if r.NormalizeRows {
 		b.WriteString(", rows normalised to unit norm")
 	}
