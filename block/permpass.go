@@ -3,6 +3,7 @@ package block
 import (
 	"context"
 	"fmt"
+	"math"
 
 	"github.com/dcor-stream/dcor-stream/estimator"
 )
@@ -18,29 +19,68 @@ import (
 //
 // Memory: y (8·n·dim bytes) and its rows centred once (as much again, for
 // a space of 16 or more dimensions), and per worker a tile of x's
-// distances (8·TileSize² bytes) and the scratch of two tiles.
+// distances (8·TileSize² bytes) and the scratch of two tiles. The pass of
+// NewPartialPermPass holds z as y, and per worker four tiles more and the
+// scratch of three.
 //
 // A PermPass is not safe for concurrent use; it uses its Plan's workers.
 type PermPass struct {
-	pl   *Plan
-	test *estimator.PermutationTest
-	x, y int
-	r    int
-	perm *Permutation
-	ys   Space
-	pre  *centredRows
-	work []*permWorker
-	sc   *plan // the plan of y over ys, unpermuted
+	pl      *Plan
+	test    *estimator.PermutationTest // nil: pdcov's test only
+	x, y    int
+	r       int
+	perm    *Permutation
+	pre     *centredRows
+	work    []*permWorker
+	sc      *plan // the plans of y (and z) over ys (and zs), unpermuted
+	partial *partialPerm
+}
+
+// partialPerm is what the pass of pdcov's test adds to the independence
+// test's: the test, space z, z's rows centred once, and the U-centring
+// of x, y and z from the complete state.
+type partialPerm struct {
+	test       *estimator.PartialPermutationTest
+	z          int
+	pre        *centredRows
+	nf         float64
+	cx, cy, cz uCentring
+}
+
+// uCentring is what U-centres a space's shifted distances: the row sums
+// r' of the complete state, T'/((n−1)(n−2)) and, for x and y, the
+// coefficient β = U_kz/U_zz of the projection off z (0 if U_zz ≤ 0).
+type uCentring struct {
+	r       []float64
+	t, beta float64
+}
+
+func newUCentring(st *estimator.Stats, k int) uCentring {
+	nf := float64(st.N())
+	rs := st.RowSums(k, nil)
+	var t float64
+	for _, v := range rs {
+		t += v
+	}
+	return uCentring{r: rs, t: t / ((nf - 1) * (nf - 2))}
 }
 
 type permWorker struct {
-	b          int
-	px, py     *plan
-	scx, scy   *scratch
-	slx, sly   slot
-	cx, vals   []float64
-	bufX       []Space
-	permutedAt func(int) int
+	b        int
+	px, py   *plan
+	scx, scy *scratch
+	slx, sly slot
+	cx, vals []float64
+	bufX     []Space
+	// pdcov's test: z over the buffer, y and z in memory at π_b (the
+	// identity for b = −1), their scratch, slots and captured tiles,
+	// P_xz of the tile, and the sums T, T_b of the tile.
+	pz, pyc, pzc    *plan
+	scz, scyc, sczc *scratch
+	slz, slyc, slzc slot
+	cz, pxz, ay, az []float64
+	pvals           []float64
+	bufZ            []Space
 }
 
 // NewPermPass returns the pass adding to test (of spaces x and y, R
@@ -49,23 +89,68 @@ type permWorker struct {
 // ErrResume if st was made with other shifts or scales, or ErrShape if ys
 // is not y's n rows. It panics if NewStats has not been called.
 func (pl *Plan) NewPermPass(st *estimator.Stats, test *estimator.PermutationTest, x, y int, perm *Permutation, ys Space) (*PermPass, error) {
+	return pl.newPermPass(st, test, nil, x, y, -1, perm, ys, Space{})
+}
+
+// NewPartialPermPass returns the pass adding to pt the sums of the
+// permutation test of pdCov(x, y; z) = 0 (see PartialPermutations) and, if
+// test is not nil, to test those of the test of independence of x and y
+// (as NewPermPass's pass), with ys and zs all n rows of spaces y and z:
+// for each tile, x's and z's distance tiles are computed once, from the
+// rows of each call, and P_xz formed; each replicate costs y's and z's
+// tiles at the permuted rows, from ys and zs. Its errors are
+// NewPermPass's; it panics if test and pt have different numbers of
+// permutations.
+func (pl *Plan) NewPartialPermPass(st *estimator.Stats, test *estimator.PermutationTest, pt *estimator.PartialPermutationTest, x, y, z int, perm *Permutation, ys, zs Space) (*PermPass, error) {
+	return pl.newPermPass(st, test, pt, x, y, z, perm, ys, zs)
+}
+
+func (pl *Plan) newPermPass(st *estimator.Stats, test *estimator.PermutationTest, pt *estimator.PartialPermutationTest, x, y, z int, perm *Permutation, ys, zs Space) (*PermPass, error) {
 	if pl.n < 0 {
 		panic("block: NewPermPass before NewStats")
+	}
+	if test != nil && pt != nil && test.R() != pt.R() {
+		panic("block: the two tests of a pass with different numbers of permutations")
 	}
 	p := pl.eng.p
 	if err := compatible(st, estimator.New(p.k, pl.n, p.alpha, p.shift, p.scaleExp)); err != nil {
 		return nil, err
 	}
-	if ys.Dim != pl.dims[y] || len(ys.Data) != pl.n*ys.Dim {
-		return nil, fmt.Errorf("space %d: %d values of dim %d, the plan has %d rows of dim %d: %w", y, len(ys.Data), ys.Dim, pl.n, pl.dims[y], ErrShape)
+	held := []int{y}
+	if pt != nil {
+		held = append(held, z)
 	}
 	q := *p
 	q.spaces = make([]Space, p.k)
-	q.spaces[y] = ys
-	pp := &PermPass{pl: pl, test: test, x: x, y: y, r: test.R(), perm: perm, ys: ys, sc: &q}
-	if pre := q.sub(y, nil); pre.fused {
-		pre.precentre()
-		pp.pre = pre.centredRows
+	for i, s := range []Space{ys, zs}[:len(held)] {
+		k := held[i]
+		if s.Dim != pl.dims[k] || len(s.Data) != pl.n*s.Dim {
+			return nil, fmt.Errorf("space %d: %d values of dim %d, the plan has %d rows of dim %d: %w", k, len(s.Data), s.Dim, pl.n, pl.dims[k], ErrShape)
+		}
+		q.spaces[k] = s
+	}
+	pp := &PermPass{pl: pl, test: test, x: x, y: y, perm: perm, sc: &q}
+	precentre := func(k int) *centredRows {
+		if pre := q.sub(k, nil); pre.fused {
+			pre.precentre()
+			return pre.centredRows
+		}
+		return nil
+	}
+	pp.pre = precentre(y)
+	if test != nil {
+		pp.r = test.R()
+	}
+	if pt != nil {
+		pp.r = pt.R()
+		pa := &partialPerm{test: pt, z: z, pre: precentre(z), nf: float64(pl.n),
+			cx: newUCentring(st, x), cy: newUCentring(st, y), cz: newUCentring(st, z)}
+		if uzz, _ := st.U(z, z); uzz > 0 {
+			uxz, _ := st.U(x, z)
+			uyz, _ := st.U(y, z)
+			pa.cx.beta, pa.cy.beta = uxz/uzz, uyz/uzz
+		}
+		pp.partial = pa
 	}
 	return pp, nil
 }
@@ -109,45 +194,164 @@ func (pp *PermPass) AddStream(ctx context.Context, pn *Panel, j0 int, rows []Spa
 // them to the test from the calling goroutine (see runTiles).
 func (pp *PermPass) run(ctx context.Context, buf []Space, refs []tileRef, tiles []Tile, added func(Tile) error) error {
 	workers := max(1, min(pp.pl.eng.workers, len(refs)))
-	t := pp.pl.TileSize()
 	for len(pp.work) < workers {
-		wk := &permWorker{cx: make([]float64, t*t), vals: make([]float64, pp.r)}
-		qx := *pp.pl.eng.p
-		qx.spaces = make([]Space, qx.k)
-		qx.spaces[pp.x] = buf[pp.x]
-		wk.px = qx.sub(pp.x, nil)
-		wk.py = pp.sc.sub(pp.y, func(i int) int { return pp.perm.At(wk.b, i) })
-		wk.py.centredRows = pp.pre
-		wk.scx, wk.scy = wk.px.newScratch(), wk.py.newScratch()
-		wk.slx, wk.sly = wk.px.newSlot(), wk.py.newSlot()
-		wk.bufX = make([]Space, 1)
-		pp.work = append(pp.work, wk)
+		pp.work = append(pp.work, pp.newWorker(buf))
 	}
 	for _, wk := range pp.work[:workers] {
 		wk.bufX[0] = buf[pp.x]
 		wk.px.spaces = wk.bufX
 		wk.scx.forget() // a new buffer
+		if pa := pp.partial; pa != nil {
+			wk.bufZ[0] = buf[pa.z]
+			wk.pz.spaces = wk.bufZ
+			wk.scz.forget()
+		}
 	}
 	return runTiles(ctx, workers, len(refs), func(w, i int) {
 		wk, r := pp.work[w], refs[i]
 		cx := wk.cx[:r.ni*r.nj]
-		clear(cx)
-		wk.scx.capture = cx
-		setRef(&wk.slx, r, 1)
-		wk.px.tile(wk.scx, r.li, r.ni, r.lj, r.nj, r.diag, wk.px.shift, wk.slx.tile.S, wk.slx.tile.RowI, wk.slx.viewJ)
-		setRef(&wk.sly, r, 1)
-		wk.scy.against = cx
-		for b := range pp.r {
-			wk.b = b
-			wk.scy.forget() // the rows I are other samples for each b
-			wk.scy.dotSum = 0
-			wk.py.tile(wk.scy, r.gi, r.ni, r.gj, r.nj, r.diag, wk.py.shift, wk.sly.tile.S, wk.sly.tile.RowI, wk.sly.viewJ)
-			wk.vals[b] = 2 * wk.scy.dotSum
+		capture(wk.px, wk.scx, &wk.slx, cx, r, r.li, r.lj)
+		if pp.test != nil {
+			setRef(&wk.sly, r, 1)
+			wk.scy.against = cx
+			for b := range pp.r {
+				wk.b = b
+				wk.scy.forget() // the rows I are other samples for each b
+				wk.scy.dotSum = 0
+				wk.py.tile(wk.scy, r.gi, r.ni, r.gj, r.nj, r.diag, wk.py.shift, wk.sly.tile.S, wk.sly.tile.RowI, wk.sly.viewJ)
+				wk.vals[b] = 2 * wk.scy.dotSum
+			}
+		}
+		if pp.partial != nil {
+			pp.partialTile(wk, r, cx)
 		}
 	}, func(w, i int) error {
-		if err := pp.test.Add(pp.work[w].vals); err != nil || added == nil {
-			return err
+		wk := pp.work[w]
+		// Both tests' sums or neither: a value that is not finite fails
+		// the pass before anything of the tile is added.
+		for _, v := range [][]float64{wk.vals, wk.pvals} {
+			for _, f := range v {
+				if math.IsNaN(f) || math.IsInf(f, 0) {
+					return fmt.Errorf("permutation sums of tile (%d, %d): %v: %w", refs[i].gi, refs[i].gj, f, estimator.ErrOverflow)
+				}
+			}
+		}
+		if pp.test != nil {
+			if err := pp.test.Add(wk.vals); err != nil {
+				return err
+			}
+		}
+		if pa := pp.partial; pa != nil {
+			if err := pa.test.Add(wk.pvals); err != nil {
+				return err
+			}
+		}
+		if added == nil {
+			return nil
 		}
 		return added(tiles[i])
 	})
+}
+
+// newWorker returns a worker's plans, scratch and tiles, the plans of
+// x and z over buf (whose dimensions size the scratch).
+func (pp *PermPass) newWorker(buf []Space) *permWorker {
+	t := pp.pl.TileSize()
+	wk := &permWorker{cx: make([]float64, t*t), bufX: make([]Space, 1)}
+	at := func(i int) int {
+		if wk.b < 0 {
+			return i
+		}
+		return pp.perm.At(wk.b, i)
+	}
+	qx := *pp.pl.eng.p
+	qx.spaces = make([]Space, qx.k)
+	copy(qx.spaces, buf)
+	wk.px = qx.sub(pp.x, nil)
+	wk.scx, wk.slx = wk.px.newScratch(), wk.px.newSlot()
+	if pp.test != nil {
+		wk.vals = make([]float64, pp.r)
+		wk.py = pp.sc.sub(pp.y, at)
+		wk.py.centredRows = pp.pre
+		wk.scy, wk.sly = wk.py.newScratch(), wk.py.newSlot()
+	}
+	if pa := pp.partial; pa != nil {
+		wk.pvals = make([]float64, pp.r+1)
+		wk.bufZ = make([]Space, 1)
+		wk.pz = qx.sub(pa.z, nil)
+		wk.pyc, wk.pzc = pp.sc.sub(pp.y, at), pp.sc.sub(pa.z, at)
+		wk.pyc.centredRows, wk.pzc.centredRows = pp.pre, pa.pre
+		wk.scz, wk.scyc, wk.sczc = wk.pz.newScratch(), wk.pyc.newScratch(), wk.pzc.newScratch()
+		wk.slz, wk.slyc, wk.slzc = wk.pz.newSlot(), wk.pyc.newSlot(), wk.pzc.newSlot()
+		wk.cz, wk.pxz, wk.ay, wk.az = make([]float64, t*t), make([]float64, t*t), make([]float64, t*t), make([]float64, t*t)
+	}
+	return wk
+}
+
+// capture computes the shifted distance tile of the one-space plan q at
+// r, its rows I from i0 and J from j0 of q's spaces, into c (ni×nj, below
+// the diagonal of a diagonal tile 0).
+func capture(q *plan, sc *scratch, sl *slot, c []float64, r tileRef, i0, j0 int) {
+	clear(c)
+	sc.capture = c
+	setRef(sl, r, 1)
+	q.tile(sc, i0, r.ni, j0, r.nj, r.diag, q.shift, sl.tile.S, sl.tile.RowI, sl.viewJ)
+}
+
+// partialTile computes the sums of pdcov's test of the tile r into
+// wk.pvals, given cx, x's shifted distance tile: P_xz of the tile from x's
+// and z's tiles, then T (the identity, b = −1) and every T_b, y's and z's
+// tiles at the rows π_b(I) × π_b(J), as energy's projection
+//
+//	Ũ_ij = a'_ij − (r'_i + r'_j)/(n−2) + T'/((n−1)(n−2))
+//	P_xz = Ũx − β_x·Ũz,  P_yz = Ũy − β_y·Ũz
+//
+// each product rounded before it is added (no fused multiply-add on any
+// CPU), so the tile's sums are the same bits everywhere.
+func (pp *PermPass) partialTile(wk *permWorker, r tileRef, ax []float64) {
+	pa := pp.partial
+	nf := pa.nf
+	if nf < 4 { // no statistic (p = 1): sums of zeros
+		clear(wk.pvals)
+		return
+	}
+	ni, nj, diag := r.ni, r.nj, r.diag
+	az := wk.cz[:ni*nj]
+	capture(wk.pz, wk.scz, &wk.slz, az, r, r.li, r.lj)
+	cx, cy, cz := &pa.cx, &pa.cy, &pa.cz
+	pxz := wk.pxz[:ni*nj]
+	for i := range ni {
+		for j := range nj {
+			if diag && j <= i {
+				pxz[i*nj+j] = 0
+				continue
+			}
+			gi, gj := r.gi+i, r.gj+j
+			ux := ax[i*nj+j] - (cx.r[gi]+cx.r[gj])/(nf-2) + cx.t
+			uz := az[i*nj+j] - (cz.r[gi]+cz.r[gj])/(nf-2) + cz.t
+			pxz[i*nj+j] = ux - float64(cx.beta*uz)
+		}
+	}
+	ay, azp := wk.ay[:ni*nj], wk.az[:ni*nj]
+	for b := -1; b < pp.r; b++ {
+		wk.b = b
+		wk.scyc.forget() // the rows I are other samples for each b
+		wk.sczc.forget()
+		capture(wk.pyc, wk.scyc, &wk.slyc, ay, r, r.gi, r.gj)
+		capture(wk.pzc, wk.sczc, &wk.slzc, azp, r, r.gi, r.gj)
+		var s float64
+		for i := range ni {
+			gi := wk.pyc.perm(r.gi + i)
+			for j := range nj {
+				if diag && j <= i {
+					continue
+				}
+				gj := wk.pyc.perm(r.gj + j)
+				uy := ay[i*nj+j] - (cy.r[gi]+cy.r[gj])/(nf-2) + cy.t
+				uz := azp[i*nj+j] - (cz.r[gi]+cz.r[gj])/(nf-2) + cz.t
+				s += float64(pxz[i*nj+j] * (uy - float64(cy.beta*uz)))
+			}
+		}
+		wk.pvals[b+1] = 2 * s
+	}
 }

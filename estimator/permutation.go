@@ -99,8 +99,8 @@ func (t *PermutationTest) Result(st *Stats, perm func(b, i int) int) Permutation
 }
 
 // Sums is a vector of exact sums of float64 values: the sums of any
-// statistic added tile by tile (block.PartialPermutations keeps one per
-// permutation in one). The zero value is not usable: call NewSums. A Sums
+// statistic added tile by tile (PermutationTest and
+// PartialPermutationTest keep one per permutation in one). The zero value is not usable: call NewSums. A Sums
 // is not safe for concurrent use.
 type Sums struct{ b bank }
 
