@@ -33,13 +33,17 @@ import (
 //
 // Merge adds the jackknife parts of the jI, whose Stats must be the same.
 //
-// Permutations (the test of independence of the pair mode) are a pass of
-// the same kind, after the jackknife if both are asked: a state of Phase
-// "permutations" holds the test's sums (part "permutations") of the tiles
-// of its Done, and the complete parts of the passes before it.
+// Permutations (the test of independence of the pair mode and, given z,
+// pdcov's) are a pass of the same kind, after the jackknife if both are
+// asked: a state of Phase "permutations" holds the test's sums (part
+// "permutations"; given z, pdcov's in part "permutations-pdcov") of the
+// tiles of its Done, and the complete parts of the passes before it.
 const (
 	phaseJackknife    = "jackknife"
 	phasePermutations = "permutations"
+	// kindPDCovPerm is the part of pdcov's test, of the permutation
+	// pass: the one part that is not named after its pass.
+	kindPDCovPerm = "permutations-pdcov"
 )
 
 // phaseOrder is the order of the passes; a part's kind is its pass.
@@ -115,6 +119,62 @@ func (p *permPart) Merge(o Part) error {
 	return p.test.Merge(q.test)
 }
 
+// pdcovPermPart is the part "permutations-pdcov" of a state: the sums of
+// the permutation test of pdCov(x, y; z) = 0, spaces 0, 1 and 2, over the
+// tiles of the state's Done, for the permutations of Seed.
+type pdcovPermPart struct {
+	seed uint64
+	test *estimator.PartialPermutationTest
+}
+
+func init() {
+	registerPart(kindPDCovPerm, func(b []byte) (Part, error) {
+		if len(b) < 8 {
+			return nil, fmt.Errorf("a pdcov permutation part of %d bytes", len(b))
+		}
+		t := new(estimator.PartialPermutationTest)
+		if err := t.UnmarshalBinary(b[8:]); err != nil {
+			return nil, err
+		}
+		return &pdcovPermPart{seed: binary.LittleEndian.Uint64(b), test: t}, nil
+	})
+}
+
+func (p *pdcovPermPart) Kind() string { return kindPDCovPerm }
+
+// MarshalBinary encodes the seed (uint64, little endian), then the test
+// (estimator.PartialPermutationTest.MarshalBinary).
+func (p *pdcovPermPart) MarshalBinary() ([]byte, error) {
+	t, err := p.test.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	return append(binary.LittleEndian.AppendUint64(nil, p.seed), t...), nil
+}
+
+func (p *pdcovPermPart) Merge(o Part) error {
+	q, ok := o.(*pdcovPermPart)
+	switch {
+	case !ok:
+		return fmt.Errorf("a %s part is not a pdcov permutation part: %w", o.Kind(), ErrState)
+	case q.seed != p.seed:
+		return fmt.Errorf("pdcov permutations of seed %d and %d: %w", p.seed, q.seed, ErrState)
+	}
+	if err := p.test.Merge(q.test); err != nil {
+		return fmt.Errorf("%v: %w", err, ErrState)
+	}
+	return nil
+}
+
+// permKinds are the kinds of the parts of the permutation pass of a job
+// of k spaces in the pair mode.
+func permKinds(k int) []string {
+	if k == 3 {
+		return []string{phasePermutations, kindPDCovPerm}
+	}
+	return []string{phasePermutations}
+}
+
 // jackknife returns the jackknife of a state of the jackknife pass or a
 // later one, bound to its Stats, or nil.
 func (s *State) jackknife() (*estimator.Jackknife, error) {
@@ -143,11 +203,18 @@ func (s *State) HasPermutations() bool {
 
 // Permutations adds to res, the Results of s (see HasPermutations), the
 // permutation p-value of independence of the pair (PairExtras' PermP,
-// Permutations and Seed).
+// Permutations and Seed) and, given z, pdcov's (PDCorPermP).
 func (s *State) Permutations(res *Results) error {
 	p, _ := s.Part(phasePermutations).(*permPart)
 	if !s.HasPermutations() || p == nil || res.Pair == nil {
 		return fmt.Errorf("the state holds no complete permutation pass of a pair (run with -permutations): %w", ErrState)
+	}
+	q, _ := s.Part(kindPDCovPerm).(*pdcovPermPart)
+	switch {
+	case res.Pair.Partial != nil && q == nil:
+		return fmt.Errorf("the state of x, y and z holds no pdcov permutation test: %w", ErrState)
+	case q != nil && (q.seed != p.seed || q.test.R() != p.test.R()):
+		return fmt.Errorf("its tests are of %d permutations of seed %d and %d of seed %d: %w", p.test.R(), p.seed, q.test.R(), q.seed, ErrState)
 	}
 	x := res.Pair.Extras
 	if x == nil {
@@ -156,6 +223,9 @@ func (s *State) Permutations(res *Results) error {
 	}
 	perm := block.NewPermutation(s.N, p.seed)
 	x.Permutations, x.Seed, x.PermP = p.test.R(), p.seed, p.test.Result(s.Stats, perm.At).P
+	if q != nil && res.Pair.Partial != nil {
+		x.PDCorPermP = q.test.Result(s.N).P
+	}
 	return nil
 }
 
@@ -228,18 +298,28 @@ func (s *Spec) jackPass() bool { return slices.Contains(s.passes(), phaseJackkni
 
 // passBytes is the memory a pass holds beyond the state and the panels:
 // the jackknife's per-row sums and final row sums r'; the permutation
-// test's space y (and its rows centred once, for 16 or more dimensions).
-func (r *runner) passBytes(phase string) int64 {
+// test's space y (and its rows centred once, for 16 or more dimensions)
+// and, given z, pdcov's: z as y, the row sums r' of x, y and z, and per
+// worker four tiles of the plan's tile size.
+func (r *runner) passBytes(phase string, tile int) int64 {
 	k, n := len(r.hdr.Spaces), int64(r.hdr.N)
 	switch phase {
 	case phaseJackknife:
 		return estimator.JackknifeBytes(k, r.hdr.N) + 8*int64(k)*n
 	case phasePermutations:
-		q := int64(r.hdr.Spaces[1].Dim)
-		if q >= 16 {
-			q *= 2
+		var b int64
+		for _, sp := range r.hdr.Spaces[1:k] {
+			q := int64(sp.Dim)
+			if q >= 16 {
+				q *= 2
+			}
+			b += 8 * q * n
 		}
-		return 8 * q * n
+		if k == 3 {
+			t := int64(tile)
+			b += 8*3*n + int64(r.spec.workers())*4*8*t*t
+		}
+		return b
 	}
 	return 0
 }
@@ -253,7 +333,7 @@ func (r *runner) checkPassBudget(pl *block.Plan) error {
 	}
 	tile := int64(pl.TileSize()) * pl.RowBytes()
 	for _, ph := range s.passes() {
-		need := r.passBytes(ph)
+		need := r.passBytes(ph, pl.TileSize())
 		low := need + pl.ScratchBytes() + rowSumBytes*int64(r.hdr.N)*int64(len(r.hdr.Spaces)) + 4*tile
 		if low <= s.Memory+scratchSlack {
 			continue
@@ -261,6 +341,10 @@ func (r *runner) checkPassBudget(pl *block.Plan) error {
 		if ph == phaseJackknife {
 			return fmt.Errorf("the -ci pass holds about %s of per-row sums for %d samples and %d spaces (%s with the smallest panel), over the budget -mem %s: raise it, or ask -ci of fewer spaces: %w",
 				size(need), r.hdr.N, len(r.hdr.Spaces), size(low), size(s.Memory), ErrBudget)
+		}
+		if len(r.hdr.Spaces) == 3 {
+			return fmt.Errorf("the permutation tests given z hold spaces y and z in memory, their rows read at random: %s for %d samples of %d and %d dimensions (%s with the smallest panel), over the budget -mem %s: raise it, or run -permutations in memory: %w",
+				size(need), r.hdr.N, r.hdr.Spaces[1].Dim, r.hdr.Spaces[2].Dim, size(low), size(s.Memory), ErrBudget)
 		}
 		return fmt.Errorf("the permutation test holds space y in memory, its rows read at random: %s for %d samples of %d dimensions (%s with the smallest panel), over the budget -mem %s: raise it, or run -permutations in memory: %w",
 			size(need), r.hdr.N, r.hdr.Spaces[1].Dim, size(low), size(s.Memory), ErrBudget)
@@ -306,8 +390,9 @@ type tilePass interface {
 // startPass is called when the passes before phase are complete: it
 // starts phase if the run is not in it (saving a checkpoint, so that an
 // interrupted run resumes after the passes done), and returns the pass
-// over pl; y is the space y in memory, for the permutations.
-func (r *runner) startPass(ctx context.Context, pl *block.Plan, phase string, y func() (block.Space, error)) (tilePass, error) {
+// over pl; held returns all the rows of space k in memory, for the
+// permutations (y, and z given).
+func (r *runner) startPass(ctx context.Context, pl *block.Plan, phase string, held func(k ...int) ([]block.Space, error)) (tilePass, error) {
 	if r.hdr.Phase != phase {
 		if !r.state().Complete() {
 			return nil, fmt.Errorf("job: internal error: the %s pass after an incomplete one", phase)
@@ -319,6 +404,9 @@ func (r *runner) startPass(ctx context.Context, pl *block.Plan, phase string, y 
 			r.parts = append(r.parts, &jackPart{estimator.NewJackknife(r.st)})
 		case phasePermutations:
 			r.parts = append(r.parts, &permPart{seed: r.spec.Seed, test: estimator.NewPermutationTest(0, 1, r.spec.Permutations)})
+			if len(r.hdr.Spaces) == 3 {
+				r.parts = append(r.parts, &pdcovPermPart{seed: r.spec.Seed, test: estimator.NewPartialPermutationTest(0, 1, 2, r.spec.Permutations)})
+			}
 		}
 		r.prog.Tiles, r.prog.Pairs, r.prog.ResumedTiles, r.prog.ResumedPairs = 0, 0, 0, 0
 		if cp := r.spec.Checkpoint; cp != nil {
@@ -345,12 +433,25 @@ func (r *runner) startPass(ctx context.Context, pl *block.Plan, phase string, y 
 	if p == nil {
 		return nil, fmt.Errorf("job: internal error: no permutation part")
 	}
-	ys, err := y()
+	perm := block.NewPermutation(r.hdr.N, p.seed)
+	if len(r.hdr.Spaces) == 3 {
+		q, _ := st.Part(kindPDCovPerm).(*pdcovPermPart)
+		if q == nil {
+			return nil, fmt.Errorf("job: internal error: no pdcov permutation part")
+		}
+		yz, err := held(1, 2)
+		if err != nil {
+			return nil, err
+		}
+		r.spec.notify("the permutation tests of independence and of pdcov given z: %d permutations, one more pass over the %d tiles of the %s", p.test.R(), r.prog.TotalTiles, what)
+		return pl.NewPartialPermPass(r.st, p.test, q.test, 0, 1, 2, perm, yz[0], yz[1])
+	}
+	ys, err := held(1)
 	if err != nil {
 		return nil, err
 	}
 	r.spec.notify("the permutation test: %d permutations, one more pass over the %d tiles of the %s", p.test.R(), r.prog.TotalTiles, what)
-	return pl.NewPermPass(r.st, p.test, 0, 1, block.NewPermutation(r.hdr.N, p.seed), ys)
+	return pl.NewPermPass(r.st, p.test, 0, 1, perm, ys[0])
 }
 
 // sameStats reports whether two states hold the same sums.

@@ -2,12 +2,17 @@ package job_test
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/dcor-stream/dcor-stream/job"
+	"github.com/dcor-stream/dcor-stream/stream"
 )
 
 // ciPrint is what must be equal between two -ci runs: the state's and its
@@ -261,6 +266,13 @@ func permPrint(t *testing.T, st *job.State) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if p := st.Part("permutations-pdcov"); p != nil {
+		zb, err := p.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pb = append(pb, zb...)
+	}
 	res, err := st.Results()
 	if err != nil {
 		t.Fatal(err)
@@ -271,66 +283,124 @@ func permPrint(t *testing.T, st *job.State) string {
 	return fmt.Sprintf("%x\n%s\n%s", pb, ciPrint(t, st), resultJSON(t, res))
 }
 
-// TestComposePermutations: the permutation test (after the jackknife) of
-// the pair gives the same sums and p-value in memory, under a memory
-// budget, from shards in two rounds, and killed in each of the three
-// passes and resumed; and a checkpoint of other permutations is refused.
+// TestComposePermutations: the permutation tests (after the jackknife)
+// of the pair, and of the pair given z (independence and pdcov), give the
+// same sums and p-values in memory, under a memory budget, from shards in
+// two rounds, and killed in each of the three passes and resumed; and a
+// checkpoint or a shard of other permutations is refused.
 func TestComposePermutations(t *testing.T) {
-	base := modes[0].spec
-	base.Options.Tile = 128 // 36 tiles a pass
-	base.CI, base.Permutations, base.Seed = 0.9, 9, 5
-	ref := run(t, base, 1)
-	want := permPrint(t, ref.State)
-	if x := ref.Pair.Extras; x.Permutations != 9 || x.Seed != 5 || !(x.PermP > 0 && x.PermP <= 1) || x.BCDCorSE == 0 {
-		t.Fatalf("extras %+v", x)
+	for _, m := range modes[:2] {
+		t.Run(m.name, func(t *testing.T) {
+			base := m.spec
+			base.Options.Tile = 128 // 36 tiles a pass
+			base.CI, base.Permutations, base.Seed = 0.9, 9, 5
+			ref := run(t, base, 1)
+			want := permPrint(t, ref.State)
+			x := ref.Pair.Extras
+			if x.Permutations != 9 || x.Seed != 5 || !(x.PermP > 0 && x.PermP <= 1) || x.BCDCorSE == 0 {
+				t.Fatalf("extras %+v", x)
+			}
+			partial := ref.Pair.Partial != nil
+			if partial != (ref.State.Part("permutations-pdcov") != nil) || partial && !(x.PDCorPermP > 0 && x.PDCorPermP <= 1) {
+				t.Fatalf("given z %v: pdcov's p-value %v, part %v", partial, x.PDCorPermP, ref.State.Part("permutations-pdcov"))
+			}
+			var shardStates []*job.State
+			for _, mem := range []int64{0, 256 << 10} {
+				spec := base
+				spec.Memory = mem
+				if got := permPrint(t, run(t, spec, 1).State); got != want {
+					t.Errorf("memory %d: differs from the in-memory run", mem)
+				}
+				first := run(t, spec, 3).State
+				spec.From = first
+				var states []*job.State
+				for i := range 3 {
+					spec.Shard, spec.Shards = i, 3
+					spec.Memory = []int64{0, 256 << 10}[i%2]
+					states = append(states, run(t, spec, 1).State)
+				}
+				st, err := job.Merge(states...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := permPrint(t, st); got != want {
+					t.Errorf("memory %d, 3 shards in two rounds: differs from the in-memory run", mem)
+				}
+				shardStates = states
+			}
+			// A shard of the second round with other permutations does
+			// not merge with the others.
+			spec := base
+			spec.From, spec.Shard, spec.Shards, spec.Seed = run(t, base, 3).State, 1, 3, 6
+			odd := run(t, spec, 1).State
+			if _, err := job.Merge(shardStates[0], odd, shardStates[2]); !errors.Is(err, job.ErrState) {
+				t.Errorf("shards of seeds 5 and 6 merged: %v", err)
+			}
+			// Killed in the state pass, the jackknife and the permutations.
+			spec = base
+			cp := cancelAfter(t, spec, 5)
+			spec.Checkpoint, spec.Memory, spec.Options.Workers = cp, 256<<10, 1
+			cp = cancelAfter(t, spec, 36-5+7)
+			spec.Memory, spec.Options.Workers = 0, 3
+			cp = cancelAfter(t, spec, 36-7+20)
+			if saved, _ := cp.Load(t.Context()); saved.Phase != "permutations" || partial != (saved.Part("permutations-pdcov") != nil) {
+				t.Fatalf("the third checkpoint is of the pass %q, parts %v", saved.Phase, saved.Parts)
+			}
+			spec.Memory = 256 << 10
+			out := run(t, spec, 1)
+			out.Pair.Passes = 0 // reported under a budget
+			if got := permPrint(t, out.State); got != want {
+				t.Error("killed in each pass and resumed: the state differs from the in-memory run's")
+			}
+			if got, w := resultJSON(t, out.Results), resultJSON(t, ref.Results); got != w {
+				t.Errorf("killed in each pass and resumed:\n%s\nwant\n%s", got, w)
+			}
+			// Other permutations are not resumed.
+			for _, o := range []struct {
+				seed uint64
+				r    int
+			}{{6, 9}, {5, 10}} {
+				other := spec
+				other.Seed, other.Permutations = o.seed, o.r
+				spec.Checkpoint = &memCheckpoint{}
+				cp = cancelAfter(t, spec, 36+36+3)
+				other.Checkpoint = cp
+				if _, err := job.Run(t.Context(), other); !errors.Is(err, job.ErrState) {
+					t.Errorf("a checkpoint of 9 permutations of seed 5 resumed with %d of seed %d: %v", o.r, o.seed, err)
+				}
+			}
+		})
 	}
-	for _, mem := range []int64{0, 256 << 10} {
-		spec := base
-		spec.Memory = mem
-		if got := permPrint(t, run(t, spec, 1).State); got != want {
-			t.Errorf("memory %d: differs from the in-memory run", mem)
+}
+
+// TestPermutationsBudget: under -mem, the permutation tests given z hold
+// y and z in memory; a z too large for the budget (and the slack of one
+// worker's scratch) is refused with ErrBudget naming both, before any
+// tile, while the test of x and y alone runs.
+func TestPermutationsBudget(t *testing.T) {
+	dir := t.TempDir()
+	const n = 2500
+	npy := func(name string, dim int) stream.Spec {
+		data := make([]byte, 8*n*dim)
+		for i := range n * dim {
+			binary.LittleEndian.PutUint64(data[8*i:], math.Float64bits(float64(i%13)-6.5+float64(i)/float64(n*dim)))
 		}
-		first := run(t, spec, 3).State
-		spec.From = first
-		var states []*job.State
-		for i := range 3 {
-			spec.Shard, spec.Shards = i, 3
-			spec.Memory = []int64{0, 256 << 10}[i%2]
-			states = append(states, run(t, spec, 1).State)
-		}
-		st, err := job.Merge(states...)
+		f := filepath.Join(dir, name+".npy")
+		writeNpy(t, f, fmt.Sprintf("(%d, %d)", n, dim), data)
+		s, err := stream.ParseSpec(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := permPrint(t, st); got != want {
-			t.Errorf("memory %d, 3 shards in two rounds: differs from the in-memory run", mem)
-		}
+		return s
 	}
-	// Killed in the state pass, the jackknife and the permutations.
-	spec := base
-	cp := cancelAfter(t, spec, 5)
-	spec.Checkpoint, spec.Memory, spec.Options.Workers = cp, 256<<10, 1
-	cp = cancelAfter(t, spec, 36-5+7)
-	spec.Memory, spec.Options.Workers = 0, 3
-	cp = cancelAfter(t, spec, 36-7+20)
-	if saved, _ := cp.Load(t.Context()); saved.Phase != "permutations" {
-		t.Fatalf("the third checkpoint is of the pass %q", saved.Phase)
+	x, y, z := npy("x", 2), npy("y", 2), npy("z", 1024) // z: 20 MB, and as much centred
+	spec := job.Spec{Spaces: []stream.Spec{x, y, z}, Permutations: 3, Memory: 16 << 20}
+	_, err := job.Run(t.Context(), spec)
+	if !errors.Is(err, job.ErrBudget) || !strings.Contains(err.Error(), "spaces y and z in memory") {
+		t.Errorf("y and z over the budget: %v, want ErrBudget naming them", err)
 	}
-	spec.Memory = 256 << 10
-	out := run(t, spec, 1)
-	out.Pair.Passes = 0 // reported under a budget
-	if got := permPrint(t, out.State); got != want {
-		t.Error("killed in each pass and resumed: the state differs from the in-memory run's")
-	}
-	if got, w := resultJSON(t, out.Results), resultJSON(t, ref.Results); got != w {
-		t.Errorf("killed in each pass and resumed:\n%s\nwant\n%s", got, w)
-	}
-	// Other permutations are not resumed.
-	other := spec
-	other.Seed = 6
-	cp = cancelAfter(t, spec, 36+36+3)
-	other.Checkpoint = cp
-	if _, err := job.Run(t.Context(), other); !errors.Is(err, job.ErrState) {
-		t.Errorf("a checkpoint of seed 5 resumed with seed 6: %v", err)
+	spec.Spaces = spec.Spaces[:2]
+	if out, err := job.Run(t.Context(), spec); err != nil || out.Pair.Extras == nil || out.Pair.Extras.PermP == 0 {
+		t.Errorf("x and y alone: %v", err)
 	}
 }

@@ -372,8 +372,6 @@ func (s *Spec) check() error {
 		return bad("intervals are for the exact schedules (not the online or the minibatch mode)")
 	case s.From != nil && s.CI == 0 && s.Permutations == 0:
 		return bad("a complete state to start from (-from) is for the passes of -ci and -permutations")
-	case s.Permutations > 0 && k == 3 && (s.Memory > 0 || s.shards() > 1):
-		return bad("the permutation test of pdcov given Z needs the data in memory and the whole job (not a memory budget or a shard), for now; the test of independence of X and Y (without Z) runs in every schedule")
 	case s.Permutations > 0 && (s.Every > 0 || s.Minibatch > 0):
 		return bad("permutation tests are for the exact schedules (not the online or the minibatch mode)")
 	case slices.ContainsFunc(s.RBFSigma, func(v float64) bool { return !(v >= 0) || math.IsInf(v, 0) }):
