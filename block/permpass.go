@@ -79,6 +79,7 @@ type permWorker struct {
 	scz, scyc, sczc *scratch
 	slz, slyc, slzc slot
 	cz, pxz, ay, az []float64
+	ryJ, rzJ        []float64 // y's and z's row sums r' at π_b(J)
 	pvals           []float64
 	bufZ            []Space
 }
@@ -284,6 +285,7 @@ func (pp *PermPass) newWorker(buf []Space) *permWorker {
 		wk.scz, wk.scyc, wk.sczc = wk.pz.newScratch(), wk.pyc.newScratch(), wk.pzc.newScratch()
 		wk.slz, wk.slyc, wk.slzc = wk.pz.newSlot(), wk.pyc.newSlot(), wk.pzc.newSlot()
 		wk.cz, wk.pxz, wk.ay, wk.az = make([]float64, t*t), make([]float64, t*t), make([]float64, t*t), make([]float64, t*t)
+		wk.ryJ, wk.rzJ = make([]float64, t), make([]float64, t)
 	}
 	return wk
 }
@@ -333,23 +335,32 @@ func (pp *PermPass) partialTile(wk *permWorker, r tileRef, ax []float64) {
 		}
 	}
 	ay, azp := wk.ay[:ni*nj], wk.az[:ni*nj]
+	ryJ, rzJ := wk.ryJ[:nj], wk.rzJ[:nj]
 	for b := -1; b < pp.r; b++ {
 		wk.b = b
 		wk.scyc.forget() // the rows I are other samples for each b
 		wk.sczc.forget()
 		capture(wk.pyc, wk.scyc, &wk.slyc, ay, r, r.gi, r.gj)
 		capture(wk.pzc, wk.sczc, &wk.slzc, azp, r, r.gi, r.gj)
+		// The row sums at the permuted columns, gathered once a tile
+		// (π_b costs a Feistel network a call).
+		for j := range nj {
+			gj := wk.pyc.perm(r.gj + j)
+			ryJ[j], rzJ[j] = cy.r[gj], cz.r[gj]
+		}
 		var s float64
 		for i := range ni {
 			gi := wk.pyc.perm(r.gi + i)
-			for j := range nj {
-				if diag && j <= i {
-					continue
-				}
-				gj := wk.pyc.perm(r.gj + j)
-				uy := ay[i*nj+j] - (cy.r[gi]+cy.r[gj])/(nf-2) + cy.t
-				uz := azp[i*nj+j] - (cz.r[gi]+cz.r[gj])/(nf-2) + cz.t
-				s += float64(pxz[i*nj+j] * (uy - float64(cy.beta*uz)))
+			ryi, rzi := cy.r[gi], cz.r[gi]
+			j0 := 0
+			if diag {
+				j0 = i + 1
+			}
+			pr, yr, zr := pxz[i*nj:(i+1)*nj], ay[i*nj:(i+1)*nj], azp[i*nj:(i+1)*nj]
+			for j := j0; j < nj; j++ {
+				uy := yr[j] - (ryi+ryJ[j])/(nf-2) + cy.t
+				uz := zr[j] - (rzi+rzJ[j])/(nf-2) + cz.t
+				s += float64(pr[j] * (uy - float64(cy.beta*uz)))
 			}
 		}
 		wk.pvals[b+1] = 2 * s
