@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/dcor-stream/dcor-stream/estimator"
 )
@@ -15,25 +16,35 @@ import (
 // π_b(I) and π_b(J), from all n samples of y held in memory. Each tile's
 // sums are those Permutations computes, added exactly, so the test after
 // every tile of the grid is the same, to the bit, whatever the schedule,
-// order or buffers, and equal to Permutations'.
+// order or buffers, and equal to Permutations'. A pass may add the tests
+// of several pairs (NewPermPassPairs, the entries of a matrix), each
+// space x's tile computed once per tile for all its pairs, with the same
+// permutations.
 //
 // Memory: y (8·n·dim bytes) and its rows centred once (as much again, for
 // a space of 16 or more dimensions), and per worker a tile of x's
-// distances (8·TileSize² bytes) and the scratch of two tiles. The pass of
-// NewPartialPermPass holds z as y, and per worker four tiles more and the
-// scratch of three.
+// distances (8·TileSize² bytes) and the scratch of two tiles; for several
+// pairs, that of each distinct y and x. The pass of NewPartialPermPass
+// holds z as y, and per worker four tiles more and the scratch of three.
 //
 // A PermPass is not safe for concurrent use; it uses its Plan's workers.
 type PermPass struct {
 	pl      *Plan
-	test    *estimator.PermutationTest // nil: pdcov's test only
-	x, y    int
+	pairs   []permPair // the tests of independence (none: pdcov's only)
+	xs, ys  []int      // the distinct spaces x (captured) and y (held)
 	r       int
 	perm    *Permutation
-	pre     *centredRows
+	pre     []*centredRows // per ys: its rows centred once, or nil
 	work    []*permWorker
-	sc      *plan // the plans of y (and z) over ys (and zs), unpermuted
+	sc      *plan // the plans of y (and z) over their rows held, unpermuted
 	partial *partialPerm
+}
+
+// permPair is one test of independence of a pass: its sums and the
+// indices of its x in xs and its y in ys.
+type permPair struct {
+	test   *estimator.PermutationTest
+	xi, yi int
 }
 
 // partialPerm is what the pass of pdcov's test adds to the independence
@@ -66,12 +77,16 @@ func newUCentring(st *estimator.Stats, k int) uCentring {
 }
 
 type permWorker struct {
-	b        int
-	px, py   *plan
-	scx, scy *scratch
-	slx, sly slot
-	cx, vals []float64
-	bufX     []Space
+	b    int
+	px   []*plan // per xs, over the buffer
+	scx  []*scratch
+	slx  []slot
+	cx   [][]float64 // per xs: the tile of x's shifted distances
+	bufX [][]Space
+	py   []*plan // per ys, at π_b
+	scy  []*scratch
+	sly  []slot
+	vals [][]float64 // per pair: its R sums of the tile
 	// pdcov's test: z over the buffer, y and z in memory at π_b (the
 	// identity for b = −1), their scratch, slots and captured tiles,
 	// P_xz of the tile, and the sums T, T_b of the tile.
@@ -90,7 +105,24 @@ type permWorker struct {
 // ErrResume if st was made with other shifts or scales, or ErrShape if ys
 // is not y's n rows. It panics if NewStats has not been called.
 func (pl *Plan) NewPermPass(st *estimator.Stats, test *estimator.PermutationTest, x, y int, perm *Permutation, ys Space) (*PermPass, error) {
-	return pl.newPermPass(st, test, nil, x, y, -1, perm, ys, Space{})
+	held := make([]Space, len(pl.dims))
+	held[y] = ys
+	return pl.newPermPass(st, []*estimator.PermutationTest{test}, [][2]int{{x, y}}, nil, -1, perm, held)
+}
+
+// NewPermPassPairs returns the pass adding to tests[i] the sums of the
+// test of independence of spaces pairs[i] = {x, y}, every test of the
+// same R permutations π_b = perm.At(b, ·) (of the samples of every y),
+// with held[y] all n rows of each space y (the others unused): for each
+// tile, each distinct x's distance tile is computed once, from the rows
+// of each call, and each pair's sums are those of NewPermPass's pass for
+// that pair. Its errors are NewPermPass's; it panics if the tests have
+// different numbers of permutations, or none is given.
+func (pl *Plan) NewPermPassPairs(st *estimator.Stats, tests []*estimator.PermutationTest, pairs [][2]int, perm *Permutation, held []Space) (*PermPass, error) {
+	if len(tests) == 0 || len(tests) != len(pairs) {
+		panic("block: a pass of no tests, or not one per pair")
+	}
+	return pl.newPermPass(st, tests, pairs, nil, -1, perm, held)
 }
 
 // NewPartialPermPass returns the pass adding to pt the sums of the
@@ -103,34 +135,69 @@ func (pl *Plan) NewPermPass(st *estimator.Stats, test *estimator.PermutationTest
 // NewPermPass's; it panics if test and pt have different numbers of
 // permutations.
 func (pl *Plan) NewPartialPermPass(st *estimator.Stats, test *estimator.PermutationTest, pt *estimator.PartialPermutationTest, x, y, z int, perm *Permutation, ys, zs Space) (*PermPass, error) {
-	return pl.newPermPass(st, test, pt, x, y, z, perm, ys, zs)
+	held := make([]Space, len(pl.dims))
+	held[y], held[z] = ys, zs
+	var tests []*estimator.PermutationTest
+	if test != nil {
+		tests = append(tests, test)
+	}
+	return pl.newPermPass(st, tests, [][2]int{{x, y}}[:len(tests)], pt, z, perm, held)
 }
 
-func (pl *Plan) newPermPass(st *estimator.Stats, test *estimator.PermutationTest, pt *estimator.PartialPermutationTest, x, y, z int, perm *Permutation, ys, zs Space) (*PermPass, error) {
+// newPermPass returns the pass of the tests of pairs and, if pt is not
+// nil, of pdcov's test of pairs[0] (or x = 0, y = 1 without tests) given
+// z.
+func (pl *Plan) newPermPass(st *estimator.Stats, tests []*estimator.PermutationTest, pairs [][2]int, pt *estimator.PartialPermutationTest, z int, perm *Permutation, held []Space) (*PermPass, error) {
 	if pl.n < 0 {
 		panic("block: NewPermPass before NewStats")
-	}
-	if test != nil && pt != nil && test.R() != pt.R() {
-		panic("block: the two tests of a pass with different numbers of permutations")
 	}
 	p := pl.eng.p
 	if err := compatible(st, estimator.New(p.k, pl.n, p.alpha, p.shift, p.scaleExp)); err != nil {
 		return nil, err
 	}
-	held := []int{y}
+	x, y := 0, 1
+	if len(pairs) > 0 {
+		x, y = pairs[0][0], pairs[0][1]
+	}
+	pp := &PermPass{pl: pl, perm: perm}
+	index := func(list *[]int, k int) int {
+		if i := slices.Index(*list, k); i >= 0 {
+			return i
+		}
+		*list = append(*list, k)
+		return len(*list) - 1
+	}
+	for i, pr := range pairs {
+		if pp.r = tests[i].R(); pp.r != tests[0].R() {
+			panic("block: the tests of a pass with different numbers of permutations")
+		}
+		pp.pairs = append(pp.pairs, permPair{test: tests[i], xi: index(&pp.xs, pr[0]), yi: index(&pp.ys, pr[1])})
+	}
 	if pt != nil {
-		held = append(held, z)
+		if len(tests) > 0 && pt.R() != pp.r {
+			panic("block: the two tests of a pass with different numbers of permutations")
+		}
+		pp.r = pt.R()
+		index(&pp.xs, x) // xs[0], ys[0]: pdcov's x and y
+		index(&pp.ys, y)
 	}
 	q := *p
 	q.spaces = make([]Space, p.k)
-	for i, s := range []Space{ys, zs}[:len(held)] {
-		k := held[i]
-		if s.Dim != pl.dims[k] || len(s.Data) != pl.n*s.Dim {
+	need := pp.ys
+	if pt != nil {
+		need = append(slices.Clone(need), z)
+	}
+	for _, k := range need {
+		if k >= len(held) || held[k].Dim != pl.dims[k] || len(held[k].Data) != pl.n*held[k].Dim {
+			var s Space
+			if k < len(held) {
+				s = held[k]
+			}
 			return nil, fmt.Errorf("space %d: %d values of dim %d, the plan has %d rows of dim %d: %w", k, len(s.Data), s.Dim, pl.n, pl.dims[k], ErrShape)
 		}
-		q.spaces[k] = s
+		q.spaces[k] = held[k]
 	}
-	pp := &PermPass{pl: pl, test: test, x: x, y: y, perm: perm, sc: &q}
+	pp.sc = &q
 	precentre := func(k int) *centredRows {
 		if pre := q.sub(k, nil); pre.fused {
 			pre.precentre()
@@ -138,12 +205,10 @@ func (pl *Plan) newPermPass(st *estimator.Stats, test *estimator.PermutationTest
 		}
 		return nil
 	}
-	pp.pre = precentre(y)
-	if test != nil {
-		pp.r = test.R()
+	for _, k := range pp.ys {
+		pp.pre = append(pp.pre, precentre(k))
 	}
 	if pt != nil {
-		pp.r = pt.R()
 		pa := &partialPerm{test: pt, z: z, pre: precentre(z), nf: float64(pl.n),
 			cx: newUCentring(st, x), cy: newUCentring(st, y), cz: newUCentring(st, z)}
 		if uzz, _ := st.U(z, z); uzz > 0 {
@@ -199,9 +264,11 @@ func (pp *PermPass) run(ctx context.Context, buf []Space, refs []tileRef, tiles 
 		pp.work = append(pp.work, pp.newWorker(buf))
 	}
 	for _, wk := range pp.work[:workers] {
-		wk.bufX[0] = buf[pp.x]
-		wk.px.spaces = wk.bufX
-		wk.scx.forget() // a new buffer
+		for i, k := range pp.xs {
+			wk.bufX[i][0] = buf[k]
+			wk.px[i].spaces = wk.bufX[i]
+			wk.scx[i].forget() // a new buffer
+		}
 		if pa := pp.partial; pa != nil {
 			wk.bufZ[0] = buf[pa.z]
 			wk.pz.spaces = wk.bufZ
@@ -210,35 +277,46 @@ func (pp *PermPass) run(ctx context.Context, buf []Space, refs []tileRef, tiles 
 	}
 	return runTiles(ctx, workers, len(refs), func(w, i int) {
 		wk, r := pp.work[w], refs[i]
-		cx := wk.cx[:r.ni*r.nj]
-		capture(wk.px, wk.scx, &wk.slx, cx, r, r.li, r.lj)
-		if pp.test != nil {
-			setRef(&wk.sly, r, 1)
-			wk.scy.against = cx
+		for xi := range pp.xs {
+			capture(wk.px[xi], wk.scx[xi], &wk.slx[xi], wk.cx[xi][:r.ni*r.nj], r, r.li, r.lj)
+		}
+		for pi, pr := range pp.pairs {
+			py, scy, sly := wk.py[pr.yi], wk.scy[pr.yi], &wk.sly[pr.yi]
+			setRef(sly, r, 1)
+			scy.against = wk.cx[pr.xi][:r.ni*r.nj]
 			for b := range pp.r {
 				wk.b = b
-				wk.scy.forget() // the rows I are other samples for each b
-				wk.scy.dotSum = 0
-				wk.py.tile(wk.scy, r.gi, r.ni, r.gj, r.nj, r.diag, wk.py.shift, wk.sly.tile.S, wk.sly.tile.RowI, wk.sly.viewJ)
-				wk.vals[b] = 2 * wk.scy.dotSum
+				scy.forget() // the rows I are other samples for each b
+				scy.dotSum = 0
+				py.tile(scy, r.gi, r.ni, r.gj, r.nj, r.diag, py.shift, sly.tile.S, sly.tile.RowI, sly.viewJ)
+				wk.vals[pi][b] = 2 * scy.dotSum
 			}
 		}
 		if pp.partial != nil {
-			pp.partialTile(wk, r, cx)
+			pp.partialTile(wk, r, wk.cx[0][:r.ni*r.nj])
 		}
 	}, func(w, i int) error {
 		wk := pp.work[w]
-		// Both tests' sums or neither: a value that is not finite fails
+		// Every test's sums or none: a value that is not finite fails
 		// the pass before anything of the tile is added.
-		for _, v := range [][]float64{wk.vals, wk.pvals} {
+		finite := func(v []float64) error {
 			for _, f := range v {
 				if math.IsNaN(f) || math.IsInf(f, 0) {
 					return fmt.Errorf("permutation sums of tile (%d, %d): %v: %w", refs[i].gi, refs[i].gj, f, estimator.ErrOverflow)
 				}
 			}
+			return nil
 		}
-		if pp.test != nil {
-			if err := pp.test.Add(wk.vals); err != nil {
+		for _, v := range wk.vals {
+			if err := finite(v); err != nil {
+				return err
+			}
+		}
+		if err := finite(wk.pvals); err != nil {
+			return err
+		}
+		for pi, pr := range pp.pairs {
+			if err := pr.test.Add(wk.vals[pi]); err != nil {
 				return err
 			}
 		}
@@ -258,7 +336,7 @@ func (pp *PermPass) run(ctx context.Context, buf []Space, refs []tileRef, tiles 
 // x and z over buf (whose dimensions size the scratch).
 func (pp *PermPass) newWorker(buf []Space) *permWorker {
 	t := pp.pl.TileSize()
-	wk := &permWorker{cx: make([]float64, t*t), bufX: make([]Space, 1)}
+	wk := &permWorker{}
 	at := func(i int) int {
 		if wk.b < 0 {
 			return i
@@ -268,20 +346,30 @@ func (pp *PermPass) newWorker(buf []Space) *permWorker {
 	qx := *pp.pl.eng.p
 	qx.spaces = make([]Space, qx.k)
 	copy(qx.spaces, buf)
-	wk.px = qx.sub(pp.x, nil)
-	wk.scx, wk.slx = wk.px.newScratch(), wk.px.newSlot()
-	if pp.test != nil {
-		wk.vals = make([]float64, pp.r)
-		wk.py = pp.sc.sub(pp.y, at)
-		wk.py.centredRows = pp.pre
-		wk.scy, wk.sly = wk.py.newScratch(), wk.py.newSlot()
+	for _, k := range pp.xs {
+		px := qx.sub(k, nil)
+		wk.px = append(wk.px, px)
+		wk.scx = append(wk.scx, px.newScratch())
+		wk.slx = append(wk.slx, px.newSlot())
+		wk.cx = append(wk.cx, make([]float64, t*t))
+		wk.bufX = append(wk.bufX, make([]Space, 1))
+	}
+	for yi, k := range pp.ys {
+		py := pp.sc.sub(k, at)
+		py.centredRows = pp.pre[yi]
+		wk.py = append(wk.py, py)
+		wk.scy = append(wk.scy, py.newScratch())
+		wk.sly = append(wk.sly, py.newSlot())
+	}
+	for range pp.pairs {
+		wk.vals = append(wk.vals, make([]float64, pp.r))
 	}
 	if pa := pp.partial; pa != nil {
 		wk.pvals = make([]float64, pp.r+1)
 		wk.bufZ = make([]Space, 1)
 		wk.pz = qx.sub(pa.z, nil)
-		wk.pyc, wk.pzc = pp.sc.sub(pp.y, at), pp.sc.sub(pa.z, at)
-		wk.pyc.centredRows, wk.pzc.centredRows = pp.pre, pa.pre
+		wk.pyc, wk.pzc = pp.sc.sub(pp.ys[0], at), pp.sc.sub(pa.z, at)
+		wk.pyc.centredRows, wk.pzc.centredRows = pp.pre[0], pa.pre
 		wk.scz, wk.scyc, wk.sczc = wk.pz.newScratch(), wk.pyc.newScratch(), wk.pzc.newScratch()
 		wk.slz, wk.slyc, wk.slzc = wk.pz.newSlot(), wk.pyc.newSlot(), wk.pzc.newSlot()
 		wk.cz, wk.pxz, wk.ay, wk.az = make([]float64, t*t), make([]float64, t*t), make([]float64, t*t), make([]float64, t*t)
