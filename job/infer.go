@@ -41,9 +41,12 @@ import (
 const (
 	phaseJackknife    = "jackknife"
 	phasePermutations = "permutations"
-	// kindPDCovPerm is the part of pdcov's test, of the permutation
-	// pass: the one part that is not named after its pass.
-	kindPDCovPerm = "permutations-pdcov"
+	// kindPDCovPerm is the part of pdcov's test, and kindMatrixPerm
+	// that of the tests of the entries of a matrix (in place of
+	// "permutations"), of the permutation pass: the parts not named
+	// after their pass.
+	kindPDCovPerm  = "permutations-pdcov"
+	kindMatrixPerm = "permutations-matrix"
 )
 
 // phaseOrder is the order of the passes; a part's kind is its pass.
@@ -167,12 +170,107 @@ func (p *pdcovPermPart) Merge(o Part) error {
 }
 
 // permKinds are the kinds of the parts of the permutation pass of a job
-// of k spaces in the pair mode.
-func permKinds(k int) []string {
-	if k == 3 {
+// of header h: of the matrix's entries, or of the pair's test (and
+// pdcov's, given z).
+func permKinds(h *Header) []string {
+	switch {
+	case h.Matrix != nil:
+		return []string{kindMatrixPerm}
+	case len(h.Spaces) == 3:
 		return []string{phasePermutations, kindPDCovPerm}
 	}
 	return []string{phasePermutations}
+}
+
+// matrixPermPart is the part "permutations-matrix" of a state: the sums
+// of the permutation test of independence of every entry of the matrix,
+// row by row (entry (i, j) at i·C + j), over the tiles of the state's
+// Done, for the permutations of Seed (the same π_b for every entry).
+type matrixPermPart struct {
+	seed  uint64
+	tests []*estimator.PermutationTest
+}
+
+func init() {
+	registerPart(kindMatrixPerm, func(b []byte) (Part, error) {
+		if len(b) < 8 {
+			return nil, fmt.Errorf("a matrix permutation part of %d bytes", len(b))
+		}
+		p := &matrixPermPart{seed: binary.LittleEndian.Uint64(b)}
+		b = b[8:]
+		count, m := binary.Uvarint(b)
+		if m <= 0 || count < 1 || count > uint64(len(b)) {
+			return nil, fmt.Errorf("a matrix permutation part of %d entries in %d bytes", count, len(b))
+		}
+		b = b[m:]
+		for range count {
+			l, m := binary.Uvarint(b)
+			if m <= 0 || l > uint64(len(b)-m) {
+				return nil, fmt.Errorf("a matrix permutation part truncated")
+			}
+			t := new(estimator.PermutationTest)
+			if err := t.UnmarshalBinary(b[m : m+int(l)]); err != nil {
+				return nil, err
+			}
+			if len(p.tests) > 0 && t.R() != p.tests[0].R() {
+				return nil, fmt.Errorf("entries of %d and %d permutations", p.tests[0].R(), t.R())
+			}
+			p.tests = append(p.tests, t)
+			b = b[m+int(l):]
+		}
+		if len(b) != 0 {
+			return nil, fmt.Errorf("%d bytes after the entries", len(b))
+		}
+		return p, nil
+	})
+}
+
+func (p *matrixPermPart) Kind() string { return kindMatrixPerm }
+
+// MarshalBinary encodes the seed (uint64, little endian), the number of
+// entries (uvarint), then each entry's test as its length (uvarint) and
+// estimator.PermutationTest.MarshalBinary.
+func (p *matrixPermPart) MarshalBinary() ([]byte, error) {
+	b := binary.LittleEndian.AppendUint64(nil, p.seed)
+	b = binary.AppendUvarint(b, uint64(len(p.tests)))
+	for _, t := range p.tests {
+		e, err := t.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		b = append(binary.AppendUvarint(b, uint64(len(e))), e...)
+	}
+	return b, nil
+}
+
+func (p *matrixPermPart) Merge(o Part) error {
+	q, ok := o.(*matrixPermPart)
+	switch {
+	case !ok:
+		return fmt.Errorf("a %s part is not a matrix permutation part: %w", o.Kind(), ErrState)
+	case q.seed != p.seed:
+		return fmt.Errorf("permutations of seed %d and %d: %w", p.seed, q.seed, ErrState)
+	case len(q.tests) != len(p.tests):
+		return fmt.Errorf("permutation tests of %d and %d entries: %w", len(p.tests), len(q.tests), ErrState)
+	}
+	for i, t := range p.tests {
+		if err := t.Merge(q.tests[i]); err != nil {
+			return fmt.Errorf("entry %d: %v: %w", i, err, ErrState)
+		}
+	}
+	return nil
+}
+
+// permSeedR returns the seed and the number of permutations of the
+// permutation parts of s, the pair's or the matrix's (ok false if none).
+func (s *State) permSeedR() (seed uint64, r int, ok bool) {
+	if p, _ := s.Part(phasePermutations).(*permPart); p != nil {
+		return p.seed, p.test.R(), true
+	}
+	if p, _ := s.Part(kindMatrixPerm).(*matrixPermPart); p != nil {
+		return p.seed, p.tests[0].R(), true
+	}
+	return 0, 0, false
 }
 
 // jackknife returns the jackknife of a state of the jackknife pass or a
@@ -198,16 +296,31 @@ func (s *State) HasIntervals() bool {
 // HasPermutations reports whether s is a complete state of the whole job
 // whose permutation pass is complete (see Permutations).
 func (s *State) HasPermutations() bool {
-	return s.Phase == phasePermutations && s.Whole() && s.Part(phasePermutations) != nil
+	_, _, ok := s.permSeedR()
+	return s.Phase == phasePermutations && s.Whole() && ok
 }
 
 // Permutations adds to res, the Results of s (see HasPermutations), the
 // permutation p-value of independence of the pair (PairExtras' PermP,
-// Permutations and Seed) and, given z, pdcov's (PDCorPermP).
+// Permutations and Seed) and, given z, pdcov's (PDCorPermP); in the
+// matrix mode that of every entry (MatrixResult's PermP, Permutations
+// and Seed).
 func (s *State) Permutations(res *Results) error {
+	if m, ok := s.Part(kindMatrixPerm).(*matrixPermPart); ok && s.HasPermutations() && res.Matrix != nil && s.Matrix != nil {
+		lay, r := s.Matrix, res.Matrix
+		if len(m.tests) != len(lay.Rows)*len(lay.Cols) {
+			return fmt.Errorf("a matrix permutation part of %d entries for %d×%d: %w", len(m.tests), len(lay.Rows), len(lay.Cols), ErrState)
+		}
+		perm := block.NewPermutation(s.N, m.seed)
+		r.Permutations, r.Seed, r.PermP = m.tests[0].R(), m.seed, grid2(len(lay.Rows), len(lay.Cols))
+		for e, t := range m.tests {
+			r.PermP[e/len(lay.Cols)][e%len(lay.Cols)] = t.Result(s.Stats, perm.At).P
+		}
+		return nil
+	}
 	p, _ := s.Part(phasePermutations).(*permPart)
 	if !s.HasPermutations() || p == nil || res.Pair == nil {
-		return fmt.Errorf("the state holds no complete permutation pass of a pair (run with -permutations): %w", ErrState)
+		return fmt.Errorf("the state holds no complete permutation pass (run with -permutations): %w", ErrState)
 	}
 	q, _ := s.Part(kindPDCovPerm).(*pdcovPermPart)
 	switch {
@@ -308,14 +421,21 @@ func (r *runner) passBytes(phase string, tile int) int64 {
 		return estimator.JackknifeBytes(k, r.hdr.N) + 8*int64(k)*n
 	case phasePermutations:
 		var b int64
-		for _, sp := range r.hdr.Spaces[1:k] {
+		held := r.hdr.Spaces[1:k]
+		if m := r.hdr.Matrix; m != nil {
+			held = nil
+			for _, c := range distinct(m.Cols) {
+				held = append(held, r.hdr.Spaces[c])
+			}
+		}
+		for _, sp := range held {
 			q := int64(sp.Dim)
 			if q >= 16 {
 				q *= 2
 			}
 			b += 8 * q * n
 		}
-		if k == 3 {
+		if k == 3 && r.hdr.Matrix == nil {
 			t := int64(tile)
 			b += 8*3*n + int64(r.spec.workers())*4*8*t*t
 		}
@@ -341,6 +461,10 @@ func (r *runner) checkPassBudget(pl *block.Plan) error {
 		if ph == phaseJackknife {
 			return fmt.Errorf("the -ci pass holds about %s of per-row sums for %d samples and %d spaces (%s with the smallest panel), over the budget -mem %s: raise it, or ask -ci of fewer spaces: %w",
 				size(need), r.hdr.N, len(r.hdr.Spaces), size(low), size(s.Memory), ErrBudget)
+		}
+		if r.hdr.Matrix != nil {
+			return fmt.Errorf("the permutation tests of the matrix hold its column spaces in memory, their rows read at random: %s for %d samples (%s with the smallest panel), over the budget -mem %s: raise it, or run -permutations in memory: %w",
+				size(need), r.hdr.N, size(low), size(s.Memory), ErrBudget)
 		}
 		if len(r.hdr.Spaces) == 3 {
 			return fmt.Errorf("the permutation tests given z hold spaces y and z in memory, their rows read at random: %s for %d samples of %d and %d dimensions (%s with the smallest panel), over the budget -mem %s: raise it, or run -permutations in memory: %w",
@@ -403,6 +527,16 @@ func (r *runner) startPass(ctx context.Context, pl *block.Plan, phase string, he
 		case phaseJackknife:
 			r.parts = append(r.parts, &jackPart{estimator.NewJackknife(r.st)})
 		case phasePermutations:
+			if m := r.hdr.Matrix; m != nil {
+				p := &matrixPermPart{seed: r.spec.Seed}
+				for _, x := range m.Rows {
+					for _, y := range m.Cols {
+						p.tests = append(p.tests, estimator.NewPermutationTest(x, y, r.spec.Permutations))
+					}
+				}
+				r.parts = append(r.parts, p)
+				break
+			}
 			r.parts = append(r.parts, &permPart{seed: r.spec.Seed, test: estimator.NewPermutationTest(0, 1, r.spec.Permutations)})
 			if len(r.hdr.Spaces) == 3 {
 				r.parts = append(r.parts, &pdcovPermPart{seed: r.spec.Seed, test: estimator.NewPartialPermutationTest(0, 1, 2, r.spec.Permutations)})
@@ -428,6 +562,29 @@ func (r *runner) startPass(ctx context.Context, pl *block.Plan, phase string, he
 		}
 		r.spec.notify("the jackknife pass (-ci): one more pass over the %d tiles of the %s", r.prog.TotalTiles, what)
 		return pl.NewJackPass(r.st, jk)
+	}
+	if m := r.hdr.Matrix; m != nil {
+		p, _ := st.Part(kindMatrixPerm).(*matrixPermPart)
+		if p == nil || len(p.tests) != len(m.Rows)*len(m.Cols) {
+			return nil, fmt.Errorf("job: internal error: no matrix permutation part")
+		}
+		cols := distinct(m.Cols)
+		sp, err := held(cols...)
+		if err != nil {
+			return nil, err
+		}
+		all := make([]block.Space, len(r.hdr.Spaces))
+		for i, c := range cols {
+			all[c] = sp[i]
+		}
+		var pairs [][2]int
+		for _, x := range m.Rows {
+			for _, y := range m.Cols {
+				pairs = append(pairs, [2]int{x, y})
+			}
+		}
+		r.spec.notify("the permutation tests of the %d×%d entries: %d permutations, one more pass over the %d tiles of the %s", len(m.Rows), len(m.Cols), p.tests[0].R(), r.prog.TotalTiles, what)
+		return pl.NewPermPassPairs(r.st, p.tests, pairs, block.NewPermutation(r.hdr.N, p.seed), all)
 	}
 	p, _ := st.Part(phasePermutations).(*permPart)
 	if p == nil {
@@ -465,4 +622,15 @@ func sameStats(a, b *estimator.Stats) (bool, error) {
 		return false, err
 	}
 	return bytes.Equal(x, y), nil
+}
+
+// distinct returns the values of ks without repeats, in their order.
+func distinct(ks []int) []int {
+	var out []int
+	for _, k := range ks {
+		if !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out
 }

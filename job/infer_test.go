@@ -262,16 +262,15 @@ func permPrint(t *testing.T, st *job.State) string {
 	if !st.HasPermutations() {
 		t.Fatalf("the state (pass %q, done %v) holds no complete permutation pass", st.Phase, st.Done)
 	}
-	pb, err := st.Part("permutations").MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p := st.Part("permutations-pdcov"); p != nil {
-		zb, err := p.MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
+	var pb []byte
+	for _, kind := range []string{"permutations", "permutations-pdcov", "permutations-matrix"} {
+		if p := st.Part(kind); p != nil {
+			b, err := p.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			pb = append(pb, b...)
 		}
-		pb = append(pb, zb...)
 	}
 	res, err := st.Results()
 	if err != nil {
@@ -284,26 +283,41 @@ func permPrint(t *testing.T, st *job.State) string {
 }
 
 // TestComposePermutations: the permutation tests (after the jackknife)
-// of the pair, and of the pair given z (independence and pdcov), give the
-// same sums and p-values in memory, under a memory budget, from shards in
-// two rounds, and killed in each of the three passes and resumed; and a
-// checkpoint or a shard of other permutations is refused.
+// of the pair, of the pair given z (independence and pdcov) and of every
+// entry of a matrix give the same sums and p-values in memory, under a
+// memory budget, from shards in two rounds, and killed in each of the
+// three passes and resumed; and a checkpoint or a shard of other
+// permutations is refused.
 func TestComposePermutations(t *testing.T) {
-	for _, m := range modes[:2] {
+	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
 			base := m.spec
 			base.Options.Tile = 128 // 36 tiles a pass
 			base.CI, base.Permutations, base.Seed = 0.9, 9, 5
 			ref := run(t, base, 1)
 			want := permPrint(t, ref.State)
-			x := ref.Pair.Extras
-			if x.Permutations != 9 || x.Seed != 5 || !(x.PermP > 0 && x.PermP <= 1) || x.BCDCorSE == 0 {
-				t.Fatalf("extras %+v", x)
+			if mr := ref.Matrix; mr != nil {
+				if mr.Permutations != 9 || mr.Seed != 5 || len(mr.PermP) != 2 || len(mr.PermP[1]) != 2 || ref.State.Part("permutations") != nil {
+					t.Fatalf("matrix: %d permutations of seed %d, p-values %v", mr.Permutations, mr.Seed, mr.PermP)
+				}
+				for _, row := range mr.PermP {
+					for _, p := range row {
+						if k := p * 10; !(p > 0 && p <= 1) || k != math.Round(k) {
+							t.Errorf("matrix p-value %v not on the grid k/10", p)
+						}
+					}
+				}
+			} else {
+				x := ref.Pair.Extras
+				if x.Permutations != 9 || x.Seed != 5 || !(x.PermP > 0 && x.PermP <= 1) || x.BCDCorSE == 0 {
+					t.Fatalf("extras %+v", x)
+				}
+				partial := ref.Pair.Partial != nil
+				if partial != (ref.State.Part("permutations-pdcov") != nil) || partial && !(x.PDCorPermP > 0 && x.PDCorPermP <= 1) {
+					t.Fatalf("given z %v: pdcov's p-value %v, part %v", partial, x.PDCorPermP, ref.State.Part("permutations-pdcov"))
+				}
 			}
-			partial := ref.Pair.Partial != nil
-			if partial != (ref.State.Part("permutations-pdcov") != nil) || partial && !(x.PDCorPermP > 0 && x.PDCorPermP <= 1) {
-				t.Fatalf("given z %v: pdcov's p-value %v, part %v", partial, x.PDCorPermP, ref.State.Part("permutations-pdcov"))
-			}
+			partial := ref.Pair != nil && ref.Pair.Partial != nil
 			var shardStates []*job.State
 			for _, mem := range []int64{0, 256 << 10} {
 				spec := base
@@ -348,7 +362,9 @@ func TestComposePermutations(t *testing.T) {
 			}
 			spec.Memory = 256 << 10
 			out := run(t, spec, 1)
-			out.Pair.Passes = 0 // reported under a budget
+			if out.Pair != nil {
+				out.Pair.Passes = 0 // reported under a budget
+			}
 			if got := permPrint(t, out.State); got != want {
 				t.Error("killed in each pass and resumed: the state differs from the in-memory run's")
 			}
@@ -402,5 +418,42 @@ func TestPermutationsBudget(t *testing.T) {
 	spec.Spaces = spec.Spaces[:2]
 	if out, err := job.Run(t.Context(), spec); err != nil || out.Pair.Extras == nil || out.Pair.Extras.PermP == 0 {
 		t.Errorf("x and y alone: %v", err)
+	}
+}
+
+// TestMatrixPermutationsArePairs: each entry's permutation p-value of a
+// matrix is the pair mode's perm_p_value of its row and column spaces
+// (the same permutations of the same seed), for 1 and 2 workers and
+// under a memory budget.
+func TestMatrixPermutationsArePairs(t *testing.T) {
+	names := []string{"model_a", "noise", "label", "model_b"}
+	mat := job.Spec{File: activations, Spaces: specs(names...), Labels: names,
+		Matrix: &job.Matrix{Rows: []int{0, 1}, Cols: []int{2, 3}, Given: job.NoGiven}, Permutations: 39, Seed: 8}
+	mat.Options.Tile = 128
+	ref := run(t, mat, 1).Matrix
+	spread := false
+	for i, x := range []string{"model_a", "noise"} {
+		for j, y := range []string{"label", "model_b"} {
+			pair := job.Spec{File: activations, Spaces: specs(x, y), Permutations: 39, Seed: 8}
+			pair.Options.Tile = 128
+			out := run(t, pair, 1)
+			if got, want := ref.PermP[i][j], out.Pair.Extras.PermP; got != want {
+				t.Errorf("entry %s × %s: p %v, the pair's %v", x, y, got, want)
+			}
+			spread = spread || ref.PermP[i][j] > 0.1
+		}
+	}
+	if !spread {
+		t.Errorf("no entry of noise with p > 0.1: %v", ref.PermP)
+	}
+	for _, c := range []struct {
+		workers int
+		mem     int64
+	}{{1, 0}, {2, 0}, {2, 256 << 10}} {
+		spec := mat
+		spec.Options.Workers, spec.Memory = c.workers, c.mem
+		if got := run(t, spec, 1).Matrix; fmt.Sprint(got.PermP) != fmt.Sprint(ref.PermP) {
+			t.Errorf("%d workers, memory %d: %v, want %v", c.workers, c.mem, got.PermP, ref.PermP)
+		}
 	}
 }

@@ -98,7 +98,7 @@ func (r *runner) resume(ctx context.Context, fresh *estimator.Stats) error {
 		switch {
 		case phaseIndex(ph) > phaseIndex(saved.Phase):
 		case ph == phasePermutations:
-			want = append(want, permKinds(len(r.hdr.Spaces))...)
+			want = append(want, permKinds(&r.hdr)...)
 		default:
 			want = append(want, ph)
 		}
@@ -116,8 +116,8 @@ func (r *runner) resume(ctx context.Context, fresh *estimator.Stats) error {
 			why = fmt.Errorf("its %s pass is of another complete state than -from", saved.Phase)
 		}
 	}
-	if p, _ := saved.Part(phasePermutations).(*permPart); why == nil && p != nil && (p.seed != r.spec.Seed || p.test.R() != r.spec.Permutations) {
-		why = fmt.Errorf("it holds %d permutations of seed %d, this run asks %d of seed %d", p.test.R(), p.seed, r.spec.Permutations, r.spec.Seed)
+	if seed, n, ok := saved.permSeedR(); why == nil && ok && (seed != r.spec.Seed || n != r.spec.Permutations) {
+		why = fmt.Errorf("it holds %d permutations of seed %d, this run asks %d of seed %d", n, seed, r.spec.Permutations, r.spec.Seed)
 	}
 	if q, _ := saved.Part(kindPDCovPerm).(*pdcovPermPart); why == nil && q != nil && (q.seed != r.spec.Seed || q.test.R() != r.spec.Permutations) {
 		why = fmt.Errorf("it holds %d pdcov permutations of seed %d, this run asks %d of seed %d", q.test.R(), q.seed, r.spec.Permutations, r.spec.Seed)

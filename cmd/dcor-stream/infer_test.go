@@ -11,7 +11,8 @@ import (
 // TestCIEverySchedule: -ci prints the same bytes in memory, under -mem,
 // and from shards in two rounds (merge -state, then -from), in the pair
 // mode with Z, with -permutations (with and without Z: pdcov's test too),
-// and the matrix mode with a given space.
+// and the matrix mode with a given space and with -permutations (a
+// p-value per entry).
 func TestCIEverySchedule(t *testing.T) {
 	for _, c := range []struct {
 		name string
@@ -21,6 +22,7 @@ func TestCIEverySchedule(t *testing.T) {
 		{"permutations", []string{"-permutations", "19", "-seed", "4", "-tile", "128", "-x", "model_a", "-y", "model_b", example}},
 		{"pdcov-permutations", []string{"-permutations", "19", "-seed", "4", "-tile", "128", "-x", "model_a", "-y", "model_b", "-z", "label", example}},
 		{"matrix", []string{"matrix", "-tile", "128", "-rows", "model_a,model_b", "-cols", "label", "-given", "model_a", example}},
+		{"matrix-permutations", []string{"matrix", "-permutations", "19", "-seed", "4", "-tile", "128", "-rows", "model_a,model_b", "-cols", "label,noise", example}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			args := func(extra ...string) []string {
