@@ -390,9 +390,10 @@ func TestComposePermutations(t *testing.T) {
 }
 
 // TestPermutationsBudget: under -mem, the permutation tests given z hold
-// y and z in memory; a z too large for the budget (and the slack of one
-// worker's scratch) is refused with ErrBudget naming both, before any
-// tile, while the test of x and y alone runs.
+// y and z in memory, and a matrix's its column spaces; a z too large for
+// the budget (and the slack of one worker's scratch) is refused with
+// ErrBudget naming them, before any tile, while the test of x and y alone
+// runs.
 func TestPermutationsBudget(t *testing.T) {
 	dir := t.TempDir()
 	const n = 2500
@@ -414,6 +415,12 @@ func TestPermutationsBudget(t *testing.T) {
 	_, err := job.Run(t.Context(), spec)
 	if !errors.Is(err, job.ErrBudget) || !strings.Contains(err.Error(), "spaces y and z in memory") {
 		t.Errorf("y and z over the budget: %v, want ErrBudget naming them", err)
+	}
+	mat := spec
+	mat.Labels = []string{"x", "y", "z"}
+	mat.Matrix = &job.Matrix{Rows: []int{0}, Cols: []int{1, 2}, Given: job.NoGiven}
+	if _, err := job.Run(t.Context(), mat); !errors.Is(err, job.ErrBudget) || !strings.Contains(err.Error(), "column spaces in memory") {
+		t.Errorf("a matrix's columns over the budget: %v, want ErrBudget naming them", err)
 	}
 	spec.Spaces = spec.Spaces[:2]
 	if out, err := job.Run(t.Context(), spec); err != nil || out.Pair.Extras == nil || out.Pair.Extras.PermP == 0 {
