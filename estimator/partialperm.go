@@ -36,6 +36,9 @@ func NewPartialPermutationTest(x, y, z, r int) *PartialPermutationTest {
 // R returns the number of permutations.
 func (t *PartialPermutationTest) R() int { return t.s.Len() - 1 }
 
+// Spaces returns the spaces x, y and z of the test.
+func (t *PartialPermutationTest) Spaces() (x, y, z int) { return t.x, t.y, t.z }
+
 // Add adds v[0] to T and v[b+1] to T_b for every b, exactly. It returns
 // an error wrapping ErrOverflow, and adds nothing, for a value that is not
 // finite. It panics if len(v) != R()+1.

@@ -311,6 +311,11 @@ func (s *State) Permutations(res *Results) error {
 		if len(m.tests) != len(lay.Rows)*len(lay.Cols) {
 			return fmt.Errorf("a matrix permutation part of %d entries for %d×%d: %w", len(m.tests), len(lay.Rows), len(lay.Cols), ErrState)
 		}
+		for e, t := range m.tests {
+			if x, y := t.Spaces(); x != lay.Rows[e/len(lay.Cols)] || y != lay.Cols[e%len(lay.Cols)] {
+				return fmt.Errorf("entry %d of the matrix permutation part is of spaces %d, %d: %w", e, x, y, ErrState)
+			}
+		}
 		perm := block.NewPermutation(s.N, m.seed)
 		r.Permutations, r.Seed, r.PermP = m.tests[0].R(), m.seed, grid2(len(lay.Rows), len(lay.Cols))
 		for e, t := range m.tests {
@@ -323,6 +328,14 @@ func (s *State) Permutations(res *Results) error {
 		return fmt.Errorf("the state holds no complete permutation pass (run with -permutations): %w", ErrState)
 	}
 	q, _ := s.Part(kindPDCovPerm).(*pdcovPermPart)
+	if x, y := p.test.Spaces(); x != 0 || y != 1 {
+		return fmt.Errorf("a permutation part of spaces %d, %d: %w", x, y, ErrState)
+	}
+	if q != nil {
+		if x, y, z := q.test.Spaces(); x != 0 || y != 1 || z != 2 {
+			return fmt.Errorf("a pdcov permutation part of spaces %d, %d, %d: %w", x, y, z, ErrState)
+		}
+	}
 	switch {
 	case res.Pair.Partial != nil && q == nil:
 		return fmt.Errorf("the state of x, y and z holds no pdcov permutation test: %w", ErrState)
