@@ -53,14 +53,7 @@ func PartialPermutations(ctx context.Context, spaces []Space, st *estimator.Stat
 	if err != nil {
 		return res, err
 	}
-	g := (pl.N() + pl.TileSize() - 1) / pl.TileSize()
-	tiles := make([]Tile, 0, g*(g+1)/2)
-	for i := range g {
-		for j := i; j < g; j++ {
-			tiles = append(tiles, Tile{i, j})
-		}
-	}
-	if err := pp.AddTiles(ctx, spaces, tiles, nil); err != nil {
+	if err := pp.AddTiles(ctx, spaces, pl.allTiles(), nil); err != nil {
 		return res, err
 	}
 	t := pt.Result(pl.N())

@@ -81,12 +81,12 @@ type permWorker struct {
 	px   []*plan // per xs, over the buffer
 	scx  []*scratch
 	slx  []slot
-	cx   [][]float64 // per xs: the tile of x's shifted distances
+	cx   [][]float64 // per tile of a group and xs (t·len(xs) + xi): x's shifted distances
 	bufX [][]Space
 	py   []*plan // per ys, at π_b
 	scy  []*scratch
 	sly  []slot
-	vals [][]float64 // per pair: its R sums of the tile
+	vals [][]float64 // per tile of a group and pair (t·len(pairs) + pi): its R sums
 	// pdcov's test: z over the buffer, y and z in memory at π_b (the
 	// identity for b = −1), their scratch, slots and captured tiles,
 	// P_xz of the tile, and the sums T, T_b of the tile.
@@ -94,8 +94,8 @@ type permWorker struct {
 	scz, scyc, sczc *scratch
 	slz, slyc, slzc slot
 	cz, pxz, ay, az []float64
-	ryJ, rzJ        []float64 // y's and z's row sums r' at π_b(J)
-	pvals           []float64
+	ryJ, rzJ        []float64   // y's and z's row sums r' at π_b(J)
+	pvals           [][]float64 // per tile of a group
 	bufZ            []Space
 }
 
@@ -275,62 +275,96 @@ func (pp *PermPass) run(ctx context.Context, buf []Space, refs []tileRef, tiles 
 			wk.scz.forget()
 		}
 	}
-	return runTiles(ctx, workers, len(refs), func(w, i int) {
-		wk, r := pp.work[w], refs[i]
-		for xi := range pp.xs {
-			capture(wk.px[xi], wk.scx[xi], &wk.slx[xi], wk.cx[xi][:r.ni*r.nj], r, r.li, r.lj)
+	// A worker takes groups of up to group() tiles of one tile row: for
+	// each b, y's permuted rows π_b(I) are packed once for the group.
+	var groups [][2]int // [first, end) of refs
+	for i := 0; i < len(refs); {
+		e := i + 1
+		for e < len(refs) && e-i < pp.group() && refs[e].li == refs[i].li && refs[e].gi == refs[i].gi && refs[e].ni == refs[i].ni {
+			e++
+		}
+		groups = append(groups, [2]int{i, e})
+		i = e
+	}
+	nx, np := len(pp.xs), len(pp.pairs)
+	return runTiles(ctx, workers, len(groups), func(w, g int) {
+		wk, grp := pp.work[w], refs[groups[g][0]:groups[g][1]]
+		for t, r := range grp {
+			for xi := range pp.xs {
+				capture(wk.px[xi], wk.scx[xi], &wk.slx[xi], wk.cx[t*nx+xi][:r.ni*r.nj], r, r.li, r.lj)
+			}
 		}
 		for pi, pr := range pp.pairs {
 			py, scy, sly := wk.py[pr.yi], wk.scy[pr.yi], &wk.sly[pr.yi]
-			setRef(sly, r, 1)
-			scy.against = wk.cx[pr.xi][:r.ni*r.nj]
 			for b := range pp.r {
 				wk.b = b
 				scy.forget() // the rows I are other samples for each b
-				scy.dotSum = 0
-				py.tile(scy, r.gi, r.ni, r.gj, r.nj, r.diag, py.shift, sly.tile.S, sly.tile.RowI, sly.viewJ)
-				wk.vals[pi][b] = 2 * scy.dotSum
+				for t, r := range grp {
+					setRef(sly, r, 1)
+					scy.against = wk.cx[t*nx+pr.xi][:r.ni*r.nj]
+					scy.dotSum = 0
+					py.tile(scy, r.gi, r.ni, r.gj, r.nj, r.diag, py.shift, sly.tile.S, sly.tile.RowI, sly.viewJ)
+					wk.vals[t*np+pi][b] = 2 * scy.dotSum
+				}
 			}
 		}
 		if pp.partial != nil {
-			pp.partialTile(wk, r, wk.cx[0][:r.ni*r.nj])
+			for t, r := range grp {
+				pp.partialTile(wk, t, r, wk.cx[t*nx][:r.ni*r.nj])
+			}
 		}
-	}, func(w, i int) error {
+	}, func(w, g int) error {
 		wk := pp.work[w]
-		// Every test's sums or none: a value that is not finite fails
-		// the pass before anything of the tile is added.
-		finite := func(v []float64) error {
-			for _, f := range v {
-				if math.IsNaN(f) || math.IsInf(f, 0) {
-					return fmt.Errorf("permutation sums of tile (%d, %d): %v: %w", refs[i].gi, refs[i].gj, f, estimator.ErrOverflow)
+		for t := range groups[g][1] - groups[g][0] {
+			i := groups[g][0] + t
+			// Every test's sums of the tile or none: a value that is not
+			// finite fails the pass before anything of the tile is added.
+			finite := func(v []float64) error {
+				for _, f := range v {
+					if math.IsNaN(f) || math.IsInf(f, 0) {
+						return fmt.Errorf("permutation sums of tile (%d, %d): %v: %w", refs[i].gi, refs[i].gj, f, estimator.ErrOverflow)
+					}
+				}
+				return nil
+			}
+			vals := wk.vals[t*np : (t+1)*np]
+			for _, v := range vals {
+				if err := finite(v); err != nil {
+					return err
 				}
 			}
-			return nil
-		}
-		for _, v := range wk.vals {
-			if err := finite(v); err != nil {
-				return err
+			var pvals []float64
+			if pp.partial != nil {
+				pvals = wk.pvals[t]
+				if err := finite(pvals); err != nil {
+					return err
+				}
+			}
+			for pi, pr := range pp.pairs {
+				if err := pr.test.Add(vals[pi]); err != nil {
+					return err
+				}
+			}
+			if pa := pp.partial; pa != nil {
+				if err := pa.test.Add(pvals); err != nil {
+					return err
+				}
+			}
+			if added != nil {
+				if err := added(tiles[i]); err != nil {
+					return err
+				}
 			}
 		}
-		if err := finite(wk.pvals); err != nil {
-			return err
-		}
-		for pi, pr := range pp.pairs {
-			if err := pr.test.Add(wk.vals[pi]); err != nil {
-				return err
-			}
-		}
-		if pa := pp.partial; pa != nil {
-			if err := pa.test.Add(wk.pvals); err != nil {
-				return err
-			}
-		}
-		if added == nil {
-			return nil
-		}
-		return added(tiles[i])
+		return nil
 	})
 }
+
+// group returns the number of tiles of one tile row a worker takes at
+// once: 4 for one space x (its 4 tiles of x's distances, 2 MB at the
+// default tile size, and the rows π_b(I) packed once for 4 tiles instead
+// of each), fewer for several.
+func (pp *PermPass) group() int { return max(1, 4/len(pp.xs)) }
 
 // newWorker returns a worker's plans, scratch and tiles, the plans of
 // x and z over buf (whose dimensions size the scratch).
@@ -351,7 +385,6 @@ func (pp *PermPass) newWorker(buf []Space) *permWorker {
 		wk.px = append(wk.px, px)
 		wk.scx = append(wk.scx, px.newScratch())
 		wk.slx = append(wk.slx, px.newSlot())
-		wk.cx = append(wk.cx, make([]float64, t*t))
 		wk.bufX = append(wk.bufX, make([]Space, 1))
 	}
 	for yi, k := range pp.ys {
@@ -361,11 +394,16 @@ func (pp *PermPass) newWorker(buf []Space) *permWorker {
 		wk.scy = append(wk.scy, py.newScratch())
 		wk.sly = append(wk.sly, py.newSlot())
 	}
-	for range pp.pairs {
+	for range pp.group() * len(pp.xs) {
+		wk.cx = append(wk.cx, make([]float64, t*t))
+	}
+	for range pp.group() * len(pp.pairs) {
 		wk.vals = append(wk.vals, make([]float64, pp.r))
 	}
 	if pa := pp.partial; pa != nil {
-		wk.pvals = make([]float64, pp.r+1)
+		for range pp.group() {
+			wk.pvals = append(wk.pvals, make([]float64, pp.r+1))
+		}
 		wk.bufZ = make([]Space, 1)
 		wk.pz = qx.sub(pa.z, nil)
 		wk.pyc, wk.pzc = pp.sc.sub(pp.ys[0], at), pp.sc.sub(pa.z, at)
@@ -388,8 +426,8 @@ func capture(q *plan, sc *scratch, sl *slot, c []float64, r tileRef, i0, j0 int)
 	q.tile(sc, i0, r.ni, j0, r.nj, r.diag, q.shift, sl.tile.S, sl.tile.RowI, sl.viewJ)
 }
 
-// partialTile computes the sums of pdcov's test of the tile r into
-// wk.pvals, given cx, x's shifted distance tile: P_xz of the tile from x's
+// partialTile computes the sums of pdcov's test of the tile r, the t-th
+// of its group, into wk.pvals[t], given ax, x's shifted distance tile: P_xz of the tile from x's
 // and z's tiles, then T (the identity, b = −1) and every T_b, y's and z's
 // tiles at the rows π_b(I) × π_b(J), as energy's projection
 //
@@ -398,11 +436,12 @@ func capture(q *plan, sc *scratch, sl *slot, c []float64, r tileRef, i0, j0 int)
 //
 // each product rounded before it is added (no fused multiply-add on any
 // CPU), so the tile's sums are the same bits everywhere.
-func (pp *PermPass) partialTile(wk *permWorker, r tileRef, ax []float64) {
+func (pp *PermPass) partialTile(wk *permWorker, t int, r tileRef, ax []float64) {
 	pa := pp.partial
 	nf := pa.nf
+	pvals := wk.pvals[t]
 	if nf < 4 { // no statistic (p = 1): sums of zeros
-		clear(wk.pvals)
+		clear(pvals)
 		return
 	}
 	ni, nj, diag := r.ni, r.nj, r.diag
@@ -451,6 +490,6 @@ func (pp *PermPass) partialTile(wk *permWorker, r tileRef, ax []float64) {
 				s += float64(pr[j] * (uy - float64(cy.beta*uz)))
 			}
 		}
-		wk.pvals[b+1] = 2 * s
+		pvals[b+1] = 2 * s
 	}
 }
