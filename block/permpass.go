@@ -277,10 +277,13 @@ func (pp *PermPass) run(ctx context.Context, buf []Space, refs []tileRef, tiles 
 	}
 	// A worker takes groups of up to group() tiles of one tile row: for
 	// each b, y's permuted rows π_b(I) are packed once for the group.
+	// Smaller groups when there are few tiles, so that every worker has
+	// some.
+	size := max(1, min(pp.group(), len(refs)/workers))
 	var groups [][2]int // [first, end) of refs
 	for i := 0; i < len(refs); {
 		e := i + 1
-		for e < len(refs) && e-i < pp.group() && refs[e].li == refs[i].li && refs[e].gi == refs[i].gi && refs[e].ni == refs[i].ni {
+		for e < len(refs) && e-i < size && refs[e].li == refs[i].li && refs[e].gi == refs[i].gi && refs[e].ni == refs[i].ni {
 			e++
 		}
 		groups = append(groups, [2]int{i, e})
