@@ -22,9 +22,10 @@ import (
 // permutations.
 //
 // Memory: y (8·n·dim bytes) and its rows centred once (as much again, for
-// a space of 16 or more dimensions), and per worker a tile of x's
-// distances (8·TileSize² bytes) and the scratch of two tiles; for several
-// pairs, that of each distinct y and x. The pass of NewPartialPermPass
+// a space of 16 or more dimensions), and per worker up to 4 tiles of x's
+// distances (8·TileSize² bytes each: a worker takes a group of up to 4
+// tiles of a tile row) and the scratch of two tiles; for several pairs,
+// that of each distinct y, and max(4, distinct x) tiles. The pass of NewPartialPermPass
 // holds z as y, and per worker four tiles more and the scratch of three.
 //
 // A PermPass is not safe for concurrent use; it uses its Plan's workers.

@@ -425,8 +425,9 @@ func (s *Spec) jackPass() bool { return slices.Contains(s.passes(), phaseJackkni
 // passBytes is the memory a pass holds beyond the state and the panels:
 // the jackknife's per-row sums and final row sums r'; the permutation
 // test's space y (and its rows centred once, for 16 or more dimensions)
-// and, given z, pdcov's: z as y, the row sums r' of x, y and z, and per
-// worker four tiles of the plan's tile size.
+// and per worker the tiles of x's distances; given z, pdcov's: z as y,
+// the row sums r' of x, y and z, and per worker four tiles more of the
+// plan's tile size; in the matrix, every column space as y.
 func (r *runner) passBytes(phase string, tile int) int64 {
 	k, n := len(r.hdr.Spaces), int64(r.hdr.N)
 	switch phase {
@@ -448,9 +449,16 @@ func (r *runner) passBytes(phase string, tile int) int64 {
 			}
 			b += 8 * q * n
 		}
+		// Per worker, the tiles of x's distances of a group of tiles
+		// (block.PermPass: up to 4 of one space x, one per space x of a
+		// matrix beyond 4), and pdcov's four.
+		xs, t, w := 1, int64(tile), int64(r.spec.workers())
+		if m := r.hdr.Matrix; m != nil {
+			xs = len(distinct(m.Rows))
+		}
+		b += w * int64(max(4, xs)) * 8 * t * t
 		if k == 3 && r.hdr.Matrix == nil {
-			t := int64(tile)
-			b += 8*3*n + int64(r.spec.workers())*4*8*t*t
+			b += 8*3*n + w*4*8*t*t
 		}
 		return b
 	}
