@@ -25,8 +25,9 @@ import (
 // a space of 16 or more dimensions), and per worker up to 4 tiles of x's
 // distances (8·TileSize² bytes each: a worker takes a group of up to 4
 // tiles of a tile row) and the scratch of two tiles; for several pairs,
-// that of each distinct y, and max(4, distinct x) tiles. The pass of NewPartialPermPass
-// holds z as y, and per worker four tiles more and the scratch of three.
+// that of each distinct y, and max(4, distinct x) tiles. The pass of
+// NewPartialPermPass holds z as y, and per worker seven tiles more (P_xz
+// of each tile of a group) and the scratch of three.
 //
 // A PermPass is not safe for concurrent use; it uses its Plan's workers.
 type PermPass struct {
@@ -94,7 +95,8 @@ type permWorker struct {
 	pz, pyc, pzc    *plan
 	scz, scyc, sczc *scratch
 	slz, slyc, slzc slot
-	cz, pxz, ay, az []float64
+	cz, ay, az      []float64
+	pxz             [][]float64 // per tile of a group: its P_xz
 	ryJ, rzJ        []float64   // y's and z's row sums r' at π_b(J)
 	pvals           [][]float64 // per tile of a group
 	bufZ            []Space
@@ -313,9 +315,7 @@ func (pp *PermPass) run(ctx context.Context, buf []Space, refs []tileRef, tiles 
 			}
 		}
 		if pp.partial != nil {
-			for t, r := range grp {
-				pp.partialTile(wk, t, r, wk.cx[t*nx][:r.ni*r.nj])
-			}
+			pp.partialGroup(wk, grp)
 		}
 	}, func(w, g int) error {
 		wk := pp.work[w]
@@ -414,7 +414,10 @@ func (pp *PermPass) newWorker(buf []Space) *permWorker {
 		wk.pyc.centredRows, wk.pzc.centredRows = pp.pre[0], pa.pre
 		wk.scz, wk.scyc, wk.sczc = wk.pz.newScratch(), wk.pyc.newScratch(), wk.pzc.newScratch()
 		wk.slz, wk.slyc, wk.slzc = wk.pz.newSlot(), wk.pyc.newSlot(), wk.pzc.newSlot()
-		wk.cz, wk.pxz, wk.ay, wk.az = make([]float64, t*t), make([]float64, t*t), make([]float64, t*t), make([]float64, t*t)
+		wk.cz, wk.ay, wk.az = make([]float64, t*t), make([]float64, t*t), make([]float64, t*t)
+		for range pp.group() {
+			wk.pxz = append(wk.pxz, make([]float64, t*t))
+		}
 		wk.ryJ, wk.rzJ = make([]float64, t), make([]float64, t)
 	}
 	return wk
@@ -430,70 +433,80 @@ func capture(q *plan, sc *scratch, sl *slot, c []float64, r tileRef, i0, j0 int)
 	q.tile(sc, i0, r.ni, j0, r.nj, r.diag, q.shift, sl.tile.S, sl.tile.RowI, sl.viewJ)
 }
 
-// partialTile computes the sums of pdcov's test of the tile r, the t-th
-// of its group, into wk.pvals[t], given ax, x's shifted distance tile: P_xz of the tile from x's
-// and z's tiles, then T (the identity, b = −1) and every T_b, y's and z's
-// tiles at the rows π_b(I) × π_b(J), as energy's projection
+// partialGroup computes the sums of pdcov's test of the tiles grp, one
+// group of a tile row, into wk.pvals[t] for the t-th, given wk.cx, x's
+// shifted distance tiles: P_xz of each tile from x's and z's tiles, then
+// T (the identity, b = −1) and every T_b, y's and z's tiles at the rows
+// π_b(I) × π_b(J) (π_b(I) packed once for the group), as energy's
+// projection
 //
 //	Ũ_ij = a'_ij − (r'_i + r'_j)/(n−2) + T'/((n−1)(n−2))
 //	P_xz = Ũx − β_x·Ũz,  P_yz = Ũy − β_y·Ũz
 //
 // each product rounded before it is added (no fused multiply-add on any
-// CPU), so the tile's sums are the same bits everywhere.
-func (pp *PermPass) partialTile(wk *permWorker, t int, r tileRef, ax []float64) {
+// CPU), so each tile's sums are the same bits everywhere.
+func (pp *PermPass) partialGroup(wk *permWorker, grp []tileRef) {
 	pa := pp.partial
 	nf := pa.nf
-	pvals := wk.pvals[t]
 	if nf < 4 { // no statistic (p = 1): sums of zeros
-		clear(pvals)
+		for t := range grp {
+			clear(wk.pvals[t])
+		}
 		return
 	}
-	ni, nj, diag := r.ni, r.nj, r.diag
-	az := wk.cz[:ni*nj]
-	capture(wk.pz, wk.scz, &wk.slz, az, r, r.li, r.lj)
 	cx, cy, cz := &pa.cx, &pa.cy, &pa.cz
-	pxz := wk.pxz[:ni*nj]
-	for i := range ni {
-		for j := range nj {
-			if diag && j <= i {
-				pxz[i*nj+j] = 0
-				continue
+	nx := len(pp.xs)
+	for t, r := range grp {
+		ni, nj, diag := r.ni, r.nj, r.diag
+		ax, az := wk.cx[t*nx][:ni*nj], wk.cz[:ni*nj]
+		capture(wk.pz, wk.scz, &wk.slz, az, r, r.li, r.lj)
+		pxz := wk.pxz[t][:ni*nj]
+		for i := range ni {
+			for j := range nj {
+				if diag && j <= i {
+					pxz[i*nj+j] = 0
+					continue
+				}
+				gi, gj := r.gi+i, r.gj+j
+				ux := ax[i*nj+j] - (cx.r[gi]+cx.r[gj])/(nf-2) + cx.t
+				uz := az[i*nj+j] - (cz.r[gi]+cz.r[gj])/(nf-2) + cz.t
+				pxz[i*nj+j] = ux - float64(cx.beta*uz)
 			}
-			gi, gj := r.gi+i, r.gj+j
-			ux := ax[i*nj+j] - (cx.r[gi]+cx.r[gj])/(nf-2) + cx.t
-			uz := az[i*nj+j] - (cz.r[gi]+cz.r[gj])/(nf-2) + cz.t
-			pxz[i*nj+j] = ux - float64(cx.beta*uz)
 		}
 	}
-	ay, azp := wk.ay[:ni*nj], wk.az[:ni*nj]
-	ryJ, rzJ := wk.ryJ[:nj], wk.rzJ[:nj]
 	for b := -1; b < pp.r; b++ {
 		wk.b = b
 		wk.scyc.forget() // the rows I are other samples for each b
 		wk.sczc.forget()
-		capture(wk.pyc, wk.scyc, &wk.slyc, ay, r, r.gi, r.gj)
-		capture(wk.pzc, wk.sczc, &wk.slzc, azp, r, r.gi, r.gj)
-		// The row sums at the permuted columns, gathered once a tile
-		// (π_b costs a Feistel network a call).
-		for j := range nj {
-			gj := wk.pyc.perm(r.gj + j)
-			ryJ[j], rzJ[j] = cy.r[gj], cz.r[gj]
-		}
-		var s float64
-		for i := range ni {
-			gi := wk.pyc.perm(r.gi + i)
-			ryi, rzi := cy.r[gi], cz.r[gi]
-			j0 := 0
-			if diag {
-				j0 = i + 1
+		for t, r := range grp {
+			ni, nj, diag := r.ni, r.nj, r.diag
+			ay, azp := wk.ay[:ni*nj], wk.az[:ni*nj]
+			capture(wk.pyc, wk.scyc, &wk.slyc, ay, r, r.gi, r.gj)
+			capture(wk.pzc, wk.sczc, &wk.slzc, azp, r, r.gi, r.gj)
+			// The row sums at the permuted columns, gathered once a tile
+			// (π_b costs a Feistel network a call).
+			ryJ, rzJ := wk.ryJ[:nj], wk.rzJ[:nj]
+			for j := range nj {
+				gj := wk.pyc.perm(r.gj + j)
+				ryJ[j], rzJ[j] = cy.r[gj], cz.r[gj]
 			}
-			pr, yr, zr := pxz[i*nj:(i+1)*nj], ay[i*nj:(i+1)*nj], azp[i*nj:(i+1)*nj]
-			for j := j0; j < nj; j++ {
-				uy := yr[j] - (ryi+ryJ[j])/(nf-2) + cy.t
-				uz := zr[j] - (rzi+rzJ[j])/(nf-2) + cz.t
-				s += float64(pr[j] * (uy - float64(cy.beta*uz)))
+			pxz := wk.pxz[t][:ni*nj]
+			var s float64
+			for i := range ni {
+				gi := wk.pyc.perm(r.gi + i)
+				ryi, rzi := cy.r[gi], cz.r[gi]
+				j0 := 0
+				if diag {
+					j0 = i + 1
+				}
+				pr, yr, zr := pxz[i*nj:(i+1)*nj], ay[i*nj:(i+1)*nj], azp[i*nj:(i+1)*nj]
+				for j := j0; j < nj; j++ {
+					uy := yr[j] - (ryi+ryJ[j])/(nf-2) + cy.t
+					uz := zr[j] - (rzi+rzJ[j])/(nf-2) + cz.t
+					s += float64(pr[j] * (uy - float64(cy.beta*uz)))
+				}
 			}
+			wk.pvals[t][b+1] = 2 * s
 		}
-		pvals[b+1] = 2 * s
 	}
 }

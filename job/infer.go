@@ -426,8 +426,8 @@ func (s *Spec) jackPass() bool { return slices.Contains(s.passes(), phaseJackkni
 // the jackknife's per-row sums and final row sums r'; the permutation
 // test's space y (and its rows centred once, for 16 or more dimensions)
 // and per worker the tiles of x's distances; given z, pdcov's: z as y,
-// the row sums r' of x, y and z, and per worker four tiles more of the
-// plan's tile size; in the matrix, every column space as y.
+// the row sums r' of x, y and z, and per worker seven tiles more (three,
+// and P_xz of a group of four); in the matrix, every column space as y.
 func (r *runner) passBytes(phase string, tile int) int64 {
 	k, n := len(r.hdr.Spaces), int64(r.hdr.N)
 	switch phase {
@@ -451,14 +451,14 @@ func (r *runner) passBytes(phase string, tile int) int64 {
 		}
 		// Per worker, the tiles of x's distances of a group of tiles
 		// (block.PermPass: up to 4 of one space x, one per space x of a
-		// matrix beyond 4), and pdcov's four.
+		// matrix beyond 4), and pdcov's seven.
 		xs, t, w := 1, int64(tile), int64(r.spec.workers())
 		if m := r.hdr.Matrix; m != nil {
 			xs = len(distinct(m.Rows))
 		}
 		b += w * int64(max(4, xs)) * 8 * t * t
 		if k == 3 && r.hdr.Matrix == nil {
-			b += 8*3*n + w*4*8*t*t
+			b += 8*3*n + w*7*8*t*t
 		}
 		return b
 	}
