@@ -4,6 +4,7 @@
 # cases in testdata/energy, R = 999 permutations each. The two draw
 # different permutations, so their p-values agree within Monte-Carlo
 # error: the check is |p_ours − p_energy| <= 4·sqrt(2·p(1−p)/R) + 2/(R+1).
+# pdcov's p-value is also computed under -mem 64KiB: the same bits.
 #
 #   bench/vs-energy-tests.sh [R]
 #
@@ -35,6 +36,12 @@ for c in a_linear_n50 b_sin_n200 c_binorm_rho0.5_n1000 d1_pdcor_condindep_n300 d
 		ours=$("$dir/dcor-stream" -quiet -format json -permutations "$R" -seed 7 -x "$x:$(cols "$x")" -y "$y:$(cols "$y")" -z "$z:$(cols "$z")" | sed 's/.*"pdcor_perm_p_value":\([^,]*\).*/\1/')
 		theirs=$(Rscript -e "suppressMessages(library(energy)); set.seed(7); x <- as.matrix(read.csv('$x')); y <- as.matrix(read.csv('$y')); z <- as.matrix(read.csv('$z')); cat(pdcov.test(x, y, z, R = $R)\$p.value)")
 		row "$c pdcov.test" "$ours" "$theirs"
+		# The same p-value from panels under a small budget, to the bit.
+		mem=$("$dir/dcor-stream" -quiet -format json -mem 64KiB -permutations "$R" -seed 7 -x "$x:$(cols "$x")" -y "$y:$(cols "$y")" -z "$z:$(cols "$z")" | sed 's/.*"pdcor_perm_p_value":\([^,]*\).*/\1/')
+		if [ "$mem" != "$ours" ]; then
+			echo "$c pdcov.test: -mem 64KiB gives $mem, in memory $ours"
+			fail=1
+		fi
 	fi
 done
 exit $fail

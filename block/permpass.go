@@ -3,6 +3,8 @@ package block
 import (
 	"context"
 	"fmt"
+	"math"
+	"slices"
 
 	"github.com/dcor-stream/dcor-stream/estimator"
 )
@@ -14,33 +16,90 @@ import (
 // π_b(I) and π_b(J), from all n samples of y held in memory. Each tile's
 // sums are those Permutations computes, added exactly, so the test after
 // every tile of the grid is the same, to the bit, whatever the schedule,
-// order or buffers, and equal to Permutations'.
+// order or buffers, and equal to Permutations'. A pass may add the tests
+// of several pairs (NewPermPassPairs, the entries of a matrix), each
+// space x's tile computed once per tile for all its pairs, with the same
+// permutations.
 //
 // Memory: y (8·n·dim bytes) and its rows centred once (as much again, for
-// a space of 16 or more dimensions), and per worker a tile of x's
-// distances (8·TileSize² bytes) and the scratch of two tiles.
+// a space of 16 or more dimensions), and per worker up to 4 tiles of x's
+// distances (8·TileSize² bytes each: a worker takes a group of up to 4
+// tiles of a tile row) and the scratch of two tiles; for several pairs,
+// that of each distinct y, and max(4, distinct x) tiles. The pass of
+// NewPartialPermPass holds z as y, and per worker seven tiles more (P_xz
+// of each tile of a group) and the scratch of three.
 //
 // A PermPass is not safe for concurrent use; it uses its Plan's workers.
 type PermPass struct {
-	pl   *Plan
-	test *estimator.PermutationTest
-	x, y int
-	r    int
-	perm *Permutation
-	ys   Space
-	pre  *centredRows
-	work []*permWorker
-	sc   *plan // the plan of y over ys, unpermuted
+	pl      *Plan
+	pairs   []permPair // the tests of independence (none: pdcov's only)
+	xs, ys  []int      // the distinct spaces x (captured) and y (held)
+	r       int
+	perm    *Permutation
+	pre     []*centredRows // per ys: its rows centred once, or nil
+	work    []*permWorker
+	sc      *plan // the plans of y (and z) over their rows held, unpermuted
+	partial *partialPerm
+}
+
+// permPair is one test of independence of a pass: its sums and the
+// indices of its x in xs and its y in ys.
+type permPair struct {
+	test   *estimator.PermutationTest
+	xi, yi int
+}
+
+// partialPerm is what the pass of pdcov's test adds to the independence
+// test's: the test, space z, z's rows centred once, and the U-centring
+// of x, y and z from the complete state.
+type partialPerm struct {
+	test       *estimator.PartialPermutationTest
+	z          int
+	pre        *centredRows
+	nf         float64
+	cx, cy, cz uCentring
+}
+
+// uCentring is what U-centres a space's shifted distances: the row sums
+// r' of the complete state, T'/((n−1)(n−2)) and, for x and y, the
+// coefficient β = U_kz/U_zz of the projection off z (0 if U_zz ≤ 0).
+type uCentring struct {
+	r       []float64
+	t, beta float64
+}
+
+func newUCentring(st *estimator.Stats, k int) uCentring {
+	nf := float64(st.N())
+	rs := st.RowSums(k, nil)
+	var t float64
+	for _, v := range rs {
+		t += v
+	}
+	return uCentring{r: rs, t: t / ((nf - 1) * (nf - 2))}
 }
 
 type permWorker struct {
-	b          int
-	px, py     *plan
-	scx, scy   *scratch
-	slx, sly   slot
-	cx, vals   []float64
-	bufX       []Space
-	permutedAt func(int) int
+	b    int
+	px   []*plan // per xs, over the buffer
+	scx  []*scratch
+	slx  []slot
+	cx   [][]float64 // per tile of a group and xs (t·len(xs) + xi): x's shifted distances
+	bufX [][]Space
+	py   []*plan // per ys, at π_b
+	scy  []*scratch
+	sly  []slot
+	vals [][]float64 // per tile of a group and pair (t·len(pairs) + pi): its R sums
+	// pdcov's test: z over the buffer, y and z in memory at π_b (the
+	// identity for b = −1), their scratch, slots and captured tiles,
+	// P_xz of the tile, and the sums T, T_b of the tile.
+	pz, pyc, pzc    *plan
+	scz, scyc, sczc *scratch
+	slz, slyc, slzc slot
+	cz, ay, az      []float64
+	pxz             [][]float64 // per tile of a group: its P_xz
+	ryJ, rzJ        []float64   // y's and z's row sums r' at π_b(J)
+	pvals           [][]float64 // per tile of a group
+	bufZ            []Space
 }
 
 // NewPermPass returns the pass adding to test (of spaces x and y, R
@@ -49,6 +108,49 @@ type permWorker struct {
 // ErrResume if st was made with other shifts or scales, or ErrShape if ys
 // is not y's n rows. It panics if NewStats has not been called.
 func (pl *Plan) NewPermPass(st *estimator.Stats, test *estimator.PermutationTest, x, y int, perm *Permutation, ys Space) (*PermPass, error) {
+	held := make([]Space, len(pl.dims))
+	held[y] = ys
+	return pl.newPermPass(st, []*estimator.PermutationTest{test}, [][2]int{{x, y}}, nil, -1, perm, held)
+}
+
+// NewPermPassPairs returns the pass adding to tests[i] the sums of the
+// test of independence of spaces pairs[i] = {x, y}, every test of the
+// same R permutations π_b = perm.At(b, ·) (of the samples of every y),
+// with held[y] all n rows of each space y (the others unused): for each
+// tile, each distinct x's distance tile is computed once, from the rows
+// of each call, and each pair's sums are those of NewPermPass's pass for
+// that pair. Its errors are NewPermPass's; it panics if the tests have
+// different numbers of permutations, or none is given.
+func (pl *Plan) NewPermPassPairs(st *estimator.Stats, tests []*estimator.PermutationTest, pairs [][2]int, perm *Permutation, held []Space) (*PermPass, error) {
+	if len(tests) == 0 || len(tests) != len(pairs) {
+		panic("block: a pass of no tests, or not one per pair")
+	}
+	return pl.newPermPass(st, tests, pairs, nil, -1, perm, held)
+}
+
+// NewPartialPermPass returns the pass adding to pt the sums of the
+// permutation test of pdCov(x, y; z) = 0 (see PartialPermutations) and, if
+// test is not nil, to test those of the test of independence of x and y
+// (as NewPermPass's pass), with ys and zs all n rows of spaces y and z:
+// for each tile, x's and z's distance tiles are computed once, from the
+// rows of each call, and P_xz formed; each replicate costs y's and z's
+// tiles at the permuted rows, from ys and zs. Its errors are
+// NewPermPass's; it panics if test and pt have different numbers of
+// permutations.
+func (pl *Plan) NewPartialPermPass(st *estimator.Stats, test *estimator.PermutationTest, pt *estimator.PartialPermutationTest, x, y, z int, perm *Permutation, ys, zs Space) (*PermPass, error) {
+	held := make([]Space, len(pl.dims))
+	held[y], held[z] = ys, zs
+	var tests []*estimator.PermutationTest
+	if test != nil {
+		tests = append(tests, test)
+	}
+	return pl.newPermPass(st, tests, [][2]int{{x, y}}[:len(tests)], pt, z, perm, held)
+}
+
+// newPermPass returns the pass of the tests of pairs and, if pt is not
+// nil, of pdcov's test of pairs[0] (or x = 0, y = 1 without tests) given
+// z.
+func (pl *Plan) newPermPass(st *estimator.Stats, tests []*estimator.PermutationTest, pairs [][2]int, pt *estimator.PartialPermutationTest, z int, perm *Permutation, held []Space) (*PermPass, error) {
 	if pl.n < 0 {
 		panic("block: NewPermPass before NewStats")
 	}
@@ -56,16 +158,68 @@ func (pl *Plan) NewPermPass(st *estimator.Stats, test *estimator.PermutationTest
 	if err := compatible(st, estimator.New(p.k, pl.n, p.alpha, p.shift, p.scaleExp)); err != nil {
 		return nil, err
 	}
-	if ys.Dim != pl.dims[y] || len(ys.Data) != pl.n*ys.Dim {
-		return nil, fmt.Errorf("space %d: %d values of dim %d, the plan has %d rows of dim %d: %w", y, len(ys.Data), ys.Dim, pl.n, pl.dims[y], ErrShape)
+	x, y := 0, 1
+	if len(pairs) > 0 {
+		x, y = pairs[0][0], pairs[0][1]
+	}
+	pp := &PermPass{pl: pl, perm: perm}
+	index := func(list *[]int, k int) int {
+		if i := slices.Index(*list, k); i >= 0 {
+			return i
+		}
+		*list = append(*list, k)
+		return len(*list) - 1
+	}
+	for i, pr := range pairs {
+		if pp.r = tests[i].R(); pp.r != tests[0].R() {
+			panic("block: the tests of a pass with different numbers of permutations")
+		}
+		pp.pairs = append(pp.pairs, permPair{test: tests[i], xi: index(&pp.xs, pr[0]), yi: index(&pp.ys, pr[1])})
+	}
+	if pt != nil {
+		if len(tests) > 0 && pt.R() != pp.r {
+			panic("block: the two tests of a pass with different numbers of permutations")
+		}
+		pp.r = pt.R()
+		index(&pp.xs, x) // xs[0], ys[0]: pdcov's x and y
+		index(&pp.ys, y)
 	}
 	q := *p
 	q.spaces = make([]Space, p.k)
-	q.spaces[y] = ys
-	pp := &PermPass{pl: pl, test: test, x: x, y: y, r: test.R(), perm: perm, ys: ys, sc: &q}
-	if pre := q.sub(y, nil); pre.fused {
-		pre.precentre()
-		pp.pre = pre.centredRows
+	need := pp.ys
+	if pt != nil {
+		need = append(slices.Clone(need), z)
+	}
+	for _, k := range need {
+		if k >= len(held) || held[k].Dim != pl.dims[k] || len(held[k].Data) != pl.n*held[k].Dim {
+			var s Space
+			if k < len(held) {
+				s = held[k]
+			}
+			return nil, fmt.Errorf("space %d: %d values of dim %d, the plan has %d rows of dim %d: %w", k, len(s.Data), s.Dim, pl.n, pl.dims[k], ErrShape)
+		}
+		q.spaces[k] = held[k]
+	}
+	pp.sc = &q
+	precentre := func(k int) *centredRows {
+		if pre := q.sub(k, nil); pre.fused {
+			pre.precentre()
+			return pre.centredRows
+		}
+		return nil
+	}
+	for _, k := range pp.ys {
+		pp.pre = append(pp.pre, precentre(k))
+	}
+	if pt != nil {
+		pa := &partialPerm{test: pt, z: z, pre: precentre(z), nf: float64(pl.n),
+			cx: newUCentring(st, x), cy: newUCentring(st, y), cz: newUCentring(st, z)}
+		if uzz, _ := st.U(z, z); uzz > 0 {
+			uxz, _ := st.U(x, z)
+			uyz, _ := st.U(y, z)
+			pa.cx.beta, pa.cy.beta = uxz/uzz, uyz/uzz
+		}
+		pp.partial = pa
 	}
 	return pp, nil
 }
@@ -109,45 +263,250 @@ func (pp *PermPass) AddStream(ctx context.Context, pn *Panel, j0 int, rows []Spa
 // them to the test from the calling goroutine (see runTiles).
 func (pp *PermPass) run(ctx context.Context, buf []Space, refs []tileRef, tiles []Tile, added func(Tile) error) error {
 	workers := max(1, min(pp.pl.eng.workers, len(refs)))
-	t := pp.pl.TileSize()
 	for len(pp.work) < workers {
-		wk := &permWorker{cx: make([]float64, t*t), vals: make([]float64, pp.r)}
-		qx := *pp.pl.eng.p
-		qx.spaces = make([]Space, qx.k)
-		qx.spaces[pp.x] = buf[pp.x]
-		wk.px = qx.sub(pp.x, nil)
-		wk.py = pp.sc.sub(pp.y, func(i int) int { return pp.perm.At(wk.b, i) })
-		wk.py.centredRows = pp.pre
-		wk.scx, wk.scy = wk.px.newScratch(), wk.py.newScratch()
-		wk.slx, wk.sly = wk.px.newSlot(), wk.py.newSlot()
-		wk.bufX = make([]Space, 1)
-		pp.work = append(pp.work, wk)
+		pp.work = append(pp.work, pp.newWorker(buf))
 	}
 	for _, wk := range pp.work[:workers] {
-		wk.bufX[0] = buf[pp.x]
-		wk.px.spaces = wk.bufX
-		wk.scx.forget() // a new buffer
+		for i, k := range pp.xs {
+			wk.bufX[i][0] = buf[k]
+			wk.px[i].spaces = wk.bufX[i]
+			wk.scx[i].forget() // a new buffer
+		}
+		if pa := pp.partial; pa != nil {
+			wk.bufZ[0] = buf[pa.z]
+			wk.pz.spaces = wk.bufZ
+			wk.scz.forget()
+		}
 	}
-	return runTiles(ctx, workers, len(refs), func(w, i int) {
-		wk, r := pp.work[w], refs[i]
-		cx := wk.cx[:r.ni*r.nj]
-		clear(cx)
-		wk.scx.capture = cx
-		setRef(&wk.slx, r, 1)
-		wk.px.tile(wk.scx, r.li, r.ni, r.lj, r.nj, r.diag, wk.px.shift, wk.slx.tile.S, wk.slx.tile.RowI, wk.slx.viewJ)
-		setRef(&wk.sly, r, 1)
-		wk.scy.against = cx
-		for b := range pp.r {
-			wk.b = b
-			wk.scy.forget() // the rows I are other samples for each b
-			wk.scy.dotSum = 0
-			wk.py.tile(wk.scy, r.gi, r.ni, r.gj, r.nj, r.diag, wk.py.shift, wk.sly.tile.S, wk.sly.tile.RowI, wk.sly.viewJ)
-			wk.vals[b] = 2 * wk.scy.dotSum
+	// A worker takes groups of up to group() tiles of one tile row: for
+	// each b, y's permuted rows π_b(I) are packed once for the group.
+	// Smaller groups when there are few tiles, so that every worker has
+	// some.
+	size := max(1, min(pp.group(), len(refs)/workers))
+	var groups [][2]int // [first, end) of refs
+	for i := 0; i < len(refs); {
+		e := i + 1
+		for e < len(refs) && e-i < size && refs[e].li == refs[i].li && refs[e].gi == refs[i].gi && refs[e].ni == refs[i].ni {
+			e++
 		}
-	}, func(w, i int) error {
-		if err := pp.test.Add(pp.work[w].vals); err != nil || added == nil {
-			return err
+		groups = append(groups, [2]int{i, e})
+		i = e
+	}
+	nx, np := len(pp.xs), len(pp.pairs)
+	return runTiles(ctx, workers, len(groups), func(w, g int) {
+		wk, grp := pp.work[w], refs[groups[g][0]:groups[g][1]]
+		for t, r := range grp {
+			for xi := range pp.xs {
+				capture(wk.px[xi], wk.scx[xi], &wk.slx[xi], wk.cx[t*nx+xi][:r.ni*r.nj], r, r.li, r.lj)
+			}
 		}
-		return added(tiles[i])
+		for pi, pr := range pp.pairs {
+			py, scy, sly := wk.py[pr.yi], wk.scy[pr.yi], &wk.sly[pr.yi]
+			for b := range pp.r {
+				wk.b = b
+				scy.forget() // the rows I are other samples for each b
+				for t, r := range grp {
+					setRef(sly, r, 1)
+					scy.against = wk.cx[t*nx+pr.xi][:r.ni*r.nj]
+					scy.dotSum = 0
+					py.tile(scy, r.gi, r.ni, r.gj, r.nj, r.diag, py.shift, sly.tile.S, sly.tile.RowI, sly.viewJ)
+					wk.vals[t*np+pi][b] = 2 * scy.dotSum
+				}
+			}
+		}
+		if pp.partial != nil {
+			pp.partialGroup(wk, grp)
+		}
+	}, func(w, g int) error {
+		wk := pp.work[w]
+		for t := range groups[g][1] - groups[g][0] {
+			i := groups[g][0] + t
+			// Every test's sums of the tile or none: a value that is not
+			// finite fails the pass before anything of the tile is added.
+			finite := func(v []float64) error {
+				for _, f := range v {
+					if math.IsNaN(f) || math.IsInf(f, 0) {
+						return fmt.Errorf("permutation sums of tile (%d, %d): %v: %w", refs[i].gi, refs[i].gj, f, estimator.ErrOverflow)
+					}
+				}
+				return nil
+			}
+			vals := wk.vals[t*np : (t+1)*np]
+			for _, v := range vals {
+				if err := finite(v); err != nil {
+					return err
+				}
+			}
+			var pvals []float64
+			if pp.partial != nil {
+				pvals = wk.pvals[t]
+				if err := finite(pvals); err != nil {
+					return err
+				}
+			}
+			for pi, pr := range pp.pairs {
+				if err := pr.test.Add(vals[pi]); err != nil {
+					return err
+				}
+			}
+			if pa := pp.partial; pa != nil {
+				if err := pa.test.Add(pvals); err != nil {
+					return err
+				}
+			}
+			if added != nil {
+				if err := added(tiles[i]); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	})
+}
+
+// group returns the number of tiles of one tile row a worker takes at
+// once: 4 for one space x (its 4 tiles of x's distances, 2 MB at the
+// default tile size, and the rows π_b(I) packed once for 4 tiles instead
+// of each), fewer for several.
+func (pp *PermPass) group() int { return max(1, 4/len(pp.xs)) }
+
+// newWorker returns a worker's plans, scratch and tiles, the plans of
+// x and z over buf (whose dimensions size the scratch).
+func (pp *PermPass) newWorker(buf []Space) *permWorker {
+	t := pp.pl.TileSize()
+	wk := &permWorker{}
+	at := func(i int) int {
+		if wk.b < 0 {
+			return i
+		}
+		return pp.perm.At(wk.b, i)
+	}
+	qx := *pp.pl.eng.p
+	qx.spaces = make([]Space, qx.k)
+	copy(qx.spaces, buf)
+	for _, k := range pp.xs {
+		px := qx.sub(k, nil)
+		wk.px = append(wk.px, px)
+		wk.scx = append(wk.scx, px.newScratch())
+		wk.slx = append(wk.slx, px.newSlot())
+		wk.bufX = append(wk.bufX, make([]Space, 1))
+	}
+	for yi, k := range pp.ys {
+		py := pp.sc.sub(k, at)
+		py.centredRows = pp.pre[yi]
+		wk.py = append(wk.py, py)
+		wk.scy = append(wk.scy, py.newScratch())
+		wk.sly = append(wk.sly, py.newSlot())
+	}
+	for range pp.group() * len(pp.xs) {
+		wk.cx = append(wk.cx, make([]float64, t*t))
+	}
+	for range pp.group() * len(pp.pairs) {
+		wk.vals = append(wk.vals, make([]float64, pp.r))
+	}
+	if pa := pp.partial; pa != nil {
+		for range pp.group() {
+			wk.pvals = append(wk.pvals, make([]float64, pp.r+1))
+		}
+		wk.bufZ = make([]Space, 1)
+		wk.pz = qx.sub(pa.z, nil)
+		wk.pyc, wk.pzc = pp.sc.sub(pp.ys[0], at), pp.sc.sub(pa.z, at)
+		wk.pyc.centredRows, wk.pzc.centredRows = pp.pre[0], pa.pre
+		wk.scz, wk.scyc, wk.sczc = wk.pz.newScratch(), wk.pyc.newScratch(), wk.pzc.newScratch()
+		wk.slz, wk.slyc, wk.slzc = wk.pz.newSlot(), wk.pyc.newSlot(), wk.pzc.newSlot()
+		wk.cz, wk.ay, wk.az = make([]float64, t*t), make([]float64, t*t), make([]float64, t*t)
+		for range pp.group() {
+			wk.pxz = append(wk.pxz, make([]float64, t*t))
+		}
+		wk.ryJ, wk.rzJ = make([]float64, t), make([]float64, t)
+	}
+	return wk
+}
+
+// capture computes the shifted distance tile of the one-space plan q at
+// r, its rows I from i0 and J from j0 of q's spaces, into c (ni×nj, below
+// the diagonal of a diagonal tile 0).
+func capture(q *plan, sc *scratch, sl *slot, c []float64, r tileRef, i0, j0 int) {
+	clear(c)
+	sc.capture = c
+	setRef(sl, r, 1)
+	q.tile(sc, i0, r.ni, j0, r.nj, r.diag, q.shift, sl.tile.S, sl.tile.RowI, sl.viewJ)
+}
+
+// partialGroup computes the sums of pdcov's test of the tiles grp, one
+// group of a tile row, into wk.pvals[t] for the t-th, given wk.cx, x's
+// shifted distance tiles: P_xz of each tile from x's and z's tiles, then
+// T (the identity, b = −1) and every T_b, y's and z's tiles at the rows
+// π_b(I) × π_b(J) (π_b(I) packed once for the group), as energy's
+// projection
+//
+//	Ũ_ij = a'_ij − (r'_i + r'_j)/(n−2) + T'/((n−1)(n−2))
+//	P_xz = Ũx − β_x·Ũz,  P_yz = Ũy − β_y·Ũz
+//
+// each product rounded before it is added (no fused multiply-add on any
+// CPU), so each tile's sums are the same bits everywhere.
+func (pp *PermPass) partialGroup(wk *permWorker, grp []tileRef) {
+	pa := pp.partial
+	nf := pa.nf
+	if nf < 4 { // no statistic (p = 1): sums of zeros
+		for t := range grp {
+			clear(wk.pvals[t])
+		}
+		return
+	}
+	cx, cy, cz := &pa.cx, &pa.cy, &pa.cz
+	nx := len(pp.xs)
+	for t, r := range grp {
+		ni, nj, diag := r.ni, r.nj, r.diag
+		ax, az := wk.cx[t*nx][:ni*nj], wk.cz[:ni*nj]
+		capture(wk.pz, wk.scz, &wk.slz, az, r, r.li, r.lj)
+		pxz := wk.pxz[t][:ni*nj]
+		for i := range ni {
+			for j := range nj {
+				if diag && j <= i {
+					pxz[i*nj+j] = 0
+					continue
+				}
+				gi, gj := r.gi+i, r.gj+j
+				ux := ax[i*nj+j] - (cx.r[gi]+cx.r[gj])/(nf-2) + cx.t
+				uz := az[i*nj+j] - (cz.r[gi]+cz.r[gj])/(nf-2) + cz.t
+				pxz[i*nj+j] = ux - float64(cx.beta*uz)
+			}
+		}
+	}
+	for b := -1; b < pp.r; b++ {
+		wk.b = b
+		wk.scyc.forget() // the rows I are other samples for each b
+		wk.sczc.forget()
+		for t, r := range grp {
+			ni, nj, diag := r.ni, r.nj, r.diag
+			ay, azp := wk.ay[:ni*nj], wk.az[:ni*nj]
+			capture(wk.pyc, wk.scyc, &wk.slyc, ay, r, r.gi, r.gj)
+			capture(wk.pzc, wk.sczc, &wk.slzc, azp, r, r.gi, r.gj)
+			// The row sums at the permuted columns, gathered once a tile
+			// (π_b costs a Feistel network a call).
+			ryJ, rzJ := wk.ryJ[:nj], wk.rzJ[:nj]
+			for j := range nj {
+				gj := wk.pyc.perm(r.gj + j)
+				ryJ[j], rzJ[j] = cy.r[gj], cz.r[gj]
+			}
+			pxz := wk.pxz[t][:ni*nj]
+			var s float64
+			for i := range ni {
+				gi := wk.pyc.perm(r.gi + i)
+				ryi, rzi := cy.r[gi], cz.r[gi]
+				j0 := 0
+				if diag {
+					j0 = i + 1
+				}
+				pr, yr, zr := pxz[i*nj:(i+1)*nj], ay[i*nj:(i+1)*nj], azp[i*nj:(i+1)*nj]
+				for j := j0; j < nj; j++ {
+					uy := yr[j] - (ryi+ryJ[j])/(nf-2) + cy.t
+					uz := zr[j] - (rzi+rzJ[j])/(nf-2) + cz.t
+					s += float64(pr[j] * (uy - float64(cy.beta*uz)))
+				}
+			}
+			wk.pvals[t][b+1] = 2 * s
+		}
+	}
 }

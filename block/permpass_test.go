@@ -3,6 +3,7 @@ package block
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math/rand/v2"
 	"testing"
 
@@ -123,4 +124,62 @@ func encodePerm(t *testing.T, pt *estimator.PermutationTest) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestPermPassPairs: a pass of several pairs (the entries of a matrix:
+// two spaces x, two y, one of them also an x) adds to each pair's test the
+// bytes of Permutations of that pair, in memory and from panels.
+func TestPermPassPairs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(49, 50))
+	const n, r = 230, 6
+	spaces := randomSpaces(rng, n, 3, 20, 2, 17)
+	opts := Options{TileSize: 48, Workers: 2}
+	ctx := context.Background()
+	st, err := Compute(ctx, spaces, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	perm := NewPermutation(n, 11)
+	pairs := [][2]int{{0, 2}, {0, 3}, {1, 2}, {1, 3}, {3, 1}}
+	var want [][]byte
+	for _, pr := range pairs {
+		ref, err := Permutations(ctx, spaces, st, pr[0], pr[1], r, perm, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, encodePerm(t, ref))
+	}
+	pl, err := Prepare(spaces, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pl.ScanBound(spaces); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pl.NewStats(); err != nil {
+		t.Fatal(err)
+	}
+	for _, way := range []string{"memory", "forward", "backward"} {
+		var tests []*estimator.PermutationTest
+		for _, pr := range pairs {
+			tests = append(tests, estimator.NewPermutationTest(pr[0], pr[1], r))
+		}
+		held := make([]Space, len(spaces))
+		held[1], held[2], held[3] = spaces[1], spaces[2], spaces[3]
+		pp, err := pl.NewPermPassPairs(st, tests, pairs, perm, held)
+		if err != nil {
+			t.Fatal(err)
+		}
+		drivePass(t, rng, pl, pp, spaces, way, 96, 48)
+		for i, test := range tests {
+			if !bytes.Equal(encodePerm(t, test), want[i]) {
+				t.Errorf("%s: pair %v differs from Permutations", way, pairs[i])
+			}
+		}
+	}
+	held := make([]Space, len(spaces))
+	held[2] = spaces[2]
+	if _, err := pl.NewPermPassPairs(st, []*estimator.PermutationTest{estimator.NewPermutationTest(0, 3, r)}, [][2]int{{0, 3}}, perm, held); !errors.Is(err, ErrShape) {
+		t.Errorf("space 3 not held: %v", err)
+	}
 }

@@ -3,7 +3,6 @@ package block
 import (
 	"context"
 	"math/bits"
-	"sync"
 
 	"github.com/dcor-stream/dcor-stream/estimator"
 )
@@ -64,7 +63,8 @@ func (p *Permutation) At(b, i int) int {
 // y's permuted rows π_b(I) × π_b(J), each reduced to its product sum with
 // it: a permutation costs y's distance tiles and one product per pair,
 // about half an exact run when x and y have the same dimension. y is read
-// at random rows, so it is held in memory.
+// at random rows, so it is held in memory. It is the pass of NewPermPass
+// over every tile of the grid, in memory.
 //
 // It returns an error wrapping ErrResume if st was not made with these
 // spaces and options, the errors of Compute for invalid spaces, and
@@ -73,50 +73,37 @@ func Permutations(ctx context.Context, spaces []Space, st *estimator.Stats, x, y
 	if r < 1 {
 		panic("block: no permutations")
 	}
-	p, workers, err := passPlan(spaces, st, opts)
+	pl, err := Prepare(spaces, opts)
 	if err != nil {
 		return nil, err
 	}
-	px := p.sub(x, nil)
-	// y's rows centred once, for the gathers of every permuted tile.
-	pre := p.sub(y, nil)
-	if pre.fused {
-		pre.precentre()
+	if err := pl.ScanBound(spaces); err != nil {
+		return nil, err
+	}
+	if _, err := pl.NewStats(); err != nil {
+		return nil, err
 	}
 	test := estimator.NewPermutationTest(x, y, r)
-	var mu sync.Mutex
-	err = p.forTiles(ctx, workers, func() func(bi, bj int) error {
-		var b int
-		py := p.sub(y, func(i int) int { return perm.At(b, i) })
-		py.centredRows = pre.centredRows
-		scx, scy := px.newScratch(), py.newScratch()
-		slx, sly := px.newSlot(), py.newSlot()
-		cx := make([]float64, p.tileSize*p.tileSize)
-		vals := make([]float64, r)
-		return func(bi, bj int) error {
-			i0, ni, j0, nj := p.bounds(bi, bj)
-			diag := bi == bj
-			clear(cx[:ni*nj])
-			scx.capture = cx[:ni*nj]
-			px.setTile(&slx, bi, bj)
-			px.tile(scx, i0, ni, j0, nj, diag, px.shift, slx.tile.S, slx.tile.RowI, slx.viewJ)
-			py.setTile(&sly, bi, bj)
-			scy.against = cx[:ni*nj]
-			for b = range r {
-				scy.forget() // the rows I are other samples for each b
-				scy.dotSum = 0
-				py.tile(scy, i0, ni, j0, nj, diag, py.shift, sly.tile.S, sly.tile.RowI, sly.viewJ)
-				vals[b] = 2 * scy.dotSum
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			return test.Add(vals)
-		}
-	})
+	pp, err := pl.NewPermPass(st, test, x, y, perm, spaces[y])
 	if err != nil {
+		return nil, err
+	}
+	if err := pp.AddTiles(ctx, spaces, pl.allTiles(), nil); err != nil {
 		return nil, err
 	}
 	return test, nil
+}
+
+// allTiles returns every tile of the plan's grid, row by row.
+func (pl *Plan) allTiles() []Tile {
+	g := (pl.N() + pl.TileSize() - 1) / pl.TileSize()
+	tiles := make([]Tile, 0, g*(g+1)/2)
+	for i := range g {
+		for j := i; j < g; j++ {
+			tiles = append(tiles, Tile{i, j})
+		}
+	}
+	return tiles
 }
 
 // sub returns the plan of space k alone, with p's centre, scale and shift

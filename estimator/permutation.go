@@ -38,6 +38,9 @@ func NewPermutationTest(x, y, r int) *PermutationTest {
 // R returns the number of permutations.
 func (t *PermutationTest) R() int { return t.s.Len() }
 
+// Spaces returns the spaces x and y of the test.
+func (t *PermutationTest) Spaces() (x, y int) { return t.x, t.y }
+
 // Add adds v[b] to S_xy(π_b) for every b, exactly. It returns an error
 // wrapping ErrOverflow, and adds nothing, for a value that is not finite.
 // It panics if len(v) != R().
@@ -99,8 +102,8 @@ func (t *PermutationTest) Result(st *Stats, perm func(b, i int) int) Permutation
 }
 
 // Sums is a vector of exact sums of float64 values: the sums of any
-// statistic added tile by tile (block.PartialPermutations keeps one per
-// permutation in one). The zero value is not usable: call NewSums. A Sums
+// statistic added tile by tile (PermutationTest and
+// PartialPermutationTest keep one per permutation in one). The zero value is not usable: call NewSums. A Sums
 // is not safe for concurrent use.
 type Sums struct{ b bank }
 

@@ -68,8 +68,6 @@ func (r *runner) univariate(ctx context.Context, spaces []block.Space) (*Outcome
 	return r.finish(ctx, nil)
 }
 
-func (s *Spec) wantsExtras() bool { return s.CI > 0 || s.Permutations > 0 }
-
 // PairExtras are the inference and extra statistics of the pair mode.
 type PairExtras struct {
 	// CILevel > 0: delete-one jackknife standard errors and normal
@@ -100,33 +98,4 @@ type PairExtras struct {
 func interval(est, se, level, lo, hi float64) [2]float64 {
 	z := distuv.UnitNormal.Quantile((1 + level) / 2)
 	return [2]float64{max(lo, est-z*se), min(hi, est+z*se)}
-}
-
-// extras computes what Spec asks beyond the statistics, from the spaces
-// in memory and the complete state.
-func (r *runner) extras(ctx context.Context, spaces []block.Space, out *Outcome) error {
-	s := r.spec
-	st := out.State.Stats
-	opts := s.blockOptions()
-	if p := out.Pair; p != nil {
-		x := p.Extras // the intervals, if asked, are already there
-		if x == nil {
-			x = &PairExtras{}
-			p.Extras = x
-		}
-		// The test of independence is a pass of the run (its p-value is
-		// there); pdcov's, given Z, is computed here, in memory.
-		if s.Permutations > 0 {
-			if p.Partial != nil {
-				s.notify("the permutation test of pdcov given Z: %d permutations", s.Permutations)
-				perm := block.NewPermutation(st.N(), s.Seed)
-				pp, err := block.PartialPermutations(ctx, spaces, st, 0, 1, 2, s.Permutations, perm, opts)
-				if err != nil {
-					return err
-				}
-				x.PDCorPermP = pp.P
-			}
-		}
-	}
-	return nil
 }

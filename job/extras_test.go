@@ -91,7 +91,7 @@ func TestUnivariateCompose(t *testing.T) {
 // matrix: standard errors positive and intervals around the estimate;
 // p-values on the grid 1/(R+1); the covariance matrix symmetric with the
 // squared SEs on its diagonal; CKA in [−1, 1]; and the same numbers for 1
-// and 3 workers.
+// and 3 workers, and for 2 under a memory budget.
 func TestExtras(t *testing.T) {
 	pair := job.Spec{File: activations, Spaces: specs("model_a", "model_b", "noise"), CI: 0.9, Permutations: 19, Seed: 4, CKA: true}
 	pair.Options.Workers = 3
@@ -125,6 +125,10 @@ func TestExtras(t *testing.T) {
 	}
 	if *one.Pair.Extras != *x {
 		t.Errorf("1 worker %+v, 3 workers %+v", *one.Pair.Extras, *x)
+	}
+	pair.Options.Workers, pair.Memory = 2, 256<<10
+	if mem, err := job.Run(t.Context(), pair); err != nil || *mem.Pair.Extras != *x {
+		t.Errorf("2 workers under -mem: %v, %+v, in memory %+v", err, mem.Pair.Extras, *x)
 	}
 
 	mat := job.Spec{File: networks, Spaces: specs("a_layer1", "a_layer2", "b_block1", "b_block2"),

@@ -33,13 +33,20 @@ import (
 //
 // Merge adds the jackknife parts of the jI, whose Stats must be the same.
 //
-// Permutations (the test of independence of the pair mode) are a pass of
-// the same kind, after the jackknife if both are asked: a state of Phase
-// "permutations" holds the test's sums (part "permutations") of the tiles
-// of its Done, and the complete parts of the passes before it.
+// Permutations (the test of independence of the pair mode and, given z,
+// pdcov's) are a pass of the same kind, after the jackknife if both are
+// asked: a state of Phase "permutations" holds the test's sums (part
+// "permutations"; given z, pdcov's in part "permutations-pdcov") of the
+// tiles of its Done, and the complete parts of the passes before it.
 const (
 	phaseJackknife    = "jackknife"
 	phasePermutations = "permutations"
+	// kindPDCovPerm is the part of pdcov's test, and kindMatrixPerm
+	// that of the tests of the entries of a matrix (in place of
+	// "permutations"), of the permutation pass: the parts not named
+	// after their pass.
+	kindPDCovPerm  = "permutations-pdcov"
+	kindMatrixPerm = "permutations-matrix"
 )
 
 // phaseOrder is the order of the passes; a part's kind is its pass.
@@ -115,6 +122,157 @@ func (p *permPart) Merge(o Part) error {
 	return p.test.Merge(q.test)
 }
 
+// pdcovPermPart is the part "permutations-pdcov" of a state: the sums of
+// the permutation test of pdCov(x, y; z) = 0, spaces 0, 1 and 2, over the
+// tiles of the state's Done, for the permutations of Seed.
+type pdcovPermPart struct {
+	seed uint64
+	test *estimator.PartialPermutationTest
+}
+
+func init() {
+	registerPart(kindPDCovPerm, func(b []byte) (Part, error) {
+		if len(b) < 8 {
+			return nil, fmt.Errorf("a pdcov permutation part of %d bytes", len(b))
+		}
+		t := new(estimator.PartialPermutationTest)
+		if err := t.UnmarshalBinary(b[8:]); err != nil {
+			return nil, err
+		}
+		return &pdcovPermPart{seed: binary.LittleEndian.Uint64(b), test: t}, nil
+	})
+}
+
+func (p *pdcovPermPart) Kind() string { return kindPDCovPerm }
+
+// MarshalBinary encodes the seed (uint64, little endian), then the test
+// (estimator.PartialPermutationTest.MarshalBinary).
+func (p *pdcovPermPart) MarshalBinary() ([]byte, error) {
+	t, err := p.test.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	return append(binary.LittleEndian.AppendUint64(nil, p.seed), t...), nil
+}
+
+func (p *pdcovPermPart) Merge(o Part) error {
+	q, ok := o.(*pdcovPermPart)
+	switch {
+	case !ok:
+		return fmt.Errorf("a %s part is not a pdcov permutation part: %w", o.Kind(), ErrState)
+	case q.seed != p.seed:
+		return fmt.Errorf("pdcov permutations of seed %d and %d: %w", p.seed, q.seed, ErrState)
+	}
+	if err := p.test.Merge(q.test); err != nil {
+		return fmt.Errorf("%v: %w", err, ErrState)
+	}
+	return nil
+}
+
+// permKinds are the kinds of the parts of the permutation pass of a job
+// of header h: of the matrix's entries, or of the pair's test (and
+// pdcov's, given z).
+func permKinds(h *Header) []string {
+	switch {
+	case h.Matrix != nil:
+		return []string{kindMatrixPerm}
+	case len(h.Spaces) == 3:
+		return []string{phasePermutations, kindPDCovPerm}
+	}
+	return []string{phasePermutations}
+}
+
+// matrixPermPart is the part "permutations-matrix" of a state: the sums
+// of the permutation test of independence of every entry of the matrix,
+// row by row (entry (i, j) at i·C + j), over the tiles of the state's
+// Done, for the permutations of Seed (the same π_b for every entry).
+type matrixPermPart struct {
+	seed  uint64
+	tests []*estimator.PermutationTest
+}
+
+func init() {
+	registerPart(kindMatrixPerm, func(b []byte) (Part, error) {
+		if len(b) < 8 {
+			return nil, fmt.Errorf("a matrix permutation part of %d bytes", len(b))
+		}
+		p := &matrixPermPart{seed: binary.LittleEndian.Uint64(b)}
+		b = b[8:]
+		count, m := binary.Uvarint(b)
+		if m <= 0 || count < 1 || count > uint64(len(b)) {
+			return nil, fmt.Errorf("a matrix permutation part of %d entries in %d bytes", count, len(b))
+		}
+		b = b[m:]
+		for range count {
+			l, m := binary.Uvarint(b)
+			if m <= 0 || l > uint64(len(b)-m) {
+				return nil, fmt.Errorf("a matrix permutation part truncated")
+			}
+			t := new(estimator.PermutationTest)
+			if err := t.UnmarshalBinary(b[m : m+int(l)]); err != nil {
+				return nil, err
+			}
+			if len(p.tests) > 0 && t.R() != p.tests[0].R() {
+				return nil, fmt.Errorf("entries of %d and %d permutations", p.tests[0].R(), t.R())
+			}
+			p.tests = append(p.tests, t)
+			b = b[m+int(l):]
+		}
+		if len(b) != 0 {
+			return nil, fmt.Errorf("%d bytes after the entries", len(b))
+		}
+		return p, nil
+	})
+}
+
+func (p *matrixPermPart) Kind() string { return kindMatrixPerm }
+
+// MarshalBinary encodes the seed (uint64, little endian), the number of
+// entries (uvarint), then each entry's test as its length (uvarint) and
+// estimator.PermutationTest.MarshalBinary.
+func (p *matrixPermPart) MarshalBinary() ([]byte, error) {
+	b := binary.LittleEndian.AppendUint64(nil, p.seed)
+	b = binary.AppendUvarint(b, uint64(len(p.tests)))
+	for _, t := range p.tests {
+		e, err := t.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		b = append(binary.AppendUvarint(b, uint64(len(e))), e...)
+	}
+	return b, nil
+}
+
+func (p *matrixPermPart) Merge(o Part) error {
+	q, ok := o.(*matrixPermPart)
+	switch {
+	case !ok:
+		return fmt.Errorf("a %s part is not a matrix permutation part: %w", o.Kind(), ErrState)
+	case q.seed != p.seed:
+		return fmt.Errorf("permutations of seed %d and %d: %w", p.seed, q.seed, ErrState)
+	case len(q.tests) != len(p.tests):
+		return fmt.Errorf("permutation tests of %d and %d entries: %w", len(p.tests), len(q.tests), ErrState)
+	}
+	for i, t := range p.tests {
+		if err := t.Merge(q.tests[i]); err != nil {
+			return fmt.Errorf("entry %d: %v: %w", i, err, ErrState)
+		}
+	}
+	return nil
+}
+
+// permSeedR returns the seed and the number of permutations of the
+// permutation parts of s, the pair's or the matrix's (ok false if none).
+func (s *State) permSeedR() (seed uint64, r int, ok bool) {
+	if p, _ := s.Part(phasePermutations).(*permPart); p != nil {
+		return p.seed, p.test.R(), true
+	}
+	if p, _ := s.Part(kindMatrixPerm).(*matrixPermPart); p != nil {
+		return p.seed, p.tests[0].R(), true
+	}
+	return 0, 0, false
+}
+
 // jackknife returns the jackknife of a state of the jackknife pass or a
 // later one, bound to its Stats, or nil.
 func (s *State) jackknife() (*estimator.Jackknife, error) {
@@ -138,16 +296,51 @@ func (s *State) HasIntervals() bool {
 // HasPermutations reports whether s is a complete state of the whole job
 // whose permutation pass is complete (see Permutations).
 func (s *State) HasPermutations() bool {
-	return s.Phase == phasePermutations && s.Whole() && s.Part(phasePermutations) != nil
+	_, _, ok := s.permSeedR()
+	return s.Phase == phasePermutations && s.Whole() && ok
 }
 
 // Permutations adds to res, the Results of s (see HasPermutations), the
 // permutation p-value of independence of the pair (PairExtras' PermP,
-// Permutations and Seed).
+// Permutations and Seed) and, given z, pdcov's (PDCorPermP); in the
+// matrix mode that of every entry (MatrixResult's PermP, Permutations
+// and Seed).
 func (s *State) Permutations(res *Results) error {
+	if m, ok := s.Part(kindMatrixPerm).(*matrixPermPart); ok && s.HasPermutations() && res.Matrix != nil && s.Matrix != nil {
+		lay, r := s.Matrix, res.Matrix
+		if len(m.tests) != len(lay.Rows)*len(lay.Cols) {
+			return fmt.Errorf("a matrix permutation part of %d entries for %d×%d: %w", len(m.tests), len(lay.Rows), len(lay.Cols), ErrState)
+		}
+		for e, t := range m.tests {
+			if x, y := t.Spaces(); x != lay.Rows[e/len(lay.Cols)] || y != lay.Cols[e%len(lay.Cols)] {
+				return fmt.Errorf("entry %d of the matrix permutation part is of spaces %d, %d: %w", e, x, y, ErrState)
+			}
+		}
+		perm := block.NewPermutation(s.N, m.seed)
+		r.Permutations, r.Seed, r.PermP = m.tests[0].R(), m.seed, grid2(len(lay.Rows), len(lay.Cols))
+		for e, t := range m.tests {
+			r.PermP[e/len(lay.Cols)][e%len(lay.Cols)] = t.Result(s.Stats, perm.At).P
+		}
+		return nil
+	}
 	p, _ := s.Part(phasePermutations).(*permPart)
 	if !s.HasPermutations() || p == nil || res.Pair == nil {
-		return fmt.Errorf("the state holds no complete permutation pass of a pair (run with -permutations): %w", ErrState)
+		return fmt.Errorf("the state holds no complete permutation pass (run with -permutations): %w", ErrState)
+	}
+	q, _ := s.Part(kindPDCovPerm).(*pdcovPermPart)
+	if x, y := p.test.Spaces(); x != 0 || y != 1 {
+		return fmt.Errorf("a permutation part of spaces %d, %d: %w", x, y, ErrState)
+	}
+	if q != nil {
+		if x, y, z := q.test.Spaces(); x != 0 || y != 1 || z != 2 {
+			return fmt.Errorf("a pdcov permutation part of spaces %d, %d, %d: %w", x, y, z, ErrState)
+		}
+	}
+	switch {
+	case res.Pair.Partial != nil && q == nil:
+		return fmt.Errorf("the state of x, y and z holds no pdcov permutation test: %w", ErrState)
+	case q != nil && (q.seed != p.seed || q.test.R() != p.test.R()):
+		return fmt.Errorf("its tests are of %d permutations of seed %d and %d of seed %d: %w", p.test.R(), p.seed, q.test.R(), q.seed, ErrState)
 	}
 	x := res.Pair.Extras
 	if x == nil {
@@ -156,6 +349,9 @@ func (s *State) Permutations(res *Results) error {
 	}
 	perm := block.NewPermutation(s.N, p.seed)
 	x.Permutations, x.Seed, x.PermP = p.test.R(), p.seed, p.test.Result(s.Stats, perm.At).P
+	if q != nil && res.Pair.Partial != nil {
+		x.PDCorPermP = q.test.Result(s.N).P
+	}
 	return nil
 }
 
@@ -228,18 +424,43 @@ func (s *Spec) jackPass() bool { return slices.Contains(s.passes(), phaseJackkni
 
 // passBytes is the memory a pass holds beyond the state and the panels:
 // the jackknife's per-row sums and final row sums r'; the permutation
-// test's space y (and its rows centred once, for 16 or more dimensions).
-func (r *runner) passBytes(phase string) int64 {
+// test's space y (and its rows centred once, for 16 or more dimensions)
+// and per worker the tiles of x's distances; given z, pdcov's: z as y,
+// the row sums r' of x, y and z, and per worker seven tiles more (three,
+// and P_xz of a group of four); in the matrix, every column space as y.
+func (r *runner) passBytes(phase string, tile int) int64 {
 	k, n := len(r.hdr.Spaces), int64(r.hdr.N)
 	switch phase {
 	case phaseJackknife:
 		return estimator.JackknifeBytes(k, r.hdr.N) + 8*int64(k)*n
 	case phasePermutations:
-		q := int64(r.hdr.Spaces[1].Dim)
-		if q >= 16 {
-			q *= 2
+		var b int64
+		held := r.hdr.Spaces[1:k]
+		if m := r.hdr.Matrix; m != nil {
+			held = nil
+			for _, c := range distinct(m.Cols) {
+				held = append(held, r.hdr.Spaces[c])
+			}
 		}
-		return 8 * q * n
+		for _, sp := range held {
+			q := int64(sp.Dim)
+			if q >= 16 {
+				q *= 2
+			}
+			b += 8 * q * n
+		}
+		// Per worker, the tiles of x's distances of a group of tiles
+		// (block.PermPass: up to 4 of one space x, one per space x of a
+		// matrix beyond 4), and pdcov's seven.
+		xs, t, w := 1, int64(tile), int64(r.spec.workers())
+		if m := r.hdr.Matrix; m != nil {
+			xs = len(distinct(m.Rows))
+		}
+		b += w * int64(max(4, xs)) * 8 * t * t
+		if k == 3 && r.hdr.Matrix == nil {
+			b += 8*3*n + w*7*8*t*t
+		}
+		return b
 	}
 	return 0
 }
@@ -253,7 +474,7 @@ func (r *runner) checkPassBudget(pl *block.Plan) error {
 	}
 	tile := int64(pl.TileSize()) * pl.RowBytes()
 	for _, ph := range s.passes() {
-		need := r.passBytes(ph)
+		need := r.passBytes(ph, pl.TileSize())
 		low := need + pl.ScratchBytes() + rowSumBytes*int64(r.hdr.N)*int64(len(r.hdr.Spaces)) + 4*tile
 		if low <= s.Memory+scratchSlack {
 			continue
@@ -261,6 +482,14 @@ func (r *runner) checkPassBudget(pl *block.Plan) error {
 		if ph == phaseJackknife {
 			return fmt.Errorf("the -ci pass holds about %s of per-row sums for %d samples and %d spaces (%s with the smallest panel), over the budget -mem %s: raise it, or ask -ci of fewer spaces: %w",
 				size(need), r.hdr.N, len(r.hdr.Spaces), size(low), size(s.Memory), ErrBudget)
+		}
+		if r.hdr.Matrix != nil {
+			return fmt.Errorf("the permutation tests of the matrix hold its column spaces in memory, their rows read at random: %s for %d samples (%s with the smallest panel), over the budget -mem %s: raise it, or run -permutations in memory: %w",
+				size(need), r.hdr.N, size(low), size(s.Memory), ErrBudget)
+		}
+		if len(r.hdr.Spaces) == 3 {
+			return fmt.Errorf("the permutation tests given z hold spaces y and z in memory, their rows read at random: %s for %d samples of %d and %d dimensions (%s with the smallest panel), over the budget -mem %s: raise it, or run -permutations in memory: %w",
+				size(need), r.hdr.N, r.hdr.Spaces[1].Dim, r.hdr.Spaces[2].Dim, size(low), size(s.Memory), ErrBudget)
 		}
 		return fmt.Errorf("the permutation test holds space y in memory, its rows read at random: %s for %d samples of %d dimensions (%s with the smallest panel), over the budget -mem %s: raise it, or run -permutations in memory: %w",
 			size(need), r.hdr.N, r.hdr.Spaces[1].Dim, size(low), size(s.Memory), ErrBudget)
@@ -306,8 +535,9 @@ type tilePass interface {
 // startPass is called when the passes before phase are complete: it
 // starts phase if the run is not in it (saving a checkpoint, so that an
 // interrupted run resumes after the passes done), and returns the pass
-// over pl; y is the space y in memory, for the permutations.
-func (r *runner) startPass(ctx context.Context, pl *block.Plan, phase string, y func() (block.Space, error)) (tilePass, error) {
+// over pl; held returns all the rows of space k in memory, for the
+// permutations (y, and z given).
+func (r *runner) startPass(ctx context.Context, pl *block.Plan, phase string, held func(k ...int) ([]block.Space, error)) (tilePass, error) {
 	if r.hdr.Phase != phase {
 		if !r.state().Complete() {
 			return nil, fmt.Errorf("job: internal error: the %s pass after an incomplete one", phase)
@@ -318,7 +548,20 @@ func (r *runner) startPass(ctx context.Context, pl *block.Plan, phase string, y 
 		case phaseJackknife:
 			r.parts = append(r.parts, &jackPart{estimator.NewJackknife(r.st)})
 		case phasePermutations:
+			if m := r.hdr.Matrix; m != nil {
+				p := &matrixPermPart{seed: r.spec.Seed}
+				for _, x := range m.Rows {
+					for _, y := range m.Cols {
+						p.tests = append(p.tests, estimator.NewPermutationTest(x, y, r.spec.Permutations))
+					}
+				}
+				r.parts = append(r.parts, p)
+				break
+			}
 			r.parts = append(r.parts, &permPart{seed: r.spec.Seed, test: estimator.NewPermutationTest(0, 1, r.spec.Permutations)})
+			if len(r.hdr.Spaces) == 3 {
+				r.parts = append(r.parts, &pdcovPermPart{seed: r.spec.Seed, test: estimator.NewPartialPermutationTest(0, 1, 2, r.spec.Permutations)})
+			}
 		}
 		r.prog.Tiles, r.prog.Pairs, r.prog.ResumedTiles, r.prog.ResumedPairs = 0, 0, 0, 0
 		if cp := r.spec.Checkpoint; cp != nil {
@@ -341,16 +584,52 @@ func (r *runner) startPass(ctx context.Context, pl *block.Plan, phase string, y 
 		r.spec.notify("the jackknife pass (-ci): one more pass over the %d tiles of the %s", r.prog.TotalTiles, what)
 		return pl.NewJackPass(r.st, jk)
 	}
+	if m := r.hdr.Matrix; m != nil {
+		p, _ := st.Part(kindMatrixPerm).(*matrixPermPart)
+		if p == nil || len(p.tests) != len(m.Rows)*len(m.Cols) {
+			return nil, fmt.Errorf("job: internal error: no matrix permutation part")
+		}
+		cols := distinct(m.Cols)
+		sp, err := held(cols...)
+		if err != nil {
+			return nil, err
+		}
+		all := make([]block.Space, len(r.hdr.Spaces))
+		for i, c := range cols {
+			all[c] = sp[i]
+		}
+		var pairs [][2]int
+		for _, x := range m.Rows {
+			for _, y := range m.Cols {
+				pairs = append(pairs, [2]int{x, y})
+			}
+		}
+		r.spec.notify("the permutation tests of the %d×%d entries: %d permutations, one more pass over the %d tiles of the %s", len(m.Rows), len(m.Cols), p.tests[0].R(), r.prog.TotalTiles, what)
+		return pl.NewPermPassPairs(r.st, p.tests, pairs, block.NewPermutation(r.hdr.N, p.seed), all)
+	}
 	p, _ := st.Part(phasePermutations).(*permPart)
 	if p == nil {
 		return nil, fmt.Errorf("job: internal error: no permutation part")
 	}
-	ys, err := y()
+	perm := block.NewPermutation(r.hdr.N, p.seed)
+	if len(r.hdr.Spaces) == 3 {
+		q, _ := st.Part(kindPDCovPerm).(*pdcovPermPart)
+		if q == nil {
+			return nil, fmt.Errorf("job: internal error: no pdcov permutation part")
+		}
+		yz, err := held(1, 2)
+		if err != nil {
+			return nil, err
+		}
+		r.spec.notify("the permutation tests of independence and of pdcov given z: %d permutations, one more pass over the %d tiles of the %s", p.test.R(), r.prog.TotalTiles, what)
+		return pl.NewPartialPermPass(r.st, p.test, q.test, 0, 1, 2, perm, yz[0], yz[1])
+	}
+	ys, err := held(1)
 	if err != nil {
 		return nil, err
 	}
 	r.spec.notify("the permutation test: %d permutations, one more pass over the %d tiles of the %s", p.test.R(), r.prog.TotalTiles, what)
-	return pl.NewPermPass(r.st, p.test, 0, 1, block.NewPermutation(r.hdr.N, p.seed), ys)
+	return pl.NewPermPass(r.st, p.test, 0, 1, perm, ys[0])
 }
 
 // sameStats reports whether two states hold the same sums.
@@ -364,4 +643,15 @@ func sameStats(a, b *estimator.Stats) (bool, error) {
 		return false, err
 	}
 	return bytes.Equal(x, y), nil
+}
+
+// distinct returns the values of ks without repeats, in their order.
+func distinct(ks []int) []int {
+	var out []int
+	for _, k := range ks {
+		if !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out
 }

@@ -2,12 +2,17 @@ package job_test
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/dcor-stream/dcor-stream/job"
+	"github.com/dcor-stream/dcor-stream/stream"
 )
 
 // ciPrint is what must be equal between two -ci runs: the state's and its
@@ -257,9 +262,15 @@ func permPrint(t *testing.T, st *job.State) string {
 	if !st.HasPermutations() {
 		t.Fatalf("the state (pass %q, done %v) holds no complete permutation pass", st.Phase, st.Done)
 	}
-	pb, err := st.Part("permutations").MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
+	var pb []byte
+	for _, kind := range []string{"permutations", "permutations-pdcov", "permutations-matrix"} {
+		if p := st.Part(kind); p != nil {
+			b, err := p.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			pb = append(pb, b...)
+		}
 	}
 	res, err := st.Results()
 	if err != nil {
@@ -271,66 +282,185 @@ func permPrint(t *testing.T, st *job.State) string {
 	return fmt.Sprintf("%x\n%s\n%s", pb, ciPrint(t, st), resultJSON(t, res))
 }
 
-// TestComposePermutations: the permutation test (after the jackknife) of
-// the pair gives the same sums and p-value in memory, under a memory
-// budget, from shards in two rounds, and killed in each of the three
-// passes and resumed; and a checkpoint of other permutations is refused.
+// TestComposePermutations: the permutation tests (after the jackknife)
+// of the pair, of the pair given z (independence and pdcov) and of every
+// entry of a matrix give the same sums and p-values in memory, under a
+// memory budget, from shards in two rounds, and killed in each of the
+// three passes and resumed; and a checkpoint or a shard of other
+// permutations is refused.
 func TestComposePermutations(t *testing.T) {
-	base := modes[0].spec
-	base.Options.Tile = 128 // 36 tiles a pass
-	base.CI, base.Permutations, base.Seed = 0.9, 9, 5
-	ref := run(t, base, 1)
-	want := permPrint(t, ref.State)
-	if x := ref.Pair.Extras; x.Permutations != 9 || x.Seed != 5 || !(x.PermP > 0 && x.PermP <= 1) || x.BCDCorSE == 0 {
-		t.Fatalf("extras %+v", x)
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			base := m.spec
+			base.Options.Tile = 128 // 36 tiles a pass
+			base.CI, base.Permutations, base.Seed = 0.9, 9, 5
+			ref := run(t, base, 1)
+			want := permPrint(t, ref.State)
+			if mr := ref.Matrix; mr != nil {
+				if mr.Permutations != 9 || mr.Seed != 5 || len(mr.PermP) != 2 || len(mr.PermP[1]) != 2 || ref.State.Part("permutations") != nil {
+					t.Fatalf("matrix: %d permutations of seed %d, p-values %v", mr.Permutations, mr.Seed, mr.PermP)
+				}
+				for _, row := range mr.PermP {
+					for _, p := range row {
+						if k := p * 10; !(p > 0 && p <= 1) || k != math.Round(k) {
+							t.Errorf("matrix p-value %v not on the grid k/10", p)
+						}
+					}
+				}
+			} else {
+				x := ref.Pair.Extras
+				if x.Permutations != 9 || x.Seed != 5 || !(x.PermP > 0 && x.PermP <= 1) || x.BCDCorSE == 0 {
+					t.Fatalf("extras %+v", x)
+				}
+				partial := ref.Pair.Partial != nil
+				if partial != (ref.State.Part("permutations-pdcov") != nil) || partial && !(x.PDCorPermP > 0 && x.PDCorPermP <= 1) {
+					t.Fatalf("given z %v: pdcov's p-value %v, part %v", partial, x.PDCorPermP, ref.State.Part("permutations-pdcov"))
+				}
+			}
+			partial := ref.Pair != nil && ref.Pair.Partial != nil
+			var shardStates []*job.State
+			for _, mem := range []int64{0, 256 << 10} {
+				spec := base
+				spec.Memory = mem
+				if got := permPrint(t, run(t, spec, 1).State); got != want {
+					t.Errorf("memory %d: differs from the in-memory run", mem)
+				}
+				first := run(t, spec, 3).State
+				spec.From = first
+				var states []*job.State
+				for i := range 3 {
+					spec.Shard, spec.Shards = i, 3
+					spec.Memory = []int64{0, 256 << 10}[i%2]
+					states = append(states, run(t, spec, 1).State)
+				}
+				st, err := job.Merge(states...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := permPrint(t, st); got != want {
+					t.Errorf("memory %d, 3 shards in two rounds: differs from the in-memory run", mem)
+				}
+				shardStates = states
+			}
+			// A shard of the second round with other permutations does
+			// not merge with the others.
+			spec := base
+			spec.From, spec.Shard, spec.Shards, spec.Seed = run(t, base, 3).State, 1, 3, 6
+			odd := run(t, spec, 1).State
+			if _, err := job.Merge(shardStates[0], odd, shardStates[2]); !errors.Is(err, job.ErrState) {
+				t.Errorf("shards of seeds 5 and 6 merged: %v", err)
+			}
+			// Killed in the state pass, the jackknife and the permutations.
+			spec = base
+			cp := cancelAfter(t, spec, 5)
+			spec.Checkpoint, spec.Memory, spec.Options.Workers = cp, 256<<10, 1
+			cp = cancelAfter(t, spec, 36-5+7)
+			spec.Memory, spec.Options.Workers = 0, 3
+			cp = cancelAfter(t, spec, 36-7+20)
+			if saved, _ := cp.Load(t.Context()); saved.Phase != "permutations" || partial != (saved.Part("permutations-pdcov") != nil) {
+				t.Fatalf("the third checkpoint is of the pass %q, parts %v", saved.Phase, saved.Parts)
+			}
+			spec.Memory = 256 << 10
+			out := run(t, spec, 1)
+			if out.Pair != nil {
+				out.Pair.Passes = 0 // reported under a budget
+			}
+			if got := permPrint(t, out.State); got != want {
+				t.Error("killed in each pass and resumed: the state differs from the in-memory run's")
+			}
+			if got, w := resultJSON(t, out.Results), resultJSON(t, ref.Results); got != w {
+				t.Errorf("killed in each pass and resumed:\n%s\nwant\n%s", got, w)
+			}
+			// Other permutations are not resumed.
+			for _, o := range []struct {
+				seed uint64
+				r    int
+			}{{6, 9}, {5, 10}} {
+				other := spec
+				other.Seed, other.Permutations = o.seed, o.r
+				spec.Checkpoint = &memCheckpoint{}
+				cp = cancelAfter(t, spec, 36+36+3)
+				other.Checkpoint = cp
+				if _, err := job.Run(t.Context(), other); !errors.Is(err, job.ErrState) {
+					t.Errorf("a checkpoint of 9 permutations of seed 5 resumed with %d of seed %d: %v", o.r, o.seed, err)
+				}
+			}
+		})
 	}
-	for _, mem := range []int64{0, 256 << 10} {
-		spec := base
-		spec.Memory = mem
-		if got := permPrint(t, run(t, spec, 1).State); got != want {
-			t.Errorf("memory %d: differs from the in-memory run", mem)
+}
+
+// TestPermutationsBudget: under -mem, the permutation tests given z hold
+// y and z in memory, and a matrix's its column spaces; a z too large for
+// the budget (and the slack of one worker's scratch) is refused with
+// ErrBudget naming them, before any tile, while the test of x and y alone
+// runs.
+func TestPermutationsBudget(t *testing.T) {
+	dir := t.TempDir()
+	const n = 2500
+	npy := func(name string, dim int) stream.Spec {
+		data := make([]byte, 8*n*dim)
+		for i := range n * dim {
+			binary.LittleEndian.PutUint64(data[8*i:], math.Float64bits(float64(i%13)-6.5+float64(i)/float64(n*dim)))
 		}
-		first := run(t, spec, 3).State
-		spec.From = first
-		var states []*job.State
-		for i := range 3 {
-			spec.Shard, spec.Shards = i, 3
-			spec.Memory = []int64{0, 256 << 10}[i%2]
-			states = append(states, run(t, spec, 1).State)
-		}
-		st, err := job.Merge(states...)
+		f := filepath.Join(dir, name+".npy")
+		writeNpy(t, f, fmt.Sprintf("(%d, %d)", n, dim), data)
+		s, err := stream.ParseSpec(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := permPrint(t, st); got != want {
-			t.Errorf("memory %d, 3 shards in two rounds: differs from the in-memory run", mem)
+		return s
+	}
+	x, y, z := npy("x", 2), npy("y", 2), npy("z", 1024) // z: 20 MB, and as much centred
+	spec := job.Spec{Spaces: []stream.Spec{x, y, z}, Permutations: 3, Memory: 16 << 20}
+	_, err := job.Run(t.Context(), spec)
+	if !errors.Is(err, job.ErrBudget) || !strings.Contains(err.Error(), "spaces y and z in memory") {
+		t.Errorf("y and z over the budget: %v, want ErrBudget naming them", err)
+	}
+	mat := spec
+	mat.Labels = []string{"x", "y", "z"}
+	mat.Matrix = &job.Matrix{Rows: []int{0}, Cols: []int{1, 2}, Given: job.NoGiven}
+	if _, err := job.Run(t.Context(), mat); !errors.Is(err, job.ErrBudget) || !strings.Contains(err.Error(), "column spaces in memory") {
+		t.Errorf("a matrix's columns over the budget: %v, want ErrBudget naming them", err)
+	}
+	spec.Spaces = spec.Spaces[:2]
+	if out, err := job.Run(t.Context(), spec); err != nil || out.Pair.Extras == nil || out.Pair.Extras.PermP == 0 {
+		t.Errorf("x and y alone: %v", err)
+	}
+}
+
+// TestMatrixPermutationsArePairs: each entry's permutation p-value of a
+// matrix is the pair mode's perm_p_value of its row and column spaces
+// (the same permutations of the same seed), for 1 and 2 workers and
+// under a memory budget.
+func TestMatrixPermutationsArePairs(t *testing.T) {
+	names := []string{"model_a", "noise", "label", "model_b"}
+	mat := job.Spec{File: activations, Spaces: specs(names...), Labels: names,
+		Matrix: &job.Matrix{Rows: []int{0, 1}, Cols: []int{2, 3}, Given: job.NoGiven}, Permutations: 39, Seed: 8}
+	mat.Options.Tile = 128
+	ref := run(t, mat, 1).Matrix
+	spread := false
+	for i, x := range []string{"model_a", "noise"} {
+		for j, y := range []string{"label", "model_b"} {
+			pair := job.Spec{File: activations, Spaces: specs(x, y), Permutations: 39, Seed: 8}
+			pair.Options.Tile = 128
+			out := run(t, pair, 1)
+			if got, want := ref.PermP[i][j], out.Pair.Extras.PermP; got != want {
+				t.Errorf("entry %s × %s: p %v, the pair's %v", x, y, got, want)
+			}
+			spread = spread || ref.PermP[i][j] > 0.1
 		}
 	}
-	// Killed in the state pass, the jackknife and the permutations.
-	spec := base
-	cp := cancelAfter(t, spec, 5)
-	spec.Checkpoint, spec.Memory, spec.Options.Workers = cp, 256<<10, 1
-	cp = cancelAfter(t, spec, 36-5+7)
-	spec.Memory, spec.Options.Workers = 0, 3
-	cp = cancelAfter(t, spec, 36-7+20)
-	if saved, _ := cp.Load(t.Context()); saved.Phase != "permutations" {
-		t.Fatalf("the third checkpoint is of the pass %q", saved.Phase)
+	if !spread {
+		t.Errorf("no entry of noise with p > 0.1: %v", ref.PermP)
 	}
-	spec.Memory = 256 << 10
-	out := run(t, spec, 1)
-	out.Pair.Passes = 0 // reported under a budget
-	if got := permPrint(t, out.State); got != want {
-		t.Error("killed in each pass and resumed: the state differs from the in-memory run's")
-	}
-	if got, w := resultJSON(t, out.Results), resultJSON(t, ref.Results); got != w {
-		t.Errorf("killed in each pass and resumed:\n%s\nwant\n%s", got, w)
-	}
-	// Other permutations are not resumed.
-	other := spec
-	other.Seed = 6
-	cp = cancelAfter(t, spec, 36+36+3)
-	other.Checkpoint = cp
-	if _, err := job.Run(t.Context(), other); !errors.Is(err, job.ErrState) {
-		t.Errorf("a checkpoint of seed 5 resumed with seed 6: %v", err)
+	for _, c := range []struct {
+		workers int
+		mem     int64
+	}{{1, 0}, {2, 0}, {2, 256 << 10}} {
+		spec := mat
+		spec.Options.Workers, spec.Memory = c.workers, c.mem
+		if got := run(t, spec, 1).Matrix; fmt.Sprint(got.PermP) != fmt.Sprint(ref.PermP) {
+			t.Errorf("%d workers, memory %d: %v, want %v", c.workers, c.mem, got.PermP, ref.PermP)
+		}
 	}
 }

@@ -199,24 +199,26 @@ func (r *runner) inMemory(ctx context.Context) (*Outcome, error) {
 			err = pl.AddTiles(ctx, r.st, spaces, tiles, r.added)
 		}
 	}
-	y := func() (block.Space, error) { return spaces[1], nil }
+	held := func(k ...int) ([]block.Space, error) {
+		out := make([]block.Space, len(k))
+		for i, k := range k {
+			out[i] = spaces[k]
+		}
+		return out, nil
+	}
 	for _, ph := range s.passes() {
 		if err != nil || phaseIndex(r.hdr.Phase) > phaseIndex(ph) {
 			continue // failed, or done before a resume
 		}
 		var pass tilePass
-		if pass, err = r.startPass(ctx, pl, ph, y); err == nil {
+		if pass, err = r.startPass(ctx, pl, ph, held); err == nil {
 			for next := r.hdr.Tiles[0]; next < r.hdr.Tiles[1] && err == nil; {
 				tiles = r.todo(tiles, &next)
 				err = pass.AddTiles(ctx, spaces, tiles, r.added)
 			}
 		}
 	}
-	out, err := r.finish(ctx, err)
-	if err != nil || !s.wantsExtras() {
-		return out, err
-	}
-	return out, r.extras(ctx, spaces, out)
+	return r.finish(ctx, err)
 }
 
 // blockSpaces returns the table's spaces as block takes them, each

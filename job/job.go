@@ -156,8 +156,9 @@ type Spec struct {
 	// docs/sharding.md). Permutations R > 0 adds the permutation test of
 	// independence of the pair (permutations drawn from Seed), a pass of
 	// the same kind (every schedule; y is held in memory, within the
-	// budget); given Z, the test of pdCov = 0 as energy::pdcov.test,
-	// computed after, in memory and the whole job only. CKA adds debiased
+	// budget) and, given Z, the test of pdCov = 0 as energy::pdcov.test in
+	// the same pass (z held too); in the matrix mode, the test of
+	// independence of every entry, the column spaces held. CKA adds debiased
 	// linear CKA and unbiased linear HSIC (in feature space, O(n·p·q)),
 	// and debiased CKA and unbiased HSIC with the Gaussian kernel (in the
 	// tiles; bandwidths RBFSigma), on every schedule: their sums are parts
@@ -372,16 +373,12 @@ func (s *Spec) check() error {
 		return bad("intervals are for the exact schedules (not the online or the minibatch mode)")
 	case s.From != nil && s.CI == 0 && s.Permutations == 0:
 		return bad("a complete state to start from (-from) is for the passes of -ci and -permutations")
-	case s.Permutations > 0 && k == 3 && (s.Memory > 0 || s.shards() > 1):
-		return bad("the permutation test of pdcov given Z needs the data in memory and the whole job (not a memory budget or a shard), for now; the test of independence of X and Y (without Z) runs in every schedule")
 	case s.Permutations > 0 && (s.Every > 0 || s.Minibatch > 0):
 		return bad("permutation tests are for the exact schedules (not the online or the minibatch mode)")
 	case slices.ContainsFunc(s.RBFSigma, func(v float64) bool { return !(v >= 0) || math.IsInf(v, 0) }):
 		return bad("RBF bandwidths %v: want positive numbers", s.RBFSigma)
 	case s.CKA && (s.Every > 0 || s.Minibatch > 0):
 		return bad("CKA is computed over the whole job (not in the online or the minibatch mode), for now")
-	case s.Permutations > 0 && s.Matrix != nil:
-		return bad("permutation tests are for the pair mode, for now")
 	case s.Estimator != "" && s.Estimator != "auto" && s.Estimator != "tiles" && s.Estimator != "univariate" && s.Estimator != "blocks":
 		return bad("estimator %q: want auto, tiles, univariate or blocks", s.Estimator)
 	case s.Estimator == "blocks" && (s.Block < 4 || s.Memory > 0 || s.shards() > 1 || s.Checkpoint != nil || extras || s.CKA):

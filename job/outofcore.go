@@ -143,17 +143,17 @@ func (r *runner) outOfCore(ctx context.Context) (out *Outcome, err error) {
 			return r.finish(ctx, err)
 		}
 	}
-	y := func() (block.Space, error) { return r.readSpace(ctx, &pp, 1) }
+	held := func(k ...int) ([]block.Space, error) { return r.readSpaces(ctx, &pp, k...) }
 	for _, ph := range s.passes() {
 		if phaseIndex(r.hdr.Phase) > phaseIndex(ph) {
 			continue // done before a resume
 		}
-		pass, err := r.startPass(ctx, pl, ph, y)
+		pass, err := r.startPass(ctx, pl, ph, held)
 		if err != nil {
 			return r.finish(ctx, err)
 		}
 		// The panels of the pass share the budget with what it holds.
-		pp.lay = layoutPanels(pl, max(0, s.Memory-parts-r.passBytes(ph)), n)
+		pp.lay = layoutPanels(pl, max(0, s.Memory-parts-r.passBytes(ph, pl.TileSize())), n)
 		pp.held = func(ctx context.Context, pn *block.Panel) error {
 			return pass.AddHeld(ctx, pn, r.keep, r.added)
 		}
@@ -449,18 +449,22 @@ func (r *runner) panelPass(ctx context.Context, pp *panelPasses, pn *block.Panel
 	return nil
 }
 
-// readSpace reads every row of space k into memory, in one more pass
-// over the input, hashed and checked against the first pass.
-func (r *runner) readSpace(ctx context.Context, pp *panelPasses, k int) (block.Space, error) {
+// readSpaces reads every row of the spaces ks into memory, in one more
+// pass over the input, hashed and checked against the first pass.
+func (r *runner) readSpaces(ctx context.Context, pp *panelPasses, ks ...int) ([]block.Space, error) {
 	pass, err := pp.rd.NewPass(ctx, 0, 1024)
 	if err != nil {
-		return block.Space{}, err
+		return nil, err
 	}
 	defer pass.Close()
 	h := newChunkHasher(r.hdr.Options.Tile, 0)
 	h.check = pp.check
-	d := pp.pl.Dims()[k]
-	data := make([]float64, 0, pp.pl.N()*d)
+	n := pp.pl.N()
+	out := make([]block.Space, len(ks))
+	for i, k := range ks {
+		d := pp.pl.Dims()[k]
+		out[i] = block.Space{Data: make([]float64, 0, n*d), Dim: d}
+	}
 	var sp []block.Space
 	for {
 		b, err := pass.Next(ctx)
@@ -468,28 +472,33 @@ func (r *runner) readSpace(ctx context.Context, pp *panelPasses, k int) (block.S
 			break
 		}
 		if err != nil {
-			return block.Space{}, err
+			return nil, err
 		}
 		if err := h.add(b.Spaces, b.Dims, b.N); err != nil {
-			return block.Space{}, err
+			return nil, err
 		}
 		sp = r.transform(sp, b)
-		if len(data)+len(sp[k].Data) > cap(data) {
-			return block.Space{}, fmt.Errorf("%w: more rows in this pass than the %d of the first: %w", stream.ErrRowMismatch, pp.pl.N(), ErrChanged)
+		for i, k := range ks {
+			data := out[i].Data
+			if len(data)+len(sp[k].Data) > cap(data) {
+				return nil, fmt.Errorf("%w: more rows in this pass than the %d of the first: %w", stream.ErrRowMismatch, n, ErrChanged)
+			}
+			out[i].Data = append(data, sp[k].Data...)
 		}
-		data = append(data, sp[k].Data...)
 	}
 	if err := h.flush(); err != nil {
-		return block.Space{}, err
+		return nil, err
 	}
-	if len(data) != pp.pl.N()*d {
-		return block.Space{}, fmt.Errorf("%w: the input ended at row %d in this pass, at %d in the first: %w", stream.ErrRowMismatch, len(data)/d, pp.pl.N(), ErrChanged)
+	for _, s := range out {
+		if len(s.Data) != n*s.Dim {
+			return nil, fmt.Errorf("%w: the input ended at row %d in this pass, at %d in the first: %w", stream.ErrRowMismatch, len(s.Data)/s.Dim, n, ErrChanged)
+		}
 	}
 	pp.passes++
 	if r.spec.AfterPass != nil {
 		r.spec.AfterPass(pp.passes)
 	}
-	return block.Space{Data: data, Dim: d}, nil
+	return out, nil
 }
 
 // readAll reads every row of rd into memory (one pass), rows normalised

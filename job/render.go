@@ -165,7 +165,7 @@ func (r *MatrixResult) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(&b)
 	stats := r.Stats()
 	head := []string{"row", "col"}
-	order := []string{"dcor", "dcor_sq", "bcdcor", "bcdcor_se", "p_value", "pdcor", "pdcor_se", "semi_partial", "semi_partial_se", "cka_linear", "cka_rbf"}
+	order := []string{"dcor", "dcor_sq", "bcdcor", "bcdcor_se", "p_value", "pdcor", "pdcor_se", "semi_partial", "semi_partial_se", "cka_linear", "cka_rbf", "perm_p_value"}
 	byKey := map[string][][]float64{}
 	for _, s := range stats {
 		byKey[s.Key] = s.Grid
@@ -268,7 +268,7 @@ func (r *MatrixResult) WriteText(w io.Writer) error {
 		for i, row := range s.Grid {
 			fmt.Fprintf(tw, "%-*s\t", nameW, r.Rows[i])
 			for _, v := range row {
-				if s.Key == "p_value" {
+				if s.Key == "p_value" || s.Key == "perm_p_value" {
 					fmt.Fprintf(tw, "%.2g\t", v)
 				} else {
 					fmt.Fprintf(tw, "%.4f\t", v)

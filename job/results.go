@@ -197,6 +197,7 @@ const MinibatchNote = "minibatch mean over %d-sample batches: a different, biase
 //	{"n", "rows", "cols", "row_dims", "col_dims", ["given", "given_dim"],
 //	 "bcdcor", ["p_value"], "dcor", ["pdcor", "semi_partial"],
 //	 ["bcdcor_se", "bcdcor_cov", "ci_level", ["compare"]],
+//	 ["perm_p_value", "permutations", "seed"],
 //	 "exponent", "dropped_rows", "normalize_rows", "estimator", ["precision"],
 //	 ["minibatch": {"size", "batches", "unused_samples", ["shuffle_seed"],
 //	   ["order_check": {"random_batches", "stat", "row", "col", "consecutive",
@@ -221,6 +222,12 @@ type MatrixResult struct {
 	CILevel   float64
 	BCDCorSE  [][]float64
 	BCDCorCov [][]float64
+	// With Spec.Permutations: the permutation p-value of independence
+	// (bcdcor, as the pair's perm_p_value) of every entry, all entries
+	// of the same R permutations of Seed.
+	PermP        [][]float64
+	Permutations int
+	Seed         uint64
 	// Contrasts are differences of entries asked of a result with the
 	// covariance (see Compare), in JSON "compare".
 	Contrasts []Contrast
@@ -352,6 +359,7 @@ func (m *MatrixResult) Stats() []Stat {
 		{"bcdcor", m.BCDCor, "bias-corrected dCor² R*(row, col), U-statistic, in [-1, 1]; 0 under independence"},
 		{"p_value", m.PValue, "p-value of the t-test of independence (Székely & Rizzo 2013)"},
 		{"bcdcor_se", m.BCDCorSE, "delete-one jackknife standard error of bcdcor (-ci)"},
+		{"perm_p_value", m.PermP, fmt.Sprintf("permutation test of independence (bcdcor), %d permutations, seed %d", m.Permutations, m.Seed)},
 		{"dcor", m.DCor, "dCor(row, col), V-statistic, in [0, 1] (R energy::dcor); biased upward in high dimension"},
 		{"dcor_sq", m.DCorSq, "dCor², the V-statistic (the seed paper's Distance_Correlation, with -normalize-rows)"},
 		{"cka_linear", m.CKALinear, "debiased linear CKA (Kornblith et al. 2019, unbiased HSIC) (-cka)"},
@@ -420,6 +428,9 @@ func (m *MatrixResult) MarshalJSON() ([]byte, error) {
 	}
 	if m.CILevel > 0 {
 		fmt.Fprintf(&b, `,"ci_level":%s`, Number(m.CILevel))
+	}
+	if m.PermP != nil {
+		fmt.Fprintf(&b, `,"permutations":%d,"seed":%d`, m.Permutations, m.Seed)
 	}
 	if len(m.Contrasts) > 0 {
 		b.WriteString(`,"compare":[`)

@@ -95,7 +95,11 @@ func (r *runner) resume(ctx context.Context, fresh *estimator.Stats) error {
 	want := (&State{Parts: r.parts}).kinds()
 	passes := r.spec.passes()
 	for _, ph := range passes {
-		if phaseIndex(ph) <= phaseIndex(saved.Phase) {
+		switch {
+		case phaseIndex(ph) > phaseIndex(saved.Phase):
+		case ph == phasePermutations:
+			want = append(want, permKinds(&r.hdr)...)
+		default:
 			want = append(want, ph)
 		}
 	}
@@ -112,8 +116,11 @@ func (r *runner) resume(ctx context.Context, fresh *estimator.Stats) error {
 			why = fmt.Errorf("its %s pass is of another complete state than -from", saved.Phase)
 		}
 	}
-	if p, _ := saved.Part(phasePermutations).(*permPart); why == nil && p != nil && (p.seed != r.spec.Seed || p.test.R() != r.spec.Permutations) {
-		why = fmt.Errorf("it holds %d permutations of seed %d, this run asks %d of seed %d", p.test.R(), p.seed, r.spec.Permutations, r.spec.Seed)
+	if seed, n, ok := saved.permSeedR(); why == nil && ok && (seed != r.spec.Seed || n != r.spec.Permutations) {
+		why = fmt.Errorf("it holds %d permutations of seed %d, this run asks %d of seed %d", n, seed, r.spec.Permutations, r.spec.Seed)
+	}
+	if q, _ := saved.Part(kindPDCovPerm).(*pdcovPermPart); why == nil && q != nil && (q.seed != r.spec.Seed || q.test.R() != r.spec.Permutations) {
+		why = fmt.Errorf("it holds %d pdcov permutations of seed %d, this run asks %d of seed %d", q.test.R(), q.seed, r.spec.Permutations, r.spec.Seed)
 	}
 	if why == nil && !slices.Equal(saved.kinds(), want) {
 		why = fmt.Errorf("it holds the parts %v, this run's %v (other statistics asked)", saved.kinds(), want)

@@ -338,7 +338,7 @@ func (s *State) UnmarshalBinary(b []byte) error {
 			return bad("%d bytes after the parts", len(rest))
 		}
 	}
-	if hdr.Phase != "" && !slices.Contains((&State{Parts: parts}).kinds(), hdr.Phase) {
+	if kinds := (&State{Parts: parts}).kinds(); hdr.Phase != "" && !slices.Contains(kinds, hdr.Phase) && (hdr.Phase != phasePermutations || !slices.Contains(kinds, kindMatrixPerm)) {
 		return bad("a state of the %s pass without its part", hdr.Phase)
 	}
 	s.Header, s.Stats, s.Parts = hdr, st, parts

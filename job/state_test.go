@@ -122,6 +122,36 @@ func FuzzState(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(b)
+	// A state of the permutation pass given z: the parts of both tests.
+	data := smallData(20)
+	z := stream.Space{Name: "z", Columns: []string{"z"}, Dim: 1}
+	for i := range 20 {
+		z.Data = append(z.Data, float64(i*i%13))
+	}
+	perm, err := job.Run(f.Context(), job.Spec{Data: append(data, z), Permutations: 3, Seed: 2, Options: job.Options{Tile: 8}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	if perm.State.Part("permutations-pdcov") == nil {
+		f.Fatal("no pdcov permutation part")
+	}
+	if b, err = perm.State.MarshalBinary(); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	// And of a matrix: the part of its entries.
+	mat, err := job.Run(f.Context(), job.Spec{Data: append(smallData(20), z), Permutations: 2, Seed: 3, Options: job.Options{Tile: 8},
+		Matrix: &job.Matrix{Rows: []int{0}, Cols: []int{1, 2}, Given: job.NoGiven}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	if mat.State.Part("permutations-matrix") == nil {
+		f.Fatal("no matrix permutation part")
+	}
+	if b, err = mat.State.MarshalBinary(); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var s job.State
 		if err := s.UnmarshalBinary(b); err != nil {

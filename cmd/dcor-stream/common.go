@@ -92,7 +92,7 @@ func (c *computeFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.ci, "ci", false, "delete-one jackknife standard errors and normal intervals (one more pass over the tiles; with -shard, in two rounds: see -from)")
 	fs.Float64Var(&c.ciLevel, "ci-level", 0.95, "confidence `LEVEL` of the -ci intervals")
 	fs.StringVar(&c.from, "from", "", "with -ci or -permutations and -shard: the complete state `FILE` of the first round ('dcor-stream merge -state FILE' of its shards); the run computes its shard's part of their passes")
-	fs.IntVar(&c.permutations, "permutations", 0, "`R` permutations for the permutation test of independence (and of pdcov given Z, in memory); each costs about 0.6–0.7 of an exact run; with -shard, in two rounds as -ci")
+	fs.IntVar(&c.permutations, "permutations", 0, "`R` permutations for the permutation test of independence (and of pdcov given Z; in the matrix, of every entry); each costs about 0.6–0.7 of an exact run (about 1.35 with Z); with -shard, in two rounds as -ci")
 	fs.Uint64Var(&c.seed, "seed", 1, "`SEED` of the -permutations")
 	fs.BoolVar(&c.normalize, "normalize-rows", false, "scale every sample's vector to unit L2 norm, per space, before distances (as the seed paper's training loss, Distance_Correlation, does; its heatmap and partial scripts do not)")
 	fs.BoolVar(&c.cka, "cka", false, "add debiased CKA and unbiased HSIC: linear (feature space, O(n·p·q)) and with the Gaussian kernel (in the tiles of dCor; exponents 0.5, 1, 2, float64)")

@@ -113,12 +113,17 @@ func TestStdin(t *testing.T) {
 	}
 }
 
-// TestWorkersIdentical checks that the printed result does not depend on
-// the number of workers or the tile size's scheduling, to the last bit.
+// TestWorkersIdentical checks that the printed result, with both
+// permutation p-values, does not depend on the number of workers or the
+// tile size's scheduling, to the last bit.
 func TestWorkersIdentical(t *testing.T) {
-	_, want, _ := runCLI(t, nil, "-format", "json", "-workers", "1", "-tile", "64", "-x", "model_a", "-y", "model_b", "-z", "noise", example)
+	args := []string{"-format", "json", "-permutations", "9", "-tile", "64", "-x", "model_a", "-y", "model_b", "-z", "noise", example}
+	_, want, _ := runCLI(t, nil, append([]string{"-workers", "1"}, args...)...)
+	if !strings.Contains(want, `"pdcor_perm_p_value"`) {
+		t.Fatalf("no pdcov p-value: %s", want)
+	}
 	for _, w := range []string{"2", "3", "8"} {
-		_, got, _ := runCLI(t, nil, "-format", "json", "-workers", w, "-tile", "64", "-x", "model_a", "-y", "model_b", "-z", "noise", example)
+		_, got, _ := runCLI(t, nil, append([]string{"-workers", w}, args...)...)
 		if got != want {
 			t.Errorf("-workers %s:\n%s\nwant (-workers 1):\n%s", w, got, want)
 		}

@@ -10,8 +10,9 @@ import (
 
 // TestCIEverySchedule: -ci prints the same bytes in memory, under -mem,
 // and from shards in two rounds (merge -state, then -from), in the pair
-// mode with Z, with -permutations, and the matrix mode with a given
-// space.
+// mode with Z, with -permutations (with and without Z: pdcov's test too),
+// and the matrix mode with a given space and with -permutations (a
+// p-value per entry).
 func TestCIEverySchedule(t *testing.T) {
 	for _, c := range []struct {
 		name string
@@ -19,7 +20,9 @@ func TestCIEverySchedule(t *testing.T) {
 	}{
 		{"partial", []string{"-tile", "128", "-x", "model_a", "-y", "model_b", "-z", "label", example}},
 		{"permutations", []string{"-permutations", "19", "-seed", "4", "-tile", "128", "-x", "model_a", "-y", "model_b", example}},
+		{"pdcov-permutations", []string{"-permutations", "19", "-seed", "4", "-tile", "128", "-x", "model_a", "-y", "model_b", "-z", "label", example}},
 		{"matrix", []string{"matrix", "-tile", "128", "-rows", "model_a,model_b", "-cols", "label", "-given", "model_a", example}},
+		{"matrix-permutations", []string{"matrix", "-permutations", "19", "-seed", "4", "-tile", "128", "-rows", "model_a,model_b", "-cols", "label,noise", example}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			args := func(extra ...string) []string {
@@ -29,7 +32,8 @@ func TestCIEverySchedule(t *testing.T) {
 				return append(extra, c.args...)
 			}
 			code, want, stderr := runCLI(t, nil, args("-ci", "-ci-level", "0.9", "-format", "json")...)
-			if code != 0 || !strings.Contains(want, "_se") || c.name == "permutations" && !strings.Contains(want, `"perm_p_value"`) {
+			if code != 0 || !strings.Contains(want, "_se") || strings.HasSuffix(c.name, "permutations") && !strings.Contains(want, `"perm_p_value"`) ||
+				c.name == "pdcov-permutations" && !strings.Contains(want, `"pdcor_perm_p_value"`) {
 				t.Fatalf("in memory: exit %d, %s%s", code, want, stderr)
 			}
 			code, got, stderr := runCLI(t, nil, args("-ci", "-ci-level", "0.9", "-format", "json", "-mem", "256KiB")...)
@@ -76,7 +80,7 @@ func TestCIEverySchedule(t *testing.T) {
 					t.Errorf("-compare without -ci: exit %d, %s", code, stderr)
 				}
 			}
-			if code, _, stderr := runCLI(t, nil, args("-from", whole)...); c.name != "permutations" && (code != 2 || !strings.Contains(stderr, "-from is the second round of -ci")) {
+			if code, _, stderr := runCLI(t, nil, args("-from", whole)...); !strings.HasSuffix(c.name, "permutations") && (code != 2 || !strings.Contains(stderr, "-from is the second round of -ci")) {
 				t.Errorf("-from without -ci: exit %d, %s", code, stderr)
 			}
 		})

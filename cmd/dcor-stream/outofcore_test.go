@@ -66,6 +66,8 @@ func TestOutOfCoreEqualsInMemory(t *testing.T) {
 		{"exponent", []string{"-exponent", "0.5", "-x", "noise", "-y", "label", "-z", "model_b", "-workers", "3"}, false},
 		{"tile", []string{"-tile", "100", "-x", "model_a", "-y", "noise"}, false},
 		{"stdin", []string{"-x", "model_b", "-y", "label", "-z", "model_a"}, true},
+		{"permutations", []string{"-permutations", "9", "-seed", "3", "-x", "model_b", "-y", "label", "-workers", "2"}, false},
+		{"pdcov-permutations", []string{"-permutations", "9", "-seed", "3", "-x", "model_b", "-y", "label", "-z", "model_a", "-workers", "2"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in, file := []byte(nil), example

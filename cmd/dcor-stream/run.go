@@ -82,8 +82,6 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, usagef("-every %d is negative", o.every)
 	case o.every > 0 && (o.shard != "" || o.checkpoint != "" || o.mem > 0 || o.minibatch > 0):
 		return o, usagef("-every does not combine with -shard, -checkpoint, -mem or -minibatch")
-	case o.permutations > 0 && o.z != "" && (o.shard != "" || o.mem > 0):
-		return o, usagef("-permutations with -z (pdcov's test) needs the data in memory and the whole job (not -mem or -shard), for now; without -z the test runs in every schedule")
 	case o.shuffle != nil && o.estimator == "blocks" && (o.file == "-" || strings.HasPrefix(o.x, "-:") || strings.HasPrefix(o.y, "-:") || strings.HasPrefix(o.z, "-:")):
 		return o, usagef("-shuffle: standard input cannot be shuffled: it is read once, one block at a time, and a permutation needs every row before the first block; shuffle upstream or write the stream to a file")
 	case o.every > 0 && o.budget > 0:
