@@ -62,8 +62,8 @@ func TestPermutationsBruteForce(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := pt.Result(st, perm.At)
-			observed := st.Pair(0, 1).BCDCor
-			exceed, mean := 0, 0.0
+			observed, observedV := st.Pair(0, 1).BCDCor, st.Pair(0, 1).DCovSq
+			exceed, exceedV, mean := 0, 0, 0.0
 			for b := range r {
 				s, err := Compute(t.Context(), []Space{x, permuted(y, func(i int) int { return perm.At(b, i) })}, Options{TileSize: 16})
 				if err != nil {
@@ -73,10 +73,17 @@ func TestPermutationsBruteForce(t *testing.T) {
 				if rb >= observed {
 					exceed++
 				}
+				if s.Pair(0, 1).DCovSq >= observedV {
+					exceedV++
+				}
 				mean += rb / r
 			}
 			if got.Exceed != exceed || !scalar.EqualWithinAbsOrRel(got.Mean, mean, 1e-13, 1e-10) {
 				t.Errorf("exceed %d mean %.17g, brute force %d %.17g", got.Exceed, got.Mean, exceed, mean)
+			}
+			// The V-statistic's test (dcov.test's) on the same permutations.
+			if got.ExceedV != exceedV || got.PV != float64(1+exceedV)/(1+r) {
+				t.Errorf("V-statistic: exceed %d p %v, brute force %d", got.ExceedV, got.PV, exceedV)
 			}
 			pt1, err := Permutations(t.Context(), sp, st, 0, 1, r, perm, Options{TileSize: 16, Workers: 1})
 			if err != nil {
@@ -85,7 +92,7 @@ func TestPermutationsBruteForce(t *testing.T) {
 			if pt1.Result(st, perm.At) != got {
 				t.Error("1 and 3 workers differ")
 			}
-			t.Logf("bcdcor %.4f, p = %.4f (%d of %d)", observed, got.P, got.Exceed, r)
+			t.Logf("bcdcor %.4f, p = %.4f (%d of %d), V-statistic p = %.4f", observed, got.P, got.Exceed, r, got.PV)
 		})
 	}
 }

@@ -60,6 +60,11 @@ type PermutationResult struct {
 	Exceed       int     // #{b : R*(π_b) ≥ R*}
 	P            float64 // (1 + Exceed)/(1 + R)
 	Mean, SD     float64 // of R*(π_b), for reporting
+	// ExceedV and PV are the test of the same permutations on the
+	// V-statistic n·dCov²_n (energy::dcov.test and dcor.test), another
+	// test of independence: #{b : V²(π_b) ≥ V²} and (1 + ExceedV)/(1 + R).
+	ExceedV int
+	PV      float64
 }
 
 // Result returns the test of the complete state st (whose spaces x and y
@@ -68,13 +73,18 @@ type PermutationResult struct {
 func (t *PermutationTest) Result(st *Stats, perm func(b, i int) int) PermutationResult {
 	st.checkSpace(t.x)
 	st.checkSpace(t.y)
-	res := PermutationResult{Permutations: t.R(), P: 1}
+	res := PermutationResult{Permutations: t.R(), P: 1, PV: 1}
 	if st.n < 4 {
 		return res
 	}
 	n := int64(st.n)
 	ev := st.eval()
 	observed := st.uNum(t.x, t.y)
+	// V²·n⁴ (see vNum) is n²·S' − 2n·Q' plus terms a permutation does
+	// not change (the totals, the shifts), so the V-statistic of π_b is
+	// compared exactly on n²·S'(π_b) − 2n·Q'(π_b) + fixed.
+	fixed := st.vNum(t.x, t.y).add(st.s.value(PairIndex(st.k, t.x, t.y)).scale(n).scale(-n)).add(st.q(t.x, t.y).scale(2 * n))
+	observedV := st.vNum(t.x, t.y)
 	uxx, uyy := st.u(t.x, t.x), st.u(t.y, t.y)
 	den := geomean(uxx, uyy)
 	d := bigProd(n, n-1, n-2, n-3)
@@ -87,6 +97,10 @@ func (t *PermutationTest) Result(st *Stats, perm func(b, i int) int) Permutation
 		if num.add(observed.scale(-1)).sign() >= 0 {
 			res.Exceed++
 		}
+		v := t.s.b.value(b).scale(n).scale(n).add(q.scale(-2 * n)).add(fixed)
+		if v.add(observedV.scale(-1)).sign() >= 0 {
+			res.ExceedV++
+		}
 		var r float64
 		if den > 0 {
 			r = math.Max(-1, math.Min(1, num.quo(d)/den))
@@ -96,6 +110,7 @@ func (t *PermutationTest) Result(st *Stats, perm func(b, i int) int) Permutation
 	}
 	m := float64(t.R())
 	res.P = float64(1+res.Exceed) / (1 + m)
+	res.PV = float64(1+res.ExceedV) / (1 + m)
 	res.Mean = sum / m
 	res.SD = math.Sqrt(math.Max(0, sum2/m-res.Mean*res.Mean))
 	return res

@@ -78,10 +78,12 @@ type PairExtras struct {
 	DCorCI, BCDCorCI, PDCorCI [2]float64
 
 	// Permutations > 0: the permutation p-values (1 + #{T_b ≥ T})/(1 + R)
-	// of independence (bcdcor) and, given Z, of pdCov = 0.
-	Permutations      int
-	Seed              uint64
-	PermP, PDCorPermP float64
+	// of independence (bcdcor) and, given Z, of pdCov = 0; PermPV is the
+	// test of independence of the same permutations on the V-statistic
+	// n·dCov²_n (energy's dcov.test).
+	Permutations              int
+	Seed                      uint64
+	PermP, PermPV, PDCorPermP float64
 
 	// CKA: debiased linear CKA and unbiased linear HSIC (from the state's
 	// part, see State.Results).

@@ -348,7 +348,8 @@ func (s *State) Permutations(res *Results) error {
 		res.Pair.Extras = x
 	}
 	perm := block.NewPermutation(s.N, p.seed)
-	x.Permutations, x.Seed, x.PermP = p.test.R(), p.seed, p.test.Result(s.Stats, perm.At).P
+	pr := p.test.Result(s.Stats, perm.At)
+	x.Permutations, x.Seed, x.PermP, x.PermPV = p.test.R(), p.seed, pr.P, pr.PV
 	if q != nil && res.Pair.Partial != nil {
 		x.PDCorPermP = q.test.Result(s.N).P
 	}

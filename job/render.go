@@ -111,6 +111,7 @@ func (r *Pair) WriteText(w io.Writer) error {
 		}
 		if x.Permutations > 0 {
 			fs = append(fs, field{"perm_p_value", x.PermP, fmt.Sprintf("permutation test of independence, %d permutations, seed %d", x.Permutations, x.Seed)})
+			fs = append(fs, field{"perm_p_value_v", x.PermPV, "the same permutations on the V-statistic (energy::dcov.test)"})
 			if r.Partial != nil {
 				fs = append(fs, field{"pdcor_perm_p_value", x.PDCorPermP, "permutation test of pdCov = 0 (energy::pdcov.test)"})
 			}

@@ -147,6 +147,7 @@ func (p *Pair) MarshalJSON() ([]byte, error) {
 		if x.Permutations > 0 {
 			fmt.Fprintf(&b, ",\"permutations\":%d,\"seed\":%d", x.Permutations, x.Seed)
 			num("perm_p_value", x.PermP)
+			num("perm_p_value_v", x.PermPV)
 			if p.Partial != nil {
 				num("pdcor_perm_p_value", x.PDCorPermP)
 			}
