@@ -84,6 +84,7 @@ const (
 //   - accStrip(rows, d, row, col): row[r] += sum_c d[r·nr+c], col[c] +=
 //     sum_r d[r·nr+c], returns sum of d² over d[:rows·nr].
 //   - dotStrip(n, a, b): sum_x a[x]·b[x] over x < n, n a multiple of nr.
+//   - pack(dst, norms, s, mu, r0, m, w): pack below (w = mr or nr).
 type kernels struct {
 	name      string
 	gramStrip func(dim, nb int, a, b, g []float64)
@@ -98,6 +99,7 @@ type kernels struct {
 	// kernel values of the shifted distances d (kernStripGo, rbf.go),
 	// len(d) a multiple of 4.
 	kernStrip func(d, v []float64, g, ck, cs float64, mode int)
+	pack      func(dst, norms []float64, s Space, mu []float64, r0, m, w int)
 	// k32, if not nil, replaces bestKernels32 in float32 mode (tests).
 	k32 *kernels32
 }
@@ -120,6 +122,7 @@ func goKernels() kernels {
 		accStrip:     accStripGo,
 		dotStrip:     dotStripGo,
 		kernStrip:    kernStripGo,
+		pack:         pack,
 	}
 }
 
@@ -351,13 +354,44 @@ func (p *plan) newFusedScratch() *fusedScratch {
 // pack copies rows [r0, r0+m) of s, centred by mu, into dst in blocks of
 // w rows (block t at dst[t·w·dim:], element (r, q) at q·w + r), padded
 // with zero rows to a multiple of w, and their squared norms (summed in q
-// order, as in loadRows) into norms.
+// order, as in loadRows, each square rounded before it is added) into
+// norms. It is kernels.pack in Go; the assembly kernels (packWith) pack
+// the same panels and norms.
 func pack(dst, norms []float64, s Space, mu []float64, r0, m, w int) {
+	packWith(dst, norms, s, mu, r0, m, w, 0, nil)
+}
+
+// packWith is pack with rows, if not nil, packing groups of g whole rows
+// (g divides w): rows(blk, r, src, mu, dimg, norms) writes the
+// coordinates q < dimg = dim − dim mod g > 0 of the g rows of src (block
+// offset r) and the sums of their squares in q order into norms[:g]; the
+// coordinates from dimg on, and the rows of an incomplete group, are
+// packed here, each norm continued in q order.
+func packWith(dst, norms []float64, s Space, mu []float64, r0, m, w, g int, rows func(blk []float64, r int, src, mu []float64, dimg int, norms []float64)) {
 	dim := s.Dim
 	mu = mu[:dim]
+	dimg := 0
+	if rows != nil {
+		dimg = dim - dim%g
+	}
 	for t := range (m + w - 1) / w {
 		blk := dst[t*w*dim : (t+1)*w*dim]
-		for r := range w {
+		r := 0
+		for ; dimg > 0 && r+g <= w && t*w+r+g <= m; r += g {
+			i := t*w + r
+			rows(blk, r, s.Data[(r0+i)*dim:(r0+i+g)*dim], mu, dimg, norms[i:i+g])
+			for j := i; j < i+g && dimg < dim; j++ {
+				sq := norms[j]
+				src := s.Data[(r0+j)*dim : (r0+j+1)*dim]
+				for q := dimg; q < dim; q++ {
+					c := src[q] - mu[q]
+					blk[q*w+j-t*w] = c
+					sq += float64(c * c)
+				}
+				norms[j] = sq
+			}
+		}
+		for ; r < w; r++ {
 			i := t*w + r
 			if i >= m {
 				for q := r; q < len(blk); q += w {
@@ -471,9 +505,9 @@ func (p *plan) fusedTile(sc *scratch, i0, ni, j0, nj int, diag bool, shift, s []
 		if p.gram[k] {
 			if repack {
 				spI, ri := p.rowsOf(sc, 0, k, i0, ni)
-				pack(fs.a[k], fs.na[k], spI, p.mean[k], ri, ni, mr)
+				p.kern.pack(fs.a[k], fs.na[k], spI, p.mean[k], ri, ni, mr)
 			}
-			pack(fs.b[k], fs.nb[k], spJ, p.mean[k], rj, nj, nr)
+			p.kern.pack(fs.b[k], fs.nb[k], spJ, p.mean[k], rj, nj, nr)
 			continue
 		}
 		spI, ri := p.rowsOf(sc, 0, k, i0, ni)

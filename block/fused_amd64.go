@@ -13,10 +13,10 @@ func asmKernels() (kernels, bool) {
 	if !cpu.X86.HasAVX2 || !cpu.X86.HasFMA || !cpu.X86.HasAVX {
 		return kernels{}, false
 	}
-	gram, gramAcc, dist, kern := gramStripAVX2, gramStripAccAVX2, distStripAVX2, kernStripAVX2
+	gram, gramAcc, dist, kern, pk := gramStripAVX2, gramStripAccAVX2, distStripAVX2, kernStripAVX2, packAVX2
 	name := "avx2"
 	if cpu.X86.HasAVX512F {
-		gram, gramAcc, dist, kern, name = gramStripAVX512, gramStripAccAVX512, distStripAVX512, kernStripAVX512, "avx512"
+		gram, gramAcc, dist, kern, pk, name = gramStripAVX512, gramStripAccAVX512, distStripAVX512, kernStripAVX512, packAVX512, "avx512"
 	}
 	return kernels{
 		name:         name,
@@ -26,6 +26,7 @@ func asmKernels() (kernels, bool) {
 		accStrip:     accStripAVX2,
 		dotStrip:     dotStripAVX2,
 		kernStrip:    kern,
+		pack:         pk,
 	}, true
 }
 
@@ -145,4 +146,37 @@ func dotStripAVX2(n int, a, b []float64) float64 {
 	_ = a[n-1]
 	_ = b[n-1]
 	return dotStripAsm(n/nr, &a[0], &b[0])
+}
+
+func packAVX2(dst, norms []float64, s Space, mu []float64, r0, m, w int) {
+	packWith(dst, norms, s, mu, r0, m, w, 4, packRowsAVX2)
+}
+
+func packAVX512(dst, norms []float64, s Space, mu []float64, r0, m, w int) {
+	packWith(dst, norms, s, mu, r0, m, w, 8, packRowsAVX512)
+}
+
+// packRowsAVX2 and packRowsAVX512 are the rows of packWith: they pack the
+// coordinates q < dimg of the 4 (8) rows of src into blk[q·w + r + j].
+func packRowsAVX2(blk []float64, r int, src, mu []float64, dimg int, norms []float64) {
+	packRowsCheck(blk, r, src, mu, dimg, norms, 4)
+	packAsm(&blk[r], len(blk)/(len(src)/4), &src[0], len(src)/4, dimg, &mu[0], &norms[0])
+}
+
+func packRowsAVX512(blk []float64, r int, src, mu []float64, dimg int, norms []float64) {
+	packRowsCheck(blk, r, src, mu, dimg, norms, 8)
+	packAsm512(&blk[r], len(blk)/(len(src)/8), &src[0], len(src)/8, dimg, &mu[0], &norms[0])
+}
+
+func packRowsCheck(blk []float64, r int, src, mu []float64, dimg int, norms []float64, g int) {
+	dim := len(src) / g
+	if dim == 0 || len(src) != g*dim || dimg <= 0 || dimg%g != 0 || dimg > dim || len(mu) < dimg || len(blk)%dim != 0 {
+		panic("block: invalid pack block")
+	}
+	w := len(blk) / dim
+	if r < 0 || r+g > w {
+		panic("block: invalid pack block")
+	}
+	_ = blk[(dimg-1)*w+r+g-1]
+	_ = norms[g-1]
 }

@@ -1879,3 +1879,152 @@ zkhalf:
 zkdone:
 	VZEROUPPER
 	RET
+
+// func packAsm(dst *float64, w int, src *float64, dim int, dimg int, mu *float64, norms *float64)
+// Requires: AVX
+TEXT ·packAsm(SB), NOSPLIT, $0-56
+	MOVQ   dst+0(FP), DI
+	MOVQ   w+8(FP), R9
+	MOVQ   src+16(FP), SI
+	MOVQ   dim+24(FP), BX
+	MOVQ   dimg+32(FP), CX
+	MOVQ   mu+40(FP), AX
+	SHLQ   $0x03, R9
+	SHLQ   $0x03, BX
+	LEAQ   (R9)(R9*2), R13
+	LEAQ   (BX)(BX*2), R12
+	SHRQ   $0x02, CX
+	VXORPD Y12, Y12, Y12
+
+ploop:
+	VMOVUPD    (SI), Y8
+	VSUBPD     (AX), Y8, Y8
+	VMOVUPD    (SI)(BX*1), Y9
+	VSUBPD     (AX), Y9, Y9
+	VMOVUPD    (SI)(BX*2), Y10
+	VSUBPD     (AX), Y10, Y10
+	VMOVUPD    (SI)(R12*1), Y11
+	VSUBPD     (AX), Y11, Y11
+	VUNPCKLPD  Y9, Y8, Y0
+	VUNPCKHPD  Y9, Y8, Y1
+	VUNPCKLPD  Y11, Y10, Y2
+	VUNPCKHPD  Y11, Y10, Y3
+	VPERM2F128 $0x20, Y2, Y0, Y4
+	VPERM2F128 $0x20, Y3, Y1, Y5
+	VPERM2F128 $0x31, Y2, Y0, Y6
+	VPERM2F128 $0x31, Y3, Y1, Y7
+	VMOVUPD    Y4, (DI)
+	VMULPD     Y4, Y4, Y0
+	VMOVUPD    Y5, (DI)(R9*1)
+	VMULPD     Y5, Y5, Y1
+	VMOVUPD    Y6, (DI)(R9*2)
+	VMULPD     Y6, Y6, Y2
+	VMOVUPD    Y7, (DI)(R13*1)
+	VMULPD     Y7, Y7, Y3
+	VADDPD     Y0, Y12, Y12
+	VADDPD     Y1, Y12, Y12
+	VADDPD     Y2, Y12, Y12
+	VADDPD     Y3, Y12, Y12
+	ADDQ       $0x20, SI
+	ADDQ       $0x20, AX
+	LEAQ       (DI)(R9*4), DI
+	DECQ       CX
+	JNZ        ploop
+	MOVQ       norms+48(FP), DI
+	VMOVUPD    Y12, (DI)
+	VZEROUPPER
+	RET
+
+// func packAsm512(dst *float64, w int, src *float64, dim int, dimg int, mu *float64, norms *float64)
+// Requires: AVX, AVX512F
+TEXT ·packAsm512(SB), NOSPLIT, $0-56
+	MOVQ   dst+0(FP), DI
+	MOVQ   w+8(FP), R9
+	MOVQ   src+16(FP), SI
+	MOVQ   dim+24(FP), BX
+	MOVQ   dimg+32(FP), CX
+	MOVQ   mu+40(FP), AX
+	SHLQ   $0x03, R9
+	SHLQ   $0x03, BX
+	LEAQ   (R9)(R9*2), R13
+	LEAQ   (BX)(BX*2), R12
+	SHRQ   $0x03, CX
+	LEAQ   (SI)(BX*4), R8
+	VPXORQ Z24, Z24, Z24
+
+zploop:
+	LEAQ       (DI)(R9*4), R14
+	VMOVUPD    (SI), Z16
+	VSUBPD     (AX), Z16, Z16
+	VMOVUPD    (SI)(BX*1), Z17
+	VSUBPD     (AX), Z17, Z17
+	VMOVUPD    (SI)(BX*2), Z18
+	VSUBPD     (AX), Z18, Z18
+	VMOVUPD    (SI)(R12*1), Z19
+	VSUBPD     (AX), Z19, Z19
+	VMOVUPD    (R8), Z20
+	VSUBPD     (AX), Z20, Z20
+	VMOVUPD    (R8)(BX*1), Z21
+	VSUBPD     (AX), Z21, Z21
+	VMOVUPD    (R8)(BX*2), Z22
+	VSUBPD     (AX), Z22, Z22
+	VMOVUPD    (R8)(R12*1), Z23
+	VSUBPD     (AX), Z23, Z23
+	VUNPCKLPD  Z17, Z16, Z0
+	VUNPCKHPD  Z17, Z16, Z1
+	VUNPCKLPD  Z19, Z18, Z2
+	VUNPCKHPD  Z19, Z18, Z3
+	VUNPCKLPD  Z21, Z20, Z4
+	VUNPCKHPD  Z21, Z20, Z5
+	VUNPCKLPD  Z23, Z22, Z6
+	VUNPCKHPD  Z23, Z22, Z7
+	VSHUFF64X2 $0x88, Z2, Z0, Z8
+	VSHUFF64X2 $0xdd, Z2, Z0, Z9
+	VSHUFF64X2 $0x88, Z3, Z1, Z10
+	VSHUFF64X2 $0xdd, Z3, Z1, Z11
+	VSHUFF64X2 $0x88, Z6, Z4, Z12
+	VSHUFF64X2 $0xdd, Z6, Z4, Z13
+	VSHUFF64X2 $0x88, Z7, Z5, Z14
+	VSHUFF64X2 $0xdd, Z7, Z5, Z15
+	VSHUFF64X2 $0x88, Z12, Z8, Z16
+	VSHUFF64X2 $0xdd, Z12, Z8, Z20
+	VSHUFF64X2 $0x88, Z13, Z9, Z18
+	VSHUFF64X2 $0xdd, Z13, Z9, Z22
+	VSHUFF64X2 $0x88, Z14, Z10, Z17
+	VSHUFF64X2 $0xdd, Z14, Z10, Z21
+	VSHUFF64X2 $0x88, Z15, Z11, Z19
+	VSHUFF64X2 $0xdd, Z15, Z11, Z23
+	VMOVUPD    Z16, (DI)
+	VMULPD     Z16, Z16, Z0
+	VMOVUPD    Z17, (DI)(R9*1)
+	VMULPD     Z17, Z17, Z1
+	VMOVUPD    Z18, (DI)(R9*2)
+	VMULPD     Z18, Z18, Z2
+	VMOVUPD    Z19, (DI)(R13*1)
+	VMULPD     Z19, Z19, Z3
+	VMOVUPD    Z20, (R14)
+	VMULPD     Z20, Z20, Z4
+	VMOVUPD    Z21, (R14)(R9*1)
+	VMULPD     Z21, Z21, Z5
+	VMOVUPD    Z22, (R14)(R9*2)
+	VMULPD     Z22, Z22, Z6
+	VMOVUPD    Z23, (R14)(R13*1)
+	VMULPD     Z23, Z23, Z7
+	VADDPD     Z0, Z24, Z24
+	VADDPD     Z1, Z24, Z24
+	VADDPD     Z2, Z24, Z24
+	VADDPD     Z3, Z24, Z24
+	VADDPD     Z4, Z24, Z24
+	VADDPD     Z5, Z24, Z24
+	VADDPD     Z6, Z24, Z24
+	VADDPD     Z7, Z24, Z24
+	ADDQ       $0x40, SI
+	ADDQ       $0x40, R8
+	ADDQ       $0x40, AX
+	LEAQ       (R14)(R9*4), DI
+	DECQ       CX
+	JNZ        zploop
+	MOVQ       norms+48(FP), DI
+	VMOVUPD    Z24, (DI)
+	VZEROUPPER
+	RET

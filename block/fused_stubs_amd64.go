@@ -85,3 +85,28 @@ func kernStripAsm(n int, d *float64, v *float64, gamma float64, ck float64, cs f
 //
 //go:noescape
 func kernStripAsm512(n int, d *float64, v *float64, gamma float64, ck float64, cs float64, mode int)
+
+// packAsm is pack with AVX2 for 4 whole rows: it packs the coordinates
+// q < dimg (a multiple of 4, > 0) of the 4 rows of dim float64 at src,
+// src+dim, …, centred by mu, into dst[q·w + r] (r < 4), and writes into
+// norms[r] the sum of the squared centred coordinates of row r in q
+// order, each square rounded before it is added: the order of pack.
+//
+// Per 4 coordinates: the rows in Y8-Y11 (centred), transposed as 4×4
+// doubles through Y0-Y3 into Y4-Y7 (coordinate k of the 4 rows in Y(4+k)),
+// stored at dst + k·w, and their squares (Y0-Y3) added to Y12 in k order.
+//
+//go:noescape
+func packAsm(dst *float64, w int, src *float64, dim int, dimg int, mu *float64, norms *float64)
+
+// packAsm512 is packAsm with AVX-512 for 8 whole rows and dimg a
+// multiple of 8: the same panel and norms, 8 coordinates at a time.
+//
+// Per 8 coordinates: the rows in Z16-Z23 (centred), transposed as 8×8
+// doubles (pairs of rows interleaved into Z0-Z7, lanes of 128 bits
+// shuffled into Z8-Z15, then into Z16-Z23: coordinate k of the 8 rows in
+// Z(16+k)), stored at dst + k·w, and their squares (Z0-Z7) added to Z24 in
+// k order.
+//
+//go:noescape
+func packAsm512(dst *float64, w int, src *float64, dim int, dimg int, mu *float64, norms *float64)
