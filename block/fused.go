@@ -76,11 +76,14 @@ const (
 //     packed I panel a (block t at a[t·mr·dim:], element (r, q) at
 //     q·mr + r) and the packed strip b (element (c, q) at b[q·nr + c]),
 //     g[(t·mr + r)·nr + c] = sum_q a_(t,r,q) b_(c,q).
-//   - distStrip(rows, g, na, nb, jidx, i0, c, mode, flags): in place over
-//     g[:rows·nr], the epilogue above for row i = i0 + r (as a float64)
-//     and column c, valid where i < jidx[c]; sets flags[r] to 1 (else 0)
-//     for a row with a valid pair that needs refinement and returns their
-//     number.
+//   - distStrip(rows, g, na, nb, jidx, i0, c, mode, flags, rs, col): in
+//     place over g[:rows·nr], the epilogue above for row i = i0 + r (as a
+//     float64) and column c, valid where i < jidx[c]; sets flags[r] to 1
+//     (else 0) for a row with a valid pair that needs refinement and
+//     returns their number and, as accStrip on the g it wrote, sum g²,
+//     with rs[r] = sum_c g_rc and col[c] = sum_r g_rc (overwritten, not
+//     added to), so that the strip need not be read again when no row is
+//     refined (AVX-512 sums while the strip is in registers).
 //   - accStrip(rows, d, row, col): row[r] += sum_c d[r·nr+c], col[c] +=
 //     sum_r d[r·nr+c], returns sum of d² over d[:rows·nr].
 //   - dotStrip(n, a, b): sum_x a[x]·b[x] over x < n, n a multiple of nr.
@@ -92,7 +95,7 @@ type kernels struct {
 	// a lda doubles apart, adding to g: g[(t·mr + r)·nr + c] = fma chain
 	// of a_(t,r,q) b_(c,q), q < dim, starting from g (one depth block).
 	gramStripAcc func(dim, nb, lda int, a, b, g []float64)
-	distStrip    func(rows int, g, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8) int
+	distStrip    func(rows int, g, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8, rs, col []float64) (int, float64)
 	accStrip     func(rows int, d, row, col []float64) float64
 	dotStrip     func(n int, a, b []float64) float64
 	// kernStrip(d, v, g, ck, cs, mode) sets v to the shifted Gaussian
@@ -118,7 +121,7 @@ func goKernels() kernels {
 		name:         "go",
 		gramStrip:    gramStripGo,
 		gramStripAcc: gramStripAccGo,
-		distStrip:    distStripGo,
+		distStrip:    distAccStripGo,
 		accStrip:     accStripGo,
 		dotStrip:     dotStripGo,
 		kernStrip:    kernStripGo,
@@ -217,6 +220,15 @@ func distStripGo(rows int, g, na, nb []float64, jidx *[nr]float64, i0, c float64
 	return nflag
 }
 
+// distAccStripGo is kernels.distStrip in Go: distStripGo, then
+// accStripGo over what it wrote.
+func distAccStripGo(rows int, g, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8, rs, col []float64) (int, float64) {
+	n := distStripGo(rows, g, na, nb, jidx, i0, c, mode, flags)
+	clear(rs[:max(rows, 0)])
+	clear(col[:nr])
+	return n, accStripGo(rows, g, rs, col)
+}
+
 // accStripGo is accStrip in Go, in the order of the assembly (accStripAsm,
 // and the summing epilogue of distStrip32Asm512): the columns c of a row
 // in 4 lanes l = c mod 4, added vector by vector (4 columns at a time),
@@ -288,6 +300,12 @@ type fusedScratch struct {
 	// the J panels.
 	packedI0, packedNI int
 	f32                *fused32Scratch // float32 mode, allocated on first use
+	// summed[k]: the strip of the Gram space k in d has been summed by
+	// the epilogue: sq[k] = sum d², rs[k][r] = sum_c d_rc, and the column
+	// sums are in col[k].
+	summed []bool
+	sq     []float64
+	rs     [][]float64
 	// gd: per depth-blocked Gram space (float64 mode), the inner
 	// products of a chunk against every strip of J (strip sj at
 	// gd[sj·roundUp(chunk, mr)·nr:], rows of nr), accumulated by gramDepth.
@@ -324,14 +342,17 @@ func (p *plan) fusedChunk() int {
 func (p *plan) newFusedScratch() *fusedScratch {
 	t := p.tileSize
 	fs := &fusedScratch{
-		a:     make([][]float64, p.k),
-		b:     make([][]float64, p.k),
-		na:    make([][]float64, p.k),
-		nb:    make([][]float64, p.k),
-		d:     make([][]float64, p.k),
-		col:   make([][]float64, p.k),
-		flags: make([]uint8, p.chunk),
-		gd:    make([][]float64, p.k),
+		a:      make([][]float64, p.k),
+		b:      make([][]float64, p.k),
+		na:     make([][]float64, p.k),
+		nb:     make([][]float64, p.k),
+		d:      make([][]float64, p.k),
+		col:    make([][]float64, p.k),
+		flags:  make([]uint8, p.chunk),
+		gd:     make([][]float64, p.k),
+		summed: make([]bool, p.k),
+		sq:     make([]float64, p.k),
+		rs:     make([][]float64, p.k),
 	}
 	for k, s := range p.spaces {
 		fs.d[k] = make([]float64, roundUp(p.chunk, mr)*nr)
@@ -344,6 +365,7 @@ func (p *plan) newFusedScratch() *fusedScratch {
 			if p.depthBlocked(k) {
 				fs.gd[k] = make([]float64, roundUp(p.chunk, mr)*roundUp(t, nr))
 			}
+			fs.rs[k] = make([]float64, p.chunk)
 			fs.na[k] = make([]float64, roundUp(t, mr))
 			fs.nb[k] = make([]float64, roundUp(t, nr))
 		}
@@ -581,11 +603,11 @@ func (p *plan) fusedTile(sc *scratch, i0, ni, j0, nj int, diag bool, shift, s []
 			q := 0 // PairIndex(K, k, l)
 			for k := range p.k {
 				col := fs.col[k]
-				if f := fs.f32; p.prec == Float32 && p.gram[k] && f.summed[k] {
-					// Summed by the epilogue (see gramStrip32).
-					s[q] += f.sq[k]
+				if p.gram[k] && fs.summed[k] {
+					// Summed by the epilogue (see gramStrip).
+					s[q] += fs.sq[k]
 					ri := rowI[k][r0 : r0+rr]
-					for r, v := range f.rs[k][:rr] {
+					for r, v := range fs.rs[k][:rr] {
 						ri[r] += v
 					}
 				} else {
@@ -634,7 +656,9 @@ func (p *plan) gramStrip(fs *fusedScratch, k, r0, rr, sj, mode int, general bool
 	} else {
 		p.kern.gramStrip(dim, (rr+mr-1)/mr, a, b, d)
 	}
-	if p.kern.distStrip(rr, d, na, nb, &fs.jidx, float64(r0), cc, mode, fs.flags) > 0 {
+	nflag, sq := p.kern.distStrip(rr, d, na, nb, &fs.jidx, float64(r0), cc, mode, fs.flags, fs.rs[k], fs.col[k])
+	fs.summed[k], fs.sq[k] = nflag == 0 && !general, sq
+	if nflag > 0 {
 		for r, f := range fs.flags[:rr] {
 			if f != 0 {
 				refineRow(d[r*nr:(r+1)*nr], a, b, na[r], nb, r, dim, &fs.jidx, float64(r0+r), cc, mode)

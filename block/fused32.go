@@ -269,12 +269,6 @@ type fused32Scratch struct {
 	pair, pairR0 []int
 	i0, j0       int       // the tile's first rows, for refineRow32
 	xi           []float64 // a centred row of I
-	// summed[k]: the strip of space k in fusedScratch.d has been summed
-	// by the epilogue: sq[k] = sum d², rs[k][r] = sum_c d_rc, and the
-	// column sums are in fusedScratch.col[k].
-	summed []bool
-	sq     []float64
-	rs     [][]float64
 }
 
 func (p *plan) newFused32Scratch() *fused32Scratch {
@@ -285,9 +279,6 @@ func (p *plan) newFused32Scratch() *fused32Scratch {
 		g:      make([][]float32, p.k),
 		pair:   make([]int, p.k),
 		pairR0: make([]int, p.k),
-		summed: make([]bool, p.k),
-		sq:     make([]float64, p.k),
-		rs:     make([][]float64, p.k),
 	}
 	maxDim := 0
 	for k, s := range p.spaces {
@@ -296,7 +287,6 @@ func (p *plan) newFused32Scratch() *fused32Scratch {
 			f.a[k] = make([]float32, roundUp(t, mr)*s.Dim)
 			f.b[k] = make([]float32, roundUp(t, nr2)*s.Dim)
 			f.g[k] = make([]float32, roundUp(p.chunk, mr)*nr2)
-			f.rs[k] = make([]float64, p.chunk)
 			maxDim = max(maxDim, s.Dim)
 		}
 	}
@@ -436,8 +426,8 @@ func (p *plan) gramStrip32(fs *fusedScratch, k, r0, rows, rr, sj, nj int, diag b
 	if general {
 		cc = 0
 	}
-	nflag, sq := k32.distStrip(rr, g, d, na, nb, &fs.jidx, float64(r0), cc, mode, fs.flags, f.rs[k], fs.col[k])
-	f.summed[k], f.sq[k] = nflag == 0 && !general, sq
+	nflag, sq := k32.distStrip(rr, g, d, na, nb, &fs.jidx, float64(r0), cc, mode, fs.flags, fs.rs[k], fs.col[k])
+	fs.summed[k], fs.sq[k] = nflag == 0 && !general, sq
 	if nflag > 0 {
 		s := p.spaces[k]
 		for r, fl := range fs.flags[:rr] {

@@ -13,7 +13,7 @@ func asmKernels() (kernels, bool) {
 	if !cpu.X86.HasAVX2 || !cpu.X86.HasFMA || !cpu.X86.HasAVX {
 		return kernels{}, false
 	}
-	gram, gramAcc, dist, kern, pk := gramStripAVX2, gramStripAccAVX2, distStripAVX2, kernStripAVX2, packAVX2
+	gram, gramAcc, dist, kern, pk := gramStripAVX2, gramStripAccAVX2, distAccStripAVX2, kernStripAVX2, packAVX2
 	name := "avx2"
 	if cpu.X86.HasAVX512F {
 		gram, gramAcc, dist, kern, pk, name = gramStripAVX512, gramStripAccAVX512, distStripAVX512, kernStripAVX512, packAVX512, "avx512"
@@ -112,18 +112,30 @@ func distStripAVX2(rows int, g, na, nb []float64, jidx *[nr]float64, i0, c float
 	return distStripAsm(rows, &g[0], &na[0], &nb[0], &jidx[0], i0, c, mode, &flags[0])
 }
 
-func distStripAVX512(rows int, g, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8) int {
+func distStripAVX512(rows int, g, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8, rs, col []float64) (int, float64) {
+	_ = col[nr-1]
 	if rows <= 0 {
-		return 0
+		clear(col[:nr])
+		return 0, 0
 	}
 	_ = g[rows*nr-1]
 	_ = na[rows-1]
 	_ = nb[nr-1]
 	_ = flags[rows-1]
+	_ = rs[rows-1]
 	if mode < modeTwo || mode > modeThreeHalves {
 		panic("block: invalid epilogue mode")
 	}
-	return distStripAsm512(rows, &g[0], &na[0], &nb[0], &jidx[0], i0, c, mode, &flags[0])
+	return distStripAsm512(rows, &g[0], &na[0], &nb[0], &jidx[0], i0, c, mode, &flags[0], &rs[0], &col[0])
+}
+
+// distAccStripAVX2 is kernels.distStrip with AVX2: distStripAVX2, then
+// accStripAVX2 over what it wrote.
+func distAccStripAVX2(rows int, g, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8, rs, col []float64) (int, float64) {
+	n := distStripAVX2(rows, g, na, nb, jidx, i0, c, mode, flags)
+	clear(rs[:max(rows, 0)])
+	clear(col[:nr])
+	return n, accStripAVX2(rows, g, rs, col)
 }
 
 func accStripAVX2(rows int, d, row, col []float64) float64 {

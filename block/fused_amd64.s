@@ -1128,9 +1128,9 @@ ddone:
 	VZEROUPPER
 	RET
 
-// func distStripAsm512(rows int, gs *float64, na *float64, nb *float64, jidx *float64, i0 float64, c float64, mode int, flags *uint8) int
+// func distStripAsm512(rows int, gs *float64, na *float64, nb *float64, jidx *float64, i0 float64, c float64, mode int, flags *uint8, rs *float64, col *float64) (nflag int, sq float64)
 // Requires: AVX, AVX512F, SSE2
-TEXT ·distStripAsm512(SB), NOSPLIT, $0-80
+TEXT ·distStripAsm512(SB), NOSPLIT, $0-104
 	MOVQ         rows+0(FP), CX
 	MOVQ         gs+8(FP), DI
 	MOVQ         na+16(FP), SI
@@ -1140,6 +1140,7 @@ TEXT ·distStripAsm512(SB), NOSPLIT, $0-80
 	VBROADCASTSD c+48(FP), Z13
 	MOVQ         mode+56(FP), R11
 	MOVQ         flags+64(FP), R8
+	MOVQ         rs+72(FP), R13
 	XORQ         R9, R9
 	MOVQ         $0x3eb0c6f7a0b5ed8d, AX
 
@@ -1154,6 +1155,10 @@ TEXT ·distStripAsm512(SB), NOSPLIT, $0-80
 	VMOVUPD      (BX), Z20
 	VMOVUPD      64(BX), Z21
 	VMOVUPD      128(BX), Z22
+	VPXORQ       Z23, Z23, Z23
+	VPXORQ       Z24, Z24, Z24
+	VPXORQ       Z25, Z25, Z25
+	VPXORQ       Z26, Z26, Z26
 	CMPQ         R11, $0x01
 	JEQ          zone
 	CMPQ         R11, $0x02
@@ -1162,224 +1167,316 @@ TEXT ·distStripAsm512(SB), NOSPLIT, $0-80
 	JEQ          zthree
 
 ztwo:
-	VBROADCASTSD (SI), Z11
-	VBROADCASTSD X9, Z12
-	KXORW        K4, K4, K4
-	VADDPD       Z20, Z11, Z0
-	VMOVUPD      (DI), Z1
-	VADDPD       Z1, Z1, Z1
-	VSUBPD       Z1, Z0, Z1
-	VCMPPD       $0x11, Z17, Z12, K3
-	VMULPD       Z15, Z0, Z0
-	VCMPPD       $0x11, Z0, Z1, K3, K1
-	KORW         K1, K4, K4
-	VMAXPD       Z14, Z1, Z1
-	VSUBPD.Z     Z13, Z1, K3, Z1
-	VMOVUPD      Z1, (DI)
-	VADDPD       Z21, Z11, Z0
-	VMOVUPD      64(DI), Z1
-	VADDPD       Z1, Z1, Z1
-	VSUBPD       Z1, Z0, Z1
-	VCMPPD       $0x11, Z18, Z12, K3
-	VMULPD       Z15, Z0, Z0
-	VCMPPD       $0x11, Z0, Z1, K3, K1
-	KORW         K1, K4, K4
-	VMAXPD       Z14, Z1, Z1
-	VSUBPD.Z     Z13, Z1, K3, Z1
-	VMOVUPD      Z1, 64(DI)
-	VADDPD       Z22, Z11, Z0
-	VMOVUPD      128(DI), Z1
-	VADDPD       Z1, Z1, Z1
-	VSUBPD       Z1, Z0, Z1
-	VCMPPD       $0x11, Z19, Z12, K3
-	VMULPD       Z15, Z0, Z0
-	VCMPPD       $0x11, Z0, Z1, K3, K1
-	KORW         K1, K4, K4
-	VMAXPD       Z14, Z1, Z1
-	VSUBPD.Z     Z13, Z1, K3, Z1
-	VMOVUPD      Z1, 128(DI)
-	XORL         R10, R10
-	KORTESTW     K4, K4
-	SETNE        R10
-	MOVB         R10, (R8)
-	ADDQ         R10, R9
-	ADDQ         $0x000000c0, DI
-	ADDQ         $0x08, SI
-	INCQ         R8
-	VADDSD       X8, X9, X9
-	DECQ         CX
-	JNZ          ztwo
-	JMP          zdone
+	VBROADCASTSD  (SI), Z11
+	VBROADCASTSD  X9, Z12
+	KXORW         K4, K4, K4
+	VADDPD        Z20, Z11, Z0
+	VMOVUPD       (DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z17, Z12, K3
+	VMULPD        Z15, Z0, Z0
+	VCMPPD        $0x11, Z0, Z1, K3, K1
+	KORW          K1, K4, K4
+	VMAXPD        Z14, Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, (DI)
+	VADDPD        Z1, Z23, Z23
+	VFMADD231PD   Z1, Z1, Z26
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y7, Y1, Y6
+	VADDPD        Z21, Z11, Z0
+	VMOVUPD       64(DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z18, Z12, K3
+	VMULPD        Z15, Z0, Z0
+	VCMPPD        $0x11, Z0, Z1, K3, K1
+	KORW          K1, K4, K4
+	VMAXPD        Z14, Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, 64(DI)
+	VADDPD        Z1, Z24, Z24
+	VFMADD231PD   Z1, Z1, Z26
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y1, Y6, Y6
+	VADDPD        Y7, Y6, Y6
+	VADDPD        Z22, Z11, Z0
+	VMOVUPD       128(DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z19, Z12, K3
+	VMULPD        Z15, Z0, Z0
+	VCMPPD        $0x11, Z0, Z1, K3, K1
+	KORW          K1, K4, K4
+	VMAXPD        Z14, Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, 128(DI)
+	VADDPD        Z1, Z25, Z25
+	VFMADD231PD   Z1, Z1, Z26
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y1, Y6, Y6
+	VADDPD        Y7, Y6, Y6
+	VEXTRACTF128  $0x01, Y6, X7
+	VADDPD        X7, X6, X6
+	VPERMILPD     $0x01, X6, X7
+	VADDSD        X7, X6, X6
+	VMOVSD        X6, (R13)
+	XORL          R10, R10
+	KORTESTW      K4, K4
+	SETNE         R10
+	MOVB          R10, (R8)
+	ADDQ          R10, R9
+	ADDQ          $0x000000c0, DI
+	ADDQ          $0x08, SI
+	ADDQ          $0x08, R13
+	INCQ          R8
+	VADDSD        X8, X9, X9
+	DECQ          CX
+	JNZ           ztwo
+	JMP           zdone
 
 zone:
-	VBROADCASTSD (SI), Z11
-	VBROADCASTSD X9, Z12
-	KXORW        K4, K4, K4
-	VADDPD       Z20, Z11, Z0
-	VMOVUPD      (DI), Z1
-	VADDPD       Z1, Z1, Z1
-	VSUBPD       Z1, Z0, Z1
-	VCMPPD       $0x11, Z17, Z12, K3
-	VMULPD       Z15, Z0, Z0
-	VCMPPD       $0x11, Z0, Z1, K3, K1
-	KORW         K1, K4, K4
-	VMAXPD       Z14, Z1, Z1
-	VSQRTPD      Z1, Z1
-	VSUBPD.Z     Z13, Z1, K3, Z1
-	VMOVUPD      Z1, (DI)
-	VADDPD       Z21, Z11, Z0
-	VMOVUPD      64(DI), Z1
-	VADDPD       Z1, Z1, Z1
-	VSUBPD       Z1, Z0, Z1
-	VCMPPD       $0x11, Z18, Z12, K3
-	VMULPD       Z15, Z0, Z0
-	VCMPPD       $0x11, Z0, Z1, K3, K1
-	KORW         K1, K4, K4
-	VMAXPD       Z14, Z1, Z1
-	VSQRTPD      Z1, Z1
-	VSUBPD.Z     Z13, Z1, K3, Z1
-	VMOVUPD      Z1, 64(DI)
-	VADDPD       Z22, Z11, Z0
-	VMOVUPD      128(DI), Z1
-	VADDPD       Z1, Z1, Z1
-	VSUBPD       Z1, Z0, Z1
-	VCMPPD       $0x11, Z19, Z12, K3
-	VMULPD       Z15, Z0, Z0
-	VCMPPD       $0x11, Z0, Z1, K3, K1
-	KORW         K1, K4, K4
-	VMAXPD       Z14, Z1, Z1
-	VSQRTPD      Z1, Z1
-	VSUBPD.Z     Z13, Z1, K3, Z1
-	VMOVUPD      Z1, 128(DI)
-	XORL         R10, R10
-	KORTESTW     K4, K4
-	SETNE        R10
-	MOVB         R10, (R8)
-	ADDQ         R10, R9
-	ADDQ         $0x000000c0, DI
-	ADDQ         $0x08, SI
-	INCQ         R8
-	VADDSD       X8, X9, X9
-	DECQ         CX
-	JNZ          zone
-	JMP          zdone
+	VBROADCASTSD  (SI), Z11
+	VBROADCASTSD  X9, Z12
+	KXORW         K4, K4, K4
+	VADDPD        Z20, Z11, Z0
+	VMOVUPD       (DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z17, Z12, K3
+	VMULPD        Z15, Z0, Z0
+	VCMPPD        $0x11, Z0, Z1, K3, K1
+	KORW          K1, K4, K4
+	VMAXPD        Z14, Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, (DI)
+	VADDPD        Z1, Z23, Z23
+	VFMADD231PD   Z1, Z1, Z26
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y7, Y1, Y6
+	VADDPD        Z21, Z11, Z0
+	VMOVUPD       64(DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z18, Z12, K3
+	VMULPD        Z15, Z0, Z0
+	VCMPPD        $0x11, Z0, Z1, K3, K1
+	KORW          K1, K4, K4
+	VMAXPD        Z14, Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, 64(DI)
+	VADDPD        Z1, Z24, Z24
+	VFMADD231PD   Z1, Z1, Z26
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y1, Y6, Y6
+	VADDPD        Y7, Y6, Y6
+	VADDPD        Z22, Z11, Z0
+	VMOVUPD       128(DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z19, Z12, K3
+	VMULPD        Z15, Z0, Z0
+	VCMPPD        $0x11, Z0, Z1, K3, K1
+	KORW          K1, K4, K4
+	VMAXPD        Z14, Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, 128(DI)
+	VADDPD        Z1, Z25, Z25
+	VFMADD231PD   Z1, Z1, Z26
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y1, Y6, Y6
+	VADDPD        Y7, Y6, Y6
+	VEXTRACTF128  $0x01, Y6, X7
+	VADDPD        X7, X6, X6
+	VPERMILPD     $0x01, X6, X7
+	VADDSD        X7, X6, X6
+	VMOVSD        X6, (R13)
+	XORL          R10, R10
+	KORTESTW      K4, K4
+	SETNE         R10
+	MOVB          R10, (R8)
+	ADDQ          R10, R9
+	ADDQ          $0x000000c0, DI
+	ADDQ          $0x08, SI
+	ADDQ          $0x08, R13
+	INCQ          R8
+	VADDSD        X8, X9, X9
+	DECQ          CX
+	JNZ           zone
+	JMP           zdone
 
 zhalf:
-	VBROADCASTSD (SI), Z11
-	VBROADCASTSD X9, Z12
-	KXORW        K4, K4, K4
-	VADDPD       Z20, Z11, Z0
-	VMOVUPD      (DI), Z1
-	VADDPD       Z1, Z1, Z1
-	VSUBPD       Z1, Z0, Z1
-	VCMPPD       $0x11, Z17, Z12, K3
-	VMULPD       Z15, Z0, Z0
-	VCMPPD       $0x11, Z0, Z1, K3, K1
-	KORW         K1, K4, K4
-	VMAXPD       Z14, Z1, Z1
-	VSQRTPD      Z1, Z1
-	VSQRTPD      Z1, Z1
-	VSUBPD.Z     Z13, Z1, K3, Z1
-	VMOVUPD      Z1, (DI)
-	VADDPD       Z21, Z11, Z0
-	VMOVUPD      64(DI), Z1
-	VADDPD       Z1, Z1, Z1
-	VSUBPD       Z1, Z0, Z1
-	VCMPPD       $0x11, Z18, Z12, K3
-	VMULPD       Z15, Z0, Z0
-	VCMPPD       $0x11, Z0, Z1, K3, K1
-	KORW         K1, K4, K4
-	VMAXPD       Z14, Z1, Z1
-	VSQRTPD      Z1, Z1
-	VSQRTPD      Z1, Z1
-	VSUBPD.Z     Z13, Z1, K3, Z1
-	VMOVUPD      Z1, 64(DI)
-	VADDPD       Z22, Z11, Z0
-	VMOVUPD      128(DI), Z1
-	VADDPD       Z1, Z1, Z1
-	VSUBPD       Z1, Z0, Z1
-	VCMPPD       $0x11, Z19, Z12, K3
-	VMULPD       Z15, Z0, Z0
-	VCMPPD       $0x11, Z0, Z1, K3, K1
-	KORW         K1, K4, K4
-	VMAXPD       Z14, Z1, Z1
-	VSQRTPD      Z1, Z1
-	VSQRTPD      Z1, Z1
-	VSUBPD.Z     Z13, Z1, K3, Z1
-	VMOVUPD      Z1, 128(DI)
-	XORL         R10, R10
-	KORTESTW     K4, K4
-	SETNE        R10
-	MOVB         R10, (R8)
-	ADDQ         R10, R9
-	ADDQ         $0x000000c0, DI
-	ADDQ         $0x08, SI
-	INCQ         R8
-	VADDSD       X8, X9, X9
-	DECQ         CX
-	JNZ          zhalf
-	JMP          zdone
+	VBROADCASTSD  (SI), Z11
+	VBROADCASTSD  X9, Z12
+	KXORW         K4, K4, K4
+	VADDPD        Z20, Z11, Z0
+	VMOVUPD       (DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z17, Z12, K3
+	VMULPD        Z15, Z0, Z0
+	VCMPPD        $0x11, Z0, Z1, K3, K1
+	KORW          K1, K4, K4
+	VMAXPD        Z14, Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, (DI)
+	VADDPD        Z1, Z23, Z23
+	VFMADD231PD   Z1, Z1, Z26
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y7, Y1, Y6
+	VADDPD        Z21, Z11, Z0
+	VMOVUPD       64(DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z18, Z12, K3
+	VMULPD        Z15, Z0, Z0
+	VCMPPD        $0x11, Z0, Z1, K3, K1
+	KORW          K1, K4, K4
+	VMAXPD        Z14, Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, 64(DI)
+	VADDPD        Z1, Z24, Z24
+	VFMADD231PD   Z1, Z1, Z26
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y1, Y6, Y6
+	VADDPD        Y7, Y6, Y6
+	VADDPD        Z22, Z11, Z0
+	VMOVUPD       128(DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z19, Z12, K3
+	VMULPD        Z15, Z0, Z0
+	VCMPPD        $0x11, Z0, Z1, K3, K1
+	KORW          K1, K4, K4
+	VMAXPD        Z14, Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, 128(DI)
+	VADDPD        Z1, Z25, Z25
+	VFMADD231PD   Z1, Z1, Z26
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y1, Y6, Y6
+	VADDPD        Y7, Y6, Y6
+	VEXTRACTF128  $0x01, Y6, X7
+	VADDPD        X7, X6, X6
+	VPERMILPD     $0x01, X6, X7
+	VADDSD        X7, X6, X6
+	VMOVSD        X6, (R13)
+	XORL          R10, R10
+	KORTESTW      K4, K4
+	SETNE         R10
+	MOVB          R10, (R8)
+	ADDQ          R10, R9
+	ADDQ          $0x000000c0, DI
+	ADDQ          $0x08, SI
+	ADDQ          $0x08, R13
+	INCQ          R8
+	VADDSD        X8, X9, X9
+	DECQ          CX
+	JNZ           zhalf
+	JMP           zdone
 
 zthree:
-	VBROADCASTSD (SI), Z11
-	VBROADCASTSD X9, Z12
-	KXORW        K4, K4, K4
-	VADDPD       Z20, Z11, Z0
-	VMOVUPD      (DI), Z1
-	VADDPD       Z1, Z1, Z1
-	VSUBPD       Z1, Z0, Z1
-	VCMPPD       $0x11, Z17, Z12, K3
-	VMULPD       Z15, Z0, Z0
-	VCMPPD       $0x11, Z0, Z1, K3, K1
-	KORW         K1, K4, K4
-	VMAXPD       Z14, Z1, Z1
-	VSQRTPD      Z1, Z1
-	VSQRTPD      Z1, Z4
-	VMULPD       Z4, Z1, Z1
-	VSUBPD.Z     Z13, Z1, K3, Z1
-	VMOVUPD      Z1, (DI)
-	VADDPD       Z21, Z11, Z0
-	VMOVUPD      64(DI), Z1
-	VADDPD       Z1, Z1, Z1
-	VSUBPD       Z1, Z0, Z1
-	VCMPPD       $0x11, Z18, Z12, K3
-	VMULPD       Z15, Z0, Z0
-	VCMPPD       $0x11, Z0, Z1, K3, K1
-	KORW         K1, K4, K4
-	VMAXPD       Z14, Z1, Z1
-	VSQRTPD      Z1, Z1
-	VSQRTPD      Z1, Z4
-	VMULPD       Z4, Z1, Z1
-	VSUBPD.Z     Z13, Z1, K3, Z1
-	VMOVUPD      Z1, 64(DI)
-	VADDPD       Z22, Z11, Z0
-	VMOVUPD      128(DI), Z1
-	VADDPD       Z1, Z1, Z1
-	VSUBPD       Z1, Z0, Z1
-	VCMPPD       $0x11, Z19, Z12, K3
-	VMULPD       Z15, Z0, Z0
-	VCMPPD       $0x11, Z0, Z1, K3, K1
-	KORW         K1, K4, K4
-	VMAXPD       Z14, Z1, Z1
-	VSQRTPD      Z1, Z1
-	VSQRTPD      Z1, Z4
-	VMULPD       Z4, Z1, Z1
-	VSUBPD.Z     Z13, Z1, K3, Z1
-	VMOVUPD      Z1, 128(DI)
-	XORL         R10, R10
-	KORTESTW     K4, K4
-	SETNE        R10
-	MOVB         R10, (R8)
-	ADDQ         R10, R9
-	ADDQ         $0x000000c0, DI
-	ADDQ         $0x08, SI
-	INCQ         R8
-	VADDSD       X8, X9, X9
-	DECQ         CX
-	JNZ          zthree
+	VBROADCASTSD  (SI), Z11
+	VBROADCASTSD  X9, Z12
+	KXORW         K4, K4, K4
+	VADDPD        Z20, Z11, Z0
+	VMOVUPD       (DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z17, Z12, K3
+	VMULPD        Z15, Z0, Z0
+	VCMPPD        $0x11, Z0, Z1, K3, K1
+	KORW          K1, K4, K4
+	VMAXPD        Z14, Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSQRTPD       Z1, Z4
+	VMULPD        Z4, Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, (DI)
+	VADDPD        Z1, Z23, Z23
+	VFMADD231PD   Z1, Z1, Z26
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y7, Y1, Y6
+	VADDPD        Z21, Z11, Z0
+	VMOVUPD       64(DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z18, Z12, K3
+	VMULPD        Z15, Z0, Z0
+	VCMPPD        $0x11, Z0, Z1, K3, K1
+	KORW          K1, K4, K4
+	VMAXPD        Z14, Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSQRTPD       Z1, Z4
+	VMULPD        Z4, Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, 64(DI)
+	VADDPD        Z1, Z24, Z24
+	VFMADD231PD   Z1, Z1, Z26
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y1, Y6, Y6
+	VADDPD        Y7, Y6, Y6
+	VADDPD        Z22, Z11, Z0
+	VMOVUPD       128(DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z19, Z12, K3
+	VMULPD        Z15, Z0, Z0
+	VCMPPD        $0x11, Z0, Z1, K3, K1
+	KORW          K1, K4, K4
+	VMAXPD        Z14, Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSQRTPD       Z1, Z4
+	VMULPD        Z4, Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, 128(DI)
+	VADDPD        Z1, Z25, Z25
+	VFMADD231PD   Z1, Z1, Z26
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y1, Y6, Y6
+	VADDPD        Y7, Y6, Y6
+	VEXTRACTF128  $0x01, Y6, X7
+	VADDPD        X7, X6, X6
+	VPERMILPD     $0x01, X6, X7
+	VADDSD        X7, X6, X6
+	VMOVSD        X6, (R13)
+	XORL          R10, R10
+	KORTESTW      K4, K4
+	SETNE         R10
+	MOVB          R10, (R8)
+	ADDQ          R10, R9
+	ADDQ          $0x000000c0, DI
+	ADDQ          $0x08, SI
+	ADDQ          $0x08, R13
+	INCQ          R8
+	VADDSD        X8, X9, X9
+	DECQ          CX
+	JNZ           zthree
 
 zdone:
-	MOVQ R9, ret+72(FP)
+	MOVQ          R9, nflag+88(FP)
+	MOVQ          col+80(FP), AX
+	VMOVUPD       Z23, (AX)
+	VMOVUPD       Z24, 64(AX)
+	VMOVUPD       Z25, 128(AX)
+	VMOVAPD       Z26, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPD        Y1, Y0, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPD        X1, X0, X0
+	VPERMILPD     $0x01, X0, X1
+	VADDSD        X1, X0, X0
+	VMOVSD        X0, sq+96(FP)
 	VZEROUPPER
 	RET
 

@@ -11,7 +11,7 @@ func kernelSets() []kernels {
 	if !cpu.X86.HasAVX2 || !cpu.X86.HasFMA {
 		return sets
 	}
-	avx2 := kernels{name: "avx2", gramStrip: gramStripAVX2, gramStripAcc: gramStripAccAVX2, distStrip: distStripAVX2, accStrip: accStripAVX2, dotStrip: dotStripAVX2, kernStrip: kernStripAVX2, pack: packAVX2}
+	avx2 := kernels{name: "avx2", gramStrip: gramStripAVX2, gramStripAcc: gramStripAccAVX2, distStrip: distAccStripAVX2, accStrip: accStripAVX2, dotStrip: dotStripAVX2, kernStrip: kernStripAVX2, pack: packAVX2}
 	sets = append(sets, avx2)
 	if cpu.X86.HasAVX512F {
 		avx512 := avx2

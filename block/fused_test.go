@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"gonum.org/v1/gonum/floats/scalar"
@@ -81,8 +82,35 @@ func TestStripKernelsAgree(t *testing.T) {
 			for mode := modeTwo; mode <= modeThreeHalves; mode++ {
 				got, want := append([]float64(nil), g...), append([]float64(nil), g...)
 				fg, fw := make([]uint8, rows), make([]uint8, rows)
-				ng := ks.distStrip(rows, got, na, nb, &jidx, 0, 0.75, mode, fg)
-				nw := ref.distStrip(rows, want, na, nb, &jidx, 0, 0.75, mode, fw)
+				rsG, rsW := make([]float64, rows), make([]float64, rows)
+				colG, colW := make([]float64, nr), make([]float64, nr)
+				for i := range rows {
+					rsG[i], rsW[i] = math.NaN(), 1 // overwritten, not added to
+				}
+				for c := range nr {
+					colG[c], colW[c] = math.NaN(), 1
+				}
+				ng, sqG := ks.distStrip(rows, got, na, nb, &jidx, 0, 0.75, mode, fg, rsG, colG)
+				nw, sqW := ref.distStrip(rows, want, na, nb, &jidx, 0, 0.75, mode, fw, rsW, colW)
+				// The sums of what was written, by accStrip.
+				rs, col := make([]float64, rows), make([]float64, nr)
+				sq := ref.accStrip(rows, want, rs, col)
+				if sqW != sq || !slices.Equal(rsW, rs) || !slices.Equal(colW, col) {
+					t.Errorf("go distStrip(%s, mode %d) sums %v %v %v, want accStrip's %v %v %v", jmode, mode, sqW, rsW, colW, sq, rs, col)
+				}
+				if !scalar.EqualWithinAbsOrRel(sqG, sqW, 1e-13, 1e-13) {
+					t.Errorf("%s distStrip(%s, mode %d) sum of squares %v, want %v", ks.name, jmode, mode, sqG, sqW)
+				}
+				for r := range rows {
+					if !scalar.EqualWithinAbsOrRel(rsG[r], rsW[r], 1e-13, 1e-13) {
+						t.Errorf("%s distStrip(%s, mode %d) row sum %d = %v, want %v", ks.name, jmode, mode, r, rsG[r], rsW[r])
+					}
+				}
+				for c := range nr {
+					if !scalar.EqualWithinAbsOrRel(colG[c], colW[c], 1e-13, 1e-13) {
+						t.Errorf("%s distStrip(%s, mode %d) column sum %d = %v, want %v", ks.name, jmode, mode, c, colG[c], colW[c])
+					}
+				}
 				if ng != nw || string(fg) != string(fw) {
 					t.Errorf("%s distStrip(%s, mode %d) flags %v (%d), want %v (%d)", ks.name, jmode, mode, fg, ng, fw, nw)
 				}

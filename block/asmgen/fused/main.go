@@ -337,13 +337,16 @@ func distStrip() {
 }
 
 func distStrip512() {
-	TEXT("distStripAsm512", NOSPLIT, "func(rows int, gs, na, nb, jidx *float64, i0, c float64, mode int, flags *uint8) int")
+	TEXT("distStripAsm512", NOSPLIT, "func(rows int, gs, na, nb, jidx *float64, i0, c float64, mode int, flags *uint8, rs, col *float64) (nflag int, sq float64)")
 	Pragma("noescape")
-	Doc("distStripAsm512 is distStrip with AVX-512, 8 pairs per instruction.",
+	Doc("distStripAsm512 is distStrip with AVX-512, 8 pairs per instruction,",
+		"which also sums what it stores in the order of accStripGo: rs[r] =",
+		"sum_c a'_rc, col[c] = sum_r a'_rc and sq = sum a'².",
 		"Registers: Z0-Z5 temporaries, X8 1.0, X9 the row index i, K4 the",
 		"refinement flags of the row, K3 the valid pairs of a vector, Z11",
 		"|x_i|², Z12 i, Z13 the shift c, Z14 zero, Z15 refineTol, Z17-Z19",
-		"jidx, Z20-Z22 the column norms.")
+		"jidx, Z20-Z22 the column norms, Y6 the sum of the row, Z23-Z25 the",
+		"column sums, Z26 the sums of squares; R13 the row sums.")
 	MOVQ(Arg("rows"), RCX)
 	MOVQ(Arg("gs"), RDI)
 	MOVQ(Arg("na"), RSI)
@@ -353,6 +356,7 @@ func distStrip512() {
 	VBROADCASTSD(Arg("c"), Z13)
 	MOVQ(Arg("mode"), R11)
 	MOVQ(Arg("flags"), R8)
+	MOVQ(Arg("rs"), R13)
 	XORQ(R9, R9)
 	MOVQ(U64(0x3eb0c6f7a0b5ed8d), RAX)
 	Comment("1e-6 = refineTol")
@@ -365,6 +369,9 @@ func distStrip512() {
 	}
 	for v := range 3 {
 		VMOVUPD(M(RBX, 64*v), Z(20+v))
+	}
+	for r := 23; r < 27; r++ {
+		VPXORQ(Z(r), Z(r), Z(r))
 	}
 	rs := raises("z")
 	modeSwitch(rs)
@@ -390,7 +397,24 @@ func distStrip512() {
 			ra.emit(Z1, Z4)
 			VSUBPD_Z(Z13, Z1, K3, Z1)
 			VMOVUPD(Z1, M(RDI, v*64))
+			// The sums, as in distStrip32Asm512: the columns, the squares
+			// in 8 lanes, and the row in 4 lanes (the 6 vectors of 4
+			// columns, the halves of the 3 ZMM, added in order).
+			VADDPD(Z1, Z(23+v), Z(23+v))
+			VFMADD231PD(Z1, Z1, Z26)
+			VEXTRACTF64X4(U8(1), Z1, Y7)
+			if v == 0 {
+				VADDPD(Y7, Y1, Y6)
+			} else {
+				VADDPD(Y1, Y6, Y6)
+				VADDPD(Y7, Y6, Y6)
+			}
 		}
+		VEXTRACTF128(U8(1), Y6, X7)
+		VADDPD(X7, X6, X6)
+		VPERMILPD(U8(1), X6, X7)
+		VADDSD(X7, X6, X6)
+		VMOVSD(X6, Mem{Base: R13})
 		XORL(R10L, R10L)
 		KORTESTW(K4, K4)
 		SETNE(R10B)
@@ -398,6 +422,7 @@ func distStrip512() {
 		ADDQ(R10, R9)
 		ADDQ(U32(192), RDI)
 		ADDQ(U8(8), RSI)
+		ADDQ(U8(8), R13)
 		INCQ(R8)
 		VADDSD(X8, X9, X9)
 		DECQ(RCX)
@@ -406,6 +431,18 @@ func distStrip512() {
 	}
 	Label("zdone")
 	MOVQ(R9, Ret(0))
+	MOVQ(Arg("col"), RAX)
+	VMOVUPD(Z23, M(RAX, 0))
+	VMOVUPD(Z24, M(RAX, 64))
+	VMOVUPD(Z25, M(RAX, 128))
+	VMOVAPD(Z26, Z0)
+	VEXTRACTF64X4(U8(1), Z0, Y1)
+	VADDPD(Y1, Y0, Y0)
+	VEXTRACTF128(U8(1), Y0, X1)
+	VADDPD(X1, X0, X0)
+	VPERMILPD(U8(1), X0, X1)
+	VADDSD(X1, X0, X0)
+	VMOVSD(X0, Ret(1))
 	VZEROUPPER()
 	RET()
 }
