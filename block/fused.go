@@ -76,14 +76,16 @@ const (
 //     packed I panel a (block t at a[t·mr·dim:], element (r, q) at
 //     q·mr + r) and the packed strip b (element (c, q) at b[q·nr + c]),
 //     g[(t·mr + r)·nr + c] = sum_q a_(t,r,q) b_(c,q).
-//   - distStrip(rows, g, na, nb, jidx, i0, c, mode, flags, rs, col): in
-//     place over g[:rows·nr], the epilogue above for row i = i0 + r (as a
-//     float64) and column c, valid where i < jidx[c]; sets flags[r] to 1
-//     (else 0) for a row with a valid pair that needs refinement and
-//     returns their number and, as accStrip on the g it wrote, sum g²,
-//     with rs[r] = sum_c g_rc and col[c] = sum_r g_rc (overwritten, not
-//     added to), so that the strip need not be read again when no row is
-//     refined (AVX-512 sums while the strip is in registers).
+//   - distStrip(rows, g, na, nb, jidx, i0, c, mode, flags, rs, col,
+//     other): in place over g[:rows·nr], the epilogue above for row
+//     i = i0 + r (as a float64) and column c, valid where i < jidx[c];
+//     sets flags[r] to 1 (else 0) for a row with a valid pair that needs
+//     refinement and returns their number and, as accStrip on the g it
+//     wrote, sum g², with rs[r] = sum_c g_rc and col[c] = sum_r g_rc
+//     (overwritten, not added to), and, for other not nil, dotStrip(
+//     rows·nr, other, g) (else 0), so that the strip need not be read
+//     again when no row is refined (AVX-512 sums while the strip is in
+//     registers).
 //   - accStrip(rows, d, row, col): row[r] += sum_c d[r·nr+c], col[c] +=
 //     sum_r d[r·nr+c], returns sum of d² over d[:rows·nr].
 //   - dotStrip(n, a, b): sum_x a[x]·b[x] over x < n, n a multiple of nr.
@@ -95,7 +97,7 @@ type kernels struct {
 	// a lda doubles apart, adding to g: g[(t·mr + r)·nr + c] = fma chain
 	// of a_(t,r,q) b_(c,q), q < dim, starting from g (one depth block).
 	gramStripAcc func(dim, nb, lda int, a, b, g []float64)
-	distStrip    func(rows int, g, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8, rs, col []float64) (int, float64)
+	distStrip    func(rows int, g, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8, rs, col, other []float64) (int, float64, float64)
 	accStrip     func(rows int, d, row, col []float64) float64
 	dotStrip     func(n int, a, b []float64) float64
 	// kernStrip(d, v, g, ck, cs, mode) sets v to the shifted Gaussian
@@ -221,12 +223,16 @@ func distStripGo(rows int, g, na, nb []float64, jidx *[nr]float64, i0, c float64
 }
 
 // distAccStripGo is kernels.distStrip in Go: distStripGo, then
-// accStripGo over what it wrote.
-func distAccStripGo(rows int, g, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8, rs, col []float64) (int, float64) {
+// accStripGo and dotStripGo over what it wrote.
+func distAccStripGo(rows int, g, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8, rs, col, other []float64) (int, float64, float64) {
 	n := distStripGo(rows, g, na, nb, jidx, i0, c, mode, flags)
 	clear(rs[:max(rows, 0)])
 	clear(col[:nr])
-	return n, accStripGo(rows, g, rs, col)
+	sq := accStripGo(rows, g, rs, col)
+	if other == nil {
+		return n, sq, 0
+	}
+	return n, sq, dotStripGo(max(rows, 0)*nr, other, g)
 }
 
 // accStripGo is accStrip in Go, in the order of the assembly (accStripAsm,
@@ -302,10 +308,11 @@ type fusedScratch struct {
 	f32                *fused32Scratch // float32 mode, allocated on first use
 	// summed[k]: the strip of the Gram space k in d has been summed by
 	// the epilogue: sq[k] = sum d², rs[k][r] = sum_c d_rc, and the column
-	// sums are in col[k].
-	summed []bool
-	sq     []float64
-	rs     [][]float64
+	// sums are in col[k]; dotted[k] (k = 1 of two spaces, float64 mode):
+	// and dot[k] = dotStrip of the strips of spaces 0 and k.
+	summed, dotted []bool
+	sq, dot        []float64
+	rs             [][]float64
 	// gd: per depth-blocked Gram space (float64 mode), the inner
 	// products of a chunk against every strip of J (strip sj at
 	// gd[sj·roundUp(chunk, mr)·nr:], rows of nr), accumulated by gramDepth.
@@ -351,7 +358,9 @@ func (p *plan) newFusedScratch() *fusedScratch {
 		flags:  make([]uint8, p.chunk),
 		gd:     make([][]float64, p.k),
 		summed: make([]bool, p.k),
+		dotted: make([]bool, p.k),
 		sq:     make([]float64, p.k),
+		dot:    make([]float64, p.k),
 		rs:     make([][]float64, p.k),
 	}
 	for k, s := range p.spaces {
@@ -616,7 +625,11 @@ func (p *plan) fusedTile(sc *scratch, i0, ni, j0, nj int, diag bool, shift, s []
 				}
 				q++
 				for l := k + 1; l < p.k; l++ {
-					s[q] += p.kern.dotStrip(rr*nr, fs.d[k], fs.d[l])
+					if p.gram[l] && fs.dotted[l] {
+						s[q] += fs.dot[l] // k = 0, l = 1: see gramStrip
+					} else {
+						s[q] += p.kern.dotStrip(rr*nr, fs.d[k], fs.d[l])
+					}
 					q++
 				}
 				for c, v := range col[:ncols] {
@@ -656,8 +669,16 @@ func (p *plan) gramStrip(fs *fusedScratch, k, r0, rr, sj, mode int, general bool
 	} else {
 		p.kern.gramStrip(dim, (rr+mr-1)/mr, a, b, d)
 	}
-	nflag, sq := p.kern.distStrip(rr, d, na, nb, &fs.jidx, float64(r0), cc, mode, fs.flags, fs.rs[k], fs.col[k])
+	// With two spaces, the epilogue of space 1 also sums its products
+	// with the strip of space 0, final by then (computed, refined and
+	// raised before it).
+	var other []float64
+	if k == 1 && p.k == 2 && !general {
+		other = fs.d[0]
+	}
+	nflag, sq, dot := p.kern.distStrip(rr, d, na, nb, &fs.jidx, float64(r0), cc, mode, fs.flags, fs.rs[k], fs.col[k], other)
 	fs.summed[k], fs.sq[k] = nflag == 0 && !general, sq
+	fs.dotted[k], fs.dot[k] = fs.summed[k] && other != nil, dot
 	if nflag > 0 {
 		for r, f := range fs.flags[:rr] {
 			if f != 0 {

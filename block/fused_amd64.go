@@ -112,11 +112,16 @@ func distStripAVX2(rows int, g, na, nb []float64, jidx *[nr]float64, i0, c float
 	return distStripAsm(rows, &g[0], &na[0], &nb[0], &jidx[0], i0, c, mode, &flags[0])
 }
 
-func distStripAVX512(rows int, g, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8, rs, col []float64) (int, float64) {
+func distStripAVX512(rows int, g, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8, rs, col, other []float64) (int, float64, float64) {
 	_ = col[nr-1]
 	if rows <= 0 {
 		clear(col[:nr])
-		return 0, 0
+		return 0, 0, 0
+	}
+	var o *float64
+	if other != nil {
+		_ = other[rows*nr-1]
+		o = &other[0]
 	}
 	_ = g[rows*nr-1]
 	_ = na[rows-1]
@@ -126,16 +131,20 @@ func distStripAVX512(rows int, g, na, nb []float64, jidx *[nr]float64, i0, c flo
 	if mode < modeTwo || mode > modeThreeHalves {
 		panic("block: invalid epilogue mode")
 	}
-	return distStripAsm512(rows, &g[0], &na[0], &nb[0], &jidx[0], i0, c, mode, &flags[0], &rs[0], &col[0])
+	return distStripAsm512(rows, &g[0], &na[0], &nb[0], &jidx[0], i0, c, mode, &flags[0], &rs[0], &col[0], o)
 }
 
 // distAccStripAVX2 is kernels.distStrip with AVX2: distStripAVX2, then
-// accStripAVX2 over what it wrote.
-func distAccStripAVX2(rows int, g, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8, rs, col []float64) (int, float64) {
+// accStripAVX2 and dotStripAVX2 over what it wrote.
+func distAccStripAVX2(rows int, g, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8, rs, col, other []float64) (int, float64, float64) {
 	n := distStripAVX2(rows, g, na, nb, jidx, i0, c, mode, flags)
 	clear(rs[:max(rows, 0)])
 	clear(col[:nr])
-	return n, accStripAVX2(rows, g, rs, col)
+	sq := accStripAVX2(rows, g, rs, col)
+	if other == nil {
+		return n, sq, 0
+	}
+	return n, sq, dotStripAVX2(max(rows, 0)*nr, other, g)
 }
 
 func accStripAVX2(rows int, d, row, col []float64) float64 {

@@ -43,15 +43,18 @@ func distStripAsm(rows int, gs *float64, na *float64, nb *float64, jidx *float64
 
 // distStripAsm512 is distStrip with AVX-512, 8 pairs per instruction,
 // which also sums what it stores in the order of accStripGo: rs[r] =
-// sum_c a'_rc, col[c] = sum_r a'_rc and sq = sum a'².
+// sum_c a'_rc, col[c] = sum_r a'_rc and sq = sum a'²; and, if other is
+// not nil (another space's strip of as many rows), dot = sum other·a' in
+// the order of dotStripGo (else 0).
 // Registers: Z0-Z5 temporaries, X8 1.0, X9 the row index i, K4 the
 // refinement flags of the row, K3 the valid pairs of a vector, Z11
 // |x_i|², Z12 i, Z13 the shift c, Z14 zero, Z15 refineTol, Z17-Z19
 // jidx, Z20-Z22 the column norms, Y6 the sum of the row, Z23-Z25 the
-// column sums, Z26 the sums of squares; R13 the row sums.
+// column sums, Z26 the sums of squares, Z27-Z29 the products with other
+// (column c in lane c mod 8 of Z(27 + c/8)); R13 the row sums, R14 other.
 //
 //go:noescape
-func distStripAsm512(rows int, gs *float64, na *float64, nb *float64, jidx *float64, i0 float64, c float64, mode int, flags *uint8, rs *float64, col *float64) (nflag int, sq float64)
+func distStripAsm512(rows int, gs *float64, na *float64, nb *float64, jidx *float64, i0 float64, c float64, mode int, flags *uint8, rs *float64, col *float64, other *float64) (nflag int, sq float64, dot float64)
 
 // accStripAsm is accStrip with AVX2. Column sums in Y0-Y5, sums of
 // squares in Y6 (columns 4v..4v+3 for even v) and Y7 (odd v), each row
