@@ -8,7 +8,10 @@
 # wall time, the peak RSS (/usr/bin/time -v) and the JSON result. Needs
 # about 3.1 GB of disk in DIR (default: a temporary directory, removed).
 #
-#	bench/moonshot.sh [N] [WORKERS] [MEM] [DIR]
+#	bench/moonshot.sh [N] [WORKERS] [MEM] [DIR] [PRECISION]
+#
+# PRECISION is float64 (the default) or float32 (-precision float32: the
+# Gram inner products in float32, about twice as fast; see BENCHMARKS.md).
 #
 # The run takes about n²/2 · 2(p+q) / (96 GFLOP/s) on two cores, 22 minutes
 # for n = 10^6; one worker takes twice that. A smaller N checks the script.
@@ -17,6 +20,7 @@ n=${1:-1000000}
 workers=${2:-2}
 mem=${3:-512MiB}
 dir=${4:-}
+prec=${5:-float64}
 cd "$(dirname "$0")/.."
 if [ -z "$dir" ]; then
 	dir=$(mktemp -d)
@@ -26,13 +30,13 @@ go build -o "$dir/dcor-stream" ./cmd/dcor-stream
 [ -f "$dir/x.npy" ] || go run ./bench/genarrow -n "$n" -p 64 -q 64 -npy -o "$dir" >/dev/null
 rm -f "$dir/xy.arrow" "$dir/x.f64" "$dir/y.f64"
 ls -l "$dir/x.npy" "$dir/y.npy"
-/usr/bin/time -v "$dir/dcor-stream" -format json -progress -workers "$workers" -mem "$mem" \
+/usr/bin/time -v "$dir/dcor-stream" -format json -progress -workers "$workers" -mem "$mem" -precision "$prec" \
 	-x "$dir/x.npy" -y "$dir/y.npy" >"$dir/moonshot.json" 2>"$dir/moonshot.err" || {
 	cat "$dir/moonshot.err"
 	exit 1
 }
 grep '^dcor-stream: out of core' "$dir/moonshot.err" || true
-printf 'n = %s, %s workers, -mem %s: wall %s, peak RSS %s kB\n' "$n" "$workers" "$mem" \
+printf 'n = %s, %s workers, -mem %s, %s: wall %s, peak RSS %s kB\n' "$n" "$workers" "$mem" "$prec" \
 	"$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$dir/moonshot.err")" \
 	"$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$dir/moonshot.err")"
 cat "$dir/moonshot.json"

@@ -76,14 +76,20 @@ const (
 //     packed I panel a (block t at a[t·mr·dim:], element (r, q) at
 //     q·mr + r) and the packed strip b (element (c, q) at b[q·nr + c]),
 //     g[(t·mr + r)·nr + c] = sum_q a_(t,r,q) b_(c,q).
-//   - distStrip(rows, g, na, nb, jidx, i0, c, mode, flags): in place over
-//     g[:rows·nr], the epilogue above for row i = i0 + r (as a float64)
-//     and column c, valid where i < jidx[c]; sets flags[r] to 1 (else 0)
-//     for a row with a valid pair that needs refinement and returns their
-//     number.
+//   - distStrip(rows, g, na, nb, jidx, i0, c, mode, flags, rs, col,
+//     other): in place over g[:rows·nr], the epilogue above for row
+//     i = i0 + r (as a float64) and column c, valid where i < jidx[c];
+//     sets flags[r] to 1 (else 0) for a row with a valid pair that needs
+//     refinement and returns their number and, as accStrip on the g it
+//     wrote, sum g², with rs[r] = sum_c g_rc and col[c] = sum_r g_rc
+//     (overwritten, not added to), and, for other not nil, dotStrip(
+//     rows·nr, other, g) (else 0), so that the strip need not be read
+//     again when no row is refined (AVX-512 sums while the strip is in
+//     registers).
 //   - accStrip(rows, d, row, col): row[r] += sum_c d[r·nr+c], col[c] +=
 //     sum_r d[r·nr+c], returns sum of d² over d[:rows·nr].
 //   - dotStrip(n, a, b): sum_x a[x]·b[x] over x < n, n a multiple of nr.
+//   - pack(dst, norms, s, mu, r0, m, w): pack below (w = mr or nr).
 type kernels struct {
 	name      string
 	gramStrip func(dim, nb int, a, b, g []float64)
@@ -91,13 +97,14 @@ type kernels struct {
 	// a lda doubles apart, adding to g: g[(t·mr + r)·nr + c] = fma chain
 	// of a_(t,r,q) b_(c,q), q < dim, starting from g (one depth block).
 	gramStripAcc func(dim, nb, lda int, a, b, g []float64)
-	distStrip    func(rows int, g, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8) int
+	distStrip    func(rows int, g, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8, rs, col, other []float64) (int, float64, float64)
 	accStrip     func(rows int, d, row, col []float64) float64
 	dotStrip     func(n int, a, b []float64) float64
 	// kernStrip(d, v, g, ck, cs, mode) sets v to the shifted Gaussian
 	// kernel values of the shifted distances d (kernStripGo, rbf.go),
 	// len(d) a multiple of 4.
 	kernStrip func(d, v []float64, g, ck, cs float64, mode int)
+	pack      func(dst, norms []float64, s Space, mu []float64, r0, m, w int)
 	// k32, if not nil, replaces bestKernels32 in float32 mode (tests).
 	k32 *kernels32
 }
@@ -116,10 +123,11 @@ func goKernels() kernels {
 		name:         "go",
 		gramStrip:    gramStripGo,
 		gramStripAcc: gramStripAccGo,
-		distStrip:    distStripGo,
+		distStrip:    distAccStripGo,
 		accStrip:     accStripGo,
 		dotStrip:     dotStripGo,
 		kernStrip:    kernStripGo,
+		pack:         pack,
 	}
 }
 
@@ -214,6 +222,19 @@ func distStripGo(rows int, g, na, nb []float64, jidx *[nr]float64, i0, c float64
 	return nflag
 }
 
+// distAccStripGo is kernels.distStrip in Go: distStripGo, then
+// accStripGo and dotStripGo over what it wrote.
+func distAccStripGo(rows int, g, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8, rs, col, other []float64) (int, float64, float64) {
+	n := distStripGo(rows, g, na, nb, jidx, i0, c, mode, flags)
+	clear(rs[:max(rows, 0)])
+	clear(col[:nr])
+	sq := accStripGo(rows, g, rs, col)
+	if other == nil {
+		return n, sq, 0
+	}
+	return n, sq, dotStripGo(max(rows, 0)*nr, other, g)
+}
+
 // accStripGo is accStrip in Go, in the order of the assembly (accStripAsm,
 // and the summing epilogue of distStrip32Asm512): the columns c of a row
 // in 4 lanes l = c mod 4, added vector by vector (4 columns at a time),
@@ -285,6 +306,13 @@ type fusedScratch struct {
 	// the J panels.
 	packedI0, packedNI int
 	f32                *fused32Scratch // float32 mode, allocated on first use
+	// summed[k]: the strip of the Gram space k in d has been summed by
+	// the epilogue: sq[k] = sum d², rs[k][r] = sum_c d_rc, and the column
+	// sums are in col[k]; dotted[k] (k = 1 of two spaces, float64 mode):
+	// and dot[k] = dotStrip of the strips of spaces 0 and k.
+	summed, dotted []bool
+	sq, dot        []float64
+	rs             [][]float64
 	// gd: per depth-blocked Gram space (float64 mode), the inner
 	// products of a chunk against every strip of J (strip sj at
 	// gd[sj·roundUp(chunk, mr)·nr:], rows of nr), accumulated by gramDepth.
@@ -321,14 +349,19 @@ func (p *plan) fusedChunk() int {
 func (p *plan) newFusedScratch() *fusedScratch {
 	t := p.tileSize
 	fs := &fusedScratch{
-		a:     make([][]float64, p.k),
-		b:     make([][]float64, p.k),
-		na:    make([][]float64, p.k),
-		nb:    make([][]float64, p.k),
-		d:     make([][]float64, p.k),
-		col:   make([][]float64, p.k),
-		flags: make([]uint8, p.chunk),
-		gd:    make([][]float64, p.k),
+		a:      make([][]float64, p.k),
+		b:      make([][]float64, p.k),
+		na:     make([][]float64, p.k),
+		nb:     make([][]float64, p.k),
+		d:      make([][]float64, p.k),
+		col:    make([][]float64, p.k),
+		flags:  make([]uint8, p.chunk),
+		gd:     make([][]float64, p.k),
+		summed: make([]bool, p.k),
+		dotted: make([]bool, p.k),
+		sq:     make([]float64, p.k),
+		dot:    make([]float64, p.k),
+		rs:     make([][]float64, p.k),
 	}
 	for k, s := range p.spaces {
 		fs.d[k] = make([]float64, roundUp(p.chunk, mr)*nr)
@@ -341,6 +374,7 @@ func (p *plan) newFusedScratch() *fusedScratch {
 			if p.depthBlocked(k) {
 				fs.gd[k] = make([]float64, roundUp(p.chunk, mr)*roundUp(t, nr))
 			}
+			fs.rs[k] = make([]float64, p.chunk)
 			fs.na[k] = make([]float64, roundUp(t, mr))
 			fs.nb[k] = make([]float64, roundUp(t, nr))
 		}
@@ -351,13 +385,44 @@ func (p *plan) newFusedScratch() *fusedScratch {
 // pack copies rows [r0, r0+m) of s, centred by mu, into dst in blocks of
 // w rows (block t at dst[t·w·dim:], element (r, q) at q·w + r), padded
 // with zero rows to a multiple of w, and their squared norms (summed in q
-// order, as in loadRows) into norms.
+// order, as in loadRows, each square rounded before it is added) into
+// norms. It is kernels.pack in Go; the assembly kernels (packWith) pack
+// the same panels and norms.
 func pack(dst, norms []float64, s Space, mu []float64, r0, m, w int) {
+	packWith(dst, norms, s, mu, r0, m, w, 0, nil)
+}
+
+// packWith is pack with rows, if not nil, packing groups of g whole rows
+// (g divides w): rows(blk, r, src, mu, dimg, norms) writes the
+// coordinates q < dimg = dim − dim mod g > 0 of the g rows of src (block
+// offset r) and the sums of their squares in q order into norms[:g]; the
+// coordinates from dimg on, and the rows of an incomplete group, are
+// packed here, each norm continued in q order.
+func packWith(dst, norms []float64, s Space, mu []float64, r0, m, w, g int, rows func(blk []float64, r int, src, mu []float64, dimg int, norms []float64)) {
 	dim := s.Dim
 	mu = mu[:dim]
+	dimg := 0
+	if rows != nil {
+		dimg = dim - dim%g
+	}
 	for t := range (m + w - 1) / w {
 		blk := dst[t*w*dim : (t+1)*w*dim]
-		for r := range w {
+		r := 0
+		for ; dimg > 0 && r+g <= w && t*w+r+g <= m; r += g {
+			i := t*w + r
+			rows(blk, r, s.Data[(r0+i)*dim:(r0+i+g)*dim], mu, dimg, norms[i:i+g])
+			for j := i; j < i+g && dimg < dim; j++ {
+				sq := norms[j]
+				src := s.Data[(r0+j)*dim : (r0+j+1)*dim]
+				for q := dimg; q < dim; q++ {
+					c := src[q] - mu[q]
+					blk[q*w+j-t*w] = c
+					sq += float64(c * c)
+				}
+				norms[j] = sq
+			}
+		}
+		for ; r < w; r++ {
 			i := t*w + r
 			if i >= m {
 				for q := r; q < len(blk); q += w {
@@ -471,9 +536,9 @@ func (p *plan) fusedTile(sc *scratch, i0, ni, j0, nj int, diag bool, shift, s []
 		if p.gram[k] {
 			if repack {
 				spI, ri := p.rowsOf(sc, 0, k, i0, ni)
-				pack(fs.a[k], fs.na[k], spI, p.mean[k], ri, ni, mr)
+				p.kern.pack(fs.a[k], fs.na[k], spI, p.mean[k], ri, ni, mr)
 			}
-			pack(fs.b[k], fs.nb[k], spJ, p.mean[k], rj, nj, nr)
+			p.kern.pack(fs.b[k], fs.nb[k], spJ, p.mean[k], rj, nj, nr)
 			continue
 		}
 		spI, ri := p.rowsOf(sc, 0, k, i0, ni)
@@ -547,11 +612,11 @@ func (p *plan) fusedTile(sc *scratch, i0, ni, j0, nj int, diag bool, shift, s []
 			q := 0 // PairIndex(K, k, l)
 			for k := range p.k {
 				col := fs.col[k]
-				if f := fs.f32; p.prec == Float32 && p.gram[k] && f.summed[k] {
-					// Summed by the epilogue (see gramStrip32).
-					s[q] += f.sq[k]
+				if p.gram[k] && fs.summed[k] {
+					// Summed by the epilogue (see gramStrip).
+					s[q] += fs.sq[k]
 					ri := rowI[k][r0 : r0+rr]
-					for r, v := range f.rs[k][:rr] {
+					for r, v := range fs.rs[k][:rr] {
 						ri[r] += v
 					}
 				} else {
@@ -560,7 +625,11 @@ func (p *plan) fusedTile(sc *scratch, i0, ni, j0, nj int, diag bool, shift, s []
 				}
 				q++
 				for l := k + 1; l < p.k; l++ {
-					s[q] += p.kern.dotStrip(rr*nr, fs.d[k], fs.d[l])
+					if p.gram[l] && fs.dotted[l] {
+						s[q] += fs.dot[l] // k = 0, l = 1: see gramStrip
+					} else {
+						s[q] += p.kern.dotStrip(rr*nr, fs.d[k], fs.d[l])
+					}
 					q++
 				}
 				for c, v := range col[:ncols] {
@@ -600,7 +669,17 @@ func (p *plan) gramStrip(fs *fusedScratch, k, r0, rr, sj, mode int, general bool
 	} else {
 		p.kern.gramStrip(dim, (rr+mr-1)/mr, a, b, d)
 	}
-	if p.kern.distStrip(rr, d, na, nb, &fs.jidx, float64(r0), cc, mode, fs.flags) > 0 {
+	// With two spaces, the epilogue of space 1 also sums its products
+	// with the strip of space 0, final by then (computed, refined and
+	// raised before it).
+	var other []float64
+	if k == 1 && p.k == 2 && !general {
+		other = fs.d[0]
+	}
+	nflag, sq, dot := p.kern.distStrip(rr, d, na, nb, &fs.jidx, float64(r0), cc, mode, fs.flags, fs.rs[k], fs.col[k], other)
+	fs.summed[k], fs.sq[k] = nflag == 0 && !general, sq
+	fs.dotted[k], fs.dot[k] = fs.summed[k] && other != nil, dot
+	if nflag > 0 {
 		for r, f := range fs.flags[:rr] {
 			if f != 0 {
 				refineRow(d[r*nr:(r+1)*nr], a, b, na[r], nb, r, dim, &fs.jidx, float64(r0+r), cc, mode)

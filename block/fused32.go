@@ -116,13 +116,14 @@ func (p Precision) valid() error {
 //     g[r·nr2:][:nr] and writing the float64 distances of row r to
 //     d[r·nr:][:nr]; it returns the number of flagged rows and, as
 //     kernels.accStrip on the d it wrote, sum d², with rs[r] = sum_c d_rc
-//     and col[c] = sum_r d_rc (overwritten, not added to), so that the
-//     strip need not be read again when no row is refined.
+//     and col[c] = sum_r d_rc (overwritten, not added to), and for other
+//     not nil dotStrip(rows·nr, other, d) (else 0), so that the strip
+//     need not be read again when no row is refined.
 //   - pack(dst, norms, s, mu, r0, m, w): pack32 below, w a multiple of 8.
 type kernels32 struct {
 	name      string
 	gramStrip func(dim, nb, cols int, a, b, g []float32)
-	distStrip func(rows int, g []float32, d, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8, rs, col []float64) (int, float64)
+	distStrip func(rows int, g []float32, d, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8, rs, col, other []float64) (int, float64, float64)
 	pack      func(dst []float32, norms []float64, s Space, mu []float64, r0, m, w int)
 }
 
@@ -140,12 +141,16 @@ func goKernels32() kernels32 {
 }
 
 // distAccStrip32Go is kernels32.distStrip in Go: distStrip32Go, then
-// accStripGo over what it wrote.
-func distAccStrip32Go(rows int, g []float32, d, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8, rs, col []float64) (int, float64) {
+// accStripGo and dotStripGo over what it wrote.
+func distAccStrip32Go(rows int, g []float32, d, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8, rs, col, other []float64) (int, float64, float64) {
 	n := distStrip32Go(rows, g, d, na, nb, jidx, i0, c, mode, flags)
 	clear(rs[:rows])
 	clear(col[:nr])
-	return n, accStripGo(rows, d, rs, col)
+	sq := accStripGo(rows, d, rs, col)
+	if other == nil {
+		return n, sq, 0
+	}
+	return n, sq, dotStripGo(max(rows, 0)*nr, other, d)
 }
 
 // gramStrip32Go is kernels32.gramStrip in Go, 4 columns at a time: each
@@ -269,12 +274,6 @@ type fused32Scratch struct {
 	pair, pairR0 []int
 	i0, j0       int       // the tile's first rows, for refineRow32
 	xi           []float64 // a centred row of I
-	// summed[k]: the strip of space k in fusedScratch.d has been summed
-	// by the epilogue: sq[k] = sum d², rs[k][r] = sum_c d_rc, and the
-	// column sums are in fusedScratch.col[k].
-	summed []bool
-	sq     []float64
-	rs     [][]float64
 }
 
 func (p *plan) newFused32Scratch() *fused32Scratch {
@@ -285,9 +284,6 @@ func (p *plan) newFused32Scratch() *fused32Scratch {
 		g:      make([][]float32, p.k),
 		pair:   make([]int, p.k),
 		pairR0: make([]int, p.k),
-		summed: make([]bool, p.k),
-		sq:     make([]float64, p.k),
-		rs:     make([][]float64, p.k),
 	}
 	maxDim := 0
 	for k, s := range p.spaces {
@@ -296,7 +292,6 @@ func (p *plan) newFused32Scratch() *fused32Scratch {
 			f.a[k] = make([]float32, roundUp(t, mr)*s.Dim)
 			f.b[k] = make([]float32, roundUp(t, nr2)*s.Dim)
 			f.g[k] = make([]float32, roundUp(p.chunk, mr)*nr2)
-			f.rs[k] = make([]float64, p.chunk)
 			maxDim = max(maxDim, s.Dim)
 		}
 	}
@@ -436,8 +431,13 @@ func (p *plan) gramStrip32(fs *fusedScratch, k, r0, rows, rr, sj, nj int, diag b
 	if general {
 		cc = 0
 	}
-	nflag, sq := k32.distStrip(rr, g, d, na, nb, &fs.jidx, float64(r0), cc, mode, fs.flags, f.rs[k], fs.col[k])
-	f.summed[k], f.sq[k] = nflag == 0 && !general, sq
+	var other []float64 // as in gramStrip
+	if k == 1 && p.k == 2 && !general {
+		other = fs.d[0]
+	}
+	nflag, sq, dot := k32.distStrip(rr, g, d, na, nb, &fs.jidx, float64(r0), cc, mode, fs.flags, fs.rs[k], fs.col[k], other)
+	fs.summed[k], fs.sq[k] = nflag == 0 && !general, sq
+	fs.dotted[k], fs.dot[k] = fs.summed[k] && other != nil, dot
 	if nflag > 0 {
 		s := p.spaces[k]
 		for r, fl := range fs.flags[:rr] {

@@ -77,18 +77,27 @@ func distStrip32AVX2(rows int, g []float32, d, na, nb []float64, jidx *[nr]float
 
 // distAccStrip32AVX2 is kernels32.distStrip with AVX2: distStrip32AVX2,
 // then accStripAVX2 over what it wrote.
-func distAccStrip32AVX2(rows int, g []float32, d, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8, rs, col []float64) (int, float64) {
+func distAccStrip32AVX2(rows int, g []float32, d, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8, rs, col, other []float64) (int, float64, float64) {
 	n := distStrip32AVX2(rows, g, d, na, nb, jidx, i0, c, mode, flags)
 	clear(rs[:rows])
 	clear(col[:nr])
-	return n, accStripAVX2(rows, d, rs, col)
+	sq := accStripAVX2(rows, d, rs, col)
+	if other == nil {
+		return n, sq, 0
+	}
+	return n, sq, dotStripAVX2(max(rows, 0)*nr, other, d)
 }
 
-func distStrip32AVX512(rows int, g []float32, d, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8, rs, col []float64) (int, float64) {
+func distStrip32AVX512(rows int, g []float32, d, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8, rs, col, other []float64) (int, float64, float64) {
 	_ = col[nr-1]
 	if rows <= 0 {
 		clear(col[:nr])
-		return 0, 0
+		return 0, 0, 0
+	}
+	var o *float64
+	if other != nil {
+		_ = other[rows*nr-1]
+		o = &other[0]
 	}
 	_ = g[(rows-1)*nr2+nr-1]
 	_ = d[rows*nr-1]
@@ -99,7 +108,7 @@ func distStrip32AVX512(rows int, g []float32, d, na, nb []float64, jidx *[nr]flo
 	if mode < modeTwo || mode > modeThreeHalves {
 		panic("block: invalid epilogue mode")
 	}
-	return distStrip32Asm512(rows, &g[0], &d[0], &na[0], &nb[0], &jidx[0], i0, c, mode, &flags[0], &rs[0], &col[0])
+	return distStrip32Asm512(rows, &g[0], &d[0], &na[0], &nb[0], &jidx[0], i0, c, mode, &flags[0], &rs[0], &col[0], o)
 }
 
 func pack32AVX512(dst []float32, norms []float64, s Space, mu []float64, r0, m, w int) {

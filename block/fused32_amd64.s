@@ -978,9 +978,9 @@ edone:
 	VZEROUPPER
 	RET
 
-// func distStrip32Asm512(rows int, gs *float32, d *float64, na *float64, nb *float64, jidx *float64, i0 float64, c float64, mode int, flags *uint8, rs *float64, col *float64) (nflag int, sq float64)
+// func distStrip32Asm512(rows int, gs *float32, d *float64, na *float64, nb *float64, jidx *float64, i0 float64, c float64, mode int, flags *uint8, rs *float64, col *float64, other *float64) (nflag int, sq float64, dot float64)
 // Requires: AVX, AVX512F, SSE2
-TEXT ·distStrip32Asm512(SB), NOSPLIT, $0-112
+TEXT ·distStrip32Asm512(SB), NOSPLIT, $0-128
 	MOVQ         rows+0(FP), CX
 	MOVQ         gs+8(FP), DI
 	MOVQ         d+16(FP), R12
@@ -992,6 +992,7 @@ TEXT ·distStrip32Asm512(SB), NOSPLIT, $0-112
 	MOVQ         mode+64(FP), R11
 	MOVQ         flags+72(FP), R8
 	MOVQ         rs+80(FP), R13
+	MOVQ         other+96(FP), R14
 	XORQ         R9, R9
 	MOVQ         $0x3f50624dd2f1a9fc, AX
 
@@ -1010,12 +1011,27 @@ TEXT ·distStrip32Asm512(SB), NOSPLIT, $0-112
 	VPXORQ       Z24, Z24, Z24
 	VPXORQ       Z25, Z25, Z25
 	VPXORQ       Z26, Z26, Z26
+	VPXORQ       Z27, Z27, Z27
+	VPXORQ       Z28, Z28, Z28
+	VPXORQ       Z29, Z29, Z29
+	TESTQ        R14, R14
+	JNZ          zdot
 	CMPQ         R11, $0x01
 	JEQ          zone
 	CMPQ         R11, $0x02
 	JEQ          zhalf
 	CMPQ         R11, $0x03
 	JEQ          zthree
+	JMP          ztwo
+
+zdot:
+	CMPQ R11, $0x01
+	JEQ  zpone
+	CMPQ R11, $0x02
+	JEQ  zphalf
+	CMPQ R11, $0x03
+	JEQ  zpthree
+	JMP  zptwo
 
 ztwo:
 	VBROADCASTSD  (SI), Z11
@@ -1341,9 +1357,351 @@ zthree:
 	VADDSD        X8, X9, X9
 	DECQ          CX
 	JNZ           zthree
+	JMP           zdone
+
+zptwo:
+	VBROADCASTSD  (SI), Z11
+	VBROADCASTSD  X9, Z12
+	KXORW         K4, K4, K4
+	VADDPD        Z20, Z11, Z0
+	VCVTPS2PD     (DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z17, Z12, K3
+	VMULPD        Z15, Z0, Z2
+	VCMPPD        $0x11, Z2, Z1, K3, K1
+	KORW          K1, K4, K4
+	VADDPD        Z0, Z0, Z5
+	VMAXPD        Z14, Z1, Z1
+	VMINPD        Z5, Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, (R12)
+	VADDPD        Z1, Z23, Z23
+	VFMADD231PD   Z1, Z1, Z26
+	VFMADD231PD   (R14), Z1, Z27
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y7, Y1, Y6
+	VADDPD        Z21, Z11, Z0
+	VCVTPS2PD     32(DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z18, Z12, K3
+	VMULPD        Z15, Z0, Z2
+	VCMPPD        $0x11, Z2, Z1, K3, K1
+	KORW          K1, K4, K4
+	VADDPD        Z0, Z0, Z5
+	VMAXPD        Z14, Z1, Z1
+	VMINPD        Z5, Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, 64(R12)
+	VADDPD        Z1, Z24, Z24
+	VFMADD231PD   Z1, Z1, Z26
+	VFMADD231PD   64(R14), Z1, Z28
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y1, Y6, Y6
+	VADDPD        Y7, Y6, Y6
+	VADDPD        Z22, Z11, Z0
+	VCVTPS2PD     64(DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z19, Z12, K3
+	VMULPD        Z15, Z0, Z2
+	VCMPPD        $0x11, Z2, Z1, K3, K1
+	KORW          K1, K4, K4
+	VADDPD        Z0, Z0, Z5
+	VMAXPD        Z14, Z1, Z1
+	VMINPD        Z5, Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, 128(R12)
+	VADDPD        Z1, Z25, Z25
+	VFMADD231PD   Z1, Z1, Z26
+	VFMADD231PD   128(R14), Z1, Z29
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y1, Y6, Y6
+	VADDPD        Y7, Y6, Y6
+	VEXTRACTF128  $0x01, Y6, X7
+	VADDPD        X7, X6, X6
+	VPERMILPD     $0x01, X6, X7
+	VADDSD        X7, X6, X6
+	VMOVSD        X6, (R13)
+	XORL          R10, R10
+	KORTESTW      K4, K4
+	SETNE         R10
+	MOVB          R10, (R8)
+	ADDQ          R10, R9
+	ADDQ          $0x000000c0, DI
+	ADDQ          $0x000000c0, R12
+	ADDQ          $0x08, SI
+	ADDQ          $0x08, R13
+	ADDQ          $0x000000c0, R14
+	INCQ          R8
+	VADDSD        X8, X9, X9
+	DECQ          CX
+	JNZ           zptwo
+	JMP           zdone
+
+zpone:
+	VBROADCASTSD  (SI), Z11
+	VBROADCASTSD  X9, Z12
+	KXORW         K4, K4, K4
+	VADDPD        Z20, Z11, Z0
+	VCVTPS2PD     (DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z17, Z12, K3
+	VMULPD        Z15, Z0, Z2
+	VCMPPD        $0x11, Z2, Z1, K3, K1
+	KORW          K1, K4, K4
+	VADDPD        Z0, Z0, Z5
+	VMAXPD        Z14, Z1, Z1
+	VMINPD        Z5, Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, (R12)
+	VADDPD        Z1, Z23, Z23
+	VFMADD231PD   Z1, Z1, Z26
+	VFMADD231PD   (R14), Z1, Z27
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y7, Y1, Y6
+	VADDPD        Z21, Z11, Z0
+	VCVTPS2PD     32(DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z18, Z12, K3
+	VMULPD        Z15, Z0, Z2
+	VCMPPD        $0x11, Z2, Z1, K3, K1
+	KORW          K1, K4, K4
+	VADDPD        Z0, Z0, Z5
+	VMAXPD        Z14, Z1, Z1
+	VMINPD        Z5, Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, 64(R12)
+	VADDPD        Z1, Z24, Z24
+	VFMADD231PD   Z1, Z1, Z26
+	VFMADD231PD   64(R14), Z1, Z28
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y1, Y6, Y6
+	VADDPD        Y7, Y6, Y6
+	VADDPD        Z22, Z11, Z0
+	VCVTPS2PD     64(DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z19, Z12, K3
+	VMULPD        Z15, Z0, Z2
+	VCMPPD        $0x11, Z2, Z1, K3, K1
+	KORW          K1, K4, K4
+	VADDPD        Z0, Z0, Z5
+	VMAXPD        Z14, Z1, Z1
+	VMINPD        Z5, Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, 128(R12)
+	VADDPD        Z1, Z25, Z25
+	VFMADD231PD   Z1, Z1, Z26
+	VFMADD231PD   128(R14), Z1, Z29
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y1, Y6, Y6
+	VADDPD        Y7, Y6, Y6
+	VEXTRACTF128  $0x01, Y6, X7
+	VADDPD        X7, X6, X6
+	VPERMILPD     $0x01, X6, X7
+	VADDSD        X7, X6, X6
+	VMOVSD        X6, (R13)
+	XORL          R10, R10
+	KORTESTW      K4, K4
+	SETNE         R10
+	MOVB          R10, (R8)
+	ADDQ          R10, R9
+	ADDQ          $0x000000c0, DI
+	ADDQ          $0x000000c0, R12
+	ADDQ          $0x08, SI
+	ADDQ          $0x08, R13
+	ADDQ          $0x000000c0, R14
+	INCQ          R8
+	VADDSD        X8, X9, X9
+	DECQ          CX
+	JNZ           zpone
+	JMP           zdone
+
+zphalf:
+	VBROADCASTSD  (SI), Z11
+	VBROADCASTSD  X9, Z12
+	KXORW         K4, K4, K4
+	VADDPD        Z20, Z11, Z0
+	VCVTPS2PD     (DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z17, Z12, K3
+	VMULPD        Z15, Z0, Z2
+	VCMPPD        $0x11, Z2, Z1, K3, K1
+	KORW          K1, K4, K4
+	VADDPD        Z0, Z0, Z5
+	VMAXPD        Z14, Z1, Z1
+	VMINPD        Z5, Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, (R12)
+	VADDPD        Z1, Z23, Z23
+	VFMADD231PD   Z1, Z1, Z26
+	VFMADD231PD   (R14), Z1, Z27
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y7, Y1, Y6
+	VADDPD        Z21, Z11, Z0
+	VCVTPS2PD     32(DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z18, Z12, K3
+	VMULPD        Z15, Z0, Z2
+	VCMPPD        $0x11, Z2, Z1, K3, K1
+	KORW          K1, K4, K4
+	VADDPD        Z0, Z0, Z5
+	VMAXPD        Z14, Z1, Z1
+	VMINPD        Z5, Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, 64(R12)
+	VADDPD        Z1, Z24, Z24
+	VFMADD231PD   Z1, Z1, Z26
+	VFMADD231PD   64(R14), Z1, Z28
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y1, Y6, Y6
+	VADDPD        Y7, Y6, Y6
+	VADDPD        Z22, Z11, Z0
+	VCVTPS2PD     64(DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z19, Z12, K3
+	VMULPD        Z15, Z0, Z2
+	VCMPPD        $0x11, Z2, Z1, K3, K1
+	KORW          K1, K4, K4
+	VADDPD        Z0, Z0, Z5
+	VMAXPD        Z14, Z1, Z1
+	VMINPD        Z5, Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, 128(R12)
+	VADDPD        Z1, Z25, Z25
+	VFMADD231PD   Z1, Z1, Z26
+	VFMADD231PD   128(R14), Z1, Z29
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y1, Y6, Y6
+	VADDPD        Y7, Y6, Y6
+	VEXTRACTF128  $0x01, Y6, X7
+	VADDPD        X7, X6, X6
+	VPERMILPD     $0x01, X6, X7
+	VADDSD        X7, X6, X6
+	VMOVSD        X6, (R13)
+	XORL          R10, R10
+	KORTESTW      K4, K4
+	SETNE         R10
+	MOVB          R10, (R8)
+	ADDQ          R10, R9
+	ADDQ          $0x000000c0, DI
+	ADDQ          $0x000000c0, R12
+	ADDQ          $0x08, SI
+	ADDQ          $0x08, R13
+	ADDQ          $0x000000c0, R14
+	INCQ          R8
+	VADDSD        X8, X9, X9
+	DECQ          CX
+	JNZ           zphalf
+	JMP           zdone
+
+zpthree:
+	VBROADCASTSD  (SI), Z11
+	VBROADCASTSD  X9, Z12
+	KXORW         K4, K4, K4
+	VADDPD        Z20, Z11, Z0
+	VCVTPS2PD     (DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z17, Z12, K3
+	VMULPD        Z15, Z0, Z2
+	VCMPPD        $0x11, Z2, Z1, K3, K1
+	KORW          K1, K4, K4
+	VADDPD        Z0, Z0, Z5
+	VMAXPD        Z14, Z1, Z1
+	VMINPD        Z5, Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSQRTPD       Z1, Z4
+	VMULPD        Z4, Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, (R12)
+	VADDPD        Z1, Z23, Z23
+	VFMADD231PD   Z1, Z1, Z26
+	VFMADD231PD   (R14), Z1, Z27
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y7, Y1, Y6
+	VADDPD        Z21, Z11, Z0
+	VCVTPS2PD     32(DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z18, Z12, K3
+	VMULPD        Z15, Z0, Z2
+	VCMPPD        $0x11, Z2, Z1, K3, K1
+	KORW          K1, K4, K4
+	VADDPD        Z0, Z0, Z5
+	VMAXPD        Z14, Z1, Z1
+	VMINPD        Z5, Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSQRTPD       Z1, Z4
+	VMULPD        Z4, Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, 64(R12)
+	VADDPD        Z1, Z24, Z24
+	VFMADD231PD   Z1, Z1, Z26
+	VFMADD231PD   64(R14), Z1, Z28
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y1, Y6, Y6
+	VADDPD        Y7, Y6, Y6
+	VADDPD        Z22, Z11, Z0
+	VCVTPS2PD     64(DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z19, Z12, K3
+	VMULPD        Z15, Z0, Z2
+	VCMPPD        $0x11, Z2, Z1, K3, K1
+	KORW          K1, K4, K4
+	VADDPD        Z0, Z0, Z5
+	VMAXPD        Z14, Z1, Z1
+	VMINPD        Z5, Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSQRTPD       Z1, Z4
+	VMULPD        Z4, Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, 128(R12)
+	VADDPD        Z1, Z25, Z25
+	VFMADD231PD   Z1, Z1, Z26
+	VFMADD231PD   128(R14), Z1, Z29
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y1, Y6, Y6
+	VADDPD        Y7, Y6, Y6
+	VEXTRACTF128  $0x01, Y6, X7
+	VADDPD        X7, X6, X6
+	VPERMILPD     $0x01, X6, X7
+	VADDSD        X7, X6, X6
+	VMOVSD        X6, (R13)
+	XORL          R10, R10
+	KORTESTW      K4, K4
+	SETNE         R10
+	MOVB          R10, (R8)
+	ADDQ          R10, R9
+	ADDQ          $0x000000c0, DI
+	ADDQ          $0x000000c0, R12
+	ADDQ          $0x08, SI
+	ADDQ          $0x08, R13
+	ADDQ          $0x000000c0, R14
+	INCQ          R8
+	VADDSD        X8, X9, X9
+	DECQ          CX
+	JNZ           zpthree
 
 zdone:
-	MOVQ          R9, nflag+96(FP)
+	MOVQ          R9, nflag+104(FP)
 	MOVQ          col+88(FP), AX
 	VMOVUPD       Z23, (AX)
 	VMOVUPD       Z24, 64(AX)
@@ -1355,7 +1713,23 @@ zdone:
 	VADDPD        X1, X0, X0
 	VPERMILPD     $0x01, X0, X1
 	VADDSD        X1, X0, X0
-	VMOVSD        X0, sq+104(FP)
+	VMOVSD        X0, sq+112(FP)
+	VMOVAPD       Z27, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPD        Y1, Y0, Y0
+	VMOVAPD       Z28, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y3
+	VADDPD        Y3, Y2, Y2
+	VADDPD        Y2, Y0, Y0
+	VMOVAPD       Z29, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y3
+	VADDPD        Y3, Y2, Y2
+	VADDPD        Y2, Y0, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPD        X1, X0, X0
+	VPERMILPD     $0x01, X0, X1
+	VADDSD        X1, X0, X0
+	VMOVSD        X0, dot+120(FP)
 	VZEROUPPER
 	RET
 

@@ -34,16 +34,19 @@ func distStrip32Asm(rows int, gs *float32, d *float64, na *float64, nb *float64,
 
 // distStrip32Asm512 is distStrip32Asm with AVX-512 (8 pairs per
 // instruction), which also sums what it stores in the order of
-// accStripGo: rs[r] = sum_c a'_rc, col[c] = sum_r a'_rc and sq = sum a'².
+// accStripGo: rs[r] = sum_c a'_rc, col[c] = sum_r a'_rc and sq = sum a'²;
+// and, if other is not nil (another space's strip of as many rows), dot =
+// sum other·a' in the order of dotStripGo (else 0).
 // Registers: Z0-Z5 temporaries, X8 1.0, X9 the row index i, K4 the
 // refinement flags of the row, K3 the valid pairs of a vector, Z11
 // |x_i|², Z12 i, Z13 the shift c, Z14 zero, Z15 refineTol32, Z17-Z19
 // jidx, Z20-Z22 the column norms, Y6 the sum of the row, Z23-Z25 the
-// column sums, Z26 the sums of squares; DI the float32 inner
-// products, R12 the float64 output, R13 the row sums.
+// column sums, Z26 the sums of squares, Z27-Z29 the products with other;
+// DI the float32 inner products, R12 the float64 output, R13 the row
+// sums, R14 other.
 //
 //go:noescape
-func distStrip32Asm512(rows int, gs *float32, d *float64, na *float64, nb *float64, jidx *float64, i0 float64, c float64, mode int, flags *uint8, rs *float64, col *float64) (nflag int, sq float64)
+func distStrip32Asm512(rows int, gs *float32, d *float64, na *float64, nb *float64, jidx *float64, i0 float64, c float64, mode int, flags *uint8, rs *float64, col *float64, other *float64) (nflag int, sq float64, dot float64)
 
 // pack32Asm512 packs the coordinates q < dim8 (a multiple of 8, > 0) of
 // 8 rows of dim float64 each, at src, src+dim, …, centred by mu, rounded

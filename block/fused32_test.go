@@ -120,8 +120,26 @@ func TestStrip32KernelsAgree(t *testing.T) {
 					for c := range nr {
 						colG[c], colW[c] = math.NaN(), 1
 					}
-					ng, sqG := ks.distStrip(rows, g[half:], got, na, nb, &jidx, 0, 0.75, mode, fg, rsG, colG)
-					nw, sqW := ref.distStrip(rows, g[half:], want, na, nb, &jidx, 0, 0.75, mode, fw, rsW, colW)
+					var other []float64 // another space's strip, or none
+					if mode%2 == 1 {
+						other = make([]float64, rows*nr)
+						for i := range other {
+							other[i] = rng.NormFloat64()
+						}
+					}
+					ng, sqG, dotG := ks.distStrip(rows, g[half:], got, na, nb, &jidx, 0, 0.75, mode, fg, rsG, colG, other)
+					nw, sqW, dotW := ref.distStrip(rows, g[half:], want, na, nb, &jidx, 0, 0.75, mode, fw, rsW, colW, other)
+					if other == nil && (dotG != 0 || dotW != 0) {
+						t.Errorf("%s distStrip32(%s, mode %d) dot without other = %v (go %v), want 0", ks.name, jmode, mode, dotG, dotW)
+					}
+					if other != nil {
+						if d := dotStripGo(rows*nr, other, want); dotW != d {
+							t.Errorf("go distStrip32(%s, mode %d) dot = %v, want dotStrip's %v", jmode, mode, dotW, d)
+						}
+						if !scalar.EqualWithinAbsOrRel(dotG, dotW, 1e-13, 1e-13) {
+							t.Errorf("%s distStrip32(%s, mode %d) dot = %v, want %v", ks.name, jmode, mode, dotG, dotW)
+						}
+					}
 					// The sums of what was written, in the plain order.
 					var sq float64
 					rs, col := make([]float64, rows), make([]float64, nr)

@@ -13,10 +13,10 @@ func asmKernels() (kernels, bool) {
 	if !cpu.X86.HasAVX2 || !cpu.X86.HasFMA || !cpu.X86.HasAVX {
 		return kernels{}, false
 	}
-	gram, gramAcc, dist, kern := gramStripAVX2, gramStripAccAVX2, distStripAVX2, kernStripAVX2
+	gram, gramAcc, dist, kern, pk := gramStripAVX2, gramStripAccAVX2, distAccStripAVX2, kernStripAVX2, packAVX2
 	name := "avx2"
 	if cpu.X86.HasAVX512F {
-		gram, gramAcc, dist, kern, name = gramStripAVX512, gramStripAccAVX512, distStripAVX512, kernStripAVX512, "avx512"
+		gram, gramAcc, dist, kern, pk, name = gramStripAVX512, gramStripAccAVX512, distStripAVX512, kernStripAVX512, packAVX512, "avx512"
 	}
 	return kernels{
 		name:         name,
@@ -26,6 +26,7 @@ func asmKernels() (kernels, bool) {
 		accStrip:     accStripAVX2,
 		dotStrip:     dotStripAVX2,
 		kernStrip:    kern,
+		pack:         pk,
 	}, true
 }
 
@@ -111,18 +112,39 @@ func distStripAVX2(rows int, g, na, nb []float64, jidx *[nr]float64, i0, c float
 	return distStripAsm(rows, &g[0], &na[0], &nb[0], &jidx[0], i0, c, mode, &flags[0])
 }
 
-func distStripAVX512(rows int, g, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8) int {
+func distStripAVX512(rows int, g, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8, rs, col, other []float64) (int, float64, float64) {
+	_ = col[nr-1]
 	if rows <= 0 {
-		return 0
+		clear(col[:nr])
+		return 0, 0, 0
+	}
+	var o *float64
+	if other != nil {
+		_ = other[rows*nr-1]
+		o = &other[0]
 	}
 	_ = g[rows*nr-1]
 	_ = na[rows-1]
 	_ = nb[nr-1]
 	_ = flags[rows-1]
+	_ = rs[rows-1]
 	if mode < modeTwo || mode > modeThreeHalves {
 		panic("block: invalid epilogue mode")
 	}
-	return distStripAsm512(rows, &g[0], &na[0], &nb[0], &jidx[0], i0, c, mode, &flags[0])
+	return distStripAsm512(rows, &g[0], &na[0], &nb[0], &jidx[0], i0, c, mode, &flags[0], &rs[0], &col[0], o)
+}
+
+// distAccStripAVX2 is kernels.distStrip with AVX2: distStripAVX2, then
+// accStripAVX2 and dotStripAVX2 over what it wrote.
+func distAccStripAVX2(rows int, g, na, nb []float64, jidx *[nr]float64, i0, c float64, mode int, flags []uint8, rs, col, other []float64) (int, float64, float64) {
+	n := distStripAVX2(rows, g, na, nb, jidx, i0, c, mode, flags)
+	clear(rs[:max(rows, 0)])
+	clear(col[:nr])
+	sq := accStripAVX2(rows, g, rs, col)
+	if other == nil {
+		return n, sq, 0
+	}
+	return n, sq, dotStripAVX2(max(rows, 0)*nr, other, g)
 }
 
 func accStripAVX2(rows int, d, row, col []float64) float64 {
@@ -145,4 +167,37 @@ func dotStripAVX2(n int, a, b []float64) float64 {
 	_ = a[n-1]
 	_ = b[n-1]
 	return dotStripAsm(n/nr, &a[0], &b[0])
+}
+
+func packAVX2(dst, norms []float64, s Space, mu []float64, r0, m, w int) {
+	packWith(dst, norms, s, mu, r0, m, w, 4, packRowsAVX2)
+}
+
+func packAVX512(dst, norms []float64, s Space, mu []float64, r0, m, w int) {
+	packWith(dst, norms, s, mu, r0, m, w, 8, packRowsAVX512)
+}
+
+// packRowsAVX2 and packRowsAVX512 are the rows of packWith: they pack the
+// coordinates q < dimg of the 4 (8) rows of src into blk[q·w + r + j].
+func packRowsAVX2(blk []float64, r int, src, mu []float64, dimg int, norms []float64) {
+	packRowsCheck(blk, r, src, mu, dimg, norms, 4)
+	packAsm(&blk[r], len(blk)/(len(src)/4), &src[0], len(src)/4, dimg, &mu[0], &norms[0])
+}
+
+func packRowsAVX512(blk []float64, r int, src, mu []float64, dimg int, norms []float64) {
+	packRowsCheck(blk, r, src, mu, dimg, norms, 8)
+	packAsm512(&blk[r], len(blk)/(len(src)/8), &src[0], len(src)/8, dimg, &mu[0], &norms[0])
+}
+
+func packRowsCheck(blk []float64, r int, src, mu []float64, dimg int, norms []float64, g int) {
+	dim := len(src) / g
+	if dim == 0 || len(src) != g*dim || dimg <= 0 || dimg%g != 0 || dimg > dim || len(mu) < dimg || len(blk)%dim != 0 {
+		panic("block: invalid pack block")
+	}
+	w := len(blk) / dim
+	if r < 0 || r+g > w {
+		panic("block: invalid pack block")
+	}
+	_ = blk[(dimg-1)*w+r+g-1]
+	_ = norms[g-1]
 }

@@ -1128,9 +1128,9 @@ ddone:
 	VZEROUPPER
 	RET
 
-// func distStripAsm512(rows int, gs *float64, na *float64, nb *float64, jidx *float64, i0 float64, c float64, mode int, flags *uint8) int
+// func distStripAsm512(rows int, gs *float64, na *float64, nb *float64, jidx *float64, i0 float64, c float64, mode int, flags *uint8, rs *float64, col *float64, other *float64) (nflag int, sq float64, dot float64)
 // Requires: AVX, AVX512F, SSE2
-TEXT ·distStripAsm512(SB), NOSPLIT, $0-80
+TEXT ·distStripAsm512(SB), NOSPLIT, $0-120
 	MOVQ         rows+0(FP), CX
 	MOVQ         gs+8(FP), DI
 	MOVQ         na+16(FP), SI
@@ -1140,6 +1140,8 @@ TEXT ·distStripAsm512(SB), NOSPLIT, $0-80
 	VBROADCASTSD c+48(FP), Z13
 	MOVQ         mode+56(FP), R11
 	MOVQ         flags+64(FP), R8
+	MOVQ         rs+72(FP), R13
+	MOVQ         other+88(FP), R14
 	XORQ         R9, R9
 	MOVQ         $0x3eb0c6f7a0b5ed8d, AX
 
@@ -1154,232 +1156,673 @@ TEXT ·distStripAsm512(SB), NOSPLIT, $0-80
 	VMOVUPD      (BX), Z20
 	VMOVUPD      64(BX), Z21
 	VMOVUPD      128(BX), Z22
+	VPXORQ       Z23, Z23, Z23
+	VPXORQ       Z24, Z24, Z24
+	VPXORQ       Z25, Z25, Z25
+	VPXORQ       Z26, Z26, Z26
+	VPXORQ       Z27, Z27, Z27
+	VPXORQ       Z28, Z28, Z28
+	VPXORQ       Z29, Z29, Z29
+	TESTQ        R14, R14
+	JNZ          zdot
 	CMPQ         R11, $0x01
 	JEQ          zone
 	CMPQ         R11, $0x02
 	JEQ          zhalf
 	CMPQ         R11, $0x03
 	JEQ          zthree
+	JMP          ztwo
+
+zdot:
+	CMPQ R11, $0x01
+	JEQ  zpone
+	CMPQ R11, $0x02
+	JEQ  zphalf
+	CMPQ R11, $0x03
+	JEQ  zpthree
+	JMP  zptwo
 
 ztwo:
-	VBROADCASTSD (SI), Z11
-	VBROADCASTSD X9, Z12
-	KXORW        K4, K4, K4
-	VADDPD       Z20, Z11, Z0
-	VMOVUPD      (DI), Z1
-	VADDPD       Z1, Z1, Z1
-	VSUBPD       Z1, Z0, Z1
-	VCMPPD       $0x11, Z17, Z12, K3
-	VMULPD       Z15, Z0, Z0
-	VCMPPD       $0x11, Z0, Z1, K3, K1
-	KORW         K1, K4, K4
-	VMAXPD       Z14, Z1, Z1
-	VSUBPD.Z     Z13, Z1, K3, Z1
-	VMOVUPD      Z1, (DI)
-	VADDPD       Z21, Z11, Z0
-	VMOVUPD      64(DI), Z1
-	VADDPD       Z1, Z1, Z1
-	VSUBPD       Z1, Z0, Z1
-	VCMPPD       $0x11, Z18, Z12, K3
-	VMULPD       Z15, Z0, Z0
-	VCMPPD       $0x11, Z0, Z1, K3, K1
-	KORW         K1, K4, K4
-	VMAXPD       Z14, Z1, Z1
-	VSUBPD.Z     Z13, Z1, K3, Z1
-	VMOVUPD      Z1, 64(DI)
-	VADDPD       Z22, Z11, Z0
-	VMOVUPD      128(DI), Z1
-	VADDPD       Z1, Z1, Z1
-	VSUBPD       Z1, Z0, Z1
-	VCMPPD       $0x11, Z19, Z12, K3
-	VMULPD       Z15, Z0, Z0
-	VCMPPD       $0x11, Z0, Z1, K3, K1
-	KORW         K1, K4, K4
-	VMAXPD       Z14, Z1, Z1
-	VSUBPD.Z     Z13, Z1, K3, Z1
-	VMOVUPD      Z1, 128(DI)
-	XORL         R10, R10
-	KORTESTW     K4, K4
-	SETNE        R10
-	MOVB         R10, (R8)
-	ADDQ         R10, R9
-	ADDQ         $0x000000c0, DI
-	ADDQ         $0x08, SI
-	INCQ         R8
-	VADDSD       X8, X9, X9
-	DECQ         CX
-	JNZ          ztwo
-	JMP          zdone
+	VBROADCASTSD  (SI), Z11
+	VBROADCASTSD  X9, Z12
+	KXORW         K4, K4, K4
+	VADDPD        Z20, Z11, Z0
+	VMOVUPD       (DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z17, Z12, K3
+	VMULPD        Z15, Z0, Z0
+	VCMPPD        $0x11, Z0, Z1, K3, K1
+	KORW          K1, K4, K4
+	VMAXPD        Z14, Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, (DI)
+	VADDPD        Z1, Z23, Z23
+	VFMADD231PD   Z1, Z1, Z26
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y7, Y1, Y6
+	VADDPD        Z21, Z11, Z0
+	VMOVUPD       64(DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z18, Z12, K3
+	VMULPD        Z15, Z0, Z0
+	VCMPPD        $0x11, Z0, Z1, K3, K1
+	KORW          K1, K4, K4
+	VMAXPD        Z14, Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, 64(DI)
+	VADDPD        Z1, Z24, Z24
+	VFMADD231PD   Z1, Z1, Z26
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y1, Y6, Y6
+	VADDPD        Y7, Y6, Y6
+	VADDPD        Z22, Z11, Z0
+	VMOVUPD       128(DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z19, Z12, K3
+	VMULPD        Z15, Z0, Z0
+	VCMPPD        $0x11, Z0, Z1, K3, K1
+	KORW          K1, K4, K4
+	VMAXPD        Z14, Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, 128(DI)
+	VADDPD        Z1, Z25, Z25
+	VFMADD231PD   Z1, Z1, Z26
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y1, Y6, Y6
+	VADDPD        Y7, Y6, Y6
+	VEXTRACTF128  $0x01, Y6, X7
+	VADDPD        X7, X6, X6
+	VPERMILPD     $0x01, X6, X7
+	VADDSD        X7, X6, X6
+	VMOVSD        X6, (R13)
+	XORL          R10, R10
+	KORTESTW      K4, K4
+	SETNE         R10
+	MOVB          R10, (R8)
+	ADDQ          R10, R9
+	ADDQ          $0x000000c0, DI
+	ADDQ          $0x08, SI
+	ADDQ          $0x08, R13
+	INCQ          R8
+	VADDSD        X8, X9, X9
+	DECQ          CX
+	JNZ           ztwo
+	JMP           zdone
 
 zone:
-	VBROADCASTSD (SI), Z11
-	VBROADCASTSD X9, Z12
-	KXORW        K4, K4, K4
-	VADDPD       Z20, Z11, Z0
-	VMOVUPD      (DI), Z1
-	VADDPD       Z1, Z1, Z1
-	VSUBPD       Z1, Z0, Z1
-	VCMPPD       $0x11, Z17, Z12, K3
-	VMULPD       Z15, Z0, Z0
-	VCMPPD       $0x11, Z0, Z1, K3, K1
-	KORW         K1, K4, K4
-	VMAXPD       Z14, Z1, Z1
-	VSQRTPD      Z1, Z1
-	VSUBPD.Z     Z13, Z1, K3, Z1
-	VMOVUPD      Z1, (DI)
-	VADDPD       Z21, Z11, Z0
-	VMOVUPD      64(DI), Z1
-	VADDPD       Z1, Z1, Z1
-	VSUBPD       Z1, Z0, Z1
-	VCMPPD       $0x11, Z18, Z12, K3
-	VMULPD       Z15, Z0, Z0
-	VCMPPD       $0x11, Z0, Z1, K3, K1
-	KORW         K1, K4, K4
-	VMAXPD       Z14, Z1, Z1
-	VSQRTPD      Z1, Z1
-	VSUBPD.Z     Z13, Z1, K3, Z1
-	VMOVUPD      Z1, 64(DI)
-	VADDPD       Z22, Z11, Z0
-	VMOVUPD      128(DI), Z1
-	VADDPD       Z1, Z1, Z1
-	VSUBPD       Z1, Z0, Z1
-	VCMPPD       $0x11, Z19, Z12, K3
-	VMULPD       Z15, Z0, Z0
-	VCMPPD       $0x11, Z0, Z1, K3, K1
-	KORW         K1, K4, K4
-	VMAXPD       Z14, Z1, Z1
-	VSQRTPD      Z1, Z1
-	VSUBPD.Z     Z13, Z1, K3, Z1
-	VMOVUPD      Z1, 128(DI)
-	XORL         R10, R10
-	KORTESTW     K4, K4
-	SETNE        R10
-	MOVB         R10, (R8)
-	ADDQ         R10, R9
-	ADDQ         $0x000000c0, DI
-	ADDQ         $0x08, SI
-	INCQ         R8
-	VADDSD       X8, X9, X9
-	DECQ         CX
-	JNZ          zone
-	JMP          zdone
+	VBROADCASTSD  (SI), Z11
+	VBROADCASTSD  X9, Z12
+	KXORW         K4, K4, K4
+	VADDPD        Z20, Z11, Z0
+	VMOVUPD       (DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z17, Z12, K3
+	VMULPD        Z15, Z0, Z0
+	VCMPPD        $0x11, Z0, Z1, K3, K1
+	KORW          K1, K4, K4
+	VMAXPD        Z14, Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, (DI)
+	VADDPD        Z1, Z23, Z23
+	VFMADD231PD   Z1, Z1, Z26
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y7, Y1, Y6
+	VADDPD        Z21, Z11, Z0
+	VMOVUPD       64(DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z18, Z12, K3
+	VMULPD        Z15, Z0, Z0
+	VCMPPD        $0x11, Z0, Z1, K3, K1
+	KORW          K1, K4, K4
+	VMAXPD        Z14, Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, 64(DI)
+	VADDPD        Z1, Z24, Z24
+	VFMADD231PD   Z1, Z1, Z26
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y1, Y6, Y6
+	VADDPD        Y7, Y6, Y6
+	VADDPD        Z22, Z11, Z0
+	VMOVUPD       128(DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z19, Z12, K3
+	VMULPD        Z15, Z0, Z0
+	VCMPPD        $0x11, Z0, Z1, K3, K1
+	KORW          K1, K4, K4
+	VMAXPD        Z14, Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, 128(DI)
+	VADDPD        Z1, Z25, Z25
+	VFMADD231PD   Z1, Z1, Z26
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y1, Y6, Y6
+	VADDPD        Y7, Y6, Y6
+	VEXTRACTF128  $0x01, Y6, X7
+	VADDPD        X7, X6, X6
+	VPERMILPD     $0x01, X6, X7
+	VADDSD        X7, X6, X6
+	VMOVSD        X6, (R13)
+	XORL          R10, R10
+	KORTESTW      K4, K4
+	SETNE         R10
+	MOVB          R10, (R8)
+	ADDQ          R10, R9
+	ADDQ          $0x000000c0, DI
+	ADDQ          $0x08, SI
+	ADDQ          $0x08, R13
+	INCQ          R8
+	VADDSD        X8, X9, X9
+	DECQ          CX
+	JNZ           zone
+	JMP           zdone
 
 zhalf:
-	VBROADCASTSD (SI), Z11
-	VBROADCASTSD X9, Z12
-	KXORW        K4, K4, K4
-	VADDPD       Z20, Z11, Z0
-	VMOVUPD      (DI), Z1
-	VADDPD       Z1, Z1, Z1
-	VSUBPD       Z1, Z0, Z1
-	VCMPPD       $0x11, Z17, Z12, K3
-	VMULPD       Z15, Z0, Z0
-	VCMPPD       $0x11, Z0, Z1, K3, K1
-	KORW         K1, K4, K4
-	VMAXPD       Z14, Z1, Z1
-	VSQRTPD      Z1, Z1
-	VSQRTPD      Z1, Z1
-	VSUBPD.Z     Z13, Z1, K3, Z1
-	VMOVUPD      Z1, (DI)
-	VADDPD       Z21, Z11, Z0
-	VMOVUPD      64(DI), Z1
-	VADDPD       Z1, Z1, Z1
-	VSUBPD       Z1, Z0, Z1
-	VCMPPD       $0x11, Z18, Z12, K3
-	VMULPD       Z15, Z0, Z0
-	VCMPPD       $0x11, Z0, Z1, K3, K1
-	KORW         K1, K4, K4
-	VMAXPD       Z14, Z1, Z1
-	VSQRTPD      Z1, Z1
-	VSQRTPD      Z1, Z1
-	VSUBPD.Z     Z13, Z1, K3, Z1
-	VMOVUPD      Z1, 64(DI)
-	VADDPD       Z22, Z11, Z0
-	VMOVUPD      128(DI), Z1
-	VADDPD       Z1, Z1, Z1
-	VSUBPD       Z1, Z0, Z1
-	VCMPPD       $0x11, Z19, Z12, K3
-	VMULPD       Z15, Z0, Z0
-	VCMPPD       $0x11, Z0, Z1, K3, K1
-	KORW         K1, K4, K4
-	VMAXPD       Z14, Z1, Z1
-	VSQRTPD      Z1, Z1
-	VSQRTPD      Z1, Z1
-	VSUBPD.Z     Z13, Z1, K3, Z1
-	VMOVUPD      Z1, 128(DI)
-	XORL         R10, R10
-	KORTESTW     K4, K4
-	SETNE        R10
-	MOVB         R10, (R8)
-	ADDQ         R10, R9
-	ADDQ         $0x000000c0, DI
-	ADDQ         $0x08, SI
-	INCQ         R8
-	VADDSD       X8, X9, X9
-	DECQ         CX
-	JNZ          zhalf
-	JMP          zdone
+	VBROADCASTSD  (SI), Z11
+	VBROADCASTSD  X9, Z12
+	KXORW         K4, K4, K4
+	VADDPD        Z20, Z11, Z0
+	VMOVUPD       (DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z17, Z12, K3
+	VMULPD        Z15, Z0, Z0
+	VCMPPD        $0x11, Z0, Z1, K3, K1
+	KORW          K1, K4, K4
+	VMAXPD        Z14, Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, (DI)
+	VADDPD        Z1, Z23, Z23
+	VFMADD231PD   Z1, Z1, Z26
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y7, Y1, Y6
+	VADDPD        Z21, Z11, Z0
+	VMOVUPD       64(DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z18, Z12, K3
+	VMULPD        Z15, Z0, Z0
+	VCMPPD        $0x11, Z0, Z1, K3, K1
+	KORW          K1, K4, K4
+	VMAXPD        Z14, Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, 64(DI)
+	VADDPD        Z1, Z24, Z24
+	VFMADD231PD   Z1, Z1, Z26
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y1, Y6, Y6
+	VADDPD        Y7, Y6, Y6
+	VADDPD        Z22, Z11, Z0
+	VMOVUPD       128(DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z19, Z12, K3
+	VMULPD        Z15, Z0, Z0
+	VCMPPD        $0x11, Z0, Z1, K3, K1
+	KORW          K1, K4, K4
+	VMAXPD        Z14, Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, 128(DI)
+	VADDPD        Z1, Z25, Z25
+	VFMADD231PD   Z1, Z1, Z26
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y1, Y6, Y6
+	VADDPD        Y7, Y6, Y6
+	VEXTRACTF128  $0x01, Y6, X7
+	VADDPD        X7, X6, X6
+	VPERMILPD     $0x01, X6, X7
+	VADDSD        X7, X6, X6
+	VMOVSD        X6, (R13)
+	XORL          R10, R10
+	KORTESTW      K4, K4
+	SETNE         R10
+	MOVB          R10, (R8)
+	ADDQ          R10, R9
+	ADDQ          $0x000000c0, DI
+	ADDQ          $0x08, SI
+	ADDQ          $0x08, R13
+	INCQ          R8
+	VADDSD        X8, X9, X9
+	DECQ          CX
+	JNZ           zhalf
+	JMP           zdone
 
 zthree:
-	VBROADCASTSD (SI), Z11
-	VBROADCASTSD X9, Z12
-	KXORW        K4, K4, K4
-	VADDPD       Z20, Z11, Z0
-	VMOVUPD      (DI), Z1
-	VADDPD       Z1, Z1, Z1
-	VSUBPD       Z1, Z0, Z1
-	VCMPPD       $0x11, Z17, Z12, K3
-	VMULPD       Z15, Z0, Z0
-	VCMPPD       $0x11, Z0, Z1, K3, K1
-	KORW         K1, K4, K4
-	VMAXPD       Z14, Z1, Z1
-	VSQRTPD      Z1, Z1
-	VSQRTPD      Z1, Z4
-	VMULPD       Z4, Z1, Z1
-	VSUBPD.Z     Z13, Z1, K3, Z1
-	VMOVUPD      Z1, (DI)
-	VADDPD       Z21, Z11, Z0
-	VMOVUPD      64(DI), Z1
-	VADDPD       Z1, Z1, Z1
-	VSUBPD       Z1, Z0, Z1
-	VCMPPD       $0x11, Z18, Z12, K3
-	VMULPD       Z15, Z0, Z0
-	VCMPPD       $0x11, Z0, Z1, K3, K1
-	KORW         K1, K4, K4
-	VMAXPD       Z14, Z1, Z1
-	VSQRTPD      Z1, Z1
-	VSQRTPD      Z1, Z4
-	VMULPD       Z4, Z1, Z1
-	VSUBPD.Z     Z13, Z1, K3, Z1
-	VMOVUPD      Z1, 64(DI)
-	VADDPD       Z22, Z11, Z0
-	VMOVUPD      128(DI), Z1
-	VADDPD       Z1, Z1, Z1
-	VSUBPD       Z1, Z0, Z1
-	VCMPPD       $0x11, Z19, Z12, K3
-	VMULPD       Z15, Z0, Z0
-	VCMPPD       $0x11, Z0, Z1, K3, K1
-	KORW         K1, K4, K4
-	VMAXPD       Z14, Z1, Z1
-	VSQRTPD      Z1, Z1
-	VSQRTPD      Z1, Z4
-	VMULPD       Z4, Z1, Z1
-	VSUBPD.Z     Z13, Z1, K3, Z1
-	VMOVUPD      Z1, 128(DI)
-	XORL         R10, R10
-	KORTESTW     K4, K4
-	SETNE        R10
-	MOVB         R10, (R8)
-	ADDQ         R10, R9
-	ADDQ         $0x000000c0, DI
-	ADDQ         $0x08, SI
-	INCQ         R8
-	VADDSD       X8, X9, X9
-	DECQ         CX
-	JNZ          zthree
+	VBROADCASTSD  (SI), Z11
+	VBROADCASTSD  X9, Z12
+	KXORW         K4, K4, K4
+	VADDPD        Z20, Z11, Z0
+	VMOVUPD       (DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z17, Z12, K3
+	VMULPD        Z15, Z0, Z0
+	VCMPPD        $0x11, Z0, Z1, K3, K1
+	KORW          K1, K4, K4
+	VMAXPD        Z14, Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSQRTPD       Z1, Z4
+	VMULPD        Z4, Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, (DI)
+	VADDPD        Z1, Z23, Z23
+	VFMADD231PD   Z1, Z1, Z26
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y7, Y1, Y6
+	VADDPD        Z21, Z11, Z0
+	VMOVUPD       64(DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z18, Z12, K3
+	VMULPD        Z15, Z0, Z0
+	VCMPPD        $0x11, Z0, Z1, K3, K1
+	KORW          K1, K4, K4
+	VMAXPD        Z14, Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSQRTPD       Z1, Z4
+	VMULPD        Z4, Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, 64(DI)
+	VADDPD        Z1, Z24, Z24
+	VFMADD231PD   Z1, Z1, Z26
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y1, Y6, Y6
+	VADDPD        Y7, Y6, Y6
+	VADDPD        Z22, Z11, Z0
+	VMOVUPD       128(DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z19, Z12, K3
+	VMULPD        Z15, Z0, Z0
+	VCMPPD        $0x11, Z0, Z1, K3, K1
+	KORW          K1, K4, K4
+	VMAXPD        Z14, Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSQRTPD       Z1, Z4
+	VMULPD        Z4, Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, 128(DI)
+	VADDPD        Z1, Z25, Z25
+	VFMADD231PD   Z1, Z1, Z26
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y1, Y6, Y6
+	VADDPD        Y7, Y6, Y6
+	VEXTRACTF128  $0x01, Y6, X7
+	VADDPD        X7, X6, X6
+	VPERMILPD     $0x01, X6, X7
+	VADDSD        X7, X6, X6
+	VMOVSD        X6, (R13)
+	XORL          R10, R10
+	KORTESTW      K4, K4
+	SETNE         R10
+	MOVB          R10, (R8)
+	ADDQ          R10, R9
+	ADDQ          $0x000000c0, DI
+	ADDQ          $0x08, SI
+	ADDQ          $0x08, R13
+	INCQ          R8
+	VADDSD        X8, X9, X9
+	DECQ          CX
+	JNZ           zthree
+	JMP           zdone
+
+zptwo:
+	VBROADCASTSD  (SI), Z11
+	VBROADCASTSD  X9, Z12
+	KXORW         K4, K4, K4
+	VADDPD        Z20, Z11, Z0
+	VMOVUPD       (DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z17, Z12, K3
+	VMULPD        Z15, Z0, Z0
+	VCMPPD        $0x11, Z0, Z1, K3, K1
+	KORW          K1, K4, K4
+	VMAXPD        Z14, Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, (DI)
+	VADDPD        Z1, Z23, Z23
+	VFMADD231PD   Z1, Z1, Z26
+	VFMADD231PD   (R14), Z1, Z27
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y7, Y1, Y6
+	VADDPD        Z21, Z11, Z0
+	VMOVUPD       64(DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z18, Z12, K3
+	VMULPD        Z15, Z0, Z0
+	VCMPPD        $0x11, Z0, Z1, K3, K1
+	KORW          K1, K4, K4
+	VMAXPD        Z14, Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, 64(DI)
+	VADDPD        Z1, Z24, Z24
+	VFMADD231PD   Z1, Z1, Z26
+	VFMADD231PD   64(R14), Z1, Z28
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y1, Y6, Y6
+	VADDPD        Y7, Y6, Y6
+	VADDPD        Z22, Z11, Z0
+	VMOVUPD       128(DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z19, Z12, K3
+	VMULPD        Z15, Z0, Z0
+	VCMPPD        $0x11, Z0, Z1, K3, K1
+	KORW          K1, K4, K4
+	VMAXPD        Z14, Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, 128(DI)
+	VADDPD        Z1, Z25, Z25
+	VFMADD231PD   Z1, Z1, Z26
+	VFMADD231PD   128(R14), Z1, Z29
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y1, Y6, Y6
+	VADDPD        Y7, Y6, Y6
+	VEXTRACTF128  $0x01, Y6, X7
+	VADDPD        X7, X6, X6
+	VPERMILPD     $0x01, X6, X7
+	VADDSD        X7, X6, X6
+	VMOVSD        X6, (R13)
+	XORL          R10, R10
+	KORTESTW      K4, K4
+	SETNE         R10
+	MOVB          R10, (R8)
+	ADDQ          R10, R9
+	ADDQ          $0x000000c0, DI
+	ADDQ          $0x08, SI
+	ADDQ          $0x08, R13
+	ADDQ          $0x000000c0, R14
+	INCQ          R8
+	VADDSD        X8, X9, X9
+	DECQ          CX
+	JNZ           zptwo
+	JMP           zdone
+
+zpone:
+	VBROADCASTSD  (SI), Z11
+	VBROADCASTSD  X9, Z12
+	KXORW         K4, K4, K4
+	VADDPD        Z20, Z11, Z0
+	VMOVUPD       (DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z17, Z12, K3
+	VMULPD        Z15, Z0, Z0
+	VCMPPD        $0x11, Z0, Z1, K3, K1
+	KORW          K1, K4, K4
+	VMAXPD        Z14, Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, (DI)
+	VADDPD        Z1, Z23, Z23
+	VFMADD231PD   Z1, Z1, Z26
+	VFMADD231PD   (R14), Z1, Z27
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y7, Y1, Y6
+	VADDPD        Z21, Z11, Z0
+	VMOVUPD       64(DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z18, Z12, K3
+	VMULPD        Z15, Z0, Z0
+	VCMPPD        $0x11, Z0, Z1, K3, K1
+	KORW          K1, K4, K4
+	VMAXPD        Z14, Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, 64(DI)
+	VADDPD        Z1, Z24, Z24
+	VFMADD231PD   Z1, Z1, Z26
+	VFMADD231PD   64(R14), Z1, Z28
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y1, Y6, Y6
+	VADDPD        Y7, Y6, Y6
+	VADDPD        Z22, Z11, Z0
+	VMOVUPD       128(DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z19, Z12, K3
+	VMULPD        Z15, Z0, Z0
+	VCMPPD        $0x11, Z0, Z1, K3, K1
+	KORW          K1, K4, K4
+	VMAXPD        Z14, Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, 128(DI)
+	VADDPD        Z1, Z25, Z25
+	VFMADD231PD   Z1, Z1, Z26
+	VFMADD231PD   128(R14), Z1, Z29
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y1, Y6, Y6
+	VADDPD        Y7, Y6, Y6
+	VEXTRACTF128  $0x01, Y6, X7
+	VADDPD        X7, X6, X6
+	VPERMILPD     $0x01, X6, X7
+	VADDSD        X7, X6, X6
+	VMOVSD        X6, (R13)
+	XORL          R10, R10
+	KORTESTW      K4, K4
+	SETNE         R10
+	MOVB          R10, (R8)
+	ADDQ          R10, R9
+	ADDQ          $0x000000c0, DI
+	ADDQ          $0x08, SI
+	ADDQ          $0x08, R13
+	ADDQ          $0x000000c0, R14
+	INCQ          R8
+	VADDSD        X8, X9, X9
+	DECQ          CX
+	JNZ           zpone
+	JMP           zdone
+
+zphalf:
+	VBROADCASTSD  (SI), Z11
+	VBROADCASTSD  X9, Z12
+	KXORW         K4, K4, K4
+	VADDPD        Z20, Z11, Z0
+	VMOVUPD       (DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z17, Z12, K3
+	VMULPD        Z15, Z0, Z0
+	VCMPPD        $0x11, Z0, Z1, K3, K1
+	KORW          K1, K4, K4
+	VMAXPD        Z14, Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, (DI)
+	VADDPD        Z1, Z23, Z23
+	VFMADD231PD   Z1, Z1, Z26
+	VFMADD231PD   (R14), Z1, Z27
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y7, Y1, Y6
+	VADDPD        Z21, Z11, Z0
+	VMOVUPD       64(DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z18, Z12, K3
+	VMULPD        Z15, Z0, Z0
+	VCMPPD        $0x11, Z0, Z1, K3, K1
+	KORW          K1, K4, K4
+	VMAXPD        Z14, Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, 64(DI)
+	VADDPD        Z1, Z24, Z24
+	VFMADD231PD   Z1, Z1, Z26
+	VFMADD231PD   64(R14), Z1, Z28
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y1, Y6, Y6
+	VADDPD        Y7, Y6, Y6
+	VADDPD        Z22, Z11, Z0
+	VMOVUPD       128(DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z19, Z12, K3
+	VMULPD        Z15, Z0, Z0
+	VCMPPD        $0x11, Z0, Z1, K3, K1
+	KORW          K1, K4, K4
+	VMAXPD        Z14, Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, 128(DI)
+	VADDPD        Z1, Z25, Z25
+	VFMADD231PD   Z1, Z1, Z26
+	VFMADD231PD   128(R14), Z1, Z29
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y1, Y6, Y6
+	VADDPD        Y7, Y6, Y6
+	VEXTRACTF128  $0x01, Y6, X7
+	VADDPD        X7, X6, X6
+	VPERMILPD     $0x01, X6, X7
+	VADDSD        X7, X6, X6
+	VMOVSD        X6, (R13)
+	XORL          R10, R10
+	KORTESTW      K4, K4
+	SETNE         R10
+	MOVB          R10, (R8)
+	ADDQ          R10, R9
+	ADDQ          $0x000000c0, DI
+	ADDQ          $0x08, SI
+	ADDQ          $0x08, R13
+	ADDQ          $0x000000c0, R14
+	INCQ          R8
+	VADDSD        X8, X9, X9
+	DECQ          CX
+	JNZ           zphalf
+	JMP           zdone
+
+zpthree:
+	VBROADCASTSD  (SI), Z11
+	VBROADCASTSD  X9, Z12
+	KXORW         K4, K4, K4
+	VADDPD        Z20, Z11, Z0
+	VMOVUPD       (DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z17, Z12, K3
+	VMULPD        Z15, Z0, Z0
+	VCMPPD        $0x11, Z0, Z1, K3, K1
+	KORW          K1, K4, K4
+	VMAXPD        Z14, Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSQRTPD       Z1, Z4
+	VMULPD        Z4, Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, (DI)
+	VADDPD        Z1, Z23, Z23
+	VFMADD231PD   Z1, Z1, Z26
+	VFMADD231PD   (R14), Z1, Z27
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y7, Y1, Y6
+	VADDPD        Z21, Z11, Z0
+	VMOVUPD       64(DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z18, Z12, K3
+	VMULPD        Z15, Z0, Z0
+	VCMPPD        $0x11, Z0, Z1, K3, K1
+	KORW          K1, K4, K4
+	VMAXPD        Z14, Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSQRTPD       Z1, Z4
+	VMULPD        Z4, Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, 64(DI)
+	VADDPD        Z1, Z24, Z24
+	VFMADD231PD   Z1, Z1, Z26
+	VFMADD231PD   64(R14), Z1, Z28
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y1, Y6, Y6
+	VADDPD        Y7, Y6, Y6
+	VADDPD        Z22, Z11, Z0
+	VMOVUPD       128(DI), Z1
+	VADDPD        Z1, Z1, Z1
+	VSUBPD        Z1, Z0, Z1
+	VCMPPD        $0x11, Z19, Z12, K3
+	VMULPD        Z15, Z0, Z0
+	VCMPPD        $0x11, Z0, Z1, K3, K1
+	KORW          K1, K4, K4
+	VMAXPD        Z14, Z1, Z1
+	VSQRTPD       Z1, Z1
+	VSQRTPD       Z1, Z4
+	VMULPD        Z4, Z1, Z1
+	VSUBPD.Z      Z13, Z1, K3, Z1
+	VMOVUPD       Z1, 128(DI)
+	VADDPD        Z1, Z25, Z25
+	VFMADD231PD   Z1, Z1, Z26
+	VFMADD231PD   128(R14), Z1, Z29
+	VEXTRACTF64X4 $0x01, Z1, Y7
+	VADDPD        Y1, Y6, Y6
+	VADDPD        Y7, Y6, Y6
+	VEXTRACTF128  $0x01, Y6, X7
+	VADDPD        X7, X6, X6
+	VPERMILPD     $0x01, X6, X7
+	VADDSD        X7, X6, X6
+	VMOVSD        X6, (R13)
+	XORL          R10, R10
+	KORTESTW      K4, K4
+	SETNE         R10
+	MOVB          R10, (R8)
+	ADDQ          R10, R9
+	ADDQ          $0x000000c0, DI
+	ADDQ          $0x08, SI
+	ADDQ          $0x08, R13
+	ADDQ          $0x000000c0, R14
+	INCQ          R8
+	VADDSD        X8, X9, X9
+	DECQ          CX
+	JNZ           zpthree
 
 zdone:
-	MOVQ R9, ret+72(FP)
+	MOVQ          R9, nflag+96(FP)
+	MOVQ          col+80(FP), AX
+	VMOVUPD       Z23, (AX)
+	VMOVUPD       Z24, 64(AX)
+	VMOVUPD       Z25, 128(AX)
+	VMOVAPD       Z26, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPD        Y1, Y0, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPD        X1, X0, X0
+	VPERMILPD     $0x01, X0, X1
+	VADDSD        X1, X0, X0
+	VMOVSD        X0, sq+104(FP)
+	VMOVAPD       Z27, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPD        Y1, Y0, Y0
+	VMOVAPD       Z28, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y3
+	VADDPD        Y3, Y2, Y2
+	VADDPD        Y2, Y0, Y0
+	VMOVAPD       Z29, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y3
+	VADDPD        Y3, Y2, Y2
+	VADDPD        Y2, Y0, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPD        X1, X0, X0
+	VPERMILPD     $0x01, X0, X1
+	VADDSD        X1, X0, X0
+	VMOVSD        X0, dot+112(FP)
 	VZEROUPPER
 	RET
 
@@ -1877,5 +2320,154 @@ zkhalf:
 	JNZ         zkhalf
 
 zkdone:
+	VZEROUPPER
+	RET
+
+// func packAsm(dst *float64, w int, src *float64, dim int, dimg int, mu *float64, norms *float64)
+// Requires: AVX
+TEXT ·packAsm(SB), NOSPLIT, $0-56
+	MOVQ   dst+0(FP), DI
+	MOVQ   w+8(FP), R9
+	MOVQ   src+16(FP), SI
+	MOVQ   dim+24(FP), BX
+	MOVQ   dimg+32(FP), CX
+	MOVQ   mu+40(FP), AX
+	SHLQ   $0x03, R9
+	SHLQ   $0x03, BX
+	LEAQ   (R9)(R9*2), R13
+	LEAQ   (BX)(BX*2), R12
+	SHRQ   $0x02, CX
+	VXORPD Y12, Y12, Y12
+
+ploop:
+	VMOVUPD    (SI), Y8
+	VSUBPD     (AX), Y8, Y8
+	VMOVUPD    (SI)(BX*1), Y9
+	VSUBPD     (AX), Y9, Y9
+	VMOVUPD    (SI)(BX*2), Y10
+	VSUBPD     (AX), Y10, Y10
+	VMOVUPD    (SI)(R12*1), Y11
+	VSUBPD     (AX), Y11, Y11
+	VUNPCKLPD  Y9, Y8, Y0
+	VUNPCKHPD  Y9, Y8, Y1
+	VUNPCKLPD  Y11, Y10, Y2
+	VUNPCKHPD  Y11, Y10, Y3
+	VPERM2F128 $0x20, Y2, Y0, Y4
+	VPERM2F128 $0x20, Y3, Y1, Y5
+	VPERM2F128 $0x31, Y2, Y0, Y6
+	VPERM2F128 $0x31, Y3, Y1, Y7
+	VMOVUPD    Y4, (DI)
+	VMULPD     Y4, Y4, Y0
+	VMOVUPD    Y5, (DI)(R9*1)
+	VMULPD     Y5, Y5, Y1
+	VMOVUPD    Y6, (DI)(R9*2)
+	VMULPD     Y6, Y6, Y2
+	VMOVUPD    Y7, (DI)(R13*1)
+	VMULPD     Y7, Y7, Y3
+	VADDPD     Y0, Y12, Y12
+	VADDPD     Y1, Y12, Y12
+	VADDPD     Y2, Y12, Y12
+	VADDPD     Y3, Y12, Y12
+	ADDQ       $0x20, SI
+	ADDQ       $0x20, AX
+	LEAQ       (DI)(R9*4), DI
+	DECQ       CX
+	JNZ        ploop
+	MOVQ       norms+48(FP), DI
+	VMOVUPD    Y12, (DI)
+	VZEROUPPER
+	RET
+
+// func packAsm512(dst *float64, w int, src *float64, dim int, dimg int, mu *float64, norms *float64)
+// Requires: AVX, AVX512F
+TEXT ·packAsm512(SB), NOSPLIT, $0-56
+	MOVQ   dst+0(FP), DI
+	MOVQ   w+8(FP), R9
+	MOVQ   src+16(FP), SI
+	MOVQ   dim+24(FP), BX
+	MOVQ   dimg+32(FP), CX
+	MOVQ   mu+40(FP), AX
+	SHLQ   $0x03, R9
+	SHLQ   $0x03, BX
+	LEAQ   (R9)(R9*2), R13
+	LEAQ   (BX)(BX*2), R12
+	SHRQ   $0x03, CX
+	LEAQ   (SI)(BX*4), R8
+	VPXORQ Z24, Z24, Z24
+
+zploop:
+	LEAQ       (DI)(R9*4), R14
+	VMOVUPD    (SI), Z16
+	VSUBPD     (AX), Z16, Z16
+	VMOVUPD    (SI)(BX*1), Z17
+	VSUBPD     (AX), Z17, Z17
+	VMOVUPD    (SI)(BX*2), Z18
+	VSUBPD     (AX), Z18, Z18
+	VMOVUPD    (SI)(R12*1), Z19
+	VSUBPD     (AX), Z19, Z19
+	VMOVUPD    (R8), Z20
+	VSUBPD     (AX), Z20, Z20
+	VMOVUPD    (R8)(BX*1), Z21
+	VSUBPD     (AX), Z21, Z21
+	VMOVUPD    (R8)(BX*2), Z22
+	VSUBPD     (AX), Z22, Z22
+	VMOVUPD    (R8)(R12*1), Z23
+	VSUBPD     (AX), Z23, Z23
+	VUNPCKLPD  Z17, Z16, Z0
+	VUNPCKHPD  Z17, Z16, Z1
+	VUNPCKLPD  Z19, Z18, Z2
+	VUNPCKHPD  Z19, Z18, Z3
+	VUNPCKLPD  Z21, Z20, Z4
+	VUNPCKHPD  Z21, Z20, Z5
+	VUNPCKLPD  Z23, Z22, Z6
+	VUNPCKHPD  Z23, Z22, Z7
+	VSHUFF64X2 $0x88, Z2, Z0, Z8
+	VSHUFF64X2 $0xdd, Z2, Z0, Z9
+	VSHUFF64X2 $0x88, Z3, Z1, Z10
+	VSHUFF64X2 $0xdd, Z3, Z1, Z11
+	VSHUFF64X2 $0x88, Z6, Z4, Z12
+	VSHUFF64X2 $0xdd, Z6, Z4, Z13
+	VSHUFF64X2 $0x88, Z7, Z5, Z14
+	VSHUFF64X2 $0xdd, Z7, Z5, Z15
+	VSHUFF64X2 $0x88, Z12, Z8, Z16
+	VSHUFF64X2 $0xdd, Z12, Z8, Z20
+	VSHUFF64X2 $0x88, Z13, Z9, Z18
+	VSHUFF64X2 $0xdd, Z13, Z9, Z22
+	VSHUFF64X2 $0x88, Z14, Z10, Z17
+	VSHUFF64X2 $0xdd, Z14, Z10, Z21
+	VSHUFF64X2 $0x88, Z15, Z11, Z19
+	VSHUFF64X2 $0xdd, Z15, Z11, Z23
+	VMOVUPD    Z16, (DI)
+	VMULPD     Z16, Z16, Z0
+	VMOVUPD    Z17, (DI)(R9*1)
+	VMULPD     Z17, Z17, Z1
+	VMOVUPD    Z18, (DI)(R9*2)
+	VMULPD     Z18, Z18, Z2
+	VMOVUPD    Z19, (DI)(R13*1)
+	VMULPD     Z19, Z19, Z3
+	VMOVUPD    Z20, (R14)
+	VMULPD     Z20, Z20, Z4
+	VMOVUPD    Z21, (R14)(R9*1)
+	VMULPD     Z21, Z21, Z5
+	VMOVUPD    Z22, (R14)(R9*2)
+	VMULPD     Z22, Z22, Z6
+	VMOVUPD    Z23, (R14)(R13*1)
+	VMULPD     Z23, Z23, Z7
+	VADDPD     Z0, Z24, Z24
+	VADDPD     Z1, Z24, Z24
+	VADDPD     Z2, Z24, Z24
+	VADDPD     Z3, Z24, Z24
+	VADDPD     Z4, Z24, Z24
+	VADDPD     Z5, Z24, Z24
+	VADDPD     Z6, Z24, Z24
+	VADDPD     Z7, Z24, Z24
+	ADDQ       $0x40, SI
+	ADDQ       $0x40, R8
+	ADDQ       $0x40, AX
+	LEAQ       (R14)(R9*4), DI
+	DECQ       CX
+	JNZ        zploop
+	MOVQ       norms+48(FP), DI
+	VMOVUPD    Z24, (DI)
 	VZEROUPPER
 	RET

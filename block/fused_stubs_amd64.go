@@ -41,14 +41,20 @@ func gramStripAccAsm512(dim int, nb int, lda int, a *float64, b *float64, gs *fl
 //go:noescape
 func distStripAsm(rows int, gs *float64, na *float64, nb *float64, jidx *float64, i0 float64, c float64, mode int, flags *uint8) int
 
-// distStripAsm512 is distStrip with AVX-512, 8 pairs per instruction.
+// distStripAsm512 is distStrip with AVX-512, 8 pairs per instruction,
+// which also sums what it stores in the order of accStripGo: rs[r] =
+// sum_c a'_rc, col[c] = sum_r a'_rc and sq = sum a'²; and, if other is
+// not nil (another space's strip of as many rows), dot = sum other·a' in
+// the order of dotStripGo (else 0).
 // Registers: Z0-Z5 temporaries, X8 1.0, X9 the row index i, K4 the
 // refinement flags of the row, K3 the valid pairs of a vector, Z11
 // |x_i|², Z12 i, Z13 the shift c, Z14 zero, Z15 refineTol, Z17-Z19
-// jidx, Z20-Z22 the column norms.
+// jidx, Z20-Z22 the column norms, Y6 the sum of the row, Z23-Z25 the
+// column sums, Z26 the sums of squares, Z27-Z29 the products with other
+// (column c in lane c mod 8 of Z(27 + c/8)); R13 the row sums, R14 other.
 //
 //go:noescape
-func distStripAsm512(rows int, gs *float64, na *float64, nb *float64, jidx *float64, i0 float64, c float64, mode int, flags *uint8) int
+func distStripAsm512(rows int, gs *float64, na *float64, nb *float64, jidx *float64, i0 float64, c float64, mode int, flags *uint8, rs *float64, col *float64, other *float64) (nflag int, sq float64, dot float64)
 
 // accStripAsm is accStrip with AVX2. Column sums in Y0-Y5, sums of
 // squares in Y6 (columns 4v..4v+3 for even v) and Y7 (odd v), each row
@@ -85,3 +91,28 @@ func kernStripAsm(n int, d *float64, v *float64, gamma float64, ck float64, cs f
 //
 //go:noescape
 func kernStripAsm512(n int, d *float64, v *float64, gamma float64, ck float64, cs float64, mode int)
+
+// packAsm is pack with AVX2 for 4 whole rows: it packs the coordinates
+// q < dimg (a multiple of 4, > 0) of the 4 rows of dim float64 at src,
+// src+dim, …, centred by mu, into dst[q·w + r] (r < 4), and writes into
+// norms[r] the sum of the squared centred coordinates of row r in q
+// order, each square rounded before it is added: the order of pack.
+//
+// Per 4 coordinates: the rows in Y8-Y11 (centred), transposed as 4×4
+// doubles through Y0-Y3 into Y4-Y7 (coordinate k of the 4 rows in Y(4+k)),
+// stored at dst + k·w, and their squares (Y0-Y3) added to Y12 in k order.
+//
+//go:noescape
+func packAsm(dst *float64, w int, src *float64, dim int, dimg int, mu *float64, norms *float64)
+
+// packAsm512 is packAsm with AVX-512 for 8 whole rows and dimg a
+// multiple of 8: the same panel and norms, 8 coordinates at a time.
+//
+// Per 8 coordinates: the rows in Z16-Z23 (centred), transposed as 8×8
+// doubles (pairs of rows interleaved into Z0-Z7, lanes of 128 bits
+// shuffled into Z8-Z15, then into Z16-Z23: coordinate k of the 8 rows in
+// Z(16+k)), stored at dst + k·w, and their squares (Z0-Z7) added to Z24 in
+// k order.
+//
+//go:noescape
+func packAsm512(dst *float64, w int, src *float64, dim int, dimg int, mu *float64, norms *float64)

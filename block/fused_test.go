@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"gonum.org/v1/gonum/floats/scalar"
@@ -81,8 +82,53 @@ func TestStripKernelsAgree(t *testing.T) {
 			for mode := modeTwo; mode <= modeThreeHalves; mode++ {
 				got, want := append([]float64(nil), g...), append([]float64(nil), g...)
 				fg, fw := make([]uint8, rows), make([]uint8, rows)
-				ng := ks.distStrip(rows, got, na, nb, &jidx, 0, 0.75, mode, fg)
-				nw := ref.distStrip(rows, want, na, nb, &jidx, 0, 0.75, mode, fw)
+				rsG, rsW := make([]float64, rows), make([]float64, rows)
+				colG, colW := make([]float64, nr), make([]float64, nr)
+				for i := range rows {
+					rsG[i], rsW[i] = math.NaN(), 1 // overwritten, not added to
+				}
+				for c := range nr {
+					colG[c], colW[c] = math.NaN(), 1
+				}
+				var other []float64 // another space's strip, or none
+				if mode%2 == 1 {
+					other = make([]float64, rows*nr)
+					for i := range other {
+						other[i] = rng.NormFloat64()
+					}
+				}
+				ng, sqG, dotG := ks.distStrip(rows, got, na, nb, &jidx, 0, 0.75, mode, fg, rsG, colG, other)
+				nw, sqW, dotW := ref.distStrip(rows, want, na, nb, &jidx, 0, 0.75, mode, fw, rsW, colW, other)
+				if other == nil && (dotG != 0 || dotW != 0) {
+					t.Errorf("%s distStrip(%s, mode %d) dot without other = %v (go %v), want 0", ks.name, jmode, mode, dotG, dotW)
+				}
+				if other != nil {
+					if d := ref.dotStrip(rows*nr, other, want); dotW != d {
+						t.Errorf("go distStrip(%s, mode %d) dot = %v, want dotStrip's %v", jmode, mode, dotW, d)
+					}
+					if !scalar.EqualWithinAbsOrRel(dotG, dotW, 1e-13, 1e-13) {
+						t.Errorf("%s distStrip(%s, mode %d) dot = %v, want %v", ks.name, jmode, mode, dotG, dotW)
+					}
+				}
+				// The sums of what was written, by accStrip.
+				rs, col := make([]float64, rows), make([]float64, nr)
+				sq := ref.accStrip(rows, want, rs, col)
+				if sqW != sq || !slices.Equal(rsW, rs) || !slices.Equal(colW, col) {
+					t.Errorf("go distStrip(%s, mode %d) sums %v %v %v, want accStrip's %v %v %v", jmode, mode, sqW, rsW, colW, sq, rs, col)
+				}
+				if !scalar.EqualWithinAbsOrRel(sqG, sqW, 1e-13, 1e-13) {
+					t.Errorf("%s distStrip(%s, mode %d) sum of squares %v, want %v", ks.name, jmode, mode, sqG, sqW)
+				}
+				for r := range rows {
+					if !scalar.EqualWithinAbsOrRel(rsG[r], rsW[r], 1e-13, 1e-13) {
+						t.Errorf("%s distStrip(%s, mode %d) row sum %d = %v, want %v", ks.name, jmode, mode, r, rsG[r], rsW[r])
+					}
+				}
+				for c := range nr {
+					if !scalar.EqualWithinAbsOrRel(colG[c], colW[c], 1e-13, 1e-13) {
+						t.Errorf("%s distStrip(%s, mode %d) column sum %d = %v, want %v", ks.name, jmode, mode, c, colG[c], colW[c])
+					}
+				}
 				if ng != nw || string(fg) != string(fw) {
 					t.Errorf("%s distStrip(%s, mode %d) flags %v (%d), want %v (%d)", ks.name, jmode, mode, fg, ng, fw, nw)
 				}
@@ -219,4 +265,64 @@ func stripJidx(jmode string) [nr]float64 {
 		}
 	}
 	return jidx
+}
+
+// TestPackKernelsAgree checks that every float64 packing kernel of this
+// CPU writes the panels and norms of the naive loop bit for bit: the
+// centred rows, zero padding and each norm summed in q order with every
+// square rounded, for dims around the 4- and 8-coordinate groups of the
+// assembly, partial groups and blocks of rows, and both panel widths.
+func TestPackKernelsAgree(t *testing.T) {
+	rng := rand.New(rand.NewPCG(45, 46))
+	for _, dim := range []int{1, 3, 4, 5, 8, 12, 16, 23, 64, 257} {
+		s := randSpace(rng, 130, dim)
+		for i := range s.Data {
+			s.Data[i] = 3 + s.Data[i]*math.Pow(10, float64(rng.IntN(13)-6))
+		}
+		mu := make([]float64, dim)
+		for q := range mu {
+			mu[q] = 3 + 0.1*rng.NormFloat64()
+		}
+		for _, w := range []int{mr, nr} {
+			for _, m := range []int{1, 4, 8, 13, 24, 30, 100} {
+				const r0 = 7
+				nblk := (m + w - 1) / w
+				want := make([]float64, nblk*w*dim)
+				wantN := make([]float64, nblk*w)
+				for i := range nblk * w {
+					var sq float64
+					for q := range dim {
+						var c float64
+						if i < m {
+							c = s.Data[(r0+i)*dim+q] - mu[q]
+						}
+						want[i/w*w*dim+q*w+i%w] = c
+						sq += float64(c * c)
+					}
+					wantN[i] = sq
+				}
+				for _, ks := range kernelSets() {
+					got := make([]float64, len(want))
+					gotN := make([]float64, len(wantN))
+					for i := range got {
+						got[i] = math.NaN()
+					}
+					for i := range gotN {
+						gotN[i] = math.NaN()
+					}
+					ks.pack(got, gotN, s, mu, r0, m, w)
+					for i := range got {
+						if math.Float64bits(got[i]) != math.Float64bits(want[i]) {
+							t.Fatalf("%s pack(dim=%d, w=%d, m=%d)[%d] = %v, want %v", ks.name, dim, w, m, i, got[i], want[i])
+						}
+					}
+					for i := range gotN {
+						if math.Float64bits(gotN[i]) != math.Float64bits(wantN[i]) {
+							t.Fatalf("%s pack(dim=%d, w=%d, m=%d) norm %d = %v, want %v", ks.name, dim, w, m, i, gotN[i], wantN[i])
+						}
+					}
+				}
+			}
+		}
+	}
 }

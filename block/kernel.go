@@ -1,6 +1,7 @@
 package block
 
 import (
+	"context"
 	"math"
 )
 
@@ -94,6 +95,14 @@ func newPlan(spaces []Space, n int, alpha float64, tileSize int, kern kernel) *p
 
 // newPlanWith is newPlan with the strip kernels of the fused Gram path.
 func newPlanWith(spaces []Space, n int, alpha float64, tileSize int, kern kernel, impl kernels) *plan {
+	return newPlanOn(spaces, n, alpha, tileSize, kern, impl, 1)
+}
+
+// newPlanOn is newPlanWith with the scales and centres of the spaces
+// (scaleExponent, columnMedians: a few passes over the leading rows,
+// 0.1 s at p = q = 2,048) computed on up to workers goroutines, one
+// space each: each space's values do not depend on which.
+func newPlanOn(spaces []Space, n int, alpha float64, tileSize int, kern kernel, impl kernels, workers int) *plan {
 	k := len(spaces)
 	p := &plan{
 		spaces:   spaces,
@@ -109,13 +118,25 @@ func newPlanWith(spaces []Space, n int, alpha float64, tileSize int, kern kernel
 		scale:    make([]float64, k),
 		spread:   make([]float64, k),
 	}
-	p.uni = k <= 2 && (p.pow == powOne || p.pow == powTwo) && kern != kernelGram
-	for i, s := range spaces {
-		m := min(n, meanRows)
+	m := min(n, meanRows)
+	centre := func(i int) error {
+		s := spaces[i]
 		p.scaleExp[i] = scaleExponent(s, m)
 		p.scale[i] = math.Ldexp(1, -p.scaleExp[i])
-		p.scaled = p.scaled || p.scaleExp[i] != 0
 		p.mean[i] = columnMedians(s, m, p.scale[i])
+		return nil
+	}
+	if workers <= 1 || k == 1 {
+		for i := range k {
+			centre(i)
+		}
+	} else {
+		// No error, no context: every space is done.
+		forEach(context.Background(), workers, k, func(int) func(int) error { return centre })
+	}
+	p.uni = k <= 2 && (p.pow == powOne || p.pow == powTwo) && kern != kernelGram
+	for i, s := range spaces {
+		p.scaled = p.scaled || p.scaleExp[i] != 0
 		p.gram[i] = kern == kernelGram || kern == kernelAuto && s.Dim >= gramMinDim
 		p.uni = p.uni && s.Dim == 1
 		p.fused = p.fused || p.gram[i]

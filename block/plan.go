@@ -84,7 +84,7 @@ func Prepare(first []Space, opts Options) (*Plan, error) {
 	}
 	// For n >= lead rows, Compute's tile edge and means do not depend on
 	// n; for fewer, first is all the data and n = m.
-	p := newPlan(cut, m, alpha, tileEdge(m, opts), kernelAuto)
+	p := newPlanOn(cut, m, alpha, tileEdge(m, opts), kernelAuto, bestKernels(), workers)
 	p.setPrecision(opts.Precision)
 	sc := p.newScratch()
 	p.setShifts()
@@ -142,9 +142,43 @@ func (pl *Plan) ScratchBytes() int64 {
 // an error wrapping ErrShape or ErrSampleCount for a block that does not
 // match the plan, or ErrNotFinite.
 func (pl *Plan) ScanBound(rows []Space) error {
-	m, err := pl.check(rows)
-	if err != nil {
+	if err := pl.checkDims(rows); err != nil {
 		return err
+	}
+	m, err := validateShape(rows)
+	if err != nil {
+		_, err = validate(rows) // in validate's order
+		return err
+	}
+	p := pl.eng.p
+	// The rows' norms in chunks on the workers (each a sum in column
+	// order; the largest of them does not depend on the split), with the
+	// check that every value is finite.
+	const chunk = 1024 // rows
+	type part struct{ k, lo, hi int }
+	var parts []part
+	for k := range rows {
+		for lo := 0; lo < m; lo += chunk {
+			parts = append(parts, part{k, lo, min(m, lo+chunk)})
+		}
+	}
+	r2 := make([]float64, len(parts))
+	finite := make([]bool, len(parts))
+	forEach(context.Background(), pl.eng.workers, len(parts), func(int) func(int) error {
+		return func(i int) error {
+			t := parts[i]
+			s := rows[t.k]
+			data := s.Data[t.lo*s.Dim : t.hi*s.Dim]
+			finite[i] = allFinite(data)
+			r2[i] = maxNorm2(data, s.Dim, p.mean[t.k], p.scale[t.k], 0)
+			return nil
+		}
+	})
+	for i := range parts {
+		if !finite[i] {
+			_, err := validate(rows) // the error of the first value that is not
+			return err
+		}
 	}
 	switch {
 	case pl.n >= 0:
@@ -152,9 +186,8 @@ func (pl *Plan) ScanBound(rows []Space) error {
 	case pl.whole >= 0 && pl.scanned+m > pl.whole:
 		return fmt.Errorf("%d rows scanned, but Prepare was given all %d rows (fewer than LeadRows): %w", pl.scanned+m, pl.whole, ErrSampleCount)
 	}
-	p := pl.eng.p
-	for k, s := range rows {
-		pl.r2[k] = maxNorm2(s.Data, s.Dim, p.mean[k], p.scale[k], pl.r2[k])
+	for i, t := range parts {
+		pl.r2[t.k] = max(pl.r2[t.k], r2[i])
 	}
 	pl.scanned += m
 	return nil
@@ -163,15 +196,24 @@ func (pl *Plan) ScanBound(rows []Space) error {
 // check validates a block of rows against the plan's spaces and returns
 // its row count.
 func (pl *Plan) check(rows []Space) (int, error) {
+	if err := pl.checkDims(rows); err != nil {
+		return 0, err
+	}
+	return validate(rows)
+}
+
+// checkDims checks the count and dimensions of the spaces of a block of
+// rows against the plan's.
+func (pl *Plan) checkDims(rows []Space) error {
 	if len(rows) != len(pl.dims) {
-		return 0, fmt.Errorf("%d spaces, plan has %d: %w", len(rows), len(pl.dims), ErrShape)
+		return fmt.Errorf("%d spaces, plan has %d: %w", len(rows), len(pl.dims), ErrShape)
 	}
 	for k, s := range rows {
 		if s.Dim != pl.dims[k] {
-			return 0, fmt.Errorf("space %d: dim %d, plan has %d: %w", k, s.Dim, pl.dims[k], ErrShape)
+			return fmt.Errorf("space %d: dim %d, plan has %d: %w", k, s.Dim, pl.dims[k], ErrShape)
 		}
 	}
-	return validate(rows)
+	return nil
 }
 
 // NewStats ends the scan: n is the number of rows ScanBound saw, and the

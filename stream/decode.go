@@ -284,6 +284,9 @@ func (c *checker) err() error {
 // ±Inf. For a scalar column (elems == 0) value k is row k; for a fixed-size
 // list (stride 1) value k is element k%elems of row k/elems.
 func (c *checker) finite(vals []float64, stride int, col string, elems int) {
+	if stride == 1 && allFinite(vals) {
+		return
+	}
 	for k := 0; k*stride < len(vals); k++ {
 		v := vals[k*stride]
 		if !math.IsNaN(v) && !math.IsInf(v, 0) {
@@ -296,6 +299,25 @@ func (c *checker) finite(vals []float64, stride int, col string, elems int) {
 		}
 		c.bad(i, col, what)
 	}
+}
+
+// allFinite reports whether every value of v is finite: v·0 is ±0 for a
+// finite v and NaN otherwise, and a sum of ±0 stays 0 (four sums, no
+// branch per value: a third of the time of the checks one by one).
+func allFinite(v []float64) bool {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		w := v[i : i+4 : i+4]
+		s0 += w[0] * 0
+		s1 += w[1] * 0
+		s2 += w[2] * 0
+		s3 += w[3] * 0
+	}
+	for _, x := range v[i:] {
+		s0 += x * 0
+	}
+	return (s0+s1)+(s2+s3) == 0
 }
 
 func nonFinite(v float64) string {
@@ -456,6 +478,10 @@ func put(dst []float64, stride int, a arrow.Array, lo, hi int) {
 }
 
 func putAs[T number](dst []float64, stride int, src []T) {
+	if f, ok := any(src).([]float64); ok && stride == 1 {
+		copy(dst[:len(f)], f) // memmove
+		return
+	}
 	if stride == 1 {
 		dst = dst[:len(src)]
 		for k, v := range src {

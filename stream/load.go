@@ -57,6 +57,11 @@ type Options struct {
 	// KeyDrop leaves out the samples whose ID is not in every file
 	// (Reader.Key counts them) instead of failing.
 	KeyDrop bool
+
+	// Workers is the number of files decoded at once (their columns
+	// converted to float64 and checked), where no row is dropped
+	// (DropInvalid false). Optional; default 1, one after the other.
+	Workers int
 }
 
 // Space is one feature space held in memory. Load makes them; a Space owns

@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/dcor-stream/dcor-stream/arrowio"
 )
@@ -388,6 +389,32 @@ func (p *Pass) next(ctx context.Context) (*Block, error) {
 	return b, nil
 }
 
+// decodeFile converts the next c raw rows of file i into rows filled.. of
+// the block's spaces of that file.
+func (p *Pass) decodeFile(i, filled, c int, mark func(int)) error {
+	r := p.r
+	b := &p.block
+	cu := &p.cur[i]
+	sl := cu.rec.NewSlice(int64(cu.off), int64(cu.off+c))
+	defer sl.Release()
+	for _, k := range cu.in.spaces {
+		d := r.decs[k]
+		if d.dim == 0 {
+			// Earlier rows of a List column were all null, hence
+			// dropped: none is in the block.
+			d.pending = 0
+		}
+		var err error
+		b.Spaces[k], err = d.Append(b.Spaces[k][:filled*d.dim], sl, cu.raw, mark)
+		if err != nil {
+			return err
+		}
+	}
+	cu.off += c
+	cu.raw += int64(c)
+	return nil
+}
+
 // decode converts the next c raw rows of every file into rows filled.. of
 // the block, drops the invalid ones, and returns how many were kept.
 func (p *Pass) decode(filled, c int) (int, error) {
@@ -399,26 +426,32 @@ func (p *Pass) decode(filled, c int) (int, error) {
 	if r.opts.DropInvalid {
 		mark = func(i int) { flags[i] = true }
 	}
-	for i := range p.cur {
-		cu := &p.cur[i]
-		sl := cu.rec.NewSlice(int64(cu.off), int64(cu.off+c))
-		for _, k := range cu.in.spaces {
-			d := r.decs[k]
-			if d.dim == 0 {
-				// Earlier rows of a List column were all null, hence
-				// dropped: none is in the block.
-				d.pending = 0
-			}
-			var err error
-			b.Spaces[k], err = d.Append(b.Spaces[k][:filled*d.dim], sl, cu.raw, mark)
+	if w := min(r.opts.Workers, len(p.cur)); w > 1 && mark == nil {
+		// The files on up to Workers goroutines: each file's spaces have
+		// decoders and buffers of their own. The error is that of the
+		// first file in order, as one by one (the pass ends on it).
+		errs := make([]error, len(p.cur))
+		var g errgroup.Group
+		// CPU and page-fault bound: one goroutine per worker.
+		g.SetLimit(w)
+		for i := range p.cur {
+			g.Go(func() error {
+				errs[i] = p.decodeFile(i, filled, c, nil)
+				return nil
+			})
+		}
+		g.Wait()
+		for _, err := range errs {
 			if err != nil {
-				sl.Release()
 				return 0, err
 			}
 		}
-		sl.Release()
-		cu.off += c
-		cu.raw += int64(c)
+	} else {
+		for i := range p.cur {
+			if err := p.decodeFile(i, filled, c, mark); err != nil {
+				return 0, err
+			}
+		}
 	}
 	kept := c
 	if r.opts.DropInvalid {

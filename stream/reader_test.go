@@ -547,3 +547,59 @@ func TestLoadManyBlocks(t *testing.T) {
 		}
 	}
 }
+
+// TestReaderWorkers checks that decoding the files on several goroutines
+// (Options.Workers) gives the blocks of one goroutine, and the error of
+// the first file in order where several files have an invalid value.
+func TestReaderWorkers(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(7, 8))
+	const n, px, py = 300, 5, 3
+	x, y := make([]float64, n*px), make([]float64, n*py)
+	for i := range x {
+		x[i] = rng.NormFloat64()
+	}
+	for i := range y {
+		y[i] = rng.NormFloat64()
+	}
+	write := func(name string, dim int, v []float64) string {
+		p := filepath.Join(dir, name)
+		writeNpy(t, p, fmt.Sprintf("(%d, %d)", n, dim), v)
+		return p
+	}
+	xf, yf := write("x.npy", px, x), write("y.npy", py, y)
+	read := func(workers int, files ...string) ([][]float64, error) {
+		specs := make([]stream.Spec, len(files))
+		for i, f := range files {
+			specs[i] = stream.Spec{File: f, Columns: []string{"data"}}
+		}
+		r, err := stream.NewReader(t.Context(), "", specs, stream.Options{Workers: workers, BatchRows: 64})
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		return r.ReadAll(t.Context())
+	}
+	want, err := read(1, xf, yf, xf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []int{2, 3, 8} {
+		got, err := read(w, xf, yf, xf)
+		if err != nil {
+			t.Fatalf("Workers %d: %v", w, err)
+		}
+		for k := range want {
+			if !slices.Equal(got[k], want[k]) {
+				t.Errorf("Workers %d: space %d differs from one goroutine's", w, k)
+			}
+		}
+	}
+	x[100*px+1], y[90*py] = math.NaN(), math.Inf(1) // in one batch
+	xb, yb := write("xbad.npy", px, x), write("ybad.npy", py, y)
+	_, want1 := read(1, xb, yb)
+	_, got1 := read(2, xb, yb)
+	if want1 == nil || got1 == nil || want1.Error() != got1.Error() {
+		t.Errorf("Workers 2: error %v, want %v", got1, want1)
+	}
+}

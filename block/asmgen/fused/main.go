@@ -33,6 +33,8 @@ func main() {
 	dotStrip()
 	kernStrip()
 	kernStrip512()
+	pack()
+	pack512()
 	Generate()
 }
 
@@ -335,13 +337,19 @@ func distStrip() {
 }
 
 func distStrip512() {
-	TEXT("distStripAsm512", NOSPLIT, "func(rows int, gs, na, nb, jidx *float64, i0, c float64, mode int, flags *uint8) int")
+	TEXT("distStripAsm512", NOSPLIT, "func(rows int, gs, na, nb, jidx *float64, i0, c float64, mode int, flags *uint8, rs, col, other *float64) (nflag int, sq, dot float64)")
 	Pragma("noescape")
-	Doc("distStripAsm512 is distStrip with AVX-512, 8 pairs per instruction.",
+	Doc("distStripAsm512 is distStrip with AVX-512, 8 pairs per instruction,",
+		"which also sums what it stores in the order of accStripGo: rs[r] =",
+		"sum_c a'_rc, col[c] = sum_r a'_rc and sq = sum a'²; and, if other is",
+		"not nil (another space's strip of as many rows), dot = sum other·a' in",
+		"the order of dotStripGo (else 0).",
 		"Registers: Z0-Z5 temporaries, X8 1.0, X9 the row index i, K4 the",
 		"refinement flags of the row, K3 the valid pairs of a vector, Z11",
 		"|x_i|², Z12 i, Z13 the shift c, Z14 zero, Z15 refineTol, Z17-Z19",
-		"jidx, Z20-Z22 the column norms.")
+		"jidx, Z20-Z22 the column norms, Y6 the sum of the row, Z23-Z25 the",
+		"column sums, Z26 the sums of squares, Z27-Z29 the products with other",
+		"(column c in lane c mod 8 of Z(27 + c/8)); R13 the row sums, R14 other.")
 	MOVQ(Arg("rows"), RCX)
 	MOVQ(Arg("gs"), RDI)
 	MOVQ(Arg("na"), RSI)
@@ -351,6 +359,8 @@ func distStrip512() {
 	VBROADCASTSD(Arg("c"), Z13)
 	MOVQ(Arg("mode"), R11)
 	MOVQ(Arg("flags"), R8)
+	MOVQ(Arg("rs"), R13)
+	MOVQ(Arg("other"), R14)
 	XORQ(R9, R9)
 	MOVQ(U64(0x3eb0c6f7a0b5ed8d), RAX)
 	Comment("1e-6 = refineTol")
@@ -364,9 +374,20 @@ func distStrip512() {
 	for v := range 3 {
 		VMOVUPD(M(RBX, 64*v), Z(20+v))
 	}
+	for r := 23; r < 30; r++ {
+		VPXORQ(Z(r), Z(r), Z(r))
+	}
 	rs := raises("z")
+	rsDot := raises("zp") // "zd" + "one" would be zdone
+	TESTQ(R14, R14)
+	JNZ(LabelRef("zdot"))
 	modeSwitch(rs)
-	for _, ra := range rs {
+	JMP(LabelRef(rs[0].label))
+	Label("zdot")
+	modeSwitch(rsDot)
+	JMP(LabelRef(rsDot[0].label))
+	for i, ra := range append(rs, rsDot...) {
+		dot := i >= len(rs)
 		Label(ra.label)
 		VBROADCASTSD(Mem{Base: RSI}, Z11)
 		VBROADCASTSD(X9, Z12)
@@ -388,7 +409,27 @@ func distStrip512() {
 			ra.emit(Z1, Z4)
 			VSUBPD_Z(Z13, Z1, K3, Z1)
 			VMOVUPD(Z1, M(RDI, v*64))
+			// The sums, as in distStrip32Asm512: the columns, the squares
+			// in 8 lanes, and the row in 4 lanes (the 6 vectors of 4
+			// columns, the halves of the 3 ZMM, added in order).
+			VADDPD(Z1, Z(23+v), Z(23+v))
+			VFMADD231PD(Z1, Z1, Z26)
+			if dot {
+				VFMADD231PD(M(R14, v*64), Z1, Z(27+v))
+			}
+			VEXTRACTF64X4(U8(1), Z1, Y7)
+			if v == 0 {
+				VADDPD(Y7, Y1, Y6)
+			} else {
+				VADDPD(Y1, Y6, Y6)
+				VADDPD(Y7, Y6, Y6)
+			}
 		}
+		VEXTRACTF128(U8(1), Y6, X7)
+		VADDPD(X7, X6, X6)
+		VPERMILPD(U8(1), X6, X7)
+		VADDSD(X7, X6, X6)
+		VMOVSD(X6, Mem{Base: R13})
 		XORL(R10L, R10L)
 		KORTESTW(K4, K4)
 		SETNE(R10B)
@@ -396,6 +437,10 @@ func distStrip512() {
 		ADDQ(R10, R9)
 		ADDQ(U32(192), RDI)
 		ADDQ(U8(8), RSI)
+		ADDQ(U8(8), R13)
+		if dot {
+			ADDQ(U32(192), R14)
+		}
 		INCQ(R8)
 		VADDSD(X8, X9, X9)
 		DECQ(RCX)
@@ -404,6 +449,36 @@ func distStrip512() {
 	}
 	Label("zdone")
 	MOVQ(R9, Ret(0))
+	MOVQ(Arg("col"), RAX)
+	VMOVUPD(Z23, M(RAX, 0))
+	VMOVUPD(Z24, M(RAX, 64))
+	VMOVUPD(Z25, M(RAX, 128))
+	VMOVAPD(Z26, Z0)
+	VEXTRACTF64X4(U8(1), Z0, Y1)
+	VADDPD(Y1, Y0, Y0)
+	VEXTRACTF128(U8(1), Y0, X1)
+	VADDPD(X1, X0, X0)
+	VPERMILPD(U8(1), X0, X1)
+	VADDSD(X1, X0, X0)
+	VMOVSD(X0, Ret(1))
+	// dot: ((A0+A1) + (A2+A3)) + (A4+A5) over the vectors A_v of 4
+	// columns (the halves of Z27-Z29), then the lanes (l0+l2) + (l1+l3).
+	VMOVAPD(Z27, Z0)
+	VEXTRACTF64X4(U8(1), Z0, Y1)
+	VADDPD(Y1, Y0, Y0)
+	VMOVAPD(Z28, Z2)
+	VEXTRACTF64X4(U8(1), Z2, Y3)
+	VADDPD(Y3, Y2, Y2)
+	VADDPD(Y2, Y0, Y0)
+	VMOVAPD(Z29, Z2)
+	VEXTRACTF64X4(U8(1), Z2, Y3)
+	VADDPD(Y3, Y2, Y2)
+	VADDPD(Y2, Y0, Y0)
+	VEXTRACTF128(U8(1), Y0, X1)
+	VADDPD(X1, X0, X0)
+	VPERMILPD(U8(1), X0, X1)
+	VADDSD(X1, X0, X0)
+	VMOVSD(X0, Ret(2))
 	VZEROUPPER()
 	RET()
 }
@@ -684,6 +759,148 @@ func kernStrip512() {
 		JMP(LabelRef("zkdone"))
 	}
 	Label("zkdone")
+	VZEROUPPER()
+	RET()
+}
+
+// packStores returns the addresses dst + k·w·8 (k < n) of the pack
+// kernels: DI the block's first coordinate, R14 = DI + 4·w·8, R9 = w·8,
+// R13 = 3·w·8.
+func packStores(n int) []Mem {
+	m := []Mem{{Base: RDI}, MI(RDI, R9, 1), MI(RDI, R9, 2), MI(RDI, R13, 1),
+		{Base: R14}, MI(R14, R9, 1), MI(R14, R9, 2), MI(R14, R13, 1)}
+	return m[:n]
+}
+
+// packArgs loads the arguments of the pack kernels: DI dst, R9 w·8 (the
+// bytes between two coordinates of dst), SI src, BX dim·8 (between two
+// rows of src), CX the count of groups of g coordinates, AX mu, R13
+// 3·w·8, R12 3·dim·8.
+func packArgs(g int) {
+	MOVQ(Arg("dst"), RDI)
+	MOVQ(Arg("w"), R9)
+	MOVQ(Arg("src"), RSI)
+	MOVQ(Arg("dim"), RBX)
+	MOVQ(Arg("dimg"), RCX)
+	MOVQ(Arg("mu"), RAX)
+	SHLQ(U8(3), R9)
+	SHLQ(U8(3), RBX)
+	LEAQ(MI(R9, R9, 2), R13)
+	LEAQ(MI(RBX, RBX, 2), R12)
+	if g == 8 {
+		SHRQ(U8(3), RCX)
+	} else {
+		SHRQ(U8(2), RCX)
+	}
+}
+
+func pack() {
+	TEXT("packAsm", NOSPLIT, "func(dst *float64, w int, src *float64, dim, dimg int, mu, norms *float64)")
+	Pragma("noescape")
+	Doc("packAsm is pack with AVX2 for 4 whole rows: it packs the coordinates",
+		"q < dimg (a multiple of 4, > 0) of the 4 rows of dim float64 at src,",
+		"src+dim, …, centred by mu, into dst[q·w + r] (r < 4), and writes into",
+		"norms[r] the sum of the squared centred coordinates of row r in q",
+		"order, each square rounded before it is added: the order of pack.",
+		"",
+		"Per 4 coordinates: the rows in Y8-Y11 (centred), transposed as 4×4",
+		"doubles through Y0-Y3 into Y4-Y7 (coordinate k of the 4 rows in Y(4+k)),",
+		"stored at dst + k·w, and their squares (Y0-Y3) added to Y12 in k order.")
+	packArgs(4)
+	VXORPD(Y12, Y12, Y12)
+	Label("ploop")
+	rows := []Mem{{Base: RSI}, MI(RSI, RBX, 1), MI(RSI, RBX, 2), MI(RSI, R12, 1)}
+	for r := range 4 {
+		VMOVUPD(rows[r], Y(8+r))
+		VSUBPD(Mem{Base: RAX}, Y(8+r), Y(8+r))
+	}
+	// Y0 = (r0q0 r1q0 r0q2 r1q2), Y1 = (r0q1 r1q1 r0q3 r1q3); Y2, Y3 the
+	// same for rows 2 and 3.
+	VUNPCKLPD(Y9, Y8, Y0)
+	VUNPCKHPD(Y9, Y8, Y1)
+	VUNPCKLPD(Y11, Y10, Y2)
+	VUNPCKHPD(Y11, Y10, Y3)
+	VPERM2F128(U8(0x20), Y2, Y0, Y4)
+	VPERM2F128(U8(0x20), Y3, Y1, Y5)
+	VPERM2F128(U8(0x31), Y2, Y0, Y6)
+	VPERM2F128(U8(0x31), Y3, Y1, Y7)
+	st := []Mem{{Base: RDI}, MI(RDI, R9, 1), MI(RDI, R9, 2), MI(RDI, R13, 1)}
+	for k := range 4 {
+		VMOVUPD(Y(4+k), st[k])
+		VMULPD(Y(4+k), Y(4+k), Y(k))
+	}
+	for k := range 4 {
+		VADDPD(Y(k), Y12, Y12)
+	}
+	ADDQ(U8(32), RSI)
+	ADDQ(U8(32), RAX)
+	LEAQ(MI(RDI, R9, 4), RDI)
+	DECQ(RCX)
+	JNZ(LabelRef("ploop"))
+	MOVQ(Arg("norms"), RDI)
+	VMOVUPD(Y12, Mem{Base: RDI})
+	VZEROUPPER()
+	RET()
+}
+
+func pack512() {
+	TEXT("packAsm512", NOSPLIT, "func(dst *float64, w int, src *float64, dim, dimg int, mu, norms *float64)")
+	Pragma("noescape")
+	Doc("packAsm512 is packAsm with AVX-512 for 8 whole rows and dimg a",
+		"multiple of 8: the same panel and norms, 8 coordinates at a time.",
+		"",
+		"Per 8 coordinates: the rows in Z16-Z23 (centred), transposed as 8×8",
+		"doubles (pairs of rows interleaved into Z0-Z7, lanes of 128 bits",
+		"shuffled into Z8-Z15, then into Z16-Z23: coordinate k of the 8 rows in",
+		"Z(16+k)), stored at dst + k·w, and their squares (Z0-Z7) added to Z24 in",
+		"k order.")
+	packArgs(8)
+	LEAQ(MI(RSI, RBX, 4), R8)
+	VPXORQ(Z24, Z24, Z24)
+	Label("zploop")
+	LEAQ(MI(RDI, R9, 4), R14)
+	rows := []Mem{{Base: RSI}, MI(RSI, RBX, 1), MI(RSI, RBX, 2), MI(RSI, R12, 1),
+		{Base: R8}, MI(R8, RBX, 1), MI(R8, RBX, 2), MI(R8, R12, 1)}
+	for r := range 8 {
+		VMOVUPD(rows[r], Z(16+r))
+		VSUBPD(Mem{Base: RAX}, Z(16+r), Z(16+r))
+	}
+	// Z(2h) = the even coordinates of rows 2h and 2h+1 interleaved,
+	// Z(2h+1) the odd ones.
+	for h := range 4 {
+		VUNPCKLPD(Z(17+2*h), Z(16+2*h), Z(2*h))
+		VUNPCKHPD(Z(17+2*h), Z(16+2*h), Z(2*h+1))
+	}
+	// Z8 = coordinates 0 and 4 of rows 0-3 (by pairs of rows), Z9 = 2 and
+	// 6, Z10 = 1 and 5, Z11 = 3 and 7; Z12-Z15 the same for rows 4-7.
+	for half := range 2 {
+		t, u := 4*half, 8+4*half
+		VSHUFF64X2(U8(0x88), Z(t+2), Z(t), Z(u))
+		VSHUFF64X2(U8(0xDD), Z(t+2), Z(t), Z(u+1))
+		VSHUFF64X2(U8(0x88), Z(t+3), Z(t+1), Z(u+2))
+		VSHUFF64X2(U8(0xDD), Z(t+3), Z(t+1), Z(u+3))
+	}
+	// Z(16+k) = coordinate k of rows 0-7.
+	for j, k := range []int{0, 2, 1, 3} {
+		VSHUFF64X2(U8(0x88), Z(12+j), Z(8+j), Z(16+k))
+		VSHUFF64X2(U8(0xDD), Z(12+j), Z(8+j), Z(20+k))
+	}
+	st := packStores(8)
+	for k := range 8 {
+		VMOVUPD(Z(16+k), st[k])
+		VMULPD(Z(16+k), Z(16+k), Z(k))
+	}
+	for k := range 8 {
+		VADDPD(Z(k), Z24, Z24)
+	}
+	ADDQ(U8(64), RSI)
+	ADDQ(U8(64), R8)
+	ADDQ(U8(64), RAX)
+	LEAQ(MI(R14, R9, 4), RDI)
+	DECQ(RCX)
+	JNZ(LabelRef("zploop"))
+	MOVQ(Arg("norms"), RDI)
+	VMOVUPD(Z24, Mem{Base: RDI})
 	VZEROUPPER()
 	RET()
 }

@@ -248,17 +248,20 @@ func distStrip() {
 }
 
 func distStrip512() {
-	TEXT("distStrip32Asm512", NOSPLIT, "func(rows int, gs *float32, d, na, nb, jidx *float64, i0, c float64, mode int, flags *uint8, rs, col *float64) (nflag int, sq float64)")
+	TEXT("distStrip32Asm512", NOSPLIT, "func(rows int, gs *float32, d, na, nb, jidx *float64, i0, c float64, mode int, flags *uint8, rs, col, other *float64) (nflag int, sq, dot float64)")
 	Pragma("noescape")
 	Doc("distStrip32Asm512 is distStrip32Asm with AVX-512 (8 pairs per",
 		"instruction), which also sums what it stores in the order of",
-		"accStripGo: rs[r] = sum_c a'_rc, col[c] = sum_r a'_rc and sq = sum a'².",
+		"accStripGo: rs[r] = sum_c a'_rc, col[c] = sum_r a'_rc and sq = sum a'²;",
+		"and, if other is not nil (another space's strip of as many rows), dot =",
+		"sum other·a' in the order of dotStripGo (else 0).",
 		"Registers: Z0-Z5 temporaries, X8 1.0, X9 the row index i, K4 the",
 		"refinement flags of the row, K3 the valid pairs of a vector, Z11",
 		"|x_i|², Z12 i, Z13 the shift c, Z14 zero, Z15 refineTol32, Z17-Z19",
 		"jidx, Z20-Z22 the column norms, Y6 the sum of the row, Z23-Z25 the",
-		"column sums, Z26 the sums of squares; DI the float32 inner",
-		"products, R12 the float64 output, R13 the row sums.")
+		"column sums, Z26 the sums of squares, Z27-Z29 the products with other;",
+		"DI the float32 inner products, R12 the float64 output, R13 the row",
+		"sums, R14 other.")
 	MOVQ(Arg("rows"), RCX)
 	MOVQ(Arg("gs"), RDI)
 	MOVQ(Arg("d"), R12)
@@ -270,6 +273,7 @@ func distStrip512() {
 	MOVQ(Arg("mode"), R11)
 	MOVQ(Arg("flags"), R8)
 	MOVQ(Arg("rs"), R13)
+	MOVQ(Arg("other"), R14)
 	XORQ(R9, R9)
 	MOVQ(U64(0x3f50624dd2f1a9fc), RAX)
 	Comment("1e-3 = refineTol32")
@@ -283,12 +287,20 @@ func distStrip512() {
 	for v := range 3 {
 		VMOVUPD(M(RBX, 64*v), Z(20+v))
 	}
-	for r := 23; r < 27; r++ {
+	for r := 23; r < 30; r++ {
 		VPXORQ(Z(r), Z(r), Z(r))
 	}
 	rs := raises("z")
+	rsDot := raises("zp") // "zd" + "one" would be zdone
+	TESTQ(R14, R14)
+	JNZ(LabelRef("zdot"))
 	modeSwitch(rs)
-	for _, ra := range rs {
+	JMP(LabelRef(rs[0].label))
+	Label("zdot")
+	modeSwitch(rsDot)
+	JMP(LabelRef(rsDot[0].label))
+	for i, ra := range append(rs, rsDot...) {
+		dot := i >= len(rs)
 		Label(ra.label)
 		VBROADCASTSD(Mem{Base: RSI}, Z11)
 		VBROADCASTSD(X9, Z12)
@@ -319,6 +331,9 @@ func distStrip512() {
 			// order of accStripGo: the row sum is the 6 vectors of 4
 			// columns (the halves of the 3 ZMM) added in order.
 			VFMADD231PD(Z1, Z1, Z26)
+			if dot {
+				VFMADD231PD(M(R14, v*64), Z1, Z(27+v))
+			}
 			VEXTRACTF64X4(U8(1), Z1, Y7)
 			if v == 0 {
 				VADDPD(Y7, Y1, Y6)
@@ -341,6 +356,9 @@ func distStrip512() {
 		ADDQ(U32(192), R12)
 		ADDQ(U8(8), RSI)
 		ADDQ(U8(8), R13)
+		if dot {
+			ADDQ(U32(192), R14)
+		}
 		INCQ(R8)
 		VADDSD(X8, X9, X9)
 		DECQ(RCX)
@@ -361,6 +379,24 @@ func distStrip512() {
 	VPERMILPD(U8(1), X0, X1)
 	VADDSD(X1, X0, X0)
 	VMOVSD(X0, Ret(1))
+	// dot: ((A0+A1) + (A2+A3)) + (A4+A5) over the vectors A_v of 4
+	// columns (the halves of Z27-Z29), then the lanes (l0+l2) + (l1+l3).
+	VMOVAPD(Z27, Z0)
+	VEXTRACTF64X4(U8(1), Z0, Y1)
+	VADDPD(Y1, Y0, Y0)
+	VMOVAPD(Z28, Z2)
+	VEXTRACTF64X4(U8(1), Z2, Y3)
+	VADDPD(Y3, Y2, Y2)
+	VADDPD(Y2, Y0, Y0)
+	VMOVAPD(Z29, Z2)
+	VEXTRACTF64X4(U8(1), Z2, Y3)
+	VADDPD(Y3, Y2, Y2)
+	VADDPD(Y2, Y0, Y0)
+	VEXTRACTF128(U8(1), Y0, X1)
+	VADDPD(X1, X0, X0)
+	VPERMILPD(U8(1), X0, X1)
+	VADDSD(X1, X0, X0)
+	VMOVSD(X0, Ret(2))
 	VZEROUPPER()
 	RET()
 }
