@@ -11,10 +11,12 @@
 #	bench/moonshot.sh [N] [WORKERS] [MEM] [DIR] [PRECISION]
 #
 # PRECISION is float64 (the default) or float32 (-precision float32: the
-# Gram inner products in float32, about twice as fast; see BENCHMARKS.md).
+# Gram inner products in float32; 1.5 times as fast at p = 64).
 #
-# The run takes about n²/2 · 2(p+q) / (96 GFLOP/s) on two cores, 22 minutes
-# for n = 10^6; one worker takes twice that. A smaller N checks the script.
+# The run takes n²/2 · 2(p+q) flops: at n = 10^6, on two cores of the
+# development machine (AMD EPYC, 116 GFLOP/s float64 FMA peak), 28 minutes
+# in float64 (66% of the peak) and 18 in float32 (see BENCHMARKS.md); one
+# worker takes twice that. A smaller N checks the script.
 set -eu
 n=${1:-1000000}
 workers=${2:-2}

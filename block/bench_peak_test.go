@@ -49,7 +49,7 @@ func BenchmarkPeakShare(b *testing.B) {
 	for _, c := range []struct {
 		p, q int
 		prec Precision
-	}{{64, 0, Float64}, {64, 64, Float64}, {256, 0, Float64}, {256, 256, Float64}, {512, 0, Float64}, {2048, 0, Float64}, {4096, 0, Float64}, {8192, 0, Float64}, {256, 256, Float32}} {
+	}{{64, 0, Float64}, {64, 64, Float64}, {256, 0, Float64}, {256, 256, Float64}, {512, 0, Float64}, {2048, 0, Float64}, {4096, 0, Float64}, {8192, 0, Float64}, {32768, 0, Float64}, {100000, 0, Float64}, {256, 256, Float32}} {
 		b.Run(fmt.Sprintf("tile/%s/p=%d/q=%d/%v", ks.name, c.p, c.q, c.prec), func(b *testing.B) {
 			const ts = DefaultTileSize
 			rng := rand.New(rand.NewPCG(1, 2))
