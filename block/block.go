@@ -30,6 +30,7 @@ import (
 	"runtime"
 
 	"github.com/dcor-stream/dcor-stream/estimator"
+	"github.com/dcor-stream/dcor-stream/internal/finite"
 )
 
 // Errors returned by Compute, wrapped with context.
@@ -291,7 +292,7 @@ func validate(spaces []Space) (int, error) {
 			return 0, err
 		}
 		n = m
-		if allFinite(s.Data) {
+		if finite.All(s.Data) {
 			continue
 		}
 		for i, v := range s.Data {
@@ -334,25 +335,6 @@ func shapeOf(k int, s Space, n int) (int, error) {
 		return 0, fmt.Errorf("space %d: %d rows vs %d: %w", k, m, n, ErrSampleCount)
 	}
 	return m, nil
-}
-
-// allFinite reports whether every value of v is finite: v·0 is ±0 for a
-// finite v and NaN otherwise, and a sum of ±0 stays 0 (four sums, no
-// branch per value).
-func allFinite(v []float64) bool {
-	var s0, s1, s2, s3 float64
-	i := 0
-	for ; i+4 <= len(v); i += 4 {
-		w := v[i : i+4 : i+4]
-		s0 += w[0] * 0
-		s1 += w[1] * 0
-		s2 += w[2] * 0
-		s3 += w[3] * 0
-	}
-	for _, x := range v[i:] {
-		s0 += x * 0
-	}
-	return (s0+s1)+(s2+s3) == 0
 }
 
 // slot is one tile partial in flight: a worker sets the tile's

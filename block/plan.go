@@ -7,6 +7,7 @@ import (
 	"math"
 
 	"github.com/dcor-stream/dcor-stream/estimator"
+	"github.com/dcor-stream/dcor-stream/internal/finite"
 )
 
 // ErrBound is returned when a row given to a Panel lies farther from the
@@ -163,19 +164,19 @@ func (pl *Plan) ScanBound(rows []Space) error {
 		}
 	}
 	r2 := make([]float64, len(parts))
-	finite := make([]bool, len(parts))
+	allOK := make([]bool, len(parts))
 	forEach(context.Background(), pl.eng.workers, len(parts), func(int) func(int) error {
 		return func(i int) error {
 			t := parts[i]
 			s := rows[t.k]
 			data := s.Data[t.lo*s.Dim : t.hi*s.Dim]
-			finite[i] = allFinite(data)
+			allOK[i] = finite.All(data)
 			r2[i] = maxNorm2(data, s.Dim, p.mean[t.k], p.scale[t.k], 0)
 			return nil
 		}
 	})
 	for i := range parts {
-		if !finite[i] {
+		if !allOK[i] {
 			_, err := validate(rows) // the error of the first value that is not
 			return err
 		}

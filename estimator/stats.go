@@ -50,6 +50,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/dcor-stream/dcor-stream/internal/finite"
 )
 
 // Errors of Merge and AddTile.
@@ -234,7 +236,7 @@ func (s *Stats) AddTile(t *Tile) error {
 	if len(t.S) != s.s.rows || len(t.RowI) != s.k || (!t.Diagonal && len(t.RowJ) != s.k) {
 		panic("estimator: tile does not match the state's spaces")
 	}
-	if err := finite(t); err != nil {
+	if err := tileFinite(t); err != nil {
 		return err
 	}
 	ex := t.exact
@@ -276,13 +278,15 @@ func (s *Stats) AddTile(t *Tile) error {
 	return nil
 }
 
-func finite(t *Tile) error {
-	ok := allFinite(t.S)
+// tileFinite returns an error wrapping ErrOverflow if a sum of t is not
+// finite.
+func tileFinite(t *Tile) error {
+	ok := finite.All(t.S)
 	for k := range t.RowI {
-		ok = ok && allFinite(t.RowI[k])
+		ok = ok && finite.All(t.RowI[k])
 	}
 	for k := range t.RowJ {
-		ok = ok && allFinite(t.RowJ[k])
+		ok = ok && finite.All(t.RowJ[k])
 	}
 	if ok {
 		return nil
@@ -302,17 +306,6 @@ func finite(t *Tile) error {
 		}
 	}
 	return nil
-}
-
-// allFinite reports whether no value of v is ±Inf or NaN (exponent field
-// all ones), by the largest exponent field: no branch per value.
-func allFinite(v []float64) bool {
-	const exp = 0x7ff << 52
-	var top uint64
-	for _, x := range v {
-		top = max(top, math.Float64bits(x)&exp)
-	}
-	return top != exp
 }
 
 func checkRows(n, off, m int) {
