@@ -281,7 +281,15 @@ func compatible(resume, fresh *estimator.Stats) error {
 }
 
 // validate checks the spaces and returns their common sample count.
-func validate(spaces []Space) (int, error) {
+func validate(spaces []Space) (int, error) { return check(spaces, true) }
+
+// validateShape is validate without the check that the values are
+// finite.
+func validateShape(spaces []Space) (int, error) { return check(spaces, false) }
+
+// check checks each space's shape and, if values, that its values are
+// finite, before the next space, and returns their common sample count.
+func check(spaces []Space, values bool) (int, error) {
 	if len(spaces) == 0 {
 		return 0, ErrNoSpaces
 	}
@@ -292,7 +300,7 @@ func validate(spaces []Space) (int, error) {
 			return 0, err
 		}
 		n = m
-		if finite.All(s.Data) {
+		if !values || finite.All(s.Data) {
 			continue
 		}
 		for i, v := range s.Data {
@@ -300,23 +308,6 @@ func validate(spaces []Space) (int, error) {
 				return 0, fmt.Errorf("space %d: row %d column %d: %v: %w", k, i/s.Dim, i%s.Dim, v, ErrNotFinite)
 			}
 		}
-	}
-	return n, nil
-}
-
-// validateShape is validate without the check that the values are
-// finite.
-func validateShape(spaces []Space) (int, error) {
-	if len(spaces) == 0 {
-		return 0, ErrNoSpaces
-	}
-	n := -1
-	for k, s := range spaces {
-		m, err := shapeOf(k, s, n)
-		if err != nil {
-			return 0, err
-		}
-		n = m
 	}
 	return n, nil
 }
