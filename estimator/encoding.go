@@ -148,6 +148,9 @@ func (b *bank) appendTo(dst []byte) []byte {
 	lo, hi := b.least()
 	dst = binary.AppendVarint(dst, int64(lo))
 	dst = binary.AppendUvarint(dst, uint64(hi-lo))
+	if hi == lo {
+		return dst // all zero: no limbs, and no loop over the rows
+	}
 	for i := range b.rows {
 		r := b.row(i)
 		for j := lo; j < hi; j++ {
