@@ -83,8 +83,8 @@ func (t *PermutationTest) Result(st *Stats, perm func(b, i int) int) Permutation
 	// V²·n⁴ (see vNum) is n²·S' − 2n·Q' plus terms a permutation does
 	// not change (the totals, the shifts), so the V-statistic of π_b is
 	// compared exactly on n²·S'(π_b) − 2n·Q'(π_b) + fixed.
-	fixed := st.vNum(t.x, t.y).add(st.s.value(PairIndex(st.k, t.x, t.y)).scale(n).scale(-n)).add(st.q(t.x, t.y).scale(2 * n))
 	observedV := st.vNum(t.x, t.y)
+	fixed := observedV.add(st.s.value(PairIndex(st.k, t.x, t.y)).scale(n).scale(-n)).add(st.q(t.x, t.y).scale(2 * n))
 	uxx, uyy := st.u(t.x, t.x), st.u(t.y, t.y)
 	den := geomean(uxx, uyy)
 	d := bigProd(n, n-1, n-2, n-3)
