@@ -108,26 +108,10 @@ func (t *PartialPermutationTest) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary decodes an encoding of MarshalBinary into t. On error t
 // is unchanged and the error wraps ErrCorrupt or ErrVersion.
 func (t *PartialPermutationTest) UnmarshalBinary(data []byte) error {
-	d, err := open(data, partialPermMagic, partialPermVersion, "partial permutation test")
+	sp, bk, err := openTest(data, partialPermMagic, partialPermVersion, "partial permutation test", []string{"space x", "space y", "space z"}, 1)
 	if err != nil {
 		return err
 	}
-	var v [4]uint64
-	for i, what := range []string{"space x", "space y", "space z", "permutations"} {
-		if v[i], err = d.uvarint(what); err != nil {
-			return err
-		}
-	}
-	if v[0] >= maxSpaces || v[1] >= maxSpaces || v[2] >= maxSpaces || v[3] < 1 || v[3] > 1<<32 {
-		return fmt.Errorf("spaces %d, %d, %d, %d permutations: %w", v[0], v[1], v[2], v[3], ErrCorrupt)
-	}
-	bk, err := d.bank(int(v[3])+1, "partial permutation sums")
-	if err != nil {
-		return err
-	}
-	if len(d.b) != 0 {
-		return fmt.Errorf("%d bytes after the sums: %w", len(d.b), ErrCorrupt)
-	}
-	*t = PartialPermutationTest{x: int(v[0]), y: int(v[1]), z: int(v[2]), s: Sums{bk}}
+	*t = PartialPermutationTest{x: sp[0], y: sp[1], z: sp[2], s: Sums{bk}}
 	return nil
 }

@@ -193,26 +193,47 @@ func (t *PermutationTest) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary decodes an encoding of MarshalBinary into t. On error t
 // is unchanged and the error wraps ErrCorrupt or ErrVersion.
 func (t *PermutationTest) UnmarshalBinary(data []byte) error {
-	d, err := open(data, permMagic, permVersion, "permutation test")
+	sp, bk, err := openTest(data, permMagic, permVersion, "permutation test", []string{"space x", "space y"}, 0)
 	if err != nil {
 		return err
 	}
-	var v [3]uint64
-	for i, what := range []string{"space x", "space y", "permutations"} {
-		if v[i], err = d.uvarint(what); err != nil {
-			return err
+	*t = PermutationTest{x: sp[0], y: sp[1], s: Sums{bk}}
+	return nil
+}
+
+// openTest decodes the encoding of a permutation test (magic, version,
+// the uvarints of the spaces named, R, then a bank of R+extra sums, the
+// checksum), checking that each space is below maxSpaces, 1 ≤ R ≤ 2^32 and
+// that nothing follows the sums.
+func openTest(data []byte, magic string, version byte, what string, spaces []string, extra int) ([]int, bank, error) {
+	d, err := open(data, magic, version, what)
+	if err != nil {
+		return nil, bank{}, err
+	}
+	v := make([]int, len(spaces))
+	for i, name := range spaces {
+		u, err := d.uvarint(name)
+		if err != nil {
+			return nil, bank{}, err
 		}
+		if u >= maxSpaces {
+			return nil, bank{}, fmt.Errorf("%s %d: %w", name, u, ErrCorrupt)
+		}
+		v[i] = int(u)
 	}
-	if v[0] >= maxSpaces || v[1] >= maxSpaces || v[2] < 1 || v[2] > 1<<32 {
-		return fmt.Errorf("spaces %d, %d, %d permutations: %w", v[0], v[1], v[2], ErrCorrupt)
-	}
-	bk, err := d.bank(int(v[2]), "permutation sums")
+	r, err := d.uvarint("permutations")
 	if err != nil {
-		return err
+		return nil, bank{}, err
+	}
+	if r < 1 || r > 1<<32 {
+		return nil, bank{}, fmt.Errorf("%d permutations: %w", r, ErrCorrupt)
+	}
+	bk, err := d.bank(int(r)+extra, what+" sums")
+	if err != nil {
+		return nil, bank{}, err
 	}
 	if len(d.b) != 0 {
-		return fmt.Errorf("%d bytes after the sums: %w", len(d.b), ErrCorrupt)
+		return nil, bank{}, fmt.Errorf("%d bytes after the sums: %w", len(d.b), ErrCorrupt)
 	}
-	*t = PermutationTest{x: int(v[0]), y: int(v[1]), s: Sums{bk}}
-	return nil
+	return v, bk, nil
 }
