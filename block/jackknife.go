@@ -230,7 +230,7 @@ func (p *plan) exactJackTile(sc *scratch, li, lj int) {
 		addS, addW = t.AddExactSI, t.AddExactWI
 	}
 	two := func(add func(int, int, float64), q, row int, x, y float64) {
-		pr := x * y
+		pr := float64(x * y)
 		add(q, row, pr)
 		add(q, row, math.FMA(x, y, -pr))
 	}
@@ -304,7 +304,7 @@ func (p *plan) jackRow(sc *scratch, i, j, nj int) {
 			sj := a.sj[q][j:nj]
 			var s float64
 			for c, v := range dx {
-				w := v * dy[c]
+				w := float64(v * dy[c]) // rounded: the same bits on a CPU that fuses
 				s += w
 				sj[c] += w
 			}
@@ -332,7 +332,7 @@ func (p *plan) jackStrip(sc *scratch, r0, rr, c0, ncols int) {
 				sj := a.sj[q][c0 : c0+ncols]
 				var s float64
 				for c, v := range dx {
-					w := v * dy[c]
+					w := float64(v * dy[c]) // rounded: the same bits on a CPU that fuses
 					s += w
 					sj[c] += w
 				}
@@ -368,9 +368,9 @@ func (a *jackAcc) addW(q, y int, dx []float64, i, c0 int) {
 	wjl := a.wjLo[q][c0 : c0+m]
 	sh, sl := a.wi[q][i], a.wiLo[q][i]
 	for c, v := range dx {
-		p := v * rj[c]
+		p := float64(v * rj[c])
 		sh, sl = ddAdd(sh, sl, p, math.FMA(v, rj[c], -p)+float64(v*rjl[c]))
-		p = v * ri
+		p = float64(v * ri)
 		wj[c], wjl[c] = ddAdd(wj[c], wjl[c], p, math.FMA(v, ri, -p)+float64(v*ril))
 	}
 	a.wi[q][i], a.wiLo[q][i] = sh, sl

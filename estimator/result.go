@@ -350,7 +350,8 @@ func (s *Stats) Pair(x, y int) Result {
 	}
 
 	n := float64(s.n)
-	r.DF = float64(n*(n-3))/2 - 1
+	m := float64(n * (n - 3)) // an integer below 2^53: exact
+	r.DF = (m - 2) / 2
 	if uxx == 0 || uyy == 0 {
 		return r // T = 0, P = 1
 	}
