@@ -388,3 +388,52 @@ func TestJackknifeSmallN(t *testing.T) {
 		t.Errorf("n = 3: %+v, want dcor_se 0 (defined) and bcdcor_se undefined", se)
 	}
 }
+
+// TestZeroUCentred: all samples of x but one equal. x is not constant
+// (V²_xx > 0, dcor > 0) but its U-centred distance matrix is exactly 0:
+// flagged zero_dvar_x_u (not zero_var_x, "constant"), with bcdcor and
+// dcov_u exactly 0 (Cauchy–Schwarz: the inner product with a zero
+// matrix), where dcov_u was the tile sums' rounding (−3.6e-17, p15). The
+// same holds given z.
+func TestZeroUCentred(t *testing.T) {
+	rng := rand.New(rand.NewPCG(22, 3))
+	n := 100
+	x, y, z := make([]float64, n), make([]float64, n), make([]float64, n)
+	for i := range x {
+		x[i] = 1
+		y[i] = rng.NormFloat64()
+		z[i] = y[i] + rng.NormFloat64()
+	}
+	x[3] = 7
+	for _, ts := range []int{256, 16} {
+		st, err := block.Compute(t.Context(), []block.Space{{Data: x, Dim: 1}, {Data: y, Dim: 1}, {Data: z, Dim: 1}}, block.Options{TileSize: ts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := st.Pair(0, 1)
+		if r.Flags != estimator.ZeroDVarXU || r.DCovU != 0 || r.BCDCor != 0 || r.DVarXU != 0 || !(r.DCor > 0) || r.P != 1 {
+			t.Errorf("tile %d: flags %v, dcov_u %v, bcdcor %v, dvar_x_u %v, dcor %v, p %v; want zero_dvar_x_u, 0, 0, 0, > 0, 1",
+				ts, r.Flags, r.DCovU, r.BCDCor, r.DVarXU, r.DCor, r.P)
+		}
+		q := st.Partial(0, 1, 2)
+		if q.Flags&estimator.ZeroDVarXU == 0 || q.Flags&estimator.ZeroVarX != 0 || q.PDCor != 0 || q.PDCov != 0 || q.BCDCorXZ != 0 {
+			t.Errorf("tile %d: partial %+v, want zero_dvar_x_u and pdcor, pdcov, bcdcor_xz 0", ts, q)
+		}
+		if c := st.Pair(2, 2); c.Flags != estimator.PerfectDependence {
+			t.Errorf("tile %d: z against itself: flags %v", ts, c.Flags)
+		}
+		k := st.Pair(0, 0) // constant? no: x against itself has V > 0, U = 0
+		if k.Flags&estimator.ZeroVarX != 0 {
+			t.Errorf("tile %d: x against itself flagged zero_var_x", ts)
+		}
+	}
+	// A constant space stays zero_var_x.
+	c := make([]float64, n)
+	st, err := block.Compute(t.Context(), []block.Space{{Data: c, Dim: 1}, {Data: y, Dim: 1}}, block.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := st.Pair(0, 1); r.Flags != estimator.ZeroVarX || r.DCor != 0 || r.DCovU != 0 {
+		t.Errorf("constant x: %+v, want zero_var_x", r)
+	}
+}
