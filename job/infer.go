@@ -379,10 +379,13 @@ func (s *State) Intervals(res *Results, level float64) error {
 		}
 		se := jk.Pair(0, 1)
 		x.CILevel, x.DCorSE, x.BCDCorSE = level, se.DCor, se.BCDCor
+		x.DCorSEUndefined, x.BCDCorSEUndefined = se.VFlags&estimator.SEUndefined != 0, se.UFlags&estimator.SEUndefined != 0
 		x.DCorCI = interval(p.DCor, se.DCor, level, 0, 1)
 		x.BCDCorCI = interval(p.BCDCor, se.BCDCor, level, -1, 1)
 		if p.Partial != nil {
-			x.PDCorSE = jk.PartialSE(0, 1, 2)
+			var ok bool
+			x.PDCorSE, ok = jk.PartialSE(0, 1, 2)
+			x.PDCorSEUndefined = !ok
 			x.PDCorCI = interval(p.Partial.PDCor, x.PDCorSE, level, -1, 1)
 		}
 		return nil
@@ -396,6 +399,10 @@ func (s *State) Intervals(res *Results, level float64) error {
 	}
 	m.CILevel = level
 	m.BCDCorCov = jk.BCDCorCov(entries)
+	if m.BCDCorCov == nil { // n < 5: undefined, left out
+		m.flagAll(estimator.SEUndefined)
+		return nil
+	}
 	m.BCDCorSE = grid2(len(lay.Rows), len(lay.Cols))
 	for e := range entries {
 		m.BCDCorSE[e/len(lay.Cols)][e%len(lay.Cols)] = math.Sqrt(m.BCDCorCov[e][e])

@@ -240,11 +240,11 @@ func orderCheck(res *MatrixResult, lay *Matrix, parts, random []*MatrixResult) *
 				var ss float64
 				for _, p := range parts {
 					d := minibatchGrids(p)[gi][i][j] - mc
-					ss += d * d
+					ss += float64(d * d)
 				}
 				for _, p := range random {
 					d := minibatchGrids(p)[gi][i][j] - mr
-					ss += d * d
+					ss += float64(d * d)
 				}
 				se := math.Sqrt(ss/df) * math.Sqrt(1/b+1/k)
 				t := 0.0
