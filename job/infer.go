@@ -319,7 +319,7 @@ func (s *State) Permutations(res *Results) error {
 		perm := block.NewPermutation(s.N, m.seed)
 		r.Permutations, r.Seed, r.PermP = m.tests[0].R(), m.seed, grid2(len(lay.Rows), len(lay.Cols))
 		for e, t := range m.tests {
-			r.PermP[e/len(lay.Cols)][e%len(lay.Cols)] = t.Result(s.Stats, perm.At).P
+			r.PermP[e/len(lay.Cols)][e%len(lay.Cols)] = t.Result(s.Stats, perm.Fill).P
 		}
 		return nil
 	}
@@ -348,7 +348,7 @@ func (s *State) Permutations(res *Results) error {
 		res.Pair.Extras = x
 	}
 	perm := block.NewPermutation(s.N, p.seed)
-	pr := p.test.Result(s.Stats, perm.At)
+	pr := p.test.Result(s.Stats, perm.Fill)
 	x.Permutations, x.Seed, x.PermP, x.PermPV = p.test.R(), p.seed, pr.P, pr.PV
 	if q != nil && res.Pair.Partial != nil {
 		x.PDCorPermP = q.test.Result(s.N).P
@@ -553,13 +553,13 @@ func (r *runner) startPass(ctx context.Context, pl *block.Plan, phase string, he
 				p := &matrixPermPart{seed: r.spec.Seed}
 				for _, x := range m.Rows {
 					for _, y := range m.Cols {
-						p.tests = append(p.tests, estimator.NewPermutationTest(x, y, r.spec.Permutations))
+						p.tests = append(p.tests, estimator.NewPermutationTest(x, y, r.spec.Permutations, r.hdr.N))
 					}
 				}
 				r.parts = append(r.parts, p)
 				break
 			}
-			r.parts = append(r.parts, &permPart{seed: r.spec.Seed, test: estimator.NewPermutationTest(0, 1, r.spec.Permutations)})
+			r.parts = append(r.parts, &permPart{seed: r.spec.Seed, test: estimator.NewPermutationTest(0, 1, r.spec.Permutations, r.hdr.N)})
 			if len(r.hdr.Spaces) == 3 {
 				r.parts = append(r.parts, &pdcovPermPart{seed: r.spec.Seed, test: estimator.NewPartialPermutationTest(0, 1, 2, r.spec.Permutations)})
 			}
