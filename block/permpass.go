@@ -39,7 +39,7 @@ type PermPass struct {
 	xs, ys  []int      // the distinct spaces x (captured) and y (held)
 	r       int
 	perm    *Permutation
-	tab     []uint32 // π_b(i) at b·n + i, formed at the first tile (permTable)
+	tab     []uint32       // π_b(i) at b·n + i, formed at the first tile (permTable)
 	pre     []*centredRows // per ys: its rows centred once, or nil
 	work    []*permWorker
 	sc      *plan // the plans of y (and z) over their rows held, unpermuted
@@ -87,7 +87,7 @@ func newUCentring(st *estimator.Stats, k int) uCentring {
 
 type permWorker struct {
 	b    int
-	err  error // the context's, if the group was left unfinished
+	err  error   // the context's, if the group was left unfinished
 	px   []*plan // per xs, over the buffer
 	scx  []*scratch
 	slx  []slot
