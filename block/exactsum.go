@@ -32,57 +32,92 @@ func (s *exactSum) reset() { *s = exactSum{} }
 
 // add adds x.
 func (s *exactSum) add(x float64) {
-	u := math.Float64bits(x)
-	e := int(u >> 52 & 0x7ff)
-	m := int64(u & (1<<52 - 1))
-	switch e {
-	case 0x7ff:
-		s.bad = true
-		return
-	case 0:
-		e = 1
-	default:
-		m |= 1 << 52
-	}
-	if int64(u) < 0 {
-		m = -m
-	}
-	lo := uint(e & 31)
-	ix := e >> 5
-	s.c[ix] += (m << lo) & (1<<32 - 1)
-	s.c[ix+1] += m >> (32 - lo)
-	if s.added++; s.added == carryEvery {
+	s.put(x)
+	if s.added++; s.added >= carryEvery {
 		s.carry()
 	}
 }
 
-// tiny is the magnitude below which a product's rounding error may not be
-// a float64 (2^−969 = 2^(−1022+53)).
-var tiny = math.Ldexp(1, -969)
+// put adds x, leaving the count of additions to the caller.
+func (s *exactSum) put(x float64) {
+	u := math.Float64bits(x)
+	e := int(u >> 52 & 0x7ff)
+	if uint(e-1) >= 0x7fe { // zero, subnormal, not finite
+		s.odd(x)
+		return
+	}
+	m := int64(u&(1<<52-1) | 1<<52)
+	sg := int64(u) >> 63
+	m = (m ^ sg) - sg
+	s.place(m, e)
+}
 
-// dot adds sum_k a_k·b_k, exactly.
+// place adds m·2^(e−1075), 1 ≤ e ≤ 2046, |m| < 2^53.
+func (s *exactSum) place(m int64, e int) {
+	lo := uint(e & 31)
+	ix := e >> 5 & 63
+	s.c[ix] += (m << lo) & (1<<32 - 1)
+	s.c[ix+1] += m >> (32 - lo)
+}
+
+// odd adds a zero, subnormal or non-finite x.
+func (s *exactSum) odd(x float64) {
+	u := math.Float64bits(x)
+	switch e := u >> 52 & 0x7ff; {
+	case e == 0x7ff:
+		s.bad = true
+	case u&(1<<52-1) != 0: // subnormal: exponent 1, no implicit bit
+		m := int64(u & (1<<52 - 1))
+		if int64(u) < 0 {
+			m = -m
+		}
+		s.place(m, 1)
+	}
+}
+
+// dot adds sum_k a_k·b_k, exactly: each product as h and its error, which
+// is a float64 unless |h| < 2^−969 (biased exponent 54), where the sum is
+// made invalid.
 func (s *exactSum) dot(a, b []float64) {
 	b = b[:len(a)]
-	for k, x := range a {
-		y := b[k]
-		h := x * y
-		if h == 0 && (x == 0 || y == 0) {
-			continue
+	const block = carryEvery / 2 // two additions a product
+	for k0 := 0; k0 < len(a); k0 += block {
+		if s.added != 0 {
+			s.carry()
 		}
-		if math.Abs(h) < tiny {
-			s.bad = true
+		for k := k0; k < min(len(a), k0+block); k++ {
+			s.prod(a[k], b[k])
 		}
-		s.add(h)
-		s.add(math.FMA(x, y, -h))
+		s.added = carryEvery // full: carry before the next addition
 	}
+}
+
+// prod adds x·y (see dot).
+func (s *exactSum) prod(x, y float64) {
+	h := x * y
+	u := math.Float64bits(h)
+	if e := int(u >> 52 & 0x7ff); uint(e-54) < 0x7ff-54 {
+		m := int64(u&(1<<52-1) | 1<<52)
+		sg := int64(u) >> 63
+		s.place((m^sg)-sg, e)
+	} else {
+		// Below 2^−969 or beyond the range, unless a factor is 0.
+		s.bad = s.bad || (x != 0 && y != 0)
+		return
+	}
+	s.put(math.FMA(x, y, -h))
 }
 
 // sum adds every value of v.
 func (s *exactSum) sum(v []float64) {
-	for _, x := range v {
-		if x != 0 {
-			s.add(x)
+	for k0 := 0; k0 < len(v); k0 += carryEvery {
+		if s.added != 0 {
+			s.carry()
 		}
+		for _, x := range v[k0:min(len(v), k0+carryEvery)] {
+			s.put(x)
+		}
+		s.added = carryEvery
 	}
 }
 

@@ -150,8 +150,11 @@ func (rs *rowSums) set(c []float64, ni, nj, i0, j0 int, accI, accJ []exactSum) {
 		row := c[i*nj : (i+1)*nj]
 		a.sum(row)
 		for j, v := range row {
-			if v != 0 {
-				accJ[j].add(v)
+			accJ[j].put(v)
+		}
+		if (i+1)%carryEvery == 0 {
+			for j := range nj {
+				accJ[j].carry()
 			}
 		}
 	}
