@@ -24,8 +24,11 @@ import (
 // space x's tile computed once per tile for all its pairs, with the same
 // permutations.
 //
-// Memory: y (8·n·dim bytes) and its rows centred once (as much again, for
-// a space of 16 or more dimensions), and per worker up to 4 tiles of x's
+// Memory: the table of every π_b (4·R·n bytes, PermTableBytes: π_b is a
+// Fisher–Yates shuffle, formed whole, and a tile reads it at π_b(I) and
+// π_b(J)), y (8·n·dim bytes) and its rows centred once (as much again,
+// for a space of 16 or more dimensions), per worker the exact sums of a
+// group of tiles (PermWorkerBytes per pair), and per worker up to 4 tiles of x's
 // distances (8·TileSize² bytes each: a worker takes a group of up to 4
 // tiles of a tile row) and the scratch of two tiles; for several pairs,
 // that of each distinct y, and max(4, distinct x) tiles. The pass of
