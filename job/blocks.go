@@ -217,7 +217,7 @@ func runBlocks(ctx context.Context, s *Spec) (*Outcome, error) {
 // memoryBlocks loads the input (or takes Spec.Data), sets *infos, and
 // calls add with each block of Spec.Block rows: rows i of the block
 // sequence are the input's rows π(i), π the seeded permutation
-// block.NewPermutation(n, Spec.ShuffleSeed).At(0, ·) with Spec.Shuffle,
+// block.NewPermutation(n, Spec.ShuffleSeed).Of(0) with Spec.Shuffle,
 // else the identity. It returns the rows dropped as invalid.
 func (r *runner) memoryBlocks(ctx context.Context, infos *[]SpaceInfo, add func([]block.Space, int) error) (int, error) {
 	s := r.spec
@@ -226,9 +226,9 @@ func (r *runner) memoryBlocks(ctx context.Context, infos *[]SpaceInfo, add func(
 		return 0, err
 	}
 	*infos = r.spaceInfos(tab.spaces)
-	var perm *block.Permutation
+	var perm []int
 	if s.Shuffle {
-		perm = block.NewPermutation(tab.n, s.ShuffleSeed)
+		perm = block.NewPermutation(tab.n, s.ShuffleSeed).Of(0)
 	}
 	bufs := make([][]float64, len(tab.spaces))
 	sp := make([]block.Space, len(tab.spaces))
@@ -247,7 +247,7 @@ func (r *runner) memoryBlocks(ctx context.Context, infos *[]SpaceInfo, add func(
 			for i := i0; i < i1; i++ {
 				j := i
 				if perm != nil {
-					j = perm.At(0, i)
+					j = perm[i]
 				}
 				buf = append(buf, x.Data[j*d:(j+1)*d]...)
 			}

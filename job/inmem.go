@@ -170,6 +170,9 @@ func (r *runner) inMemory(ctx context.Context) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := r.checkPermBytes(); err != nil {
+		return nil, err
+	}
 	if err := pl.ScanBound(spaces); err != nil {
 		return nil, err
 	}

@@ -134,7 +134,7 @@ type Spec struct {
 	Block    int
 	OnBlocks func(*BlockPair) error
 	// Shuffle (above) also takes the rows in the order of the seeded
-	// permutation block.NewPermutation(n, ShuffleSeed) (its At(0, i) is
+	// permutation block.NewPermutation(n, ShuffleSeed) (its Of(0)[i] is
 	// the i-th row read) for the block estimator, whose assumption is
 	// that block membership is unrelated to the data: an ordered file
 	// (sorted by time, class, source) breaks it. It loads the input in
