@@ -21,6 +21,11 @@ var (
 	// ErrInvalidValue reports a null, NaN or ±Inf value when invalid rows
 	// are not dropped.
 	ErrInvalidValue = errors.New("invalid value")
+	// ErrInexact reports a 64-bit integer that float64 cannot hold
+	// exactly, even minus its column's centre (see Decoder): its column
+	// spans more than 2^53. It is not an invalid value: DropInvalid does
+	// not drop it.
+	ErrInexact = errors.New("integer beyond float64's precision")
 	// ErrListLength reports a list row whose length differs from the
 	// earlier rows' (or is 0).
 	ErrListLength = errors.New("list length mismatch")

@@ -58,6 +58,12 @@ type Options struct {
 	// (Reader.Key counts them) instead of failing.
 	KeyDrop bool
 
+	// RawIntegers converts 64-bit integers as they are, instead of
+	// minus their column's first value (see Decoder), for statistics that
+	// are not translation invariant (-normalize-rows); one beyond 2^53
+	// that float64 cannot hold exactly is then an error.
+	RawIntegers bool
+
 	// Workers is the number of files decoded at once (their columns
 	// converted to float64 and checked), where no row is dropped
 	// (DropInvalid false). Optional; default 1, one after the other.

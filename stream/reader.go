@@ -105,7 +105,12 @@ func NewReader(ctx context.Context, defaultFile string, specs []Spec, opts Optio
 				r.Close()
 				return nil, err
 			}
+			d.raw = opts.RawIntegers
 			r.decs[k] = d
+		}
+		if err := r.learnCentres(ctx, in); err != nil {
+			r.Close()
+			return nil, err
 		}
 	}
 	r.columns = make([][]string, len(specs))
@@ -119,6 +124,34 @@ func NewReader(ctx context.Context, defaultFile string, specs []Spec, opts Optio
 		}
 	}
 	return r, nil
+}
+
+// learnCentres reads the first batches of in, as far as its spaces of
+// 64-bit integers need to fix their centres (Decoder.learn), so that every
+// pass subtracts the same ones. A file that can be read only once learns
+// them in its one pass.
+func (r *Reader) learnCentres(ctx context.Context, in *input) error {
+	var need []*Decoder
+	for _, k := range in.spaces {
+		if d := r.decs[k]; d.ints {
+			need = append(need, d)
+		}
+	}
+	if len(need) == 0 || !in.src.Rereadable() {
+		return nil
+	}
+	rr, err := in.src.NewRecordReader(ctx)
+	if err != nil {
+		return err
+	}
+	defer rr.Release()
+	for len(need) > 0 && rr.Next() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		need = slices.DeleteFunc(need, func(d *Decoder) bool { return d.learn(rr.RecordBatch()) })
+	}
+	return rr.Err()
 }
 
 // Close ends the open pass, if any, and closes the files (removing a
