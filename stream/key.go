@@ -394,7 +394,7 @@ func decimalInteger(s string) (int64, error) {
 	case err != nil || !neg && mag > math.MaxInt64 || neg && mag > 1<<63:
 		return 0, errors.New("is beyond int64")
 	case neg:
-		return -int64(mag - 1) - 1, nil
+		return -int64(mag-1) - 1, nil
 	}
 	return int64(mag), nil
 }
