@@ -34,6 +34,10 @@ var (
 	ErrSchemaMismatch = errors.New("schema differs between batches")
 	// ErrRowMismatch reports files of different row counts.
 	ErrRowMismatch = errors.New("row count mismatch")
+	// ErrNoRows reports input that holds no sample: files of no rows, or
+	// whose every row DropInvalid dropped (or, with Key and KeyDrop, of
+	// no ID in every file).
+	ErrNoRows = errors.New("no samples")
 	// ErrKey reports sample IDs (Options.Key) that do not align the
 	// files: an ID twice in a file, an ID in one file and not in another
 	// (without Options.KeyDrop), a null ID.

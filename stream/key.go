@@ -548,6 +548,9 @@ func (r *Reader) align(ctx context.Context, aopts arrowio.Options) error {
 		return fmt.Errorf("%d of the %d sample IDs are not in every file: %s; -key-missing drop keeps the %d in every file: %w",
 			missing, union, strings.Join(parts, "; "), n, ErrKey)
 	}
+	if n == 0 && union > 0 {
+		return fmt.Errorf("none of the %d sample IDs is in every file: %s: %w", union, strings.Join(parts, "; "), ErrNoRows)
+	}
 	r.key = rep
 	var files []*input
 	for f, in := range r.files {
@@ -572,6 +575,74 @@ func (r *Reader) align(ctx context.Context, aopts arrowio.Options) error {
 	}
 	r.files = files
 	return nil
+}
+
+// checkSidecars compares the sample IDs beside the .npy inputs (keyFile
+// with the name "ids") that have them: two that differ are an error
+// wrapping ErrKey (see Options.Aligned). It holds the IDs of two files at
+// a time, 8 bytes a row for integers.
+func (r *Reader) checkSidecars(ctx context.Context, aopts arrowio.Options) error {
+	var first *keyCol
+	var firstIDs ids
+	defer func() {
+		if first != nil {
+			first.src.Close()
+		}
+	}()
+	for _, in := range r.files {
+		if in.src.Format() != arrowio.FormatNpy {
+			continue
+		}
+		exists := func(p string) bool { return !arrowio.IsObjectURL(p) && isFile(p) }
+		p, _ := keyFile(in.path, "ids", exists)
+		if p == "" || first != nil && p == first.src.Name() {
+			continue
+		}
+		src, err := arrowio.Open(ctx, p, aopts)
+		if err != nil {
+			return err
+		}
+		kc := &keyCol{src: src, own: true, where: in.src.Name(), file: src.Name(), column: arrowio.NpyColumn}
+		k, err := readIDs(ctx, kc, nil)
+		if err != nil {
+			// Not sample IDs (floats, nulls…): nothing to compare.
+			src.Close()
+			if cerr := ctx.Err(); cerr != nil {
+				return cerr
+			}
+			continue
+		}
+		if first == nil {
+			first, firstIDs = kc, k
+			continue
+		}
+		src.Close()
+		if at, differ := firstDifference(firstIDs, k); differ {
+			what := fmt.Sprintf("at row %d (%s and %s)", at, firstIDs.show(at), k.show(at))
+			if at == min(firstIDs.len(), k.len()) {
+				what = fmt.Sprintf("in number (%d and %d)", firstIDs.len(), k.len())
+			}
+			return fmt.Errorf("%s and %s are not in the same sample order: the sample IDs beside them, %s and %s, differ %s; -key ids aligns their rows by ID (-aligned takes the rows as they are): %w",
+				first.where, kc.where, first.file, kc.file, what, ErrKey)
+		}
+	}
+	return nil
+}
+
+// firstDifference returns the first row where a and b differ, and
+// whether they do (in kind, at a row, or in length: then the shorter
+// length).
+func firstDifference(a, b ids) (int, bool) {
+	if kindName(a) != kindName(b) {
+		return 0, true
+	}
+	m := min(a.len(), b.len())
+	for i := range m {
+		if a.compare(i, b, i) != 0 {
+			return i, true
+		}
+	}
+	return m, a.len() != b.len()
 }
 
 // identity reports whether dest maps row i to sample i, for n rows.

@@ -57,6 +57,13 @@ type Options struct {
 	// KeyDrop leaves out the samples whose ID is not in every file
 	// (Reader.Key counts them) instead of failing.
 	KeyDrop bool
+	// Aligned, without Key, takes the rows of the files as aligned as
+	// they are. Otherwise NewReader compares the sample IDs beside the
+	// .npy files (PREFIX.ids.npy, as examples/pytorch writes: see
+	// keyFile) of the inputs that have them, and if two differ (files
+	// of differently shuffled exports) fails with an error wrapping
+	// ErrKey that says to align them by Key "ids".
+	Aligned bool
 
 	// RawIntegers converts 64-bit integers as they are, instead of
 	// minus their column's first value (see Decoder), for statistics that
