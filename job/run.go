@@ -129,7 +129,10 @@ func (r *runner) resume(ctx context.Context, fresh *estimator.Stats) error {
 		why = checkParts(saved.Parts, r.parts)
 	}
 	if why != nil {
-		return fmt.Errorf("checkpoint %s cannot be resumed: %v; remove it to start over: %w", cp, why, ErrState)
+		if !errors.Is(why, ErrState) {
+			why = fmt.Errorf("%w: %w", why, ErrState)
+		}
+		return fmt.Errorf("checkpoint %s cannot be resumed (remove it to start over): %w", cp, why)
 	}
 	r.st, r.parts, r.hdr.Phase = saved.Stats, saved.Parts, saved.Phase
 	r.done = tileSet{iv: saved.Done}
@@ -271,10 +274,16 @@ func (r *runner) spaceInfos(spaces []stream.Space) []SpaceInfo {
 	return out
 }
 
-// workers is the number of workers of the run.
+// maxWorkers bounds the workers of a run: the work is CPU bound, and
+// goroutines beyond the machine's cores only take memory and scheduling
+// (-workers 10^7 took minutes before the first tile). The result does not
+// depend on the workers.
+const maxWorkers = 4096
+
+// workers is the number of workers of the run, at most maxWorkers.
 func (s *Spec) workers() int {
 	if s.Options.Workers > 0 {
-		return s.Options.Workers
+		return min(s.Options.Workers, maxWorkers)
 	}
 	return runtime.GOMAXPROCS(0)
 }
