@@ -59,6 +59,10 @@ func (r *runner) begin(n, dropped int, spaces []SpaceInfo, sums [][sha256.Size]b
 	r.hdr.Tiles = shardRange(r.g, s.Shard, s.shards())
 	r.prog.TotalTiles = r.hdr.Tiles[1] - r.hdr.Tiles[0]
 	r.prog.TotalPairs = r.g.rangePairs(r.hdr.Tiles[0], r.hdr.Tiles[1])
+	// No more workers than tiles: each holds scratch of its own in the
+	// passes (4,096 workers for the 78 tiles of n = 3,000 doubled the
+	// peak memory).
+	s.Options.Workers = max(1, min(s.workers(), r.prog.TotalTiles))
 }
 
 // resume sets the state to fresh (or to the complete state Spec.From, for
