@@ -85,6 +85,8 @@ type Space struct {
 	Dim     int      // values per sample
 	Data    []float64
 	// Data is row-major: sample i is Data[i*Dim : (i+1)*Dim]; len(Data) = N*Dim.
+	// A dimension of 64-bit integers holds them minus the dimension's
+	// first value in the file, exactly (see Decoder; RawIntegers).
 }
 
 // Table is the result of Load: N samples seen in every space, sample i
