@@ -78,15 +78,7 @@ func (p *plan) exactTile(sc *scratch, tl *estimator.Tile, rowJ [][]float64, li, 
 		clear(rowJ[k][:nj])
 	}
 	tl.ResetExact(p.k, ni, nj)
-	for side := range sc.ex {
-		if sc.ex[side] == nil {
-			sc.ex[side] = make([][]float64, p.k)
-		}
-	}
-	for k, sp := range p.spaces {
-		sc.ex[0][k] = p.scaledRows(sc.ex[0][k], k, sp, li, ni)
-		sc.ex[1][k] = p.scaledRows(sc.ex[1][k], k, sp, lj, nj)
-	}
+	p.exactRows(sc, li, ni, lj, nj)
 	h, l := make([]float64, p.k), make([]float64, p.k)
 	for i := range ni {
 		j0 := 0
@@ -94,16 +86,7 @@ func (p *plan) exactTile(sc *scratch, tl *estimator.Tile, rowJ [][]float64, li, 
 			j0 = i + 1
 		}
 		for j := j0; j < nj; j++ {
-			for k, sp := range p.spaces {
-				d := sp.Dim
-				x, y := sc.ex[0][k][i*d:(i+1)*d], sc.ex[1][k][j*d:(j+1)*d]
-				var d2 float64
-				for q := range x {
-					t := x[q] - y[q]
-					d2 += float64(t * t)
-				}
-				h[k], l[k] = twoSum(p.raise1(d2), -p.shift[k])
-			}
+			p.exactDists(sc, i, j, h, l)
 			q := 0
 			for k := range p.k {
 				for _, v := range [2]float64{h[k], l[k]} {
@@ -136,6 +119,42 @@ func addProduct(tl *estimator.Tile, q int, x, y float64) {
 	pr := float64(x * y)
 	tl.AddExactS(q, 2*pr)
 	tl.AddExactS(q, 2*math.FMA(x, y, -pr))
+}
+
+// exactRows puts the rows I = [li, li+ni) and J = [lj, lj+nj) of every
+// space, scaled (not centred), into sc.ex for exactDists.
+func (p *plan) exactRows(sc *scratch, li, ni, lj, nj int) {
+	for side := range sc.ex {
+		if sc.ex[side] == nil {
+			sc.ex[side] = make([][]float64, p.k)
+		}
+	}
+	for k, sp := range p.spaces {
+		sc.ex[0][k] = p.scaledRows(sc.ex[0][k], k, sp, li, ni)
+		sc.ex[1][k] = p.scaledRows(sc.ex[1][k], k, sp, lj, nj)
+	}
+}
+
+// exactDists sets h[k] + l[k] to the shifted distance a'^k_ij of rows i
+// of I and j of J (counted from the tiles' first rows, see exactRows) of
+// every space k, exactly: the distance by direct differences of the
+// scaled rows (as the exact reference computes it: x_i − x_j, not
+// (x_i − μ) − (x_j − μ), which loses the digits of two rows near each
+// other far from the centre μ), minus c_k as a two-sum (a far c_k, or a
+// distance far below it, leaves 2^−53·|a − c_k| in l[k]). The distances
+// of every exact tile, of the state (exactTile) and of the jackknife
+// (exactJackTile) alike.
+func (p *plan) exactDists(sc *scratch, i, j int, h, l []float64) {
+	for k, sp := range p.spaces {
+		d := sp.Dim
+		x, y := sc.ex[0][k][i*d:(i+1)*d], sc.ex[1][k][j*d:(j+1)*d]
+		var d2 float64
+		for q := range x {
+			t := x[q] - y[q]
+			d2 += float64(t * t)
+		}
+		h[k], l[k] = twoSum(p.raise1(d2), -p.shift[k])
+	}
 }
 
 // scaledRows writes rows [r0, r0+m) of space k times its scale (a power
