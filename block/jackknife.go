@@ -234,25 +234,38 @@ func (p *plan) exactJackTile(sc *scratch, li, lj int) {
 		add(q, row, pr)
 		add(q, row, math.FMA(x, y, -pr))
 	}
-	d := make([]float64, k)
+	// Each shifted distance is the exact sum h + l (exactDists), so each
+	// product is the sum of the products of the parts, as in exactTile.
+	h, l := make([]float64, k), make([]float64, k)
 	for i := range ni {
 		j0 := 0
 		if diag {
 			j0 = i + 1
 		}
 		for j := j0; j < nj; j++ {
-			p.exactDists(sc, i, j, d)
+			p.exactDists(sc, i, j, h, l)
 			for x := range k {
 				for y := x; y < k; y++ {
 					q := indexPair(k, x, y)
-					two(t.AddExactSI, q, i, d[x], d[y])
-					two(addS, q, j, d[x], d[y])
+					for _, u := range [2]float64{h[x], l[x]} {
+						for _, v := range [2]float64{h[y], l[y]} {
+							if u != 0 && v != 0 {
+								two(t.AddExactSI, q, i, u, v)
+								two(addS, q, j, u, v)
+							}
+						}
+					}
 				}
 				for y := range k {
 					q := x*k + y
-					for c := range 3 {
-						two(t.AddExactWI, q, i, d[x], rJ[y][c][j])
-						two(addW, q, j, d[x], rI[y][c][i])
+					for _, u := range [2]float64{h[x], l[x]} {
+						if u == 0 {
+							continue
+						}
+						for c := range 3 {
+							two(t.AddExactWI, q, i, u, rJ[y][c][j])
+							two(addW, q, j, u, rI[y][c][i])
+						}
 					}
 				}
 			}
