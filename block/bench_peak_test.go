@@ -15,11 +15,24 @@ import (
 // bench/peak, the loop of the kernel set's width and precision, on as
 // many cores as workers), in slices interleaved with the case so that
 // both see the same load; Gram flops 2(p+q) per pair. The metrics:
-// GFLOP/s, the peak's GFLOP/s and %peak.
+// GFLOP/s, the peak's GFLOP/s and %peak. It measures every assembly
+// kernel set of this CPU that has a peak probe: on an AVX-512 machine the
+// AVX2 set too (against the AVX2 peak), which is what AVX2-only CPUs run.
 //
 //	go test -run '^$' -bench PeakShare -benchtime 2s ./block/
 func BenchmarkPeakShare(b *testing.B) {
-	ks, k32 := bestKernels(), bestKernels32()
+	for _, ks := range kernelSets()[1:] {
+		k32 := bestKernels32()
+		for _, k := range kernelSets32() {
+			if k.name == ks.name {
+				k32 = k
+			}
+		}
+		peakShare(b, ks, k32)
+	}
+}
+
+func peakShare(b *testing.B, ks kernels, k32 kernels32) {
 	// share runs op (flops each) in b.Loop, and after every ~20 ms of it a
 	// slice of the peak loop of as long, timer stopped: both see the
 	// same load of the machine.
@@ -76,7 +89,7 @@ func BenchmarkPeakShare(b *testing.B) {
 				spaces := []Space{randSpace(rng, n, dim), randSpace(rng, n, dim)}
 				pairs := float64(n) * float64(n-1) / 2
 				share(b, Float64, w, pairs*float64(4*dim), func() {
-					if _, err := Compute(b.Context(), spaces, Options{Workers: w}); err != nil {
+					if _, err := computeWith(b.Context(), spaces, Options{Workers: w}, kernelAuto, with32(ks, k32)); err != nil {
 						b.Fatal(err)
 					}
 				})
