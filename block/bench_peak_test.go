@@ -3,6 +3,7 @@ package block
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 	"time"
 
@@ -15,7 +16,11 @@ import (
 // bench/peak, the loop of the kernel set's width and precision, on as
 // many cores as workers), in slices interleaved with the case so that
 // both see the same load; Gram flops 2(p+q) per pair. The metrics:
-// GFLOP/s, the peak's GFLOP/s and %peak. It measures every assembly
+// GFLOP/s, the peak's GFLOP/s and %peak, and for one worker %peak-cpu,
+// the same share per second of CPU time of the thread (op's, and the
+// peak loop's: on a machine whose cores other processes share, it counts
+// only the time each ran, where %peak counts the time the scheduler gave
+// them, which differs between the slices). It measures every assembly
 // kernel set of this CPU that has a peak probe: on an AVX-512 machine the
 // AVX2 set too (against the AVX2 peak), which is what AVX2-only CPUs run.
 //
@@ -41,23 +46,37 @@ func peakShare(b *testing.B, ks kernels, k32 kernels32) {
 		if !ok {
 			b.Skip("no FMA peak probe for this CPU or build")
 		}
+		if workers == 1 {
+			// The thread's CPU time is op's (below, %peak-cpu).
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+		}
 		const slice = 20 * time.Millisecond
 		sm := peak.NewSampler(kind, workers, slice)
 		sm.Sample()
 		next := slice
+		c0, cpuOK := peak.ThreadCPU()
+		var paused float64 // CPU seconds of this thread in the peak slices
 		for b.Loop() {
 			op()
 			if b.Elapsed() >= next {
 				b.StopTimer()
+				p0, _ := peak.ThreadCPU()
 				sm.Sample()
+				p1, _ := peak.ThreadCPU()
+				paused += p1 - p0
 				next = b.Elapsed() + slice
 				b.StartTimer()
 			}
 		}
+		c1, _ := peak.ThreadCPU()
 		gflops := flops * float64(b.N) / b.Elapsed().Seconds() / 1e9
 		b.ReportMetric(gflops, "GFLOP/s")
 		b.ReportMetric(sm.GFLOPS(), "peak-GFLOP/s")
 		b.ReportMetric(100*gflops/sm.GFLOPS(), "%peak")
+		if cpu := c1 - c0 - paused; workers == 1 && cpuOK && cpu > 0 && sm.CPUGFLOPS() > 0 {
+			b.ReportMetric(100*flops*float64(b.N)/cpu/1e9/sm.CPUGFLOPS(), "%peak-cpu")
+		}
 	}
 	for _, c := range []struct {
 		p, q int
