@@ -96,6 +96,7 @@ type Sampler struct {
 	flops   float64
 	seconds float64
 	cpu     float64 // CPU seconds of the workers' threads (ThreadCPU)
+	best    float64 // GFLOP/s of the fastest slice
 }
 
 // NewSampler returns a Sampler of k on workers cores with slices of about d.
@@ -137,7 +138,9 @@ func (s *Sampler) Sample() {
 	t0 := time.Now()
 	close(start)
 	wg.Wait()
-	s.seconds += time.Since(t0).Seconds()
+	el := time.Since(t0).Seconds()
+	s.seconds += el
+	s.best = max(s.best, float64(s.workers)*float64(s.n)*float64(2*s.k.acc*s.k.lanes)/el/1e9)
 	for _, c := range cpu {
 		s.cpu += c
 	}
@@ -146,6 +149,11 @@ func (s *Sampler) Sample() {
 
 // GFLOPS returns the mean rate of the slices run so far.
 func (s *Sampler) GFLOPS() float64 { return s.flops / s.seconds / 1e9 }
+
+// BestGFLOPS returns the rate of the fastest slice run so far: on a
+// shared machine, the slice that had its cores to itself, to compare
+// with the fastest run of the code measured.
+func (s *Sampler) BestGFLOPS() float64 { return s.best }
 
 // CPUGFLOPS returns the rate of the slices run so far per second of CPU
 // time of their threads (0 where ThreadCPU is not available): on a
