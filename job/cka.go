@@ -11,7 +11,8 @@ import (
 )
 
 // Linear CKA (Spec.CKA) on every schedule. Its sums are over the rows, not
-// the tiles: the first shard (the one holding tile 0) adds every row, in
+// the tiles: the first shard (the one holding tile 0; in the second round
+// of shards it takes them from Spec.From) adds every row, in
 // blocks of linearRows consecutive rows from row 0, during the pass that
 // loads or scans the input; the other shards carry an empty part of the
 // same spaces, centres and scales. The blocks being the same in every
@@ -78,6 +79,11 @@ func (s *Spec) ckaPairs() [][2]int {
 	}
 	return pairs
 }
+
+// linearRows reports whether the run adds the rows to the linear sums:
+// the first shard of the first round (a shard of the second round takes
+// the sums of Spec.From).
+func (s *Spec) linearRows() bool { return s.Shard == 0 && s.From == nil }
 
 // linearSums adds rows to a Linear in the fixed blocks of linearRows rows
 // from row 0, whatever the batches it is given.
@@ -175,7 +181,7 @@ func (a *linearSums) part() (Part, error) {
 // linearOf returns the linear CKA part of the spaces in memory: every
 // row's sums in the first shard, none in the others.
 func (s *Spec) linearOf(ctx context.Context, spaces []block.Space) (Part, error) {
-	a := s.newLinearSums(spaces, s.Shard == 0)
+	a := s.newLinearSums(spaces, s.linearRows())
 	if err := a.add(ctx, spaces); err != nil {
 		return nil, err
 	}
