@@ -289,7 +289,7 @@ func (s *Stats) Pair(x, y int) Result {
 		r.Flags |= ZeroVarX | ZeroVarY | TooFewSamples
 		return r
 	}
-	vxy, vxx, vyy := max(s.v2(x, y), 0), max(s.v2(x, x), 0), max(s.v2(y, y), 0)
+	vxy, vxx, vyy := max(s.v2(x, y), 0), max(s.v2Of(x, x), 0), max(s.v2Of(y, y), 0)
 	if vxx == 0 {
 		r.Flags |= ZeroVarX
 	}
@@ -318,7 +318,7 @@ func (s *Stats) Pair(x, y int) Result {
 		}
 		return r
 	}
-	uxy, uxx, uyy := s.u(x, y), s.u(x, x), s.u(y, y)
+	uxy, uxx, uyy := s.u(x, y), s.uOf(x, x), s.uOf(y, y)
 	r.BCDCor = rstar(uxy, uxx, uyy)
 	if uxx == 0 {
 		r.Flags |= ZeroVarX
@@ -394,8 +394,8 @@ func (s *Stats) Partial(x, y, z int) PartialResult {
 		r.Flags |= TooFewSamples
 		return r
 	}
-	uxx, uyy, uzz := s.u(x, x), s.u(y, y), s.u(z, z)
-	uxy, uxz, uyz := s.u(x, y), s.u(x, z), s.u(y, z)
+	uxx, uyy, uzz := s.uOf(x, x), s.uOf(y, y), s.uOf(z, z)
+	uxy, uxz, uyz := s.u(x, y), s.uOf(x, z), s.uOf(y, z)
 	r.BCDCorXY = rstar(uxy, uxx, uyy)
 	r.BCDCorXZ = rstar(uxz, uxx, uzz)
 	r.BCDCorYZ = rstar(uyz, uyy, uzz)

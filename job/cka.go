@@ -228,11 +228,12 @@ func (r *runner) partBytes() int64 {
 }
 
 // linearResults sets the linear CKA statistics of res from the part of
-// the state, if it has one.
-func (s *State) linearResults(res Results) {
+// the state, if it has one; it returns ctx's error if ctx is done before
+// the last row of a matrix.
+func (s *State) linearResults(ctx context.Context, res Results) error {
 	p, ok := s.Part(linearKind).(*linearPart)
 	if !ok {
-		return
+		return nil
 	}
 	lin := p.lin
 	if pr := res.Pair; pr != nil {
@@ -247,9 +248,13 @@ func (s *State) linearResults(res Results) {
 	if m, lay := res.Matrix, s.Matrix; m != nil {
 		m.CKALinear = grid2(len(lay.Rows), len(lay.Cols))
 		for i, x := range lay.Rows {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			for j, y := range lay.Cols {
 				m.CKALinear[i][j], _ = lin.CKA(x, y)
 			}
 		}
 	}
+	return nil
 }

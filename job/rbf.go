@@ -1,6 +1,7 @@
 package job
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -205,11 +206,12 @@ func (r *runner) resumeRBF(pl *block.Plan) error {
 }
 
 // rbfResults sets the RBF CKA statistics of res from the part of the
-// state, if it has one.
-func (s *State) rbfResults(res Results) {
+// state, if it has one; it returns ctx's error if ctx is done before the
+// last row of a matrix.
+func (s *State) rbfResults(ctx context.Context, res Results) error {
 	p, ok := s.Part(rbfKind).(*rbfPart)
 	if !ok {
-		return
+		return nil
 	}
 	at := func(space int) int { return slices.Index(p.rbf.Spaces, space) }
 	if pr := res.Pair; pr != nil {
@@ -219,7 +221,7 @@ func (s *State) rbfResults(res Results) {
 		x := pr.Extras
 		a, b := at(0), at(1)
 		if a < 0 || b < 0 {
-			return
+			return nil
 		}
 		u := p.st.Pair(a, b)
 		x.RBF = true
@@ -229,6 +231,9 @@ func (s *State) rbfResults(res Results) {
 	if m, lay := res.Matrix, s.Matrix; m != nil {
 		m.CKARBF, m.HSICRBFU = grid2(len(lay.Rows), len(lay.Cols)), grid2(len(lay.Rows), len(lay.Cols))
 		for i, x := range lay.Rows {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			m.RBFSigmaRows = append(m.RBFSigmaRows, p.rbf.Sigma[max(0, at(x))])
 			for j, y := range lay.Cols {
 				u := p.st.Pair(at(x), at(y))
@@ -239,4 +244,5 @@ func (s *State) rbfResults(res Results) {
 			m.RBFSigmaCols = append(m.RBFSigmaCols, p.rbf.Sigma[max(0, at(y))])
 		}
 	}
+	return nil
 }
