@@ -19,3 +19,6 @@ func TermEvaluations(s *Stats) int {
 	}
 	return s.terms.evals
 }
+
+// LinearSelfTerms returns the number of self terms HSIC_kk l holds.
+func LinearSelfTerms(l *Linear) int { return len(l.self) }

@@ -51,3 +51,46 @@ func TestSharedTermsOnce(t *testing.T) {
 		t.Errorf("after a Merge Pair(0, 1) = %+v from %d evaluated terms, want %+v from 4 (before: %+v)", after, estimator.TermEvaluations(st), want, before)
 	}
 }
+
+// TestLinearSelfTermsOnce: the linear CKA of every pair of K spaces
+// evaluates each space's HSIC_kk once (K terms held, not one per pair),
+// each CKA equals that of a fresh decoded copy to the bit, and Add drops
+// the cached terms with the sums they came from.
+func TestLinearSelfTermsOnce(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	const n, k = 20, 6
+	spaces := make([]matrix, k)
+	for i := range spaces {
+		spaces[i] = randMatrix(rng, n, 1+i%4)
+	}
+	l := linearOf(t, 8, spaces...)
+	enc, err := l.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for x := range k {
+		for y := range k {
+			got, _ := l.CKA(x, y)
+			var fresh estimator.Linear
+			if err := fresh.UnmarshalBinary(enc); err != nil {
+				t.Fatal(err)
+			}
+			if want, _ := fresh.CKA(x, y); got != want {
+				t.Errorf("CKA(%d, %d) = %v after the other pairs, want %v", x, y, got, want)
+			}
+		}
+	}
+	if got := estimator.LinearSelfTerms(l); got != k {
+		t.Errorf("%d pairs hold %d self terms, want %d", k*k, got, k)
+	}
+	rows := make([][]float64, k)
+	for i, m := range spaces {
+		rows[i] = m.v[:m.d]
+	}
+	if err := l.Add(rows); err != nil {
+		t.Fatal(err)
+	}
+	if got := estimator.LinearSelfTerms(l); got != 0 {
+		t.Errorf("after Add %d self terms are kept", got)
+	}
+}

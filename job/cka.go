@@ -243,7 +243,11 @@ func (s *State) linearResults(ctx context.Context, res Results) error {
 		x := pr.Extras
 		x.CKA = true
 		x.CKALinear, _ = lin.CKA(0, 1)
-		x.HSICLinU, _ = lin.HSIC(0, 1)
+		var ok bool
+		if x.HSICLinU, ok = lin.HSIC(0, 1); !ok && lin.N() >= 4 {
+			// Beyond float64 in the data's units (CKA, a ratio, is not).
+			pr.Flags |= estimator.OutOfRange
+		}
 	}
 	if m, lay := res.Matrix, s.Matrix; m != nil {
 		m.CKALinear = grid2(len(lay.Rows), len(lay.Cols))
