@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -334,4 +335,43 @@ func printDiff(got, want string) string {
 		}
 	}
 	return fmt.Sprintf("lines %v differ; results\n%s\nwant\n%s", diff, g[len(g)-1], w[len(w)-1])
+}
+
+// TestRBFUnderflowFlagged: a bandwidth so small that every value of the
+// Gaussian kernel underflows float64 gives no RBF CKA number: cka_rbf and
+// hsic_rbf_u 0 with the flag rbf_underflow, in the pair and in every
+// entry of a matrix of that space (it once printed 0, unflagged, where
+// the value is 0.0014), and the other statistics as without it.
+func TestRBFUnderflowFlagged(t *testing.T) {
+	for _, m := range []int{0, 2} { // the pair, the matrix given a space
+		spec := modes[m].spec
+		spec.CKA = true
+		spec.Options.Tile = 256
+		ok := run(t, spec, 1)
+		spec.RBFSigma = []float64{1e-9}
+		out := run(t, spec, 1)
+		if p := out.Pair; p != nil {
+			x := p.Extras
+			if !x.RBFUnknown || x.CKARBF != 0 || x.HSICRBFU != 0 || !slices.Contains(p.FlagNames(), job.RBFUnderflow) {
+				t.Errorf("pair, σ_x = 1e-9: cka_rbf %v hsic_rbf_u %v, flags %v", x.CKARBF, x.HSICRBFU, p.FlagNames())
+			}
+			if ok.Pair.Extras.RBFUnknown || slices.Contains(ok.Pair.FlagNames(), job.RBFUnderflow) || ok.Pair.BCDCor != p.BCDCor {
+				t.Errorf("pair: the median heuristic flagged, or bcdcor moved: %v, %v", ok.Pair.FlagNames(), p.BCDCor)
+			}
+			continue
+		}
+		mr := out.Matrix
+		for i := range mr.Rows {
+			for j := range mr.Cols {
+				// Space 0 (a_layer1) is row 0.
+				want := i == 0
+				if got := slices.Contains(mr.EntryFlags(i, j), job.RBFUnderflow); got != want || want && mr.CKARBF[i][j] != 0 {
+					t.Errorf("matrix entry (%d, %d): flags %v, cka_rbf %v; want the flag %v", i, j, mr.EntryFlags(i, j), mr.CKARBF[i][j], want)
+				}
+			}
+		}
+		if len(mr.Flagged()) != len(mr.Cols) || len(ok.Matrix.Flagged()) != 0 {
+			t.Errorf("matrix: flagged entries %v, without the tiny σ %v", mr.Flagged(), ok.Matrix.Flagged())
+		}
+	}
 }

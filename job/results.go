@@ -101,8 +101,18 @@ func (p *Pair) FlagNames() []string {
 			}
 		}
 	}
+	if x := p.Extras; x != nil && x.RBFUnknown {
+		names = append(names, RBFUnderflow)
+	}
 	return names
 }
+
+// RBFUnderflow is the flag of RBF CKA whose Gaussian kernel float64
+// cannot hold: σ so far below the data's distances that every kernel
+// value of a space lies below about 2^−450, where the values underflow
+// (below e^−708) or their products do (block.KernelUnknown). cka_rbf and
+// hsic_rbf_u are then 0, not a value: give a larger -rbf-sigma.
+const RBFUnderflow = "rbf_underflow"
 
 // Number formats v so that it parses back to the same float64. JSON has
 // no infinities: ±Inf (t_stat under perfect dependence) is written as
@@ -253,6 +263,9 @@ type MatrixResult struct {
 	CKALinear                  [][]float64
 	CKARBF, HSICRBFU           [][]float64
 	RBFSigmaRows, RBFSigmaCols []float64
+	// RBFUnknown marks the entries whose RBF CKA float64 cannot know
+	// (flag RBFUnderflow; their CKARBF and HSICRBFU hold 0).
+	RBFUnknown [][]bool
 	// The block estimator (Block > 0): the delete-one-block SEs of pdcor
 	// and semi_partial (BCDCorSE and BCDCorCov are its too); Batches and
 	// UnusedSamples count its blocks and the rows of a last block of
@@ -403,13 +416,23 @@ type Flagged struct {
 func (m *MatrixResult) Flagged() []Flagged {
 	var out []Flagged
 	for i, fs := range m.Flags {
-		for j, f := range fs {
-			if f != 0 {
-				out = append(out, Flagged{m.Rows[i], m.Cols[j], f.Names()})
+		for j := range fs {
+			if names := m.EntryFlags(i, j); len(names) > 0 {
+				out = append(out, Flagged{m.Rows[i], m.Cols[j], names})
 			}
 		}
 	}
 	return out
+}
+
+// EntryFlags returns the flags of entry (i, j): its estimator.Flags'
+// names and RBFUnderflow.
+func (m *MatrixResult) EntryFlags(i, j int) []string {
+	names := m.Flags[i][j].Names()
+	if m.RBFUnknown != nil && m.RBFUnknown[i][j] {
+		names = append(names, RBFUnderflow)
+	}
+	return names
 }
 
 func jsonOf(v any) string {
