@@ -72,15 +72,7 @@ func (p *plan) exactTile(sc *scratch, tl *estimator.Tile, rowJ [][]float64, li, 
 		clear(rowJ[k][:nj])
 	}
 	tl.ResetExact(p.k, ni, nj)
-	for side := range sc.ex {
-		if sc.ex[side] == nil {
-			sc.ex[side] = make([][]float64, p.k)
-		}
-	}
-	for k, sp := range p.spaces {
-		sc.ex[0][k] = p.centred(sc.ex[0][k], k, sp, li, ni)
-		sc.ex[1][k] = p.centred(sc.ex[1][k], k, sp, lj, nj)
-	}
+	p.exactRows(sc, li, ni, lj, nj)
 	a := make([]float64, p.k)
 	for i := range ni {
 		j0 := 0
@@ -88,16 +80,7 @@ func (p *plan) exactTile(sc *scratch, tl *estimator.Tile, rowJ [][]float64, li, 
 			j0 = i + 1
 		}
 		for j := j0; j < nj; j++ {
-			for k, sp := range p.spaces {
-				d := sp.Dim
-				x, y := sc.ex[0][k][i*d:(i+1)*d], sc.ex[1][k][j*d:(j+1)*d]
-				var d2 float64
-				for q := range x {
-					t := x[q] - y[q]
-					d2 += float64(t * t)
-				}
-				a[k] = p.raise1(d2) - p.shift[k]
-			}
+			p.exactDists(sc, i, j, a)
 			q := 0
 			for k := range p.k {
 				tl.AddExactRowI(k, i, a[k])
@@ -114,6 +97,37 @@ func (p *plan) exactTile(sc *scratch, tl *estimator.Tile, rowJ [][]float64, li, 
 				}
 			}
 		}
+	}
+}
+
+// exactRows puts the rows I = [li, li+ni) and J = [lj, lj+nj) of every
+// space, scaled and centred, into sc.ex for exactDists.
+func (p *plan) exactRows(sc *scratch, li, ni, lj, nj int) {
+	for side := range sc.ex {
+		if sc.ex[side] == nil {
+			sc.ex[side] = make([][]float64, p.k)
+		}
+	}
+	for k, sp := range p.spaces {
+		sc.ex[0][k] = p.centred(sc.ex[0][k], k, sp, li, ni)
+		sc.ex[1][k] = p.centred(sc.ex[1][k], k, sp, lj, nj)
+	}
+}
+
+// exactDists sets a[k] to the shifted distance a'^k_ij of rows i of I and
+// j of J (counted from the tiles' first rows, see exactRows) of every
+// space k, by direct differences: the distances of every exact tile, of
+// the state (exactTile) and of the jackknife (exactJackTile) alike.
+func (p *plan) exactDists(sc *scratch, i, j int, a []float64) {
+	for k, sp := range p.spaces {
+		d := sp.Dim
+		x, y := sc.ex[0][k][i*d:(i+1)*d], sc.ex[1][k][j*d:(j+1)*d]
+		var d2 float64
+		for q := range x {
+			t := x[q] - y[q]
+			d2 += float64(t * t)
+		}
+		a[k] = p.raise1(d2) - p.shift[k]
 	}
 }
 

@@ -93,14 +93,14 @@ func pairOf(st *estimator.Stats, spaces []SpaceInfo, exponent float64, dropped i
 // FlagNames returns the degenerate-case flags of the pair and partial
 // statistics, each once.
 func (p *Pair) FlagNames() []string {
-	names := p.Flags.Names()
+	f := p.Flags
 	if p.Partial != nil {
-		for _, n := range p.Partial.Flags.Names() {
-			if !slices.Contains(names, n) {
-				names = append(names, n)
-			}
-		}
+		f |= p.Partial.Flags
 	}
+	if p.Extras.seUndefined() {
+		f |= estimator.SEUndefined
+	}
+	names := f.Names()
 	if x := p.Extras; x != nil && x.RBFUnknown {
 		names = append(names, RBFUnderflow)
 	}
@@ -158,12 +158,16 @@ func (p *Pair) MarshalJSON() ([]byte, error) {
 	}
 	if x := p.Extras; x != nil {
 		pair := func(k string, v [2]float64) { fmt.Fprintf(&b, ",%q:[%s,%s]", k, Number(v[0]), Number(v[1])) }
-		if x.CILevel > 0 {
-			num("dcor_se", x.DCorSE)
-			pair("dcor_ci", x.DCorCI)
-			num("bcdcor_se", x.BCDCorSE)
-			pair("bcdcor_ci", x.BCDCorCI)
-			if p.Partial != nil {
+		if x.CILevel > 0 { // an undefined SE is left out (flag se_undefined)
+			if !x.DCorSEUndefined {
+				num("dcor_se", x.DCorSE)
+				pair("dcor_ci", x.DCorCI)
+			}
+			if !x.BCDCorSEUndefined {
+				num("bcdcor_se", x.BCDCorSE)
+				pair("bcdcor_ci", x.BCDCorCI)
+			}
+			if p.Partial != nil && !x.PDCorSEUndefined {
 				num("pdcor_se", x.PDCorSE)
 				pair("pdcor_ci", x.PDCorCI)
 			}
@@ -307,6 +311,15 @@ func (m *MatrixResult) Estimator() string {
 		return fmt.Sprintf(MinibatchNote, m.Minibatch)
 	}
 	return "exact"
+}
+
+// flagAll sets f on every entry.
+func (m *MatrixResult) flagAll(f estimator.Flags) {
+	for i := range m.Flags {
+		for j := range m.Flags[i] {
+			m.Flags[i][j] |= f
+		}
+	}
 }
 
 func grid2(r, c int) [][]float64 {
