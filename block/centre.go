@@ -120,8 +120,9 @@ const medianRows = 1024
 
 // columnMedians returns the median of each column of the first
 // min(m, medianRows) rows of s times scale (the lower middle value for an
-// even count), rounded to roundingBits significant bits; zeros if m is 0.
-func columnMedians(s Space, m int, scale float64) []float64 {
+// even count), rounded to bits significant bits (0: not rounded, one of
+// the values itself); zeros if m is 0.
+func columnMedians(s Space, m int, scale float64, bits int) []float64 {
 	m = min(m, medianRows)
 	mu := make([]float64, s.Dim)
 	if m == 0 {
@@ -140,7 +141,10 @@ func columnMedians(s Space, m int, scale float64) []float64 {
 			}
 		}
 		for c := range g {
-			mu[q0+c] = roundBits(selectKth(cols[c*m:(c+1)*m], (m-1)/2), roundingBits)
+			mu[q0+c] = selectKth(cols[c*m:(c+1)*m], (m-1)/2)
+			if bits > 0 {
+				mu[q0+c] = roundBits(mu[q0+c], bits)
+			}
 		}
 	}
 	return mu
@@ -337,16 +341,22 @@ func (p *plan) setPrecision(prec Precision) {
 	}
 }
 
-// Normalization returns, for each space, the centre (column medians of the
-// leading rows, in scaled units) and the scale exponent e_k that Compute
-// and Prepare use (rows are used as x·2^−e_k − centre), for statistics
-// computed outside the tiles on the same footing (estimator.Linear).
+// Normalization returns, for each space, the scale exponent e_k that
+// Compute and Prepare use and a centre for statistics computed outside
+// the tiles on the same footing (estimator.Linear; rows are used as
+// x·2^−e_k − centre): the column medians of the leading rows in scaled
+// units, not rounded (unlike the tiles' centres): each is one of the
+// scaled values itself, so that x·2^−e_k − centre is exact for every
+// value within a factor 2 of it (Sterbenz), whatever the data's offset,
+// and otherwise rounded once relative to the centred value. No offset of
+// the data is left in the centred values beyond the distance of the
+// leading rows' median from the bulk of the data.
 func Normalization(spaces []Space) (centre [][]float64, scaleExp []int) {
 	centre, scaleExp = make([][]float64, len(spaces)), make([]int, len(spaces))
 	for k, s := range spaces {
 		m := min(s.Rows(), meanRows)
 		scaleExp[k] = scaleExponent(s, m)
-		centre[k] = columnMedians(s, m, math.Ldexp(1, -scaleExp[k]))
+		centre[k] = columnMedians(s, m, math.Ldexp(1, -scaleExp[k]), 0)
 	}
 	return centre, scaleExp
 }

@@ -123,7 +123,7 @@ func newPlanOn(spaces []Space, n int, alpha float64, tileSize int, kern kernel, 
 		s := spaces[i]
 		p.scaleExp[i] = scaleExponent(s, m)
 		p.scale[i] = math.Ldexp(1, -p.scaleExp[i])
-		p.mean[i] = columnMedians(s, m, p.scale[i])
+		p.mean[i] = columnMedians(s, m, p.scale[i], roundingBits)
 		return nil
 	}
 	if workers <= 1 || k == 1 {

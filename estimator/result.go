@@ -304,7 +304,7 @@ func (s *Stats) Pair(x, y int) Result {
 		r.Flags |= ZeroVarX | ZeroVarY | TooFewSamples
 		return r
 	}
-	vxy, vxx, vyy := max(s.v2(x, y), 0), max(s.v2(x, x), 0), max(s.v2(y, y), 0)
+	vxy, vxx, vyy := max(s.v2(x, y), 0), max(s.v2Of(x, x), 0), max(s.v2Of(y, y), 0)
 	if vxx == 0 {
 		r.Flags |= ZeroVarX
 	}
@@ -333,8 +333,8 @@ func (s *Stats) Pair(x, y int) Result {
 		}
 		return r
 	}
-	uxx, uyy := s.u(x, x), s.u(y, y)
-	uxy := s.uCross(x, y, uxx, uyy)
+	uxx, uyy := s.uOf(x, x), s.uOf(y, y)
+	uxy := s.uCross(x, y, uxx, uyy, s.u)
 	r.BCDCor = rstar(uxy, uxx, uyy)
 	if uxx == 0 && vxx > 0 {
 		r.Flags |= ZeroDVarXU
@@ -365,12 +365,13 @@ func (s *Stats) Pair(x, y int) Result {
 // uCross returns U_kl (k != l) given U_kk and U_ll: exactly 0 if either
 // is 0, as Cauchy–Schwarz (|U_kl| ≤ sqrt(U_kk·U_ll)) makes it (the inner
 // product with a U-centred matrix that is 0), whatever the rounding of
-// the tile sums left in its numerator.
-func (s *Stats) uCross(k, l int, ukk, ull float64) float64 {
+// the tile sums left in its numerator. u evaluates U_kl: s.u, or s.uOf
+// for the terms many results share (U_kz of the given space z).
+func (s *Stats) uCross(k, l int, ukk, ull float64, u func(k, l int) float64) float64 {
 	if ukk == 0 || ull == 0 {
 		return 0
 	}
-	return s.u(k, l)
+	return u(k, l)
 }
 
 // rstar returns U_xy/sqrt(U_xx·U_yy) clamped to [−1, 1], or 0 if either
@@ -422,8 +423,8 @@ func (s *Stats) Partial(x, y, z int) PartialResult {
 		r.Flags |= TooFewSamples
 		return r
 	}
-	uxx, uyy, uzz := s.u(x, x), s.u(y, y), s.u(z, z)
-	uxy, uxz, uyz := s.uCross(x, y, uxx, uyy), s.uCross(x, z, uxx, uzz), s.uCross(y, z, uyy, uzz)
+	uxx, uyy, uzz := s.uOf(x, x), s.uOf(y, y), s.uOf(z, z)
+	uxy, uxz, uyz := s.uCross(x, y, uxx, uyy, s.u), s.uCross(x, z, uxx, uzz, s.uOf), s.uCross(y, z, uyy, uzz, s.uOf)
 	r.BCDCorXY = rstar(uxy, uxx, uyy)
 	r.BCDCorXZ = rstar(uxz, uxx, uzz)
 	r.BCDCorYZ = rstar(uyz, uyy, uzz)

@@ -84,6 +84,7 @@ type Stats struct {
 	rows     []bank    // per space: the shifted row sums r'^k_i
 	s        bank      // one row per pair (PairIndex order): S'_kl
 	ev       *evaluation
+	terms    *terms // the terms of ev that many results share
 }
 
 // New returns an empty state for k spaces of n samples, with the distance

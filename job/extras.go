@@ -99,6 +99,9 @@ type PairExtras struct {
 	RBF                  bool
 	CKARBF, HSICRBFU     float64
 	RBFSigmaX, RBFSigmaY float64
+	// RBFUnknown: float64 cannot hold the kernel of x or y (flag
+	// RBFUnderflow); CKARBF and HSICRBFU hold 0.
+	RBFUnknown bool
 }
 
 // interval returns est ± z·se clamped to [lo, hi], z·se rounded before

@@ -573,10 +573,41 @@ func (r *runner) startFrom(from *State, fresh *estimator.Stats) error {
 	if why != nil {
 		return fmt.Errorf("-from %s is not the state of this job: %w", from.name(0), why)
 	}
+	if err := r.partsFrom(from); err != nil {
+		return fmt.Errorf("-from %s is not the state of this job: %v: %w", from.name(0), err, ErrState)
+	}
 	r.st = from.Stats
 	r.done = tileSet{}
 	for idx := r.hdr.Tiles[0]; idx < r.hdr.Tiles[1]; idx++ {
 		r.done.add(idx)
+	}
+	return nil
+}
+
+// partsFrom sets the parts of the state pass (the CKA sums) of a run of
+// the second round from from's, which are complete: shard 0 takes copies
+// of them, the other shards keep their fresh empty parts (no shard adds
+// a tile of the state pass again), so that the merge of the round, which
+// adds the shards' parts, holds them once, as one process does.
+func (r *runner) partsFrom(from *State) error {
+	for i, p := range r.parts {
+		q := from.Part(p.Kind())
+		if q == nil {
+			return fmt.Errorf("it holds no part %s (other statistics asked)", p.Kind())
+		}
+		if fp, ok := p.(*rbfPart); ok {
+			if err := fp.same(q.(*rbfPart)); err != nil {
+				return err
+			}
+		}
+		if r.hdr.Shard != 0 {
+			continue
+		}
+		c, err := copyPart(q)
+		if err != nil {
+			return err
+		}
+		r.parts[i] = c
 	}
 	return nil
 }

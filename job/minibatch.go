@@ -173,8 +173,8 @@ func batchResults(ctx context.Context, s *Spec, spaces []block.Space, lay *Matri
 			if err != nil {
 				return err
 			}
-			parts[b] = matrixOf(st, lay)
-			return nil
+			parts[b], err = matrixOf(gctx, st, lay)
+			return err
 		})
 	}
 	if err := g.Wait(); err != nil {

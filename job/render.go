@@ -193,7 +193,7 @@ func (r *MatrixResult) WriteCSV(w io.Writer) error {
 					rec = append(rec, "")
 				}
 			}
-			rec = append(rec, strings.Join(r.Flags[i][j].Names(), ";"), est)
+			rec = append(rec, strings.Join(r.EntryFlags(i, j), ";"), est)
 			if err := cw.Write(rec); err != nil {
 				return err
 			}

@@ -240,7 +240,19 @@ func (r *runner) finish(ctx context.Context, err error) (*Outcome, error) {
 	}
 	out := &Outcome{State: st, Resumed: r.resumed}
 	if st.Whole() {
-		res, err := st.Results()
+		res, err := st.ResultsContext(ctx)
+		if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			// Every tile is done: a checkpoint saves them, and the run
+			// again only evaluates the results.
+			if cp == nil {
+				return nil, fmt.Errorf("%w while evaluating the results (every tile done, not saved: no checkpoint): %w", ErrInterrupted, ctx.Err())
+			}
+			if serr := cp.Save(context.WithoutCancel(ctx), st); serr != nil {
+				return nil, fmt.Errorf("%w, and saving the checkpoint failed: %v: %w", ErrInterrupted, serr, ctx.Err())
+			}
+			return nil, fmt.Errorf("%w while evaluating the results: every tile saved in checkpoint %s; run the same command again to resume: %w",
+				ErrInterrupted, cp, ctx.Err())
+		}
 		if err != nil {
 			return nil, err
 		}
