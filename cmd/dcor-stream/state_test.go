@@ -211,8 +211,9 @@ func TestKillResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	// In memory (a checkpoint every few tiles), and under -mem (4 panels of
-	// 5,120 rows: a checkpoint every few streamed blocks).
-	for _, mode := range [][]string{nil, {"-mem", "800KiB"}} {
+	// 5,120 rows: a checkpoint every few streamed blocks; 800 KiB, as it
+	// was, gave 157 panels of one tile, 158 passes and 4 s a run).
+	for _, mode := range [][]string{nil, {"-mem", "1100KiB"}} {
 		t.Run(fmt.Sprint("mode=", mode), func(t *testing.T) {
 			cp := filepath.Join(dir, "cp")
 			// -estimator tiles: the univariate data would otherwise take the
@@ -222,11 +223,12 @@ func TestKillResume(t *testing.T) {
 			killResume(t, bin, cp, args)
 		})
 	}
-	// The matrix under -mem 1MiB.
+	// The matrix under -mem 1200KiB (2 panels, by tiles: the univariate
+	// path would need 2.4 MiB).
 	t.Run("matrix", func(t *testing.T) {
 		cp := filepath.Join(dir, "cp")
 		killResume(t, bin, cp, []string{"matrix", "-format", "json", "-tile", "128", "-workers", "2", "-checkpoint", cp, "-checkpoint-every", "5ms",
-			"-mem", "1MiB", "-spaces", "a,b", data})
+			"-mem", "1200KiB", "-spaces", "a,b", data})
 	})
 }
 
