@@ -574,3 +574,59 @@ func TestOnlineSmallTileOutlier(t *testing.T) {
 		})
 	}
 }
+
+// TestDiscreteFastPath: discrete spaces (one-hot labels of 10 and 300
+// classes, small integers, binary features) in random row order keep a
+// yardstick v_k of the size of their distances' spread, so that no tile
+// is sent to exactTile (the mean square of the shifted distances stays
+// far below λ·v_k), and their statistics still equal exact arithmetic.
+// With v_k from |d_i − c_k| a tie at the median left v_k the rounding of
+// c_k (√2 to 8 bits: 10^−8), and every tile was recomputed exactly.
+func TestDiscreteFastPath(t *testing.T) {
+	rng := rand.New(rand.NewPCG(26, 2))
+	const n = 300
+	oneHot := func(classes int) Space {
+		s := Space{Data: make([]float64, n*classes), Dim: classes}
+		for i := range n {
+			s.Data[i*classes+rng.IntN(classes)] = 1
+		}
+		return s
+	}
+	ints := Space{Data: make([]float64, n*3), Dim: 3}
+	bits := Space{Data: make([]float64, n*20), Dim: 20}
+	for i := range ints.Data {
+		ints.Data[i] = float64(rng.IntN(5))
+	}
+	for i := range bits.Data {
+		bits.Data[i] = float64(rng.IntN(2))
+	}
+	for _, c := range []struct {
+		name string
+		y    Space
+	}{{"onehot10", oneHot(10)}, {"onehot300", oneHot(300)}, {"ints", ints}, {"bits", bits}} {
+		t.Run(c.name, func(t *testing.T) {
+			x := outlierSpaces(rng, n, 4, 1)[0]
+			sp := []Space{x, c.y}
+			p := newPlan(sp, n, 1, 64, kernelAuto)
+			p.setShifts()
+			var sum float64
+			for i := range n {
+				for j := i + 1; j < n; j++ {
+					a := p.raise1(p.dist2(1, c.y, i, c.y, j)) - p.shift[1]
+					sum += a * a
+				}
+			}
+			if ms := sum / (n * (n - 1) / 2); !(ms < exactLimit/16*p.spread[1]) {
+				t.Errorf("mean square of the shifted distances %g, v_k %g: tiles would be recomputed exactly (λ = %d)", ms, p.spread[1], exactLimit)
+			}
+			want := exactReference(append(sp, x), 1)
+			st, err := Compute(t.Context(), sp, Options{TileSize: 64, Workers: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := st.Pair(0, 1); !scalar.EqualWithinAbsOrRel(r.BCDCor, want.bcdcorXY, 1e-15, 1e-11) || !scalar.EqualWithinAbsOrRel(r.DCorSq, want.dcorSq, 1e-15, 1e-11) {
+				t.Errorf("bcdcor %.17g, dcor_sq %.17g; exact %.17g, %.17g", r.BCDCor, r.DCorSq, want.bcdcorXY, want.dcorSq)
+			}
+		})
+	}
+}
