@@ -23,6 +23,11 @@ def binary():
         return env
     here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bin", _EXE)
     if os.path.exists(here):
+        if os.name != "nt" and not os.access(here, os.X_OK):
+            try:  # an installer that dropped the mode bits of the wheel
+                os.chmod(here, os.stat(here).st_mode | 0o111)
+            except OSError:
+                pass
         return here
     found = shutil.which("dcor-stream")
     if found:
