@@ -14,8 +14,9 @@
 //     cannot make arrow-go allocate far more than the file holds (see
 //     checkColumnChunk);
 //   - CSV (recognised by the .csv extension): a header row, then one sample
-//     per line; columns whose every non-empty value parses as a number are
-//     read as float64, others as utf8;
+//     per line; columns whose every non-empty value is a decimal integer
+//     are read as int64 (or uint64), other columns of decimal numbers as
+//     float64, others as utf8 (see csvFile);
 //   - NumPy .npy ("\x93NUMPY" magic, format 1.0, 2.0, 3.0; little-endian
 //     float16/32/64 or integers; C order): read by offset, one column
 //     named NpyColumn (see npyFile).
@@ -152,6 +153,12 @@ type Options struct {
 	// input (IPC input keeps the writer's batches; a .npy batch also holds
 	// at most 8 MiB). Optional; default DefaultBatchRows.
 	BatchRows int
+
+	// TextColumns are CSV columns read as utf8 whatever their cells, so
+	// that their text is kept (package stream compares sample IDs by
+	// theirs: 9007199254740993 is not 9007199254740992, which float64
+	// cannot tell apart). Optional; other formats ignore it.
+	TextColumns []string
 
 	// MaxRowValues bounds the values per row that a column may declare:
 	// the length of a FixedSizeList column (the product of the lengths

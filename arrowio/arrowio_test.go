@@ -144,9 +144,9 @@ func readAll(t *testing.T, src *arrowio.Source) (a, b, v []float64, batches int)
 			for i := 0; i < cb.Len(); i++ {
 				b = append(b, float64(cb.Value(i)))
 			}
-		case *array.Float64: // CSV
+		case *array.Int64: // CSV
 			for i := 0; i < cb.Len(); i++ {
-				b = append(b, cb.Value(i))
+				b = append(b, float64(cb.Value(i)))
 			}
 		}
 		if cv, ok := rec.Column(2).(*array.FixedSizeList); ok {
@@ -259,8 +259,8 @@ func TestOpenCSV(t *testing.T) {
 	buf.WriteString("a,b,label,c\n")
 	fx := fixture{batches: []int{7}}
 	for i := range fx.rows() {
-		// b is an integer column, c has a float after integers and a
-		// null: both must be float64, not inferred from the first row.
+		// b is an integer column (int64), c has a float after integers
+		// and a null: float64, not inferred from the first row.
 		c := "1"
 		switch i {
 		case 3:
@@ -287,8 +287,9 @@ func TestOpenCSV(t *testing.T) {
 	}
 	want := arrow.NewSchema([]arrow.Field{
 		{Name: "a", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
-		{Name: "b", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
-		{Name: "label", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "b", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "label", Type: arrow.BinaryTypes.String, Nullable: true,
+			Metadata: arrow.NewMetadata([]string{"dcor-stream.csv.text-cell"}, []string{`row 0: "name0" is not a number`})},
 		{Name: "c", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
 	}, nil)
 	if !src.Schema().Equal(want) {
@@ -511,7 +512,8 @@ func TestCSVPadded(t *testing.T) {
 	want := arrow.NewSchema([]arrow.Field{
 		{Name: "a", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
 		{Name: "b", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
-		{Name: "label", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "label", Type: arrow.BinaryTypes.String, Nullable: true,
+			Metadata: arrow.NewMetadata([]string{"dcor-stream.csv.text-cell"}, []string{`row 0: "x y" is not a number`})},
 	}, nil)
 	if !src.Schema().Equal(want) {
 		t.Fatalf("Schema() = %v, want %v", src.Schema(), want)

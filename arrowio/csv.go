@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -17,7 +18,7 @@ import (
 )
 
 // csvNulls are the cell values read as null in a CSV file. "NaN", "Inf" and
-// "-Inf" are numbers (strconv.ParseFloat reads them).
+// "-Inf" are numbers (see numberSyntax).
 var csvNulls = []string{"", "NA", "NULL", "null"}
 
 var utf8BOM = []byte{0xef, 0xbb, 0xbf}
@@ -32,13 +33,21 @@ func isCSVNull(s string) bool {
 }
 
 // csvFile is a CSV file with a header row. Open scans it once to type its
-// columns: a column is float64 when every non-null cell parses with
-// strconv.ParseFloat, utf8 otherwise. (arrow-go's inferring reader types a
-// column from its first row only, which fails on "1" followed by "1.5".)
-// Cells are read without the spaces around them, as R's format() and
-// fixed-width writers pad numbers (arrow-go's reader reads " 1.5" as a
-// string). Integers above 2^53 lose precision. Meant for small dumps: it is
-// read twice, and the header must be one line.
+// columns: a column is int64 when every non-null cell is a decimal integer
+// ([+-]digits) within int64, uint64 when they are within uint64, float64
+// when every non-null cell is a decimal number ([+-]digits[.digits][e[+-]digits],
+// or inf, infinity, nan in any case), utf8 otherwise, and also when a
+// column of integers holds one beyond 64 bits (float64 would round it).
+// Integers are read as integers so that they stay exact past 2^53 (package
+// stream converts them). Go's syntax is not CSV's: strconv.ParseFloat
+// would read 1_000, 0x1p-2 and 1_0.5 as numbers; here they are text. A
+// utf8 column records the first cell that made it one (TextCell), for
+// the error of a caller that wants a number. (arrow-go's inferring reader
+// types a column from its first row only, which fails on "1" followed by
+// "1.5".) Cells are read without the spaces around them, as R's format()
+// and fixed-width writers pad numbers (arrow-go's reader reads " 1.5" as
+// a string). Meant for small dumps: it is read twice, and the header must
+// be one line.
 type csvFile struct {
 	in   seqFile
 	opts Options
@@ -53,7 +62,7 @@ func openCSV(ctx context.Context, in seqFile, opts Options) (source, error) {
 			return nil, err
 		}
 		defer f.Close()
-		return scanCSV(skipBOM(bufio.NewReader(f)))
+		return scanCSV(skipBOM(bufio.NewReader(f)), opts.TextColumns)
 	}()
 	if err != nil {
 		in.close()
@@ -71,8 +80,9 @@ func skipBOM(r *bufio.Reader) *bufio.Reader {
 	return r
 }
 
-// scanCSV reads the whole of r and returns the schema of its columns.
-func scanCSV(r io.Reader) (*arrow.Schema, error) {
+// scanCSV reads the whole of r and returns the schema of its columns;
+// the columns named in text are utf8 whatever their cells.
+func scanCSV(r io.Reader, text []string) (*arrow.Schema, error) {
 	cr := csv.NewReader(r)
 	cr.ReuseRecord = true
 	header, err := cr.Read()
@@ -86,11 +96,12 @@ func scanCSV(r io.Reader) (*arrow.Schema, error) {
 	for i, name := range names {
 		names[i] = strings.TrimSpace(name)
 	}
-	numeric := make([]bool, len(names))
-	for i := range numeric {
-		numeric[i] = true
-	}
-	for {
+	// Per column: the narrowest type of its cells so far, and why it is
+	// utf8 (the first cell that made it so).
+	kinds := make([]csvKind, len(names))
+	neg := make([]bool, len(names)) // an integer below 0
+	why := make([]string, len(names))
+	for row := 0; ; row++ {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			break
@@ -100,22 +111,138 @@ func scanCSV(r io.Reader) (*arrow.Schema, error) {
 		}
 		for i, v := range rec {
 			v = strings.TrimSpace(v)
-			if numeric[i] && !isCSVNull(v) {
-				// Out of range is a number (±Inf), refused as such later.
-				if _, err := strconv.ParseFloat(v, 64); err != nil && !errors.Is(err, strconv.ErrRange) {
-					numeric[i] = false
-				}
+			if kinds[i] == csvText || isCSVNull(v) {
+				continue
 			}
+			c, negative := cellKind(v)
+			k := max(kinds[i], c)
+			neg[i] = neg[i] || negative
+			if k == csvUint && neg[i] {
+				k = csvWide // below 0 and above 2^63-1: neither int64 nor uint64
+			}
+			switch {
+			case k == csvText:
+				why[i] = fmt.Sprintf("row %d: %q is not a number", row, v)
+			case k == csvWide && kinds[i] < csvWide:
+				why[i] = fmt.Sprintf("row %d: %s: the column's integers do not fit 64 bits (float64 would round them)", row, v)
+			}
+			kinds[i] = k
 		}
 	}
 	fields := make([]arrow.Field, len(names))
 	for i, name := range names {
 		fields[i] = arrow.Field{Name: name, Type: arrow.BinaryTypes.String, Nullable: true}
-		if numeric[i] {
+		switch {
+		case slices.Contains(text, name):
+		case kinds[i] == csvInt:
+			fields[i].Type = arrow.PrimitiveTypes.Int64
+		case kinds[i] == csvUint:
+			fields[i].Type = arrow.PrimitiveTypes.Uint64
+		case kinds[i] == csvFloat:
 			fields[i].Type = arrow.PrimitiveTypes.Float64
+		default:
+			fields[i].Metadata = arrow.NewMetadata([]string{textCellKey}, []string{why[i]})
 		}
 	}
 	return arrow.NewSchema(fields, nil), nil
+}
+
+// csvKind is the type of a CSV column, from the narrowest: each cell
+// widens it to at least its own kind.
+type csvKind int
+
+const (
+	csvInt   csvKind = iota // decimal integers within int64
+	csvUint                 // ... within uint64
+	csvWide                 // decimal integers, one beyond 64 bits: utf8
+	csvFloat                // decimal numbers
+	csvText                 // anything else: utf8
+)
+
+// cellKind returns the kind of a non-null cell without its padding, and
+// whether it is an integer below 0. (A column of integers beyond 64 bits
+// and of other numbers is float64: the max of csvWide and csvFloat.)
+func cellKind(v string) (csvKind, bool) {
+	switch numberSyntax(v) {
+	case 'i':
+		if x, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return csvInt, x < 0
+		}
+		if _, err := strconv.ParseUint(strings.TrimPrefix(v, "+"), 10, 64); err == nil {
+			return csvUint, false
+		}
+		return csvWide, v[0] == '-'
+	case 'f':
+		return csvFloat, false
+	}
+	return csvText, false
+}
+
+// numberSyntax returns 'i' for a decimal integer ([+-]digits), 'f' for
+// another decimal number ([+-]digits[.digits][e[+-]digits], [+-].digits…,
+// or inf, infinity, nan in any case, signed), 0 for anything else: what
+// strconv.ParseFloat reads but for Go's own syntax (underscores between
+// digits, hexadecimal), which is not CSV's.
+func numberSyntax(s string) byte {
+	t := s
+	if t != "" && (t[0] == '+' || t[0] == '-') {
+		t = t[1:]
+	}
+	switch strings.ToLower(t) {
+	case "inf", "infinity", "nan":
+		return 'f'
+	}
+	digits := func(i int) int {
+		for i < len(t) && t[i] >= '0' && t[i] <= '9' {
+			i++
+		}
+		return i
+	}
+	i := digits(0)
+	mant := i
+	if i == len(t) {
+		if i == 0 {
+			return 0
+		}
+		return 'i'
+	}
+	if t[i] == '.' {
+		j := digits(i + 1)
+		mant += j - i - 1
+		i = j
+	}
+	if mant == 0 {
+		return 0
+	}
+	if i < len(t) && (t[i] == 'e' || t[i] == 'E') {
+		i++
+		if i < len(t) && (t[i] == '+' || t[i] == '-') {
+			i++
+		}
+		j := digits(i)
+		if j == i {
+			return 0
+		}
+		i = j
+	}
+	if i != len(t) {
+		return 0
+	}
+	return 'f'
+}
+
+// textCellKey is the field metadata key of a CSV utf8 column's first
+// cell that is not a number (see TextCell).
+const textCellKey = "dcor-stream.csv.text-cell"
+
+// TextCell returns why the CSV column f is utf8 rather than numeric, such
+// as `row 3: "1_000" is not a number`, or "" if f says nothing (another
+// format, a numeric column).
+func TextCell(f arrow.Field) string {
+	if i := f.Metadata.FindKey(textCellKey); i >= 0 {
+		return f.Metadata.Values()[i]
+	}
+	return ""
 }
 
 func (s *csvFile) schema() *arrow.Schema { return s.sch }
@@ -200,24 +327,42 @@ func (r *csvReader) Next() bool {
 		}
 		for i, v := range rec {
 			v = strings.TrimSpace(v)
+			if isCSVNull(v) {
+				b.Field(i).AppendNull()
+				continue
+			}
+			var err error
 			switch fb := b.Field(i).(type) {
 			case *array.Float64Builder:
-				if isCSVNull(v) {
-					fb.AppendNull()
-					continue
+				var x float64
+				if numberSyntax(v) == 0 {
+					err = strconv.ErrSyntax
+				} else if x, err = strconv.ParseFloat(v, 64); errors.Is(err, strconv.ErrRange) {
+					err = nil // ±Inf, refused as such later
 				}
-				x, err := strconv.ParseFloat(v, 64)
-				if err != nil && !errors.Is(err, strconv.ErrRange) {
-					r.err = fmt.Errorf("column %q: row %d: %q is not a number (the file changed since it was opened?)", r.sch.Field(i).Name, r.row, v)
-					return false
+				fb.Append(x)
+			case *array.Int64Builder:
+				var x int64
+				if numberSyntax(v) != 'i' {
+					err = strconv.ErrSyntax
+				} else {
+					x, err = strconv.ParseInt(v, 10, 64)
+				}
+				fb.Append(x)
+			case *array.Uint64Builder:
+				var x uint64
+				if numberSyntax(v) != 'i' {
+					err = strconv.ErrSyntax
+				} else {
+					x, err = strconv.ParseUint(strings.TrimPrefix(v, "+"), 10, 64)
 				}
 				fb.Append(x)
 			case *array.StringBuilder:
-				if isCSVNull(v) {
-					fb.AppendNull()
-				} else {
-					fb.Append(v)
-				}
+				fb.Append(v)
+			}
+			if err != nil {
+				r.err = fmt.Errorf("column %q: row %d: %q is not a number of its type %s (the file changed since it was opened?)", r.sch.Field(i).Name, r.row, v, r.sch.Field(i).Type)
+				return false
 			}
 		}
 		r.row++

@@ -279,6 +279,10 @@ func flatFloats(t *testing.T, col arrow.Array) []float64 {
 		for _, v := range c.Int32Values() {
 			out = append(out, float64(v))
 		}
+	case *array.Int64: // CSV
+		for _, v := range c.Int64Values() {
+			out = append(out, float64(v))
+		}
 	case *array.FixedSizeList:
 		w := int64(c.DataType().(*arrow.FixedSizeListType).Len())
 		vals := array.NewSlice(c.ListValues(), int64(c.Offset())*w, int64(c.Offset()+c.Len())*w)

@@ -2,7 +2,9 @@ package block
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 	"time"
 
@@ -15,11 +17,30 @@ import (
 // bench/peak, the loop of the kernel set's width and precision, on as
 // many cores as workers), in slices interleaved with the case so that
 // both see the same load; Gram flops 2(p+q) per pair. The metrics:
-// GFLOP/s, the peak's GFLOP/s and %peak.
+// GFLOP/s, the peak's GFLOP/s and %peak, and for one worker %peak-cpu,
+// the same share per second of CPU time of the thread (op's, and the
+// peak loop's: on a machine whose cores other processes share, it counts
+// only the time each ran, where %peak counts the time the scheduler gave
+// them, which differs between the slices), and %peak-best, the fastest
+// op against the fastest peak slice (each most likely alone on its core).
+// It measures every assembly
+// kernel set of this CPU that has a peak probe: on an AVX-512 machine the
+// AVX2 set too (against the AVX2 peak), which is what AVX2-only CPUs run.
 //
 //	go test -run '^$' -bench PeakShare -benchtime 2s ./block/
 func BenchmarkPeakShare(b *testing.B) {
-	ks, k32 := bestKernels(), bestKernels32()
+	for _, ks := range kernelSets()[1:] {
+		k32 := bestKernels32()
+		for _, k := range kernelSets32() {
+			if k.name == ks.name {
+				k32 = k
+			}
+		}
+		peakShare(b, ks, k32)
+	}
+}
+
+func peakShare(b *testing.B, ks kernels, k32 kernels32) {
 	// share runs op (flops each) in b.Loop, and after every ~20 ms of it a
 	// slice of the peak loop of as long, timer stopped: both see the
 	// same load of the machine.
@@ -28,23 +49,41 @@ func BenchmarkPeakShare(b *testing.B) {
 		if !ok {
 			b.Skip("no FMA peak probe for this CPU or build")
 		}
+		if workers == 1 {
+			// The thread's CPU time is op's (below, %peak-cpu).
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+		}
 		const slice = 20 * time.Millisecond
 		sm := peak.NewSampler(kind, workers, slice)
 		sm.Sample()
 		next := slice
+		c0, cpuOK := peak.ThreadCPU()
+		var paused float64 // CPU seconds of this thread in the peak slices
+		fastest := math.Inf(1)
 		for b.Loop() {
+			t0 := time.Now()
 			op()
+			fastest = min(fastest, time.Since(t0).Seconds())
 			if b.Elapsed() >= next {
 				b.StopTimer()
+				p0, _ := peak.ThreadCPU()
 				sm.Sample()
+				p1, _ := peak.ThreadCPU()
+				paused += p1 - p0
 				next = b.Elapsed() + slice
 				b.StartTimer()
 			}
 		}
+		c1, _ := peak.ThreadCPU()
 		gflops := flops * float64(b.N) / b.Elapsed().Seconds() / 1e9
 		b.ReportMetric(gflops, "GFLOP/s")
 		b.ReportMetric(sm.GFLOPS(), "peak-GFLOP/s")
 		b.ReportMetric(100*gflops/sm.GFLOPS(), "%peak")
+		b.ReportMetric(100*flops/fastest/1e9/sm.BestGFLOPS(), "%peak-best")
+		if cpu := c1 - c0 - paused; workers == 1 && cpuOK && cpu > 0 && sm.CPUGFLOPS() > 0 {
+			b.ReportMetric(100*flops*float64(b.N)/cpu/1e9/sm.CPUGFLOPS(), "%peak-cpu")
+		}
 	}
 	for _, c := range []struct {
 		p, q int
@@ -76,7 +115,7 @@ func BenchmarkPeakShare(b *testing.B) {
 				spaces := []Space{randSpace(rng, n, dim), randSpace(rng, n, dim)}
 				pairs := float64(n) * float64(n-1) / 2
 				share(b, Float64, w, pairs*float64(4*dim), func() {
-					if _, err := Compute(b.Context(), spaces, Options{Workers: w}); err != nil {
+					if _, err := computeWith(b.Context(), spaces, Options{Workers: w}, kernelAuto, with32(ks, k32)); err != nil {
 						b.Fatal(err)
 					}
 				})

@@ -193,7 +193,7 @@ func TestComputeMatchesNaive(t *testing.T) {
 					shift := make([]float64, len(spaces))
 					for k := range spaces {
 						shift[k] = st.Shift(k)
-						want := naiveShift(spaces[k], min(n, tileSize), alpha)
+						want := naiveShift(spaces[k], min(n, max(tileSize, shiftRows)), alpha)
 						if math.Abs(shift[k]-want) > 0x1p-8*math.Abs(want) || roundBits(shift[k], 8) != shift[k] {
 							t.Errorf("Shift(%d) = %v, want %v rounded to 8 bits", k, shift[k], want)
 						}

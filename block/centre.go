@@ -20,9 +20,8 @@ import (
 //     unlike a mean).
 //   - a shift c_k: the median of the distances of consecutive leading rows,
 //     rounded to 8 significant bits, subtracted from every distance before
-//     it is summed (see package estimator), and v_k, the square of the
-//     median deviation of those distances from c_k, the yardstick of
-//     exactTile's test.
+//     it is summed (see package estimator), and v_k, the typical square of
+//     a U-centred distance, the yardstick of exactTile's test (setShifts).
 
 // scaleBand: centred values of magnitude in [2^−scaleBand, 2^scaleBand]
 // are used as they are. Within it, with n <= 2^63 rows and outliers up to
@@ -121,8 +120,9 @@ const medianRows = 1024
 
 // columnMedians returns the median of each column of the first
 // min(m, medianRows) rows of s times scale (the lower middle value for an
-// even count), rounded to roundingBits significant bits; zeros if m is 0.
-func columnMedians(s Space, m int, scale float64) []float64 {
+// even count), rounded to bits significant bits (0: not rounded, one of
+// the values itself); zeros if m is 0.
+func columnMedians(s Space, m int, scale float64, bits int) []float64 {
 	m = min(m, medianRows)
 	mu := make([]float64, s.Dim)
 	if m == 0 {
@@ -141,7 +141,10 @@ func columnMedians(s Space, m int, scale float64) []float64 {
 			}
 		}
 		for c := range g {
-			mu[q0+c] = roundBits(selectKth(cols[c*m:(c+1)*m], (m-1)/2), roundingBits)
+			mu[q0+c] = selectKth(cols[c*m:(c+1)*m], (m-1)/2)
+			if bits > 0 {
+				mu[q0+c] = roundBits(mu[q0+c], bits)
+			}
 		}
 	}
 	return mu
@@ -185,31 +188,76 @@ func selectKth(v []float64, k int) float64 {
 	return v[k]
 }
 
-// setShifts sets c_k and v_k from the distances of the consecutive rows
-// (i, i+1), i < m−1, m = min(n, TileSize): c_k their median rounded to
-// roundingBits significant bits, v_k the square of their median absolute
-// deviation from c_k, or if that is 0 (most distances equal, as for
-// labels) c_k², or the largest distance squared, or 1. With fewer than two
-// rows c_k = 0 and v_k = 1.
+// shiftRows is the least number of leading rows whose distances set the
+// shifts c_k and the yardsticks v_k (more for a larger tile). Taken from
+// the tile, as they were, a tile of 2 rows gave one distance, which a far
+// row made c_k and, through v_k = c_k², the yardstick of needsExact: every
+// distance then lost its digits below 2^−53·c_k and no tile was
+// recomputed (bcdcor 0 for 0.69).
+const shiftRows = DefaultTileSize
+
+// setShifts sets c_k and v_k from the distances of the leading rows,
+// m = min(n, max(TileSize, shiftRows)) of them, d_i = a_{i,i+1} for
+// i < m−1 and the double differences
+//
+//	δ_i = a_{i,i+2} − a_{i,i+3} − a_{i+1,i+2} + a_{i+1,i+3},   i < m−3:
+//
+// c_k is the median of the d_i rounded to roundingBits significant bits;
+// v_k the smaller of the squares of the median of |d_i − c_k| and of half
+// the median of |δ_i| (a zero one ignored), or if both are 0 (most
+// distances equal, as for labels) the square of the least non-zero
+// |d_i − c_k|, or 1. With fewer than two rows c_k = 0 and v_k = 1.
+//
+// v_k stands for the size of the U-centred distances, against which the
+// rounding of a fast tile is weighed (needsExact), and must not
+// overstate it. The deviations of the d_i alone do when a few far rows
+// hold many of the leading distances (n = 4 to 8, say): they are then of
+// the size of the far distances, which U-centring takes out as the far
+// rows' row effects, leaving the result at the scale of the others. The
+// δ_i are free of row and column effects, as U-centring is, so a far row
+// moves them by no more than the other rows' spread, and their median is
+// that of the bulk. Where both are fair, on ordinary data, they agree to
+// a small factor, well inside λ (exactLimit), and no tile changes path.
 func (p *plan) setShifts() {
-	m := min(p.n, p.tileSize)
+	m := min(p.n, max(p.tileSize, shiftRows))
 	for k := range p.k {
 		p.shift[k], p.spread[k] = 0, 1
 		if m < 2 {
 			continue
 		}
+		sp := p.spaces[k]
+		a := func(i, j int) float64 { return p.raise1(p.dist2(k, sp, i, sp, j)) }
 		d := make([]float64, m-1)
 		for i := range d {
-			d[i] = p.raise1(p.dist2(k, p.spaces[k], i, p.spaces[k], i+1))
+			d[i] = a(i, i+1)
 		}
-		largest := slices.Max(d)
+		var dd []float64
+		if m >= 4 {
+			dd = make([]float64, m-3)
+			next := a(0, 2) // a_{i,i+2} for the next i
+			for i := range dd {
+				e := next
+				next = a(i+1, i+3)
+				dd[i] = math.Abs(e - a(i, i+3) - d[i+1] + next)
+			}
+		}
 		c := roundBits(selectKth(d, (len(d)-1)/2), roundingBits)
-		for i, a := range d {
-			d[i] = math.Abs(a - c)
+		least := math.Inf(1) // the least non-zero |d_i − c|
+		for i, x := range d {
+			d[i] = math.Abs(x - c)
+			if d[i] > 0 {
+				least = min(least, d[i])
+			}
 		}
 		dev := selectKth(d, (len(d)-1)/2)
 		v := dev * dev
-		for _, alt := range []float64{c * c, largest * largest, 1} {
+		if len(dd) > 0 {
+			h := selectKth(dd, (len(dd)-1)/2) / 2
+			if h2 := h * h; h2 > 0 && (h2 < v || v == 0) {
+				v = h2
+			}
+		}
+		for _, alt := range []float64{least * least, 1} {
 			if v > 0 && !math.IsInf(v, 0) {
 				break
 			}
@@ -293,16 +341,22 @@ func (p *plan) setPrecision(prec Precision) {
 	}
 }
 
-// Normalization returns, for each space, the centre (column medians of the
-// leading rows, in scaled units) and the scale exponent e_k that Compute
-// and Prepare use (rows are used as x·2^−e_k − centre), for statistics
-// computed outside the tiles on the same footing (estimator.Linear).
+// Normalization returns, for each space, the scale exponent e_k that
+// Compute and Prepare use and a centre for statistics computed outside
+// the tiles on the same footing (estimator.Linear; rows are used as
+// x·2^−e_k − centre): the column medians of the leading rows in scaled
+// units, not rounded (unlike the tiles' centres): each is one of the
+// scaled values itself, so that x·2^−e_k − centre is exact for every
+// value within a factor 2 of it (Sterbenz), whatever the data's offset,
+// and otherwise rounded once relative to the centred value. No offset of
+// the data is left in the centred values beyond the distance of the
+// leading rows' median from the bulk of the data.
 func Normalization(spaces []Space) (centre [][]float64, scaleExp []int) {
 	centre, scaleExp = make([][]float64, len(spaces)), make([]int, len(spaces))
 	for k, s := range spaces {
 		m := min(s.Rows(), meanRows)
 		scaleExp[k] = scaleExponent(s, m)
-		centre[k] = columnMedians(s, m, math.Ldexp(1, -scaleExp[k]))
+		centre[k] = columnMedians(s, m, math.Ldexp(1, -scaleExp[k]), 0)
 	}
 	return centre, scaleExp
 }

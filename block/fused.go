@@ -51,7 +51,10 @@ const (
 	// the kernel from 34–44% to 65–68% of the FMA peak in the same run;
 	// at p = 2,048 and 4,096 (chunks of 32 and 16 rows) they cost about
 	// 10%, and 5% of the CPU time of a whole run at p = q = 2,048. So
-	// only spaces of depthMin dimensions or more are blocked.
+	// only spaces of depthMin dimensions or more are blocked, unless the
+	// kernel set says otherwise (kernels.depthMin: the AVX2 set, whose
+	// 4×12 sub-blocks stream 12 columns of the strip per pass, blocks
+	// from 256 on; see avx2DepthMin).
 	depthBlock = 128
 	depthMin   = 8192
 	// chunkBytes bounds the packed I panels of the Gram spaces that one
@@ -107,6 +110,10 @@ type kernels struct {
 	pack      func(dst, norms []float64, s Space, mu []float64, r0, m, w int)
 	// k32, if not nil, replaces bestKernels32 in float32 mode (tests).
 	k32 *kernels32
+	// depthMin, if not 0, replaces the package's depthMin: the Dim from
+	// which a Gram space is computed by depth blocks (gramDepth). It
+	// changes the speed only: the FMA chains are the same.
+	depthMin int
 }
 
 // bestKernels returns the assembly kernels where the CPU runs them, else
@@ -322,18 +329,25 @@ type fusedScratch struct {
 // depthBlocked reports whether the Gram space k is computed by depth
 // blocks (gramDepth).
 func (p *plan) depthBlocked(k int) bool {
-	return p.gram[k] && p.prec != Float32 && p.spaces[k].Dim >= depthMin
+	from := depthMin
+	if p.kern.depthMin > 0 {
+		from = p.kern.depthMin
+	}
+	return p.gram[k] && p.prec != Float32 && p.spaces[k].Dim >= from
 }
 
 func roundUp(x, m int) int { return (x + m - 1) / m * m }
 
 // fusedChunk returns the number of rows of I processed per pass over the
-// strips: a multiple of mr whose packed Gram panels fit chunkBytes.
+// strips: a multiple of mr whose packed Gram panels fit chunkBytes. It
+// depends on the spaces only, never on the kernel set (whose depthMin
+// may differ): the tile's sums are added chunk by chunk, so another
+// chunk would give other bits.
 func (p *plan) fusedChunk() int {
 	var dims int
 	for k, s := range p.spaces {
 		switch {
-		case p.depthBlocked(k):
+		case p.gram[k] && p.prec != Float32 && s.Dim >= depthMin:
 			dims += depthBlock
 		case p.gram[k]:
 			dims += s.Dim

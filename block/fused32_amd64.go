@@ -18,7 +18,7 @@ func asmKernels32() (kernels32, bool) {
 }
 
 func avx2Kernels32() kernels32 {
-	return kernels32{name: "avx2", gramStrip: gramStrip32AVX2, distStrip: distAccStrip32AVX2, pack: pack32Go}
+	return kernels32{name: "avx2", gramStrip: gramStrip32AVX2, distStrip: distAccStrip32AVX2, pack: pack32AVX2}
 }
 
 // kernelSets32 returns every float32 strip-kernel set this CPU runs.
@@ -126,4 +126,21 @@ func pack32Rows8AVX512(blk []float32, r8 int, src []float64, mu []float64, dim8 
 	_ = blk[(dim8-1)*w+r8+7]
 	_ = norms[7]
 	pack32Asm512(&blk[r8], w, &src[0], dim, dim8, &mu[0], &norms[0])
+}
+
+func pack32AVX2(dst []float32, norms []float64, s Space, mu []float64, r0, m, w int) {
+	pack32With(dst, norms, s, mu, r0, m, w, pack32Rows8AVX2)
+}
+
+// pack32Rows8AVX2 is pack32Rows8AVX512 with AVX2, 4 rows at a time.
+func pack32Rows8AVX2(blk []float32, r8 int, src []float64, mu []float64, dim8 int, norms []float64) {
+	dim := len(src) / 8
+	w := len(blk) / dim
+	if dim8 <= 0 || dim8%8 != 0 || dim8 > dim || r8+8 > w || len(mu) < dim8 {
+		panic("block: invalid pack32 block")
+	}
+	_ = blk[(dim8-1)*w+r8+7]
+	_ = norms[7]
+	pack32Asm(&blk[r8], w, &src[0], dim, dim8, &mu[0], &norms[0])
+	pack32Asm(&blk[r8+4], w, &src[4*dim], dim, dim8, &mu[0], &norms[4])
 }

@@ -1908,3 +1908,129 @@ pload:
 	VMOVSD        X0, 56(DI)
 	VZEROUPPER
 	RET
+
+// func pack32Asm(dst *float32, w int, src *float64, dim int, dim8 int, mu *float64, norms *float64)
+// Requires: AVX
+TEXT ·pack32Asm(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), DI
+	MOVQ w+8(FP), R9
+	MOVQ src+16(FP), SI
+	MOVQ dim+24(FP), BX
+	MOVQ dim8+32(FP), CX
+	MOVQ mu+40(FP), AX
+	SHLQ $0x02, R9
+
+	// w·4: bytes between coordinates of dst
+	SHLQ $0x03, BX
+
+	// dim·8: bytes between rows of src
+	LEAQ   (R9)(R9*2), R13
+	LEAQ   (BX)(BX*2), R12
+	SHRQ   $0x03, CX
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
+	VXORPD Y12, Y12, Y12
+	VXORPD Y13, Y13, Y13
+	VXORPD Y14, Y14, Y14
+	VXORPD Y15, Y15, Y15
+
+qload:
+	LEAQ         (DI)(R9*4), R14
+	VMOVUPD      (SI), Y0
+	VSUBPD       (AX), Y0, Y0
+	VMULPD       Y0, Y0, Y1
+	VADDPD       Y1, Y8, Y8
+	VCVTPD2PSY   Y0, X4
+	VMOVUPD      (SI)(BX*1), Y0
+	VSUBPD       (AX), Y0, Y0
+	VMULPD       Y0, Y0, Y1
+	VADDPD       Y1, Y10, Y10
+	VCVTPD2PSY   Y0, X5
+	VMOVUPD      (SI)(BX*2), Y0
+	VSUBPD       (AX), Y0, Y0
+	VMULPD       Y0, Y0, Y1
+	VADDPD       Y1, Y12, Y12
+	VCVTPD2PSY   Y0, X6
+	VMOVUPD      (SI)(R12*1), Y0
+	VSUBPD       (AX), Y0, Y0
+	VMULPD       Y0, Y0, Y1
+	VADDPD       Y1, Y14, Y14
+	VCVTPD2PSY   Y0, X7
+	VUNPCKLPS    X5, X4, X0
+	VUNPCKHPS    X5, X4, X1
+	VUNPCKLPS    X7, X6, X2
+	VUNPCKHPS    X7, X6, X3
+	VSHUFPS      $0x44, X2, X0, X4
+	VSHUFPS      $0xee, X2, X0, X5
+	VSHUFPS      $0x44, X3, X1, X6
+	VSHUFPS      $0xee, X3, X1, X7
+	VMOVUPS      X4, (DI)
+	VMOVUPS      X5, (DI)(R9*1)
+	VMOVUPS      X6, (DI)(R9*2)
+	VMOVUPS      X7, (DI)(R13*1)
+	VMOVUPD      32(SI), Y0
+	VSUBPD       32(AX), Y0, Y0
+	VMULPD       Y0, Y0, Y1
+	VADDPD       Y1, Y9, Y9
+	VCVTPD2PSY   Y0, X4
+	VMOVUPD      32(SI)(BX*1), Y0
+	VSUBPD       32(AX), Y0, Y0
+	VMULPD       Y0, Y0, Y1
+	VADDPD       Y1, Y11, Y11
+	VCVTPD2PSY   Y0, X5
+	VMOVUPD      32(SI)(BX*2), Y0
+	VSUBPD       32(AX), Y0, Y0
+	VMULPD       Y0, Y0, Y1
+	VADDPD       Y1, Y13, Y13
+	VCVTPD2PSY   Y0, X6
+	VMOVUPD      32(SI)(R12*1), Y0
+	VSUBPD       32(AX), Y0, Y0
+	VMULPD       Y0, Y0, Y1
+	VADDPD       Y1, Y15, Y15
+	VCVTPD2PSY   Y0, X7
+	VUNPCKLPS    X5, X4, X0
+	VUNPCKHPS    X5, X4, X1
+	VUNPCKLPS    X7, X6, X2
+	VUNPCKHPS    X7, X6, X3
+	VSHUFPS      $0x44, X2, X0, X4
+	VSHUFPS      $0xee, X2, X0, X5
+	VSHUFPS      $0x44, X3, X1, X6
+	VSHUFPS      $0xee, X3, X1, X7
+	VMOVUPS      X4, (R14)
+	VMOVUPS      X5, (R14)(R9*1)
+	VMOVUPS      X6, (R14)(R9*2)
+	VMOVUPS      X7, (R14)(R13*1)
+	ADDQ         $0x40, SI
+	ADDQ         $0x40, AX
+	LEAQ         (R14)(R9*4), DI
+	DECQ         CX
+	JNZ          qload
+	MOVQ         norms+48(FP), DI
+	VADDPD       Y9, Y8, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X0
+	VPERMILPD    $0x01, X0, X1
+	VADDSD       X1, X0, X0
+	VMOVSD       X0, (DI)
+	VADDPD       Y11, Y10, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X0
+	VPERMILPD    $0x01, X0, X1
+	VADDSD       X1, X0, X0
+	VMOVSD       X0, 8(DI)
+	VADDPD       Y13, Y12, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X0
+	VPERMILPD    $0x01, X0, X1
+	VADDSD       X1, X0, X0
+	VMOVSD       X0, 16(DI)
+	VADDPD       Y15, Y14, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X0
+	VPERMILPD    $0x01, X0, X1
+	VADDSD       X1, X0, X0
+	VMOVSD       X0, 24(DI)
+	VZEROUPPER
+	RET

@@ -61,3 +61,19 @@ func distStrip32Asm512(rows int, gs *float32, d *float64, na *float64, nb *float
 //
 //go:noescape
 func pack32Asm512(dst *float32, w int, src *float64, dim int, dim8 int, mu *float64, norms *float64)
+
+// pack32Asm is pack32Asm512 with AVX2 for 4 rows: it packs the
+// coordinates q < dim8 (a multiple of 8, > 0) of 4 rows of dim float64
+// each, at src, src+dim, …, centred by mu, rounded to float32, into
+// dst[q·w + r] (r < 4), and writes into norms[r] the sum of the squared
+// centred coordinates of row r in the order of pack32Go: lane j of two
+// accumulators (q mod 8 = j and 4 + j) sums in q order (multiply, then
+// add), then ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)).
+//
+// Per 4 coordinates: each row centred in Y0, its squares added to
+// Y(8+2r+h) (h = 0 for q mod 8 < 4, else 1), rounded into X4-X7,
+// transposed as 4×4 floats through X0-X3 and stored as 4 rows of 4
+// floats at dst + k·w.
+//
+//go:noescape
+func pack32Asm(dst *float32, w int, src *float64, dim int, dim8 int, mu *float64, norms *float64)

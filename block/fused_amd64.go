@@ -14,9 +14,9 @@ func asmKernels() (kernels, bool) {
 		return kernels{}, false
 	}
 	gram, gramAcc, dist, kern, pk := gramStripAVX2, gramStripAccAVX2, distAccStripAVX2, kernStripAVX2, packAVX2
-	name := "avx2"
+	name, dm := "avx2", avx2DepthMin
 	if cpu.X86.HasAVX512F {
-		gram, gramAcc, dist, kern, pk, name = gramStripAVX512, gramStripAccAVX512, distStripAVX512, kernStripAVX512, packAVX512, "avx512"
+		gram, gramAcc, dist, kern, pk, name, dm = gramStripAVX512, gramStripAccAVX512, distStripAVX512, kernStripAVX512, packAVX512, "avx512", 0
 	}
 	return kernels{
 		name:         name,
@@ -27,8 +27,19 @@ func asmKernels() (kernels, bool) {
 		dotStrip:     dotStripAVX2,
 		kernStrip:    kern,
 		pack:         pk,
+		depthMin:     dm,
 	}, true
 }
+
+// avx2DepthMin is the depthMin of the AVX2 set. Its 4×12 sub-blocks read
+// the a block (8·dim doubles) and half the J strip (12·dim) once per
+// pass; from p = 256 on the two no longer fit a 32 KiB L1 together.
+// Measured on a Zen 4 core (BenchmarkPeakShare's %peak-best, median of
+// 3, 7 December 2026; BENCHMARKS.md, issue 26): depth blocks from 256 on
+// raised the AVX2 kernel from 80% to 84% of the AVX2 peak at p = 256,
+// 79% to 83% at p = q = 256, 82% to 88% at p = 512 and 75% to 82% at
+// p = 2,048 (the chunk of rows unchanged, see fusedChunk).
+const avx2DepthMin = 256
 
 func kernStripAVX512(d, v []float64, g, ck, cs float64, mode int) {
 	if len(d)%4 != 0 || len(v) < len(d) || mode < 0 || mode > 2 {

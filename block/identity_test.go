@@ -114,8 +114,9 @@ func tileBits(spaces []Space, alpha float64, tileSize int, prec Precision, ks ke
 	return bits
 }
 
-// TestKernelSetsBitIdentical runs the portable (pure Go), AVX2 and, where
-// the CPU has it, AVX-512 kernel sets side by side on the same tiles of
+// TestKernelSetsBitIdentical runs the portable (pure Go) kernel set and
+// the assembly ones of this build (amd64: AVX2 and, where the CPU has it,
+// AVX-512; arm64: NEON) side by side on the same tiles of
 // random and adversarial data, in float64 and float32 modes, for every
 // exponent, and requires the same bits for every shift and every sum of
 // every tile.
@@ -134,11 +135,11 @@ func TestKernelSetsBitIdentical(t *testing.T) {
 	t.Logf("kernel sets of this CPU and build: %v", names)
 	t.Run("avx512", func(t *testing.T) {
 		if names[len(names)-1] != "avx512" {
-			t.Skip("this CPU (or build) has no AVX-512 kernels: only the portable and AVX2 sets were compared")
+			t.Skipf("this CPU (or build) has no AVX-512 kernels: only the sets %v were compared", names)
 		}
 	})
 	if len(sets) == 1 {
-		t.Skip("only the portable kernels are built in (-tags purego, not amd64, or no AVX2+FMA): nothing to compare them with here")
+		t.Skip("only the portable kernels are built in (-tags purego, amd64 without AVX2+FMA, or neither amd64 nor arm64): nothing to compare them with here")
 	}
 	rng := rand.New(rand.NewPCG(41, 42))
 	data := identitySpaces(rng, 131)

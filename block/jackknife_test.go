@@ -79,6 +79,7 @@ func TestJackknifeBruteForce(t *testing.T) {
 				return c * float64(n-1) / float64(n)
 			}
 			se := jk.Pair(0, 1)
+			pdSE, _ := jk.PartialSE(0, 1, 2)
 			bc := jk.BCDCorCov([][2]int{{0, 1}, {0, 2}})
 			for _, c := range []struct {
 				name      string
@@ -86,7 +87,7 @@ func TestJackknifeBruteForce(t *testing.T) {
 			}{
 				{"dcor_se", se.DCor, math.Sqrt(cov(0, 0))},
 				{"bcdcor_se", se.BCDCor, math.Sqrt(cov(1, 1))},
-				{"pdcor_se", jk.PartialSE(0, 1, 2), math.Sqrt(cov(3, 3))},
+				{"pdcor_se", pdSE, math.Sqrt(cov(3, 3))},
 				{"cov(bcdcor01, bcdcor02)", bc[0][1], cov(1, 2)},
 				{"var(bcdcor02)", bc[1][1], cov(2, 2)},
 			} {

@@ -24,7 +24,8 @@ import (
 type JackPass struct {
 	pl   *Plan
 	jk   *estimator.Jackknife
-	rl   [][]float64
+	st   *estimator.Stats // read only (the exact tiles' row sums)
+	rl   *finalRows
 	work []*jackWorker
 }
 
@@ -46,11 +47,7 @@ func (pl *Plan) NewJackPass(st *estimator.Stats, jk *estimator.Jackknife) (*Jack
 	if err := compatible(st, estimator.New(p.k, pl.n, p.alpha, p.shift, p.scaleExp)); err != nil {
 		return nil, err
 	}
-	rl := make([][]float64, p.k)
-	for k := range rl {
-		rl[k] = st.RowSums(k, nil)
-	}
-	return &JackPass{pl: pl, jk: jk, rl: rl}, nil
+	return &JackPass{pl: pl, jk: jk, st: st, rl: newFinalRows(p, st)}, nil
 }
 
 // AddTiles adds the sums of the tiles listed (each at most once over the
@@ -105,7 +102,7 @@ func (jp *JackPass) run(ctx context.Context, buf []Space, refs []tileRef, tiles 
 	p := &q
 	workers := max(1, min(jp.pl.eng.workers, len(refs)))
 	for len(jp.work) < workers {
-		jp.work = append(jp.work, &jackWorker{sc: p.newScratch(), acc: newJackAcc(p, jp.rl), sl: p.newSlot()})
+		jp.work = append(jp.work, &jackWorker{sc: p.newScratch(), acc: newJackAcc(p, jp.rl, jp.st), sl: p.newSlot()})
 	}
 	for _, wk := range jp.work[:workers] {
 		wk.sc.forget()
@@ -115,7 +112,7 @@ func (jp *JackPass) run(ctx context.Context, buf []Space, refs []tileRef, tiles 
 		wk, r := jp.work[w], refs[t]
 		setRef(&wk.sl, r, p.k)
 		wk.acc.reset(r.gi, r.ni, r.gj, r.nj, r.diag)
-		p.tile(wk.sc, r.li, r.ni, r.lj, r.nj, r.diag, p.shift, wk.sl.tile.S, wk.sl.tile.RowI, wk.sl.viewJ)
+		p.jackTile(wk.sc, &wk.sl, r.li, r.ni, r.lj, r.nj, r.diag)
 	}, func(w, t int) error {
 		if err := jp.jk.AddTile(jp.work[w].acc.finish()); err != nil || added == nil {
 			return err

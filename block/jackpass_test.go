@@ -254,7 +254,9 @@ func TestJackknifeEncoding(t *testing.T) {
 	if !bytes.Equal(encodeJack(t, b), bb) {
 		t.Error("Merge changed its argument")
 	}
-	if a.Pair(0, 1) != whole.Pair(0, 1) || a.PartialSE(0, 1, 2) != whole.PartialSE(0, 1, 2) {
+	pa, _ := a.PartialSE(0, 1, 2)
+	pw, _ := whole.PartialSE(0, 1, 2)
+	if a.Pair(0, 1) != whole.Pair(0, 1) || pa != pw {
 		t.Error("the decoded and merged sums give other standard errors")
 	}
 	for i := range want {

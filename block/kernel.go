@@ -123,7 +123,7 @@ func newPlanOn(spaces []Space, n int, alpha float64, tileSize int, kern kernel, 
 		s := spaces[i]
 		p.scaleExp[i] = scaleExponent(s, m)
 		p.scale[i] = math.Ldexp(1, -p.scaleExp[i])
-		p.mean[i] = columnMedians(s, m, p.scale[i])
+		p.mean[i] = columnMedians(s, m, p.scale[i], roundingBits)
 		return nil
 	}
 	if workers <= 1 || k == 1 {
@@ -165,7 +165,7 @@ type scratch struct {
 	against []float64      // the permutation pass: a captured tile, to sum space 0's products with
 	dotSum  float64        // that sum
 	stage   [2][][]float64 // per space: rows I and J times the scale, for scaled spaces
-	ex      [2][][]float64 // per space: centred rows I and J of exactTile
+	ex      [2][][]float64 // per space: scaled rows I and J of exactTile
 	pi, pj  [][]float64    // per space: panels of the rows I and J
 	xi      [][]float64    // per direct space: row i, gathered
 	d       [][]float64    // per space: row i of the shifted distance tile

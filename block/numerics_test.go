@@ -1,11 +1,14 @@
 package block
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"math/big"
 	"math/rand/v2"
 	"testing"
+
+	"gonum.org/v1/gonum/floats/scalar"
 
 	"github.com/dcor-stream/dcor-stream/estimator"
 )
@@ -197,44 +200,230 @@ func outlierSpaces(rng *rand.Rand, n, dim int, m float64) []Space {
 	return []Space{{x, dim}, {y, dim}, {z, dim}}
 }
 
-// TestOutliersExact: one row of x moved out to 10^3 … 10^15 times the
-// typical distance. Against exact arithmetic on the float64 distances,
-// bcdcor, dcor² and pdcor are within 1e-9 relative, or within 8 times the
-// condition number of the float64 distances where that is larger (from
-// about 10^9 up, where moving the outlier's distances by one rounding
-// already moves the result by more than 1e-9), and no degenerate flag is
-// raised. Version 3 gave bcdcor 0 and zero_var_x at 10^9.
-func TestOutliersExact(t *testing.T) {
+// checkExact compares the dcor², bcdcor and pdcor of st with want: each
+// within 1e-9 relative, or within 8 times its condition number where that
+// is larger (from about 10^9 up, where moving the outlier's distances by
+// one rounding already moves the result by more than 1e-9), and no flag
+// but those in allowed. With partial false, pdcor is left out (at n = 4,
+// where U-centred matrices have two degrees of freedom, R*_yz is ±1).
+func checkExact(t *testing.T, st *estimator.Stats, want exact, allowed estimator.Flags, partial bool) {
+	t.Helper()
 	const relTol, condTol = 1e-9, 8
-	rng := rand.New(rand.NewPCG(17, 5))
+	r, pr := st.Pair(0, 1), st.Partial(0, 1, 2)
+	if !partial {
+		pr.Flags = 0
+	}
+	if r.Flags&^allowed != 0 || pr.Flags&^allowed != 0 {
+		t.Errorf("flags %v / %v, want none", r.Flags, pr.Flags)
+	}
+	cases := []struct {
+		name            string
+		got, want, cond float64
+	}{
+		{"dcor_sq", r.DCorSq, want.dcorSq, want.kDcorSq},
+		{"bcdcor", r.BCDCor, want.bcdcorXY, want.kBcdcor},
+		{"pdcor", pr.PDCor, want.pdcor, want.kPdcor},
+	}
+	if !partial {
+		cases = cases[:2]
+	}
+	for _, c := range cases {
+		err := math.Abs(c.got - c.want)
+		if !(err <= relTol*math.Abs(c.want) || err <= condTol*c.cond) {
+			t.Errorf("%s = %.17g, exact %.17g: error %.3g, beyond 1e-9 relative and %d × condition %.3g", c.name, c.got, c.want, err, condTol, c.cond)
+		}
+	}
+}
+
+// scaledSpaces returns the spaces with every value times 2^e (exact), so
+// that the exact reference of the unscaled spaces is theirs too.
+func scaledSpaces(sp []Space, e int) []Space {
+	out := make([]Space, len(sp))
+	for k, s := range sp {
+		d := make([]float64, len(s.Data))
+		for i, v := range s.Data {
+			d[i] = math.Ldexp(v, e)
+		}
+		out[k] = Space{d, s.Dim}
+	}
+	return out
+}
+
+// TestOutliersExact: one row of x moved out to 10^3 … 10^15 times the
+// typical distance, for tiles of every size from 1 row to the default and
+// samples of a few rows to several tiles, gives dcor², bcdcor and pdcor
+// as checkExact requires, against exact arithmetic on the float64
+// distances, and raises no degenerate flag. Version 3 gave bcdcor 0 and
+// zero_var_x at 10^9. Until the shifts were taken from at least 256 rows
+// whatever the tile, tiles of 2 rows gave bcdcor 0 for 0.69 (n = 9, 10^12,
+// the shift c_x and its yardstick v_x set by the outlier's one distance);
+// until v_x was taken from double differences too, n = 4 with the
+// outlier at row 1 gave −0.07 for −0.50 at tiles of 1 and 2 rows (two of
+// the three leading distances the outlier's).
+func TestOutliersExact(t *testing.T) {
+	tiles := []int{1, 2, 3, 7, 64, 0}
 	for _, dim := range []int{1, 3, 20} {
-		for _, e := range []int{3, 6, 9, 12, 15} {
-			n := 150
-			sp := outlierSpaces(rng, n, dim, math.Pow(10, float64(e)))
-			name := fmt.Sprintf("dim=%d/outlier=1e%d", dim, e)
-			t.Run(name, func(t *testing.T) {
+		for _, n := range []int{4, 9, 20, 150} {
+			for _, e := range []int{3, 6, 9, 12, 15} {
+				if n == 4 && e > 12 || testing.Short() && n == 150 && dim != 3 {
+					// n = 4 at 10^15: the outlier's distances round to
+					// 0.1, the others' spread; κ's float64 sums lose it.
+					continue
+				}
+				rng := rand.New(rand.NewPCG(17, 5))
+				sp := outlierSpaces(rng, n, dim, math.Pow(10, float64(e)))
+				if n == 4 { // the outlier at row 1
+					x := sp[0].Data
+					for q := range dim {
+						x[q], x[dim+q] = x[dim+q], x[q]
+					}
+				}
 				want := exactReference(sp, 1)
-				st, err := Compute(t.Context(), sp, Options{TileSize: 64, Workers: 2})
+				for _, tile := range tiles {
+					t.Run(fmt.Sprintf("dim=%d/n=%d/outlier=1e%d/tile=%d", dim, n, e, tile), func(t *testing.T) {
+						st, err := Compute(t.Context(), sp, Options{TileSize: tile, Workers: 2})
+						if err != nil {
+							t.Fatal(err)
+						}
+						checkExact(t, st, want, 0, n > 4)
+					})
+				}
+			}
+		}
+	}
+}
+
+// TestOutliersShiftedScaled: the family of TestOutliersExact translated by
+// 10^9 or 10^12, or scaled by 2^±1000, at tiles of 2 rows and the
+// default.
+func TestOutliersShiftedScaled(t *testing.T) {
+	for _, dim := range []int{1, 3, 20} {
+		for _, e := range []int{9, 12} {
+			for _, shift := range []float64{0, 1e9, 1e12} {
+				rng := rand.New(rand.NewPCG(17, 5))
+				sp := outlierSpaces(rng, 20, dim, math.Pow(10, float64(e)))
+				for k := range sp {
+					for i := range sp[k].Data {
+						sp[k].Data[i] += shift
+					}
+				}
+				want := exactReference(sp, 1)
+				for _, f := range []int{0, -1000, 900} {
+					for _, tile := range []int{2, 0} {
+						t.Run(fmt.Sprintf("dim=%d/outlier=1e%d/shift=%g/scale=2^%d/tile=%d", dim, e, shift, f, tile), func(t *testing.T) {
+							st, err := Compute(t.Context(), scaledSpaces(sp, f), Options{TileSize: tile, Workers: 2})
+							if err != nil {
+								t.Fatal(err)
+							}
+							checkExact(t, st, want, estimator.OutOfRange, true)
+						})
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestClusteredOutliersExact: a share of 10% to 60% of the rows moved far
+// out (each to its own place, or all to one), scattered or leading, at the
+// default tile and at 7 rows: checkExact's bounds hold.
+func TestClusteredOutliersExact(t *testing.T) {
+	if testing.Short() {
+		t.Skip("exact references of 600 rows")
+	}
+	for _, c := range []struct {
+		dim     int
+		frac, m float64
+		leading bool // the far rows first, else scattered
+		tight   bool // all at one place, else each at its own
+	}{
+		{3, 0.1, 1e12, false, false}, {3, 0.3, 1e9, true, false}, {20, 0.3, 1e12, true, false},
+		{1, 0.6, 1e12, true, true}, {20, 0.6, 1e9, false, true}, {3, 0.45, 1e12, true, true},
+	} {
+		rng := rand.New(rand.NewPCG(3, 9))
+		const n = 600
+		sp := outlierSpaces(rng, n, c.dim, 1)
+		x := sp[0].Data
+		for r := range int(c.frac * n) {
+			i := r
+			if !c.leading {
+				i = rng.IntN(n)
+			}
+			for q := range c.dim {
+				if c.tight {
+					x[i*c.dim+q] += c.m
+				} else {
+					x[i*c.dim+q] = c.m * rng.NormFloat64()
+				}
+			}
+		}
+		want := exactReference(sp, 1)
+		for _, tile := range []int{7, 0} {
+			t.Run(fmt.Sprintf("dim=%d/frac=%g/m=%g/leading=%v/tight=%v/tile=%d", c.dim, c.frac, c.m, c.leading, c.tight, tile), func(t *testing.T) {
+				st, err := Compute(t.Context(), sp, Options{TileSize: tile, Workers: 2})
 				if err != nil {
 					t.Fatal(err)
 				}
-				r, pr := st.Pair(0, 1), st.Partial(0, 1, 2)
-				if r.Flags != 0 || pr.Flags != 0 {
-					t.Errorf("flags %v / %v, want none", r.Flags, pr.Flags)
+				checkExact(t, st, want, 0, true)
+			})
+		}
+	}
+}
+
+// TestSmallTilesWorkers: with an outlier, tiles of 1, 2 and 3 rows give
+// the same state bytes on 1 and 3 workers.
+func TestSmallTilesWorkers(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 5))
+	sp := outlierSpaces(rng, 40, 3, 1e12)
+	for _, tile := range []int{1, 2, 3} {
+		var enc [2][]byte
+		for w, workers := range []int{1, 3} {
+			st, err := Compute(t.Context(), sp, Options{TileSize: tile, Workers: workers})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if enc[w], err = st.MarshalBinary(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !bytes.Equal(enc[0], enc[1]) {
+			t.Errorf("tile %d: the states of 1 and 3 workers differ", tile)
+		}
+	}
+}
+
+// TestExactTileFarShift: exactTile is exact on the float64 distances
+// whatever the shift. With c_k set far above the distances (10^12 times
+// them) and every tile recomputed (v_k tiny), the results match the exact
+// reference to 1e-12 on well-conditioned data. exactTile used to round
+// a − c_k, which kept the distances only to 2^−53·c_k (10^−4 of them).
+func TestExactTileFarShift(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	for _, dim := range []int{1, 3, 20} {
+		const n = 30
+		sp := outlierSpaces(rng, n, dim, 1)
+		want := exactReference(sp, 1)
+		for _, far := range []float64{0, 1e12} {
+			t.Run(fmt.Sprintf("dim=%d/shift=%g", dim, far), func(t *testing.T) {
+				p := newPlan(sp, n, 1, 8, kernelAuto)
+				p.setShifts()
+				for k := range p.k {
+					p.shift[k] += roundBits(far*math.Sqrt(p.spread[k]), roundingBits)
+					p.spread[k] = 0x1p-100
 				}
+				st := estimator.New(p.k, n, 1, p.shift, p.scaleExp)
+				grid := (n + p.tileSize - 1) / p.tileSize
+				if err := p.run(t.Context(), st, []*scratch{p.newScratch()}, grid, &schedule{rng: Range{0, grid * (grid + 1) / 2}}); err != nil {
+					t.Fatal(err)
+				}
+				r, pr := st.Pair(0, 1), st.Partial(0, 1, 2)
 				for _, c := range []struct {
-					name            string
-					got, want, cond float64
-				}{
-					{"dcor_sq", r.DCorSq, want.dcorSq, want.kDcorSq},
-					{"bcdcor", r.BCDCor, want.bcdcorXY, want.kBcdcor},
-					{"pdcor", pr.PDCor, want.pdcor, want.kPdcor},
-				} {
-					err := math.Abs(c.got - c.want)
-					if err > relTol*math.Abs(c.want) && err > condTol*c.cond {
-						t.Errorf("%s = %.17g, exact %.17g: error %.3g, beyond 1e-9 relative and %d × condition %.3g", c.name, c.got, c.want, err, condTol, c.cond)
+					name      string
+					got, want float64
+				}{{"dcor_sq", r.DCorSq, want.dcorSq}, {"bcdcor", r.BCDCor, want.bcdcorXY}, {"pdcor", pr.PDCor, want.pdcor}} {
+					if !scalar.EqualWithinAbsOrRel(c.got, c.want, 0, 1e-12) {
+						t.Errorf("%s = %.17g, exact %.17g", c.name, c.got, c.want)
 					}
-					t.Logf("%s: error %.3g (relative %.3g), condition %.3g", c.name, err, err/math.Abs(c.want), c.cond)
 				}
 			})
 		}
@@ -351,4 +540,37 @@ func FuzzExtremeValues(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestOnlineSmallTileOutlier: Online, fed 3 rows a batch with an outlier
+// in the first batch, meets checkExact's bounds for tiles of 1 to 3 rows
+// and the default. It used to fix its plan at TileSize rows, and so its
+// centre and shifts from the first batch alone: bcdcor 0 for 0.67.
+func TestOnlineSmallTileOutlier(t *testing.T) {
+	const n, dim = 40, 3
+	rng := rand.New(rand.NewPCG(17, 5))
+	sp := outlierSpaces(rng, n, dim, 1e12)
+	x := sp[0].Data
+	for q := range dim { // the outlier at row 1
+		x[q], x[dim+q] = x[dim+q], x[q]
+	}
+	want := exactReference(sp, 1)
+	for _, tile := range []int{1, 2, 3, 0} {
+		t.Run(fmt.Sprintf("tile=%d", tile), func(t *testing.T) {
+			o, err := NewOnline([]int{dim, dim, dim}, Options{TileSize: tile})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < n; i += 3 {
+				b := make([]Space, len(sp))
+				for k := range b {
+					b[k] = Space{sp[k].Data[i*dim : min(n, i+3)*dim], dim}
+				}
+				if err := o.Add(t.Context(), b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			checkExact(t, o.Stats(), want, 0, true)
+		})
+	}
 }

@@ -13,11 +13,13 @@ import (
 // every retained row and among themselves, so n rows in batches cost the
 // n(n−1)/2 pairs of Compute, whatever the batch sizes.
 //
-// The plan is fixed once TileSize rows have arrived (by the batch that
-// brings the count to TileSize or more): the centring means are the column
-// means of the first min(rows, 4096) rows held then, the shifts c_k the
-// mean distance of the first TileSize rows, as in Compute. Before that,
-// Stats computes the few rows held with Compute. After it, each batch
+// The plan is fixed once max(TileSize, 256) rows have arrived (by the
+// batch that brings the count to that or more): the centring medians are
+// those of the first min(rows, 1024) rows held then, the shifts c_k and
+// their yardsticks those of the leading rows, as in Compute (see
+// setShifts). Before that, Stats computes the few rows held with Compute.
+// (Fixed at TileSize rows, a tile of 2 rows took the centre and the shift
+// from a far first row, and lost every other distance's digits.) After it, each batch
 // grows the state (estimator.Stats.Grow) and raises a space's bound when
 // the batch holds a row farther from the centre than any before
 // (estimator.Stats.Widen); each grid change rounds the sums once, so the
@@ -31,7 +33,7 @@ type Online struct {
 	dims  []int
 	data  [][]float64 // per space: the n rows so far, row-major
 	n     int
-	plan  *Plan // nil until TileSize rows have arrived
+	plan  *Plan // nil until max(TileSize, shiftRows) rows have arrived
 	st    *estimator.Stats
 	buf   []Space
 	tiles []tileRef
@@ -90,7 +92,7 @@ func (o *Online) Add(ctx context.Context, batch []Space) error {
 	o.n += m
 	t := o.opts.TileSize
 	switch {
-	case o.plan == nil && o.n < t:
+	case o.plan == nil && o.n < max(t, shiftRows):
 		return nil // Stats computes these few rows directly
 	case o.plan == nil:
 		return o.start(ctx)
@@ -141,7 +143,7 @@ func (o *Online) Stats() *estimator.Stats {
 	if o.plan != nil {
 		return o.st
 	}
-	// Fewer than TileSize rows: one tile, computed directly.
+	// Fewer than max(TileSize, shiftRows) rows: computed directly.
 	st, err := Compute(context.Background(), o.view(), o.opts)
 	if err != nil {
 		panic("block: Compute of validated rows: " + err.Error())

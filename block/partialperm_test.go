@@ -93,7 +93,7 @@ func TestPartialPermutationsBruteForce(t *testing.T) {
 			}
 			exceed := 0
 			for b := range r {
-				if bruteProjection(sp, func(i int) int { return perm.At(b, i) }) >= obs {
+				if pb := perm.Of(b); bruteProjection(sp, func(i int) int { return pb[i] }) >= obs {
 					exceed++
 				}
 			}
@@ -166,7 +166,7 @@ func TestPartialPermPassEqualsPartialPermutations(t *testing.T) {
 					pt := estimator.NewPartialPermutationTest(0, 1, 2, r)
 					var test *estimator.PermutationTest
 					if both {
-						test = estimator.NewPermutationTest(0, 1, r)
+						test = estimator.NewPermutationTest(0, 1, r, tc.n)
 					}
 					pp, err := pl.NewPartialPermPass(st, test, pt, 0, 1, 2, perm, spaces[1], spaces[2])
 					if err != nil {

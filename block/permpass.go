@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/dcor-stream/dcor-stream/estimator"
 )
@@ -21,8 +24,11 @@ import (
 // space x's tile computed once per tile for all its pairs, with the same
 // permutations.
 //
-// Memory: y (8·n·dim bytes) and its rows centred once (as much again, for
-// a space of 16 or more dimensions), and per worker up to 4 tiles of x's
+// Memory: the table of every π_b (4·R·n bytes, PermTableBytes: π_b is a
+// Fisher–Yates shuffle, formed whole, and a tile reads it at π_b(I) and
+// π_b(J)), y (8·n·dim bytes) and its rows centred once (as much again,
+// for a space of 16 or more dimensions), per worker the exact sums of a
+// group of tiles (PermWorkerBytes per pair), and per worker up to 4 tiles of x's
 // distances (8·TileSize² bytes each: a worker takes a group of up to 4
 // tiles of a tile row) and the scratch of two tiles; for several pairs,
 // that of each distinct y, and max(4, distinct x) tiles. The pass of
@@ -36,10 +42,14 @@ type PermPass struct {
 	xs, ys  []int      // the distinct spaces x (captured) and y (held)
 	r       int
 	perm    *Permutation
+	tab     []uint32       // π_b(i) at b·n + i, formed at the first tile (permTable)
 	pre     []*centredRows // per ys: its rows centred once, or nil
 	work    []*permWorker
 	sc      *plan // the plans of y (and z) over their rows held, unpermuted
 	partial *partialPerm
+	// afterPerm, if set (tests), is called by a worker after each
+	// permutation of a group of tiles.
+	afterPerm func()
 }
 
 // permPair is one test of independence of a pass: its sums and the
@@ -80,6 +90,7 @@ func newUCentring(st *estimator.Stats, k int) uCentring {
 
 type permWorker struct {
 	b    int
+	err  error   // the context's, if the group was left unfinished
 	px   []*plan // per xs, over the buffer
 	scx  []*scratch
 	slx  []slot
@@ -88,7 +99,12 @@ type permWorker struct {
 	py   []*plan // per ys, at π_b
 	scy  []*scratch
 	sly  []slot
-	vals [][]float64 // per tile of a group and pair (t·len(pairs) + pi): its R sums
+	yt   []float64 // y's shifted distances at π_b of a tile
+	acc  exactSum
+	accI []exactSum // per row and column of a tile: its exact sums
+	accJ []exactSum
+	rx   []rowSums  // per tile of a group and xs: x's exact row sums
+	vals []tileSums // per tile of a group and pair (t·len(pairs) + pi): its sums
 	// pdcov's test: z over the buffer, y and z in memory at π_b (the
 	// identity for b = −1), their scratch, slots and captured tiles,
 	// P_xz of the tile, and the sums T, T_b of the tile.
@@ -100,6 +116,73 @@ type permWorker struct {
 	ryJ, rzJ        []float64   // y's and z's row sums r' at π_b(J)
 	pvals           [][]float64 // per tile of a group
 	bufZ            []Space
+}
+
+// tileSums are the exact sums of one tile for one test: S'(π) of the
+// identity (b = −1) and of every π_b, each as the values comp[off[b+1] :
+// off[b+2]], whose exact sum it is, and y's row sums; ok is false if a sum
+// is not finite or not exact (see exactSum).
+type tileSums struct {
+	comp []float64
+	off  []int32
+	ry   rowSums
+	ok   bool
+}
+
+// rowSums are the exact sums of the rows of one space's tile, each as
+// values: row row[k] (a sample) has the sum of comp[off[k] : off[k+1]].
+// A row of a diagonal tile appears twice (its part right of the
+// diagonal, and below).
+type rowSums struct {
+	row  []int
+	comp []float64
+	off  []int32
+	ok   bool
+}
+
+// set sets rs to the exact row and column sums of c (ni×nj, rows I from
+// i0, J from j0), with accI and accJ (at least ni and nj).
+func (rs *rowSums) set(c []float64, ni, nj, i0, j0 int, accI, accJ []exactSum) {
+	rs.row, rs.comp, rs.off, rs.ok = rs.row[:0], rs.comp[:0], rs.off[:0], true
+	for j := range nj {
+		accJ[j].reset()
+	}
+	for i := range ni {
+		a := &accI[i]
+		a.reset()
+		row := c[i*nj : (i+1)*nj]
+		a.sum(row)
+		for j, v := range row {
+			accJ[j].put(v)
+		}
+		if (i+1)%carryEvery == 0 {
+			for j := range nj {
+				accJ[j].carry()
+			}
+		}
+	}
+	emit := func(acc []exactSum, g0 int) {
+		for k := range acc {
+			rs.row = append(rs.row, g0+k)
+			rs.off = append(rs.off, int32(len(rs.comp)))
+			var ok bool
+			rs.comp, ok = acc[k].appendTo(rs.comp, 0)
+			rs.ok = rs.ok && ok
+		}
+	}
+	emit(accI[:ni], i0)
+	emit(accJ[:nj], j0)
+	rs.off = append(rs.off, int32(len(rs.comp)))
+}
+
+// add adds the row sums to space k (0: x, 1: y) of test.
+func (rs *rowSums) add(test *estimator.PermutationTest, k int) error {
+	for i, g := range rs.row {
+		if err := test.AddRow(k, g, rs.comp[rs.off[i]:rs.off[i+1]]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // NewPermPass returns the pass adding to test (of spaces x and y, R
@@ -292,60 +375,100 @@ func (pp *PermPass) run(ctx context.Context, buf []Space, refs []tileRef, tiles 
 		groups = append(groups, [2]int{i, e})
 		i = e
 	}
+	if err := pp.permTable(ctx); err != nil {
+		return err
+	}
 	nx, np := len(pp.xs), len(pp.pairs)
 	return runTiles(ctx, workers, len(groups), func(w, g int) {
 		wk, grp := pp.work[w], refs[groups[g][0]:groups[g][1]]
+		wk.err = nil
 		for t, r := range grp {
 			for xi := range pp.xs {
-				capture(wk.px[xi], wk.scx[xi], &wk.slx[xi], wk.cx[t*nx+xi][:r.ni*r.nj], r, r.li, r.lj)
+				c := wk.cx[t*nx+xi][:r.ni*r.nj]
+				capture(wk.px[xi], wk.scx[xi], &wk.slx[xi], c, r, r.li, r.lj)
+				wk.rx[t*nx+xi].set(c, r.ni, r.nj, r.gi, r.gj, wk.accI, wk.accJ)
 			}
 		}
 		for pi, pr := range pp.pairs {
 			py, scy, sly := wk.py[pr.yi], wk.scy[pr.yi], &wk.sly[pr.yi]
-			for b := range pp.r {
+			for t := range grp {
+				ts := &wk.vals[t*np+pi]
+				ts.comp, ts.off, ts.ok = ts.comp[:0], ts.off[:0], true
+			}
+			// b = −1 is the identity: the observed S' and y's row sums,
+			// from the same distances as every π_b.
+			for b := -1; b < pp.r; b++ {
+				if err := ctx.Err(); err != nil {
+					wk.err = err // the group unfinished: added is not called
+					return
+				}
 				wk.b = b
 				scy.forget() // the rows I are other samples for each b
 				for t, r := range grp {
-					setRef(sly, r, 1)
-					scy.against = wk.cx[t*nx+pr.xi][:r.ni*r.nj]
-					scy.dotSum = 0
-					py.tile(scy, r.gi, r.ni, r.gj, r.nj, r.diag, py.shift, sly.tile.S, sly.tile.RowI, sly.viewJ)
-					wk.vals[t*np+pi][b] = 2 * scy.dotSum
+					ts := &wk.vals[t*np+pi]
+					yt := wk.yt[:r.ni*r.nj]
+					capture(py, scy, sly, yt, r, r.gi, r.gj)
+					if b < 0 {
+						ts.ry.set(yt, r.ni, r.nj, r.gi, r.gj, wk.accI, wk.accJ)
+					}
+					wk.acc.reset()
+					wk.acc.dot(wk.cx[t*nx+pr.xi][:r.ni*r.nj], yt)
+					ts.off = append(ts.off, int32(len(ts.comp)))
+					var ok bool
+					ts.comp, ok = wk.acc.appendTo(ts.comp, 1) // i<j and j>i
+					ts.ok = ts.ok && ok
 				}
+				if pp.afterPerm != nil && b >= 0 {
+					pp.afterPerm()
+				}
+			}
+			for t := range grp {
+				ts := &wk.vals[t*np+pi]
+				ts.off = append(ts.off, int32(len(ts.comp)))
 			}
 		}
 		if pp.partial != nil {
-			pp.partialGroup(wk, grp)
+			wk.err = pp.partialGroup(ctx, wk, grp)
 		}
 	}, func(w, g int) error {
 		wk := pp.work[w]
+		if wk.err != nil {
+			return wk.err
+		}
 		for t := range groups[g][1] - groups[g][0] {
 			i := groups[g][0] + t
 			// Every test's sums of the tile or none: a value that is not
-			// finite fails the pass before anything of the tile is added.
-			finite := func(v []float64) error {
-				for _, f := range v {
-					if math.IsNaN(f) || math.IsInf(f, 0) {
-						return fmt.Errorf("permutation sums of tile (%d, %d): %v: %w", refs[i].gi, refs[i].gj, f, estimator.ErrOverflow)
-					}
-				}
-				return nil
+			// finite (or not exact) fails the pass before anything of the
+			// tile is added.
+			overflow := func() error {
+				return fmt.Errorf("permutation sums of tile (%d, %d): a product or sum beyond float64's range: %w", refs[i].gi, refs[i].gj, estimator.ErrOverflow)
 			}
 			vals := wk.vals[t*np : (t+1)*np]
-			for _, v := range vals {
-				if err := finite(v); err != nil {
-					return err
+			for pi, ts := range vals {
+				if !ts.ok || !ts.ry.ok || !wk.rx[t*nx+pp.pairs[pi].xi].ok {
+					return overflow()
 				}
 			}
 			var pvals []float64
 			if pp.partial != nil {
 				pvals = wk.pvals[t]
-				if err := finite(pvals); err != nil {
-					return err
+				for _, f := range pvals {
+					if math.IsNaN(f) || math.IsInf(f, 0) {
+						return overflow()
+					}
 				}
 			}
 			for pi, pr := range pp.pairs {
-				if err := pr.test.Add(vals[pi]); err != nil {
+				ts := &vals[pi]
+				for b := -1; b < pp.r; b++ {
+					if err := pr.test.AddSum(b, ts.comp[ts.off[b+1]:ts.off[b+2]]); err != nil {
+						return err
+					}
+				}
+				if err := wk.rx[t*nx+pr.xi].add(pr.test, 0); err != nil {
+					return err
+				}
+				if err := ts.ry.add(pr.test, 1); err != nil {
 					return err
 				}
 			}
@@ -364,6 +487,49 @@ func (pp *PermPass) run(ctx context.Context, buf []Space, refs []tileRef, tiles 
 	})
 }
 
+// permTable forms, once, the table of every π_b (4·R·n bytes), on the
+// plan's workers.
+func (pp *PermPass) permTable(ctx context.Context) error {
+	if pp.tab != nil {
+		return nil
+	}
+	n := pp.pl.n
+	tab := make([]uint32, pp.r*n)
+	g, gctx := errgroup.WithContext(ctx)
+	// CPU bound: a permutation per worker at a time.
+	g.SetLimit(max(1, pp.pl.eng.workers))
+	for b := range pp.r {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			shuffle(pp.perm, b, tab[b*n:(b+1)*n], new(rand.ChaCha8))
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	pp.tab = tab
+	return nil
+}
+
+// PermTableBytes is the memory of the table of the permutations of a
+// pass: 4·R·n bytes, π_b(i) for every b and i.
+func PermTableBytes(n, r int) int64 { return 4 * int64(n) * int64(r) }
+
+// PermWorkerBytes is the memory a worker of a pass holds per pair of
+// spaces tested for its sums of a group of tiles, for R permutations:
+// about 5 values of 8 bytes and an offset of 4 for each sum of each tile
+// of a group (more where the values span more than 160 bits).
+func PermWorkerBytes(r int) int64 { return 4 * 44 * (int64(r) + 1) }
+
 // group returns the number of tiles of one tile row a worker takes at
 // once: 4 for one space x (its 4 tiles of x's distances, 2 MB at the
 // default tile size, and the rows π_b(I) packed once for 4 tiles instead
@@ -375,11 +541,12 @@ func (pp *PermPass) group() int { return max(1, 4/len(pp.xs)) }
 func (pp *PermPass) newWorker(buf []Space) *permWorker {
 	t := pp.pl.TileSize()
 	wk := &permWorker{}
+	n := pp.pl.n
 	at := func(i int) int {
 		if wk.b < 0 {
 			return i
 		}
-		return pp.perm.At(wk.b, i)
+		return int(pp.tab[wk.b*n+i])
 	}
 	qx := *pp.pl.eng.p
 	qx.spaces = make([]Space, qx.k)
@@ -401,9 +568,10 @@ func (pp *PermPass) newWorker(buf []Space) *permWorker {
 	for range pp.group() * len(pp.xs) {
 		wk.cx = append(wk.cx, make([]float64, t*t))
 	}
-	for range pp.group() * len(pp.pairs) {
-		wk.vals = append(wk.vals, make([]float64, pp.r))
-	}
+	wk.rx = make([]rowSums, pp.group()*len(pp.xs))
+	wk.vals = make([]tileSums, pp.group()*len(pp.pairs))
+	wk.yt = make([]float64, t*t)
+	wk.accI, wk.accJ = make([]exactSum, t), make([]exactSum, t)
 	if pa := pp.partial; pa != nil {
 		for range pp.group() {
 			wk.pvals = append(wk.pvals, make([]float64, pp.r+1))
@@ -445,14 +613,14 @@ func capture(q *plan, sc *scratch, sl *slot, c []float64, r tileRef, i0, j0 int)
 //
 // each product rounded before it is added (no fused multiply-add on any
 // CPU), so each tile's sums are the same bits everywhere.
-func (pp *PermPass) partialGroup(wk *permWorker, grp []tileRef) {
+func (pp *PermPass) partialGroup(ctx context.Context, wk *permWorker, grp []tileRef) error {
 	pa := pp.partial
 	nf := pa.nf
 	if nf < 4 { // no statistic (p = 1): sums of zeros
 		for t := range grp {
 			clear(wk.pvals[t])
 		}
-		return
+		return nil
 	}
 	cx, cy, cz := &pa.cx, &pa.cy, &pa.cz
 	nx := len(pp.xs)
@@ -475,6 +643,9 @@ func (pp *PermPass) partialGroup(wk *permWorker, grp []tileRef) {
 		}
 	}
 	for b := -1; b < pp.r; b++ {
+		if err := ctx.Err(); err != nil {
+			return err // the group unfinished: added is not called
+		}
 		wk.b = b
 		wk.scyc.forget() // the rows I are other samples for each b
 		wk.sczc.forget()
@@ -483,8 +654,7 @@ func (pp *PermPass) partialGroup(wk *permWorker, grp []tileRef) {
 			ay, azp := wk.ay[:ni*nj], wk.az[:ni*nj]
 			capture(wk.pyc, wk.scyc, &wk.slyc, ay, r, r.gi, r.gj)
 			capture(wk.pzc, wk.sczc, &wk.slzc, azp, r, r.gi, r.gj)
-			// The row sums at the permuted columns, gathered once a tile
-			// (π_b costs a Feistel network a call).
+			// The row sums at the permuted columns, gathered once a tile.
 			ryJ, rzJ := wk.ryJ[:nj], wk.rzJ[:nj]
 			for j := range nj {
 				gj := wk.pyc.perm(r.gj + j)
@@ -508,5 +678,9 @@ func (pp *PermPass) partialGroup(wk *permWorker, grp []tileRef) {
 			}
 			wk.pvals[t][b+1] = 2 * s
 		}
+		if pp.afterPerm != nil && b >= 0 {
+			pp.afterPerm()
+		}
 	}
+	return nil
 }

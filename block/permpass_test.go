@@ -57,7 +57,7 @@ func TestPermPassEqualsPermutations(t *testing.T) {
 				}
 			}
 			rng.Shuffle(len(tiles), func(a, b int) { tiles[a], tiles[b] = tiles[b], tiles[a] })
-			test := estimator.NewPermutationTest(0, 1, r)
+			test := estimator.NewPermutationTest(0, 1, r, tc.n)
 			pp, err := pl.NewPermPass(st, test, 0, 1, perm, spaces[1])
 			if err != nil {
 				t.Fatal(err)
@@ -71,7 +71,7 @@ func TestPermPassEqualsPermutations(t *testing.T) {
 				t.Error("in memory: the pass differs from Permutations")
 			}
 			for _, backward := range []bool{false, true} {
-				test := estimator.NewPermutationTest(0, 1, r)
+				test := estimator.NewPermutationTest(0, 1, r, tc.n)
 				pp, err := pl.NewPermPass(st, test, 0, 1, perm, spaces[1])
 				if err != nil {
 					t.Fatal(err)
@@ -109,7 +109,7 @@ func TestPermPassEqualsPermutations(t *testing.T) {
 					t.Errorf("panels (backward=%v): the pass differs from Permutations", backward)
 				}
 				back := new(estimator.PermutationTest)
-				if err := back.UnmarshalBinary(encodePerm(t, test)); err != nil || back.Result(st, perm.At) != ref.Result(st, perm.At) {
+				if err := back.UnmarshalBinary(encodePerm(t, test)); err != nil || back.Result(st, perm.Fill) != ref.Result(st, perm.Fill) {
 					t.Errorf("decoded: %v", err)
 				}
 			}
@@ -162,7 +162,7 @@ func TestPermPassPairs(t *testing.T) {
 	for _, way := range []string{"memory", "forward", "backward"} {
 		var tests []*estimator.PermutationTest
 		for _, pr := range pairs {
-			tests = append(tests, estimator.NewPermutationTest(pr[0], pr[1], r))
+			tests = append(tests, estimator.NewPermutationTest(pr[0], pr[1], r, n))
 		}
 		held := make([]Space, len(spaces))
 		held[1], held[2], held[3] = spaces[1], spaces[2], spaces[3]
@@ -179,7 +179,7 @@ func TestPermPassPairs(t *testing.T) {
 	}
 	held := make([]Space, len(spaces))
 	held[2] = spaces[2]
-	if _, err := pl.NewPermPassPairs(st, []*estimator.PermutationTest{estimator.NewPermutationTest(0, 3, r)}, [][2]int{{0, 3}}, perm, held); !errors.Is(err, ErrShape) {
+	if _, err := pl.NewPermPassPairs(st, []*estimator.PermutationTest{estimator.NewPermutationTest(0, 3, r, n)}, [][2]int{{0, 3}}, perm, held); !errors.Is(err, ErrShape) {
 		t.Errorf("space 3 not held: %v", err)
 	}
 }

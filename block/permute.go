@@ -2,62 +2,105 @@ package block
 
 import (
 	"context"
+	"encoding/binary"
 	"math/bits"
+	"math/rand/v2"
 
 	"github.com/dcor-stream/dcor-stream/estimator"
 )
 
-// Permutation is a family of pseudo-random permutations of [0, n), one
-// per index b, computed at any position in O(1): π_b(i) is a four-round
-// Feistel network on the bits of i keyed by (seed, b), walked in cycles
-// until it falls below n (Black & Rogaway 2002). Every worker, shard and
-// resumed run that has the seed draws the same π_b, without storing it.
+// Permutation is a family of uniformly random permutations of [0, n), one
+// per index b. π_b is the Fisher–Yates shuffle (Durstenfeld 1964; Knuth,
+// TAOCP 2, Algorithm 3.4.2P) of the identity, in which step i, from n−1
+// down to 1, swaps position i with a position j drawn uniformly from
+// [0, i] by Lemire's multiply-and-reject method (Lemire 2019, "Fast random
+// integer generation in an interval": unbiased), the draws taken from the
+// ChaCha8 stream (math/rand/v2, specified by C2SP chacha8rand) keyed by
+// (seed, b) alone. So π_b is uniform over the n! orders (up to the
+// generator), and every worker, shard, schedule, resumed run and CPU that
+// has the seed draws the same π_b, whichever other b it draws and in
+// whatever order.
+//
+// Fisher–Yates forms the whole of π_b (O(n)), not one value: the
+// permutation pass forms each π_b once, into a table (PermPass), and a
+// position i of π_b is read from there.
+//
+// Scheme 2: version 1 (before 2026-12) was a four-round Feistel network,
+// far from uniform at small n (PermutationScheme; states recording sums of
+// its permutations are refused).
 //
 // A Permutation is safe for concurrent use.
 type Permutation struct {
-	n, half int
-	mask    uint64
-	seed    uint64
+	n    int
+	seed uint64
 }
+
+// PermutationScheme is the version of the permutations π_b of
+// NewPermutation: a state of permutation sums records it, and sums of
+// other permutations are refused.
+const PermutationScheme = 2
 
 // NewPermutation returns the permutations of [0, n) of the seed. It panics
-// if n < 1.
+// if n < 1 or n > 2^32.
 func NewPermutation(n int, seed uint64) *Permutation {
-	if n < 1 {
-		panic("block: permutation of no samples")
+	if n < 1 || uint64(n) > 1<<32 {
+		panic("block: permutation of no samples, or of more than 2^32")
 	}
-	b := bits.Len64(uint64(n - 1))
-	b += b & 1 // an even number of bits, split in halves
-	half := max(b/2, 1)
-	return &Permutation{n: n, half: half, mask: 1<<half - 1, seed: seed}
+	return &Permutation{n: n, seed: seed}
 }
 
-// mix is splitmix64's finaliser.
-func mix(z uint64) uint64 {
-	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
-	z = (z ^ z>>27) * 0x94d049bb133111eb
-	return z ^ z>>31
+// N returns the number of samples permuted.
+func (p *Permutation) N() int { return p.n }
+
+// Fill sets dst[i] = π_b(i) for every i < n, in O(n). It panics if
+// len(dst) != n or b < 0.
+func (p *Permutation) Fill(b int, dst []int) { shuffle(p, b, dst, new(rand.ChaCha8)) }
+
+// Of returns π_b as a new slice: Of(b)[i] = π_b(i).
+func (p *Permutation) Of(b int) []int {
+	dst := make([]int, p.n)
+	p.Fill(b, dst)
+	return dst
 }
 
-// At returns π_b(i), for 0 ≤ i < n.
-func (p *Permutation) At(b, i int) int {
-	key := mix(p.seed ^ mix(uint64(b)+0x9e3779b97f4a7c15))
-	v := uint64(i)
-	for {
-		l, r := v>>p.half, v&p.mask
-		for round := range uint64(4) {
-			l, r = r, l^(mix(key+round*0x632be59bd9b4e019+r)&p.mask)
-		}
-		v = l<<p.half | r
-		if v < uint64(p.n) {
-			return int(v)
+// shuffle sets dst to π_b, drawing from rng (reseeded).
+func shuffle[T int | uint32](p *Permutation, b int, dst []T, rng *rand.ChaCha8) {
+	if len(dst) != p.n || b < 0 {
+		panic("block: permutation of the wrong length, or of a negative index")
+	}
+	var key [32]byte
+	copy(key[:8], "dcorperm")
+	binary.LittleEndian.PutUint64(key[8:], p.seed)
+	binary.LittleEndian.PutUint64(key[16:], uint64(b))
+	binary.LittleEndian.PutUint64(key[24:], PermutationScheme)
+	rng.Seed(key)
+	for i := range dst {
+		dst[i] = T(i)
+	}
+	for i := len(dst) - 1; i > 0; i-- {
+		j := below(rng, uint64(i)+1)
+		dst[i], dst[j] = dst[j], dst[i]
+	}
+}
+
+// below returns an integer uniform in [0, s), s ≥ 1, from rng's 64-bit
+// draws: the high word of x·s, rejecting x whose low word is below
+// 2^64 mod s (Lemire 2019), so that each value has exactly
+// floor(2^64/s) accepted draws.
+func below(rng *rand.ChaCha8, s uint64) uint64 {
+	hi, lo := bits.Mul64(rng.Uint64(), s)
+	if lo < s {
+		t := -s % s
+		for lo < t {
+			hi, lo = bits.Mul64(rng.Uint64(), s)
 		}
 	}
+	return hi
 }
 
 // Permutations returns the exact sums of the permutation test of
 // independence of spaces x and y (see estimator.PermutationTest) for r
-// permutations of y's samples, π_b = perm.At(b, ·), given st, the complete
+// permutations of y's samples, π_b = perm.Fill(b, ·), given st, the complete
 // state Compute returned for the same spaces and options. For every tile,
 // x's shifted distance tile is computed once and shared by the r tiles of
 // y's permuted rows π_b(I) × π_b(J), each reduced to its product sum with
@@ -83,7 +126,7 @@ func Permutations(ctx context.Context, spaces []Space, st *estimator.Stats, x, y
 	if _, err := pl.NewStats(); err != nil {
 		return nil, err
 	}
-	test := estimator.NewPermutationTest(x, y, r)
+	test := estimator.NewPermutationTest(x, y, r, pl.N())
 	pp, err := pl.NewPermPass(st, test, x, y, perm, spaces[y])
 	if err != nil {
 		return nil, err

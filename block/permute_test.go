@@ -16,8 +16,7 @@ func TestPermutationIsBijection(t *testing.T) {
 		p := NewPermutation(n, 42)
 		for b := range 3 {
 			seen := make([]bool, n)
-			for i := range n {
-				v := p.At(b, i)
+			for i, v := range p.Of(b) {
 				if v < 0 || v >= n || seen[v] {
 					t.Fatalf("n=%d b=%d: π(%d) = %d repeats or is out of range", n, b, i, v)
 				}
@@ -61,11 +60,12 @@ func TestPermutationsBruteForce(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := pt.Result(st, perm.At)
+			got := pt.Result(st, perm.Fill)
 			observed, observedV := st.Pair(0, 1).BCDCor, st.Pair(0, 1).DCovSq
 			exceed, exceedV, mean := 0, 0, 0.0
 			for b := range r {
-				s, err := Compute(t.Context(), []Space{x, permuted(y, func(i int) int { return perm.At(b, i) })}, Options{TileSize: 16})
+				pb := perm.Of(b)
+				s, err := Compute(t.Context(), []Space{x, permuted(y, func(i int) int { return pb[i] })}, Options{TileSize: 16})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -89,7 +89,7 @@ func TestPermutationsBruteForce(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if pt1.Result(st, perm.At) != got {
+			if pt1.Result(st, perm.Fill) != got {
 				t.Error("1 and 3 workers differ")
 			}
 			t.Logf("bcdcor %.4f, p = %.4f (%d of %d), V-statistic p = %.4f", observed, got.P, got.Exceed, r, got.PV)
@@ -116,7 +116,7 @@ func TestPermutationUniform(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ps = append(ps, pt.Result(st, perm.At).P)
+		ps = append(ps, pt.Result(st, perm.Fill).P)
 	}
 	slices.Sort(ps)
 	// Discrete p-values on the grid k/(R+1): compare with the uniform at
@@ -142,7 +142,7 @@ func TestPermutationUniform(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := pt.Result(st, perm.At); got.P != 1.0/(r+1) {
+	if got := pt.Result(st, perm.Fill); got.P != 1.0/(r+1) {
 		t.Errorf("strong dependence: p = %v, want 1/(R+1) = %v", got.P, 1.0/(r+1))
 	}
 }
@@ -208,7 +208,8 @@ func TestPackMappedCentred(t *testing.T) {
 	p.setShifts()
 	perm := NewPermutation(n, 3)
 	for k := range sp {
-		q := p.sub(k, func(i int) int { return perm.At(2, i) })
+		p2 := perm.Of(2)
+		q := p.sub(k, func(i int) int { return p2[i] })
 		pre := p.sub(k, nil)
 		pre.precentre()
 		for _, w := range []int{mr, nr} {

@@ -131,7 +131,7 @@ func (pl *Plan) ScratchBytes() int64 {
 	var per int64
 	for _, d := range pl.dims {
 		// The panels of I and J (direct or packed), the norms, and the
-		// centred rows of I and J that exactTile takes on its first tile.
+		// scaled rows of I and J that exactTile takes on its first tile.
 		per += 6*t*int64(d) + 4*t
 	}
 	per += int64(slotsPerWorker) * 2 * int64(p.k) * t

@@ -36,6 +36,25 @@ import (
 // the distance shift c_k, rounded to 8 bits: about the typical kernel
 // value, so that the U-centring cancels less in the sums; any fixed value
 // gives the same statistics.
+//
+// A σ far beyond the data's distances (γ_k c_k² < 2^−10: the kernel is
+// above 0.999 at the typical distance) makes k_ij = 1 − γd² + …, whose
+// information lies in digits that exp rounds away: 1 − 10⁻¹⁶ holds no
+// digit of γd² = 10⁻¹⁶ (σ = 10⁸ times the data's scale once gave cka_rbf
+// 0.1615 for 0.1683). U-centring cancels a constant, so such a space
+// sums k − 1 = expm1(−γd²) instead, exact to an ulp however small γd²
+// is, in the unit 2^j_k ≈ γ_k c_k² (so that typical values are near 1
+// and their products far from underflow): the kernel state holds
+// (k − 1)·2^−j_k − c'_k with c'_k = expm1(−γ_k c_k²)·2^−j_k rounded to 8
+// bits, and its scale records j_k, so that HSIC is scaled back (CKA is
+// a ratio and is not) — rbfConf.unit and scale. The other spaces keep
+// exp (and the kernel sets' assembly).
+//
+// A σ far below the data's distances makes every off-diagonal value of
+// the kernel underflow, or their products: below e^−708 float64 holds no
+// value at all, and float64 sums cannot know the statistics (σ = 10⁻³
+// times the scale once gave cka_rbf 0 for 0.0014). KernelUnknown tells
+// such a kernel state from the sums.
 
 // RBF asks a Plan for the Gaussian kernel sums of some of its spaces.
 type RBF struct {
@@ -72,8 +91,16 @@ type rbfConf struct {
 	spaces []int
 	gamma  []float64 // per kernel space: 2^(2e)/(2σ²)
 	shift  []float64 // per kernel space: c'
-	st     *estimator.Stats
+	// Per kernel space: unit 0 sums k − c' (exp); unit 2^−j sums
+	// (k − 1)·2^−j − c' (expm1), and scale is j.
+	unit  []float64
+	scale []int
+	st    *estimator.Stats
 }
+
+// expm1Below is the value of γ_k c_k² below which a kernel space sums
+// expm1 (the kernel at the typical distance is above 1 − 2^−10).
+const expm1Below = 0x1p-10
 
 // rbf resolves r on pl: γ and the shifts, or an error.
 func (pl *Plan) rbf(r RBF) (*rbfConf, error) {
@@ -84,18 +111,30 @@ func (pl *Plan) rbf(r RBF) (*rbfConf, error) {
 	if len(r.Spaces) == 0 || len(r.Sigma) != len(r.Spaces) {
 		return nil, fmt.Errorf("%d spaces, %d bandwidths: %w", len(r.Spaces), len(r.Sigma), ErrRBF)
 	}
-	c := &rbfConf{spaces: slices.Clone(r.Spaces), gamma: make([]float64, len(r.Spaces)), shift: make([]float64, len(r.Spaces))}
+	m := len(r.Spaces)
+	c := &rbfConf{spaces: slices.Clone(r.Spaces), gamma: make([]float64, m), shift: make([]float64, m),
+		unit: make([]float64, m), scale: make([]int, m)}
 	for i, k := range r.Spaces {
 		if k < 0 || k >= p.k {
 			return nil, fmt.Errorf("space %d of %d: %w", k, p.k, ErrRBF)
 		}
 		s := r.Sigma[i]
 		g := math.Ldexp(1/(2*s*s), 2*p.scaleExp[k])
-		if !(s > 0) || math.IsInf(g, 0) || !(g > 0) {
+		if !(s > 0) || math.IsInf(g, 0) || !(g >= 0x1p-1022) {
 			return nil, fmt.Errorf("space %d: bandwidth σ = %v out of range: %w", k, s, ErrRBF)
 		}
 		c.gamma[i] = g
-		c.shift[i] = roundBits(detExp(-float64(g*p.squared(p.shift[k]))), roundingBits)
+		t := float64(g * p.squared(p.shift[k])) // γ c²
+		if t == 0 || t >= expm1Below {
+			c.shift[i] = roundBits(detExp(-t), roundingBits)
+			continue
+		}
+		_, j := math.Frexp(t)
+		if j < -1000 {
+			return nil, fmt.Errorf("space %d: bandwidth σ = %v is beyond 10^150 times the data's distances (the kernel is 1 to float64's precision): %w", k, s, ErrRBF)
+		}
+		c.unit[i], c.scale[i] = math.Ldexp(1, -j), j
+		c.shift[i] = roundBits(float64(detExpm1(-t)*c.unit[i]), roundingBits)
 	}
 	return c, nil
 }
@@ -122,7 +161,7 @@ func (pl *Plan) NewRBFStats(r RBF) (*estimator.Stats, error) {
 	if err != nil {
 		return nil, err
 	}
-	return estimator.New(len(c.spaces), pl.n, 1, c.shift, nil), nil
+	return estimator.New(len(c.spaces), pl.n, 1, c.shift, c.scale), nil
 }
 
 // SetRBF makes every later tile of the plan (AddTiles, the panels) add
@@ -142,8 +181,8 @@ func (pl *Plan) SetRBF(r RBF, st *estimator.Stats) error {
 		return fmt.Errorf("a kernel state of %d spaces and %d samples, want %d and %d: %w", st.K(), st.N(), len(c.spaces), pl.n, ErrRBF)
 	}
 	for i, v := range c.shift {
-		if st.Shift(i) != v || st.Scale(i) != 0 {
-			return fmt.Errorf("kernel %d: the state's shift %v, the plan's %v: %w", i, st.Shift(i), v, ErrRBF)
+		if st.Shift(i) != v || st.Scale(i) != c.scale[i] {
+			return fmt.Errorf("kernel %d: the state's shift %v and scale 2^%d, the plan's %v and 2^%d: %w", i, st.Shift(i), st.Scale(i), v, c.scale[i], ErrRBF)
 		}
 	}
 	c.st = st
@@ -266,9 +305,7 @@ func (p *plan) rbfRow(sc *scratch, i, j, m int, dist func(k int) []float64) {
 	ks := sc.ks
 	for a, k := range c.spaces {
 		kv := sc.kv[a][:m]
-		d, v := dist(k)[:m], m&^3
-		p.kern.kernStrip(d[:v], kv[:v], c.gamma[a], p.shift[k], c.shift[a], p.kernMode())
-		kernStripGo(d[v:], kv[v:], c.gamma[a], p.shift[k], c.shift[a], p.kernMode())
+		p.kernValues(a, k, dist(k)[:m], kv)
 		var r float64
 		rj := ks.rowJ[a][j : j+m]
 		for t, w := range kv {
@@ -305,7 +342,7 @@ func (p *plan) rbfStrip(sc *scratch, r0, rr, c0, ncols int, diag bool) {
 	q := 0
 	for a, k := range c.spaces {
 		kb := sc.kv[a][:n]
-		p.kern.kernStrip(fs.d[k][:n], kb, c.gamma[a], p.shift[k], c.shift[a], p.kernMode())
+		p.kernValues(a, k, fs.d[k][:n], kb)
 		if diag || ncols < nr {
 			for r := range rr {
 				from := 0
@@ -383,10 +420,24 @@ func detExp(x float64) float64 {
 	return v[0]
 }
 
-// kernStripGo sets v to the shifted kernel values exp(−g·d²) − cs of
-// the shifted distances d (a' = d^α − ck, α of the mode: kernMode): the
-// Go twin of kernStripAsm.
-func kernStripGo(d, v []float64, g, ck, cs float64, mode int) {
+// kernValues sets v to the shifted kernel values of kernel space a (plan
+// space k) of the shifted distances d: by the kernel set's kernStrip (its
+// assembly) for the multiple of 4 and kernStripGo for the rest, or for a
+// space that sums expm1 by kernStripM1.
+func (p *plan) kernValues(a, k int, d, v []float64) {
+	c := p.rbf
+	if u := c.unit[a]; u != 0 {
+		kernStripM1(d, v, c.gamma[a], p.shift[k], c.shift[a], u, p.kernMode())
+		return
+	}
+	m := len(d) &^ 3
+	p.kern.kernStrip(d[:m], v[:m], c.gamma[a], p.shift[k], c.shift[a], p.kernMode())
+	kernStripGo(d[m:], v[m:], c.gamma[a], p.shift[k], c.shift[a], p.kernMode())
+}
+
+// kernArg sets v to −g·d² of the shifted distances d (a' = d^α − ck, α
+// of the mode: kernMode).
+func kernArg(d, v []float64, g, ck float64, mode int) {
 	v = v[:len(d)]
 	switch mode {
 	case 2:
@@ -405,7 +456,24 @@ func kernStripGo(d, v []float64, g, ck, cs float64, mode int) {
 			v[t] = -float64(g * float64(u*u))
 		}
 	}
-	expShifted(v, cs)
+}
+
+// kernStripM1 sets v to the shifted kernel values
+// expm1(−g·d²)·unit − cs of the shifted distances d, as kernStripGo
+// sets exp(−g·d²) − cs.
+func kernStripM1(d, v []float64, g, ck, cs, unit float64, mode int) {
+	kernArg(d, v, g, ck, mode)
+	for i, x := range v[:len(d)] {
+		v[i] = float64(detExpm1(x)*unit) - cs
+	}
+}
+
+// kernStripGo sets v to the shifted kernel values exp(−g·d²) − cs of
+// the shifted distances d (a' = d^α − ck, α of the mode: kernMode): the
+// Go twin of kernStripAsm.
+func kernStripGo(d, v []float64, g, ck, cs float64, mode int) {
+	kernArg(d, v, g, ck, mode)
+	expShifted(v[:len(d)], cs)
 }
 
 // kernMode is the mode of kernStrip of the plan's exponent: 0 for α = 2,
@@ -438,4 +506,78 @@ func expShifted(v []float64, cs float64) {
 		y := 1 - ((lo - float64(r*c)/(2-c)) - hi)
 		v[i] = float64(y*math.Float64frombits(uint64(1023+k)<<52)) - cs
 	}
+}
+
+// The constants of expm1 (Go's math/expm1.go, from FreeBSD's s_expm1.c).
+const (
+	expm1Ln2X56    = 3.88162421113569373274e+01 // 56·ln 2
+	expm1Ln2HalfX3 = 1.03972077083991796413e+00 // 1.5·ln 2
+	expm1Ln2Half   = 3.46573590279972654709e-01 // 0.5·ln 2
+	expm1Tiny      = 1.0 / (1 << 54)
+	expm1Q1        = -3.33333333333331316428e-02
+	expm1Q2        = 1.58730158725481460165e-03
+	expm1Q3        = -7.93650757867487942473e-05
+	expm1Q4        = 4.00821782732936239552e-06
+	expm1Q5        = -2.01099218183624371326e-07
+)
+
+// detExpm1 returns e^x − 1 for x ≤ 0 within 1 ulp: the algorithm of Go's
+// pure-Go math.Expm1 (FreeBSD's s_expm1.c) for x ≤ 0, with every product
+// rounded on its own (float64(·), no fused multiply-add), so that its
+// bits are the same on every architecture. It returns x for NaN and −1
+// below −56·ln 2; it panics for x > 0.
+func detExpm1(x float64) float64 {
+	switch {
+	case x != x:
+		return x
+	case x > 0:
+		panic("block: detExpm1 of a positive number")
+	case x <= -expm1Ln2X56:
+		return -1
+	case x > -expm1Tiny:
+		return x
+	}
+	var c float64
+	var k int
+	if x < -expm1Ln2Half {
+		var hi, lo float64
+		if x > -expm1Ln2HalfX3 {
+			hi, lo, k = x+expLn2Hi, -expLn2Lo, -1
+		} else {
+			k = int(float64(expLog2e*x) - 0.5)
+			t := float64(k)
+			hi = x - float64(t*expLn2Hi) // t·Ln2Hi is exact here
+			lo = float64(t * expLn2Lo)
+		}
+		x = hi - lo
+		c = (hi - x) - lo
+	}
+	hfx := float64(0.5 * x)
+	hxs := float64(x * hfx)
+	r1 := 1 + float64(hxs*(expm1Q1+float64(hxs*(expm1Q2+float64(hxs*(expm1Q3+float64(hxs*(expm1Q4+float64(hxs*expm1Q5)))))))))
+	t := 3 - float64(r1*hfx)
+	e := float64(hxs * ((r1 - t) / (6.0 - float64(x*t))))
+	if k == 0 {
+		return x - (float64(x*e) - hxs)
+	}
+	e = float64(x*(e-c)) - c
+	e -= hxs
+	if k == -1 {
+		return float64(0.5*(x-e)) - 0.5
+	}
+	// k ≤ −2: e^x − 1 = 2^k·(1 − (e − x)) − 1
+	y := 1 - (e - x)
+	y = float64(y * math.Float64frombits(uint64(1023+k)<<52))
+	return y - 1
+}
+
+// KernelUnknown reports whether the kernel state st of RBF r (its space
+// i) holds a kernel whose values float64 could not hold: every kernel
+// value of the space below about 2^−450 (its shifted product sum S'_ii
+// below 2^−900 with a shift below 2^−450), where off-diagonal values
+// underflow to 0 (below e^−708) or their products do. Otherwise the
+// parts float64 lost are below 2^−1000 of S'_ii for any n ≤ 2^31, and
+// the statistics keep 1e-10 of their value.
+func KernelUnknown(st *estimator.Stats, i int) bool {
+	return st.Scale(i) == 0 && math.Abs(st.Shift(i)) < 0x1p-450 && st.S(i, i) < 0x1p-900
 }

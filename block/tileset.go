@@ -181,7 +181,7 @@ func WorkerBytes(dims []int, tile int) int64 {
 	per := float64(slotsPerWorker) * 2 * float64(len(dims)) * t
 	for _, d := range dims {
 		// The panels of I and J (direct or packed), the norms, and the
-		// centred rows of I and J that exactTile takes on its first tile.
+		// scaled rows of I and J that exactTile takes on its first tile.
 		per += 6*t*float64(d) + 4*t
 	}
 	if b := 8 * per; b < 1<<62 {

@@ -70,7 +70,7 @@ func Univariate(ctx context.Context, spaces []Space, opts Options) (*estimator.S
 		m := min(n, meanRows)
 		scale[c] = scaleExponent(s, m)
 		f := math.Ldexp(1, -scale[c])
-		mu := columnMedians(s, m, f)[0]
+		mu := columnMedians(s, m, f, roundingBits)[0]
 		v := make([]float64, n)
 		for i, x := range s.Data {
 			v[i] = x*f - mu

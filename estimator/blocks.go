@@ -101,7 +101,8 @@ func (b *Blocks) Merge(o *Blocks) error {
 
 // BlockResult holds the block estimates of one pair of spaces and their
 // delete-one-block jackknife standard errors. With fewer than 2 blocks the
-// standard errors are 0 and TooFewSamples is set.
+// standard errors are undefined: they hold 0 and SEUndefined is set. With
+// no block at all TooFewSamples, ZeroVarX and ZeroVarY are set too.
 type BlockResult struct {
 	Blocks, Rows int
 
@@ -109,7 +110,7 @@ type BlockResult struct {
 	DCovU, DCovUSE   float64 // Ū_xy
 	DVarXU, DVarYU   float64 // Ū_xx, Ū_yy
 
-	Flags Flags // ZeroVarX, ZeroVarY (a mean variance ≤ 0), TooFewSamples
+	Flags Flags // ZeroVarX, ZeroVarY (a mean variance ≤ 0), PerfectDependence (|R*| = 1), SEUndefined, TooFewSamples
 }
 
 // BlockPartialResult holds the block estimates of pdCor(x, y; z), pdCov
@@ -145,7 +146,9 @@ func (b *Blocks) means(skip int, pairs ...[2]int) []float64 {
 }
 
 // jackknife returns θ over all blocks and its delete-one-block standard
-// error, θ computed from the means by f.
+// error (0 with fewer than 2 blocks), θ computed from the means by f. The
+// mean of the θ(−b) and the sum of squares are exact, rounded once (see
+// jackCov), so the SE is the same on every CPU.
 func (b *Blocks) jackknife(f func(skip int) float64) (theta, se float64) {
 	theta = f(-1)
 	m := len(b.u)
@@ -153,17 +156,10 @@ func (b *Blocks) jackknife(f func(skip int) float64) (theta, se float64) {
 		return theta, 0
 	}
 	loo := make([]float64, m)
-	var mean float64
 	for i := range m {
 		loo[i] = f(i)
-		mean += loo[i]
 	}
-	mean /= float64(m)
-	var ss float64
-	for _, v := range loo {
-		ss += (v - mean) * (v - mean)
-	}
-	return theta, math.Sqrt(float64(m-1) / float64(m) * ss)
+	return theta, math.Sqrt(jackCov([][]float64{loo})[0][0])
 }
 
 // Pair returns the block estimates of spaces x and y. It panics if an
@@ -176,7 +172,7 @@ func (b *Blocks) Pair(x, y int) BlockResult {
 		return r
 	}
 	if len(b.u) < 2 {
-		r.Flags |= TooFewSamples
+		r.Flags |= SEUndefined
 	}
 	all := b.means(-1, [2]int{x, y}, [2]int{x, x}, [2]int{y, y})
 	r.DVarXU, r.DVarYU = all[1], all[2]
@@ -191,6 +187,9 @@ func (b *Blocks) Pair(x, y int) BlockResult {
 		m := b.means(skip, [2]int{x, y}, [2]int{x, x}, [2]int{y, y})
 		return rstar(m[0], max(m[1], 0), max(m[2], 0))
 	})
+	if math.Abs(r.BCDCor) == 1 {
+		r.Flags |= PerfectDependence
+	}
 	return r
 }
 
@@ -199,41 +198,36 @@ func (b *Blocks) Pair(x, y int) BlockResult {
 func (b *Blocks) Partial(x, y, z int) BlockPartialResult {
 	b.check(x, y, z)
 	r := BlockPartialResult{Blocks: len(b.u), Rows: b.rows}
-	if len(b.u) < 2 {
-		r.Flags |= TooFewSamples
-		if len(b.u) == 0 {
-			return r
-		}
+	if len(b.u) == 0 {
+		r.Flags |= TooFewSamples | SEUndefined
+		return r
 	}
 	pairs := [][2]int{{x, y}, {x, z}, {y, z}, {x, x}, {y, y}, {z, z}}
 	f := func(skip int) (pd, pv, sp float64, fl Flags) {
 		m := b.means(skip, pairs...)
 		uxy, uxz, uyz, uxx, uyy, uzz := m[0], m[1], m[2], max(m[3], 0), max(m[4], 0), max(m[5], 0)
 		rxy, rxz, ryz := rstar(uxy, uxx, uyy), rstar(uxz, uxx, uzz), rstar(uyz, uyy, uzz)
-		if dxy := 1 - rxy*rxy; dxy > nearOne {
-			sp = (rxz - rxy*ryz) / math.Sqrt(dxy)
+		if dxy := 1 - float64(rxy*rxy); dxy > nearOne {
+			sp = (rxz - float64(rxy*ryz)) / math.Sqrt(dxy)
 		}
 		pv = uxy
 		if uzz > 0 {
-			pv = uxy - uxz*uyz/uzz
+			pv = uxy - float64(uxz*uyz)/uzz
 		} else {
 			fl |= ZeroVarZ
 		}
-		dxz, dyz := 1-rxz*rxz, 1-ryz*ryz
-		if dxz <= nearOne {
+		if 1-float64(rxz*rxz) <= nearOne {
 			fl |= ZDeterminesX
 		}
-		if dyz <= nearOne {
+		if 1-float64(ryz*ryz) <= nearOne {
 			fl |= ZDeterminesY
 		}
-		if dxz > nearOne && dyz > nearOne {
-			pd = math.Max(-1, math.Min(1, (rxy-rxz*ryz)/math.Sqrt(dxz*dyz)))
-		}
+		pd = pdcor(rxy, rxz, ryz)
 		return pd, pv, sp, fl
 	}
 	_, _, _, r.Flags = f(-1)
 	if len(b.u) < 2 {
-		r.Flags |= TooFewSamples
+		r.Flags |= SEUndefined
 	}
 	r.PDCor, r.PDCorSE = b.jackknife(func(skip int) float64 { pd, _, _, _ := f(skip); return pd })
 	r.PDCov, r.PDCovSE = b.jackknife(func(skip int) float64 { _, pv, _, _ := f(skip); return pv })
@@ -247,42 +241,25 @@ func (b *Blocks) Partial(x, y, z int) BlockPartialResult {
 //	Cov_ef = (m−1)/m · sum_b (θ_e(−b) − θ̄_e)(θ_f(−b) − θ̄_f)
 //
 // (len(pairs) × len(pairs); its diagonal is the square of Pair's
-// BCDCorSE). With fewer than 2 blocks it is all 0. It panics if an index
-// is out of range.
+// BCDCorSE), its sums exact (see jackCov). With fewer than 2 blocks it is
+// undefined: nil. It panics if an index is out of range.
 func (b *Blocks) BCDCorCov(pairs [][2]int) [][]float64 {
 	for _, p := range pairs {
 		b.check(p[0], p[1])
 	}
 	m := len(b.u)
-	cov := make([][]float64, len(pairs))
-	for e := range cov {
-		cov[e] = make([]float64, len(pairs))
-	}
 	if m < 2 {
-		return cov
+		return nil
 	}
 	loo := make([][]float64, len(pairs)) // [entry][block]
-	mean := make([]float64, len(pairs))
 	for e, p := range pairs {
 		loo[e] = make([]float64, m)
 		for i := range m {
 			u := b.means(i, p, [2]int{p[0], p[0]}, [2]int{p[1], p[1]})
 			loo[e][i] = rstar(u[0], max(u[1], 0), max(u[2], 0))
-			mean[e] += loo[e][i]
-		}
-		mean[e] /= float64(m)
-	}
-	c := float64(m-1) / float64(m)
-	for e := range pairs {
-		for f := e; f < len(pairs); f++ {
-			var s float64
-			for i := range m {
-				s += (loo[e][i] - mean[e]) * (loo[f][i] - mean[f])
-			}
-			cov[e][f], cov[f][e] = c*s, c*s
 		}
 	}
-	return cov
+	return jackCov(loo)
 }
 
 func (b *Blocks) check(spaces ...int) {

@@ -155,7 +155,17 @@ func TestBlocksFew(t *testing.T) {
 	if err := est.Add(naiveStats(1, x, x)); err != nil {
 		t.Fatal(err)
 	}
-	if r := est.Pair(0, 1); r.Flags&estimator.TooFewSamples == 0 || r.BCDCorSE != 0 || r.BCDCor != 1 {
-		t.Errorf("one block: %+v", r)
+	// One block of 8 samples: its U-statistics are defined (no
+	// too_few_samples), the delete-one-block SEs are not (se_undefined),
+	// and x against itself is perfect dependence, as in the exact path.
+	want := estimator.SEUndefined | estimator.PerfectDependence
+	if r := est.Pair(0, 1); r.Flags != want || r.BCDCorSE != 0 || r.BCDCor != 1 {
+		t.Errorf("one block: %+v, want flags %v", r, want)
+	}
+	if c := est.BCDCorCov([][2]int{{0, 1}}); c != nil {
+		t.Errorf("one block: BCDCorCov = %v, want nil (undefined)", c)
+	}
+	if q := est.Partial(0, 1, 1); q.Flags&estimator.SEUndefined == 0 || q.Flags&estimator.TooFewSamples != 0 {
+		t.Errorf("one block: partial flags %v, want se_undefined", q.Flags)
 	}
 }

@@ -10,3 +10,15 @@ func RowsHeld(s *Stats) bool {
 	}
 	return false
 }
+
+// TermEvaluations returns the number of values the cache of s's shared
+// terms (V²_kk, U_kk, U_kz) has evaluated since its sums last changed.
+func TermEvaluations(s *Stats) int {
+	if s.terms == nil || s.terms.ev != s.ev {
+		return 0
+	}
+	return s.terms.evals
+}
+
+// LinearSelfTerms returns the number of self terms HSIC_kk l holds.
+func LinearSelfTerms(l *Linear) int { return len(l.self) }

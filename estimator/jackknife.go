@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/big"
 )
 
 // Jackknife holds the per-row sums of the exact delete-one jackknife of a
@@ -24,11 +25,14 @@ import (
 //
 // (Efron & Stein 1981). s and w come from one more pass over the tiles
 // (block.Jackknife) and are added exactly, as the state's sums are. The
-// leave-one-out U and V numerators are evaluated in double-double from the
-// exact sums rounded to 106 bits, so θ(−i) − θ̄, of the size θ/n, keeps
-// about 16 − log10(n) digits.
+// leave-one-out sums are formed exactly from the exact sums (the state's
+// and these), and each leave-one-out U and V is rounded once from its
+// exact numerator, as the whole-sample ones are: a far row, whose s_i is
+// about half of S, cancels exactly, and θ(−i) − θ̄, of the size θ/n,
+// keeps about 16 − log10(n) digits.
 //
-// Memory: 8·w bytes per sample for each s^kl (k ≤ l) and each w^kl.
+// Memory: 8·w bytes per sample for each s^kl (k ≤ l) and each w^kl, and
+// while an SE is computed 8 bytes per sample and statistic.
 // A Jackknife is not safe for concurrent use.
 type Jackknife struct {
 	st   *Stats // nil for a decoded Jackknife until SetStats
@@ -57,12 +61,75 @@ func NewJackknife(st *Stats) *Jackknife {
 // SJ likewise for the rows J, WI[k·K+l][i−I0] = sum_{j in J} a'^k_ij r'^l_j
 // and WJ[k·K+l][j−J0] = sum_{i in I} a'^k_ij r'^l_i. A diagonal tile (J = I)
 // holds the sums over j != i in SI and WI, and SJ, WJ are nil.
+//
+// As a Tile, a JackTile whose float64 sums would round too much (a far
+// row's) can carry exact parts: after ResetExact, the values given to
+// AddExactSI, AddExactSJ, AddExactWI and AddExactWJ are summed without
+// rounding and added to the same sums as SI, SJ, WI and WJ (for a
+// diagonal tile, SI and WI only).
+//
+// The zero value has no exact parts. A JackTile is not safe for
+// concurrent use.
 type JackTile struct {
 	I0, J0   int
 	Diagonal bool
 	SI, SJ   [][]float64
 	WI, WJ   [][]float64
+
+	exact *jackExact // nil or off: no exact parts
 }
+
+// jackExact holds the exact parts of a jackknife tile, kept from tile to
+// tile so that their memory is reused.
+type jackExact struct {
+	on     bool
+	si, sj []bank // per pair k ≤ l
+	wi, wj []bank // per ordered pair
+}
+
+// ResetExact gives t empty exact parts for k spaces, ni rows I and nj
+// rows J (nj is ignored for a diagonal tile). It panics if k < 1.
+func (t *JackTile) ResetExact(k, ni, nj int) {
+	if k < 1 {
+		panic("estimator: k < 1")
+	}
+	ex := t.exact
+	if ex == nil || len(ex.wi) != k*k {
+		p := k * (k + 1) / 2
+		ex = &jackExact{si: make([]bank, p), sj: make([]bank, p), wi: make([]bank, k*k), wj: make([]bank, k*k)}
+		t.exact = ex
+	}
+	ex.on = true
+	for q := range ex.si {
+		ex.si[q].reset(ni)
+		ex.sj[q].reset(nj)
+	}
+	for q := range ex.wi {
+		ex.wi[q].reset(ni)
+		ex.wj[q].reset(nj)
+	}
+}
+
+// NoExact drops t's exact parts, if any.
+func (t *JackTile) NoExact() {
+	if t.exact != nil {
+		t.exact.on = false
+	}
+}
+
+// AddExactSI adds x exactly to row i (counted from I0) of the product sum
+// p (PairIndex order). It panics if ResetExact was not called; x must be
+// finite (AddTile checks the float64 parts only).
+func (t *JackTile) AddExactSI(p, i int, x float64) { t.exact.si[p].add(i, x) }
+
+// AddExactSJ adds x exactly to row j (counted from J0) of the product sum p.
+func (t *JackTile) AddExactSJ(p, j int, x float64) { t.exact.sj[p].add(j, x) }
+
+// AddExactWI adds x exactly to row i of the weighted sum q = k·K + l.
+func (t *JackTile) AddExactWI(q, i int, x float64) { t.exact.wi[q].add(i, x) }
+
+// AddExactWJ adds x exactly to row j of the weighted sum q.
+func (t *JackTile) AddExactWJ(q, j int, x float64) { t.exact.wj[q].add(j, x) }
 
 // AddTile adds t exactly. It returns an error wrapping ErrOverflow for a
 // value that is not finite. It panics if t does not fit.
@@ -96,6 +163,27 @@ func (j *Jackknife) AddTile(t *JackTile) error {
 			j.w[p].addSlice(t.J0, t.WJ[p])
 		}
 	}
+	if ex := t.exact; ex != nil && ex.on {
+		if len(ex.si) != len(j.s) || len(ex.wi) != len(j.w) {
+			panic("estimator: jackknife tile does not match the state's spaces")
+		}
+		for p := range j.s {
+			checkRows(j.n, t.I0, ex.si[p].rows)
+			j.s[p].mergeAt(&ex.si[p], t.I0)
+			if !t.Diagonal {
+				checkRows(j.n, t.J0, ex.sj[p].rows)
+				j.s[p].mergeAt(&ex.sj[p], t.J0)
+			}
+		}
+		for p := range j.w {
+			checkRows(j.n, t.I0, ex.wi[p].rows)
+			j.w[p].mergeAt(&ex.wi[p], t.I0)
+			if !t.Diagonal {
+				checkRows(j.n, t.J0, ex.wj[p].rows)
+				j.w[p].mergeAt(&ex.wj[p], t.J0)
+			}
+		}
+	}
 	return nil
 }
 
@@ -114,124 +202,156 @@ func (j *Jackknife) Merge(o *Jackknife) error {
 	return nil
 }
 
-// ddOf returns d rounded to a double-double.
-func ddOf(d *dyadic) dd {
-	hi := d.float()
-	lo := d.add(dyadicOf(hi).scale(-1)).float()
-	return dd{hi, lo}
-}
-
-// pairTerms are the double-double sums of one pair (k, l) of spaces.
-type pairTerms struct {
+// pairSums are the exact sums of one pair (k, l) of spaces of the state.
+type pairSums struct {
 	k, l   int
-	s, q   dd
-	tk, tl dd
-	ck, cl float64
+	s, q   *dyadic // S'_kl, Q'_kl
+	tk, tl *dyadic // T'_k, T'_l
+	ck, cl *dyadic // c_k, c_l
 }
 
-func (j *Jackknife) terms(k, l int) pairTerms {
+func (j *Jackknife) sums(k, l int) pairSums {
 	st := j.st
 	ev := st.eval()
-	return pairTerms{k: k, l: l, s: ddOf(st.s.value(PairIndex(st.k, k, l))), q: ddOf(st.q(k, l)),
-		tk: ddOf(ev.t[k]), tl: ddOf(ev.t[l]), ck: st.shift[k], cl: st.shift[l]}
+	return pairSums{k: k, l: l, s: st.s.value(PairIndex(st.k, k, l)), q: st.q(k, l),
+		tk: ev.t[k], tl: ev.t[l], ck: dyadicOf(st.shift[k]), cl: dyadicOf(st.shift[l])}
 }
 
-// looRow holds the per-row inputs of sample i for one pair.
-type looRow struct{ s, wkl, wlk, rk, rl float64 }
-
-func (j *Jackknife) row(pt *pairTerms, i int) looRow {
+// loo returns U_kl(−i) and V²_kl(−i) (scaled units) of sample i: the
+// leave-one-out sums
+//
+//	S(−i) = S − 2s_i,  Q(−i) = Q − r^k_i r^l_i − w^kl_i − w^lk_i + s_i,  T(−i) = T − 2r_i
+//
+// formed exactly from the exact sums and per-row sums, and each statistic
+// rounded once from its exact numerator (as Stats.U and Stats.V2 are), so
+// that a row far out, whose s_i is about half of S, cancels exactly. u is
+// 0 if n − 1 < 4 and v is 0 if n − 1 < 1.
+func (j *Jackknife) loo(ps *pairSums, i int) (u, v float64) {
 	st := j.st
 	k := st.k
-	return looRow{
-		s:   j.s[PairIndex(k, pt.k, pt.l)].float(i),
-		wkl: j.w[pt.k*k+pt.l].float(i),
-		wlk: j.w[pt.l*k+pt.k].float(i),
-		rk:  st.rows[pt.k].float(i),
-		rl:  st.rows[pt.l].float(i),
-	}
-}
-
-// loo returns U_kl(−i) and V²_kl(−i) (scaled units) from the pair's terms
-// and sample i's row.
-func (pt *pairTerms) loo(r looRow, n int) (u, v float64) {
-	m := float64(n - 1)
-	s := pt.s.add(dd{-2 * r.s, 0})
-	rkrl := prod(r.rk, r.rl)
-	q := pt.q.add(rkrl.neg()).addF(-r.wkl).addF(-r.wlk).addF(r.s)
-	tk := pt.tk.addF(-2 * r.rk)
-	tl := pt.tl.addF(-2 * r.rl)
+	si := j.s[PairIndex(k, ps.k, ps.l)].value(i)
+	wkl := j.w[ps.k*k+ps.l].value(i)
+	wlk := j.w[ps.l*k+ps.k].value(i)
+	rk, rl := st.rows[ps.k].value(i), st.rows[ps.l].value(i)
+	s := ps.s.add(si.scale(-2))
+	q := ps.q.add(rk.mul(rl).add(wkl).add(wlk).scale(-1)).add(si)
+	tk, tl := ps.tk.add(rk.scale(-2)), ps.tl.add(rl.scale(-2))
 	tt := tk.mul(tl)
-	// U·m(m−1)(m−2)(m−3) = (m−1)(m−2)S − 2(m−1)Q + T_k T_l
-	nu := s.mulF((m - 1) * (m - 2)).add(q.mulF(-2 * (m - 1))).add(tt)
-	du := prod(m, m-1).mulF(m - 2).mulF(m - 3)
-	u = nu.div(du)
-	// V·m⁴ = m²S − 2mQ + T_kT_l + m(c_l T_k + c_k T_l) + (m³ − m²)c_k c_l
-	nv := s.mulF(m * m).add(q.mulF(-2 * m)).add(tt).add(tk.mulF(pt.cl).add(tl.mulF(pt.ck)).mulF(m)).add(prod(pt.ck, pt.cl).mulF(m * m).mulF(m - 1))
-	v = nv.div(prod(m*m, m*m))
+	m := int64(j.n - 1)
+	if m >= 4 {
+		// U·m(m−1)(m−2)(m−3) = (m−1)(m−2)S − 2(m−1)Q + T_k T_l
+		nu := s.scale(m - 1).scale(m - 2).add(q.scale(-2 * (m - 1))).add(tt)
+		u = nu.quo(bigProd(m, m-1, m-2, m-3))
+		if ps.k == ps.l {
+			u = max(u, 0)
+		}
+	}
+	if m >= 1 {
+		// V·m⁴ = m²S − 2mQ + T_kT_l + m(c_l T_k + c_k T_l) + (m³ − m²)c_k c_l
+		nv := s.scale(m).scale(m).add(q.scale(-2 * m)).add(tt)
+		nv = nv.add(ps.cl.mul(tk).add(ps.ck.mul(tl)).scale(m))
+		nv = nv.add(ps.ck.mul(ps.cl).scale(m).scale(m).scale(m - 1))
+		v = nv.quo(bigProd(m, m, m, m))
+	}
 	return u, v
 }
 
 // JackknifeSE holds delete-one jackknife standard errors of a pair's
-// statistics (0 when n < 5, where the leave-one-out U-statistics are
-// undefined).
+// statistics. The leave-one-out V-statistics (DCor, DCorSq) are defined
+// for n ≥ 3 (n − 1 ≥ 2 samples), the U-statistics (BCDCor, DCovU) for
+// n ≥ 5 (n − 1 ≥ 4); an undefined SE holds 0 and is flagged SEUndefined
+// in VFlags or UFlags.
 type JackknifeSE struct {
 	DCor, DCorSq, BCDCor, DCovU float64
+	VFlags, UFlags              Flags // SEUndefined or 0
 }
 
-// stat is one statistic of the leave-one-out values.
-type stat func(u, v map[[2]int]float64) float64
+// loos are the leave-one-out U_kl(−i) and V²_kl(−i) of the pairs of
+// spaces a statistic reads, i fixed.
+type loos struct {
+	at   map[[2]int]int
+	u, v []float64
+}
 
-// series returns, for each statistic, the n leave-one-out values are not
-// kept: it returns their means and the matrix of their cross products
-// (n−1)/n·sum_i (θ_a(−i) − θ̄_a)(θ_b(−i) − θ̄_b), in two passes over i.
-func (j *Jackknife) series(pairs [][2]int, stats []stat) (mean []float64, cov [][]float64) {
+func (l *loos) U(x, y int) float64 { return l.u[l.at[ordered(x, y)]] }
+func (l *loos) V(x, y int) float64 { return l.v[l.at[ordered(x, y)]] }
+
+// stat is one statistic of the leave-one-out values.
+type stat func(l *loos) float64
+
+// series returns the jackknife covariance of the statistics,
+//
+//	cov_ab = (n−1)/n · sum_i (θ_a(−i) − θ̄_a)(θ_b(−i) − θ̄_b)
+//
+// each θ_a(−i) evaluated in float64 from the leave-one-out U and V of the
+// pairs given (see loo), θ̄_a their exact mean rounded once, and the sum
+// of the products of the rounded deviations exact, rounded once: the
+// result does not depend on the order of the rows or on the CPU.
+func (j *Jackknife) series(pairs [][2]int, stats []stat) [][]float64 {
 	n := j.st.n
-	terms := make([]pairTerms, len(pairs))
+	sums := make([]pairSums, len(pairs))
+	l := &loos{at: map[[2]int]int{}, u: make([]float64, len(pairs)), v: make([]float64, len(pairs))}
 	for p, kl := range pairs {
-		terms[p] = j.terms(kl[0], kl[1])
+		sums[p] = j.sums(kl[0], kl[1])
+		l.at[ordered(kl[0], kl[1])] = p
 	}
-	u, v := map[[2]int]float64{}, map[[2]int]float64{}
-	eval := func(i int, out []float64) {
+	vals := make([][]float64, len(stats)) // [statistic][row]
+	for a := range vals {
+		vals[a] = make([]float64, n)
+	}
+	for i := range n {
 		for p := range pairs {
-			uu, vv := terms[p].loo(j.row(&terms[p], i), n)
-			u[pairs[p]], v[pairs[p]] = uu, vv
+			l.u[p], l.v[p] = j.loo(&sums[p], i)
 		}
 		for a, f := range stats {
-			out[a] = f(u, v)
+			vals[a][i] = f(l)
 		}
 	}
-	mean = make([]float64, len(stats))
-	vals := make([]float64, len(stats))
-	for i := range n {
-		eval(i, vals)
-		for a, x := range vals {
-			mean[a] += x
-		}
-	}
-	for a := range mean {
-		mean[a] /= float64(n)
-	}
-	cov = make([][]float64, len(stats))
+	return jackCov(vals)
+}
+
+// jackCov returns (m−1)/m · sum_i (θ_a(i) − θ̄_a)(θ_b(i) − θ̄_b) of the m
+// values vals[a] of each statistic a: the mean summed exactly and rounded
+// once, each deviation rounded once, their products summed exactly (as
+// p + math.FMA's remainder) and the sum scaled and rounded once.
+func jackCov(vals [][]float64) [][]float64 {
+	cov := make([][]float64, len(vals))
 	for a := range cov {
-		cov[a] = make([]float64, len(stats))
+		cov[a] = make([]float64, len(vals))
 	}
-	for i := range n {
-		eval(i, vals)
+	if len(vals) == 0 || len(vals[0]) < 2 {
+		return cov
+	}
+	m := int64(len(vals[0]))
+	mean := make([]float64, len(vals))
+	for a, v := range vals {
+		b := newBank(1)
+		for _, x := range v {
+			b.add(0, x)
+		}
+		mean[a] = b.value(0).quo(big.NewInt(m))
+	}
+	dev := make([]float64, len(vals))
+	acc := newBank(len(vals) * len(vals))
+	for i := range m {
 		for a := range vals {
-			da := vals[a] - mean[a]
+			dev[a] = vals[a][i] - mean[a]
+		}
+		for a := range vals {
 			for b := a; b < len(vals); b++ {
-				cov[a][b] += da * (vals[b] - mean[b])
+				p := dev[a] * dev[b]
+				acc.add(a*len(vals)+b, p)
+				acc.add(a*len(vals)+b, math.FMA(dev[a], dev[b], -p))
 			}
 		}
 	}
-	f := float64(n-1) / float64(n)
-	for a := range cov {
-		for b := a; b < len(cov); b++ {
-			cov[a][b] *= f
-			cov[b][a] = cov[a][b]
+	for a := range vals {
+		for b := a; b < len(vals); b++ {
+			c := acc.value(a*len(vals) + b).scale(m - 1).quo(big.NewInt(m))
+			cov[a][b], cov[b][a] = c, c
 		}
 	}
-	return mean, cov
+	return cov
 }
 
 func ordered(a, b int) [2]int {
@@ -241,65 +361,85 @@ func ordered(a, b int) [2]int {
 	return [2]int{a, b}
 }
 
-func rstarOf(u map[[2]int]float64, x, y int) float64 {
-	return rstar(u[ordered(x, y)], max(u[ordered(x, x)], 0), max(u[ordered(y, y)], 0))
+func rstarOf(l *loos, x, y int) float64 {
+	return rstar(l.U(x, y), max(l.U(x, x), 0), max(l.U(y, y), 0))
 }
 
-func dcorSqOf(v map[[2]int]float64, x, y int) float64 {
-	vxx, vyy := max(v[ordered(x, x)], 0), max(v[ordered(y, y)], 0)
+func dcorSqOf(l *loos, x, y int) float64 {
+	vxx, vyy := max(l.V(x, x), 0), max(l.V(y, y), 0)
 	den := geomean(vxx, vyy)
 	if !(den > 0) {
 		return 0
 	}
-	return math.Min(max(v[ordered(x, y)], 0)/den, 1)
+	return math.Min(max(l.V(x, y), 0)/den, 1)
 }
 
 // Pair returns the jackknife standard errors of dcor, dcor², bcdcor and
-// dcov_u (in the units of the data) of spaces x and y.
+// dcov_u (in the units of the data) of spaces x and y (see JackknifeSE
+// for the n at which each is defined).
 func (j *Jackknife) Pair(x, y int) JackknifeSE {
 	j.bound()
 	j.st.checkSpace(x)
 	j.st.checkSpace(y)
-	if j.st.n < 5 {
-		return JackknifeSE{}
+	var se JackknifeSE
+	n := j.st.n
+	if n < 3 {
+		se.VFlags = SEUndefined
+	}
+	if n < 5 {
+		se.UFlags = SEUndefined
+	}
+	if n < 3 {
+		return se
 	}
 	pairs := [][2]int{ordered(x, y), {x, x}, {y, y}}
-	f, _ := j.st.unscale(1, x, y, 1)
-	_, cov := j.series(pairs, []stat{
-		func(u, v map[[2]int]float64) float64 { return math.Sqrt(dcorSqOf(v, x, y)) },
-		func(u, v map[[2]int]float64) float64 { return dcorSqOf(v, x, y) },
-		func(u, v map[[2]int]float64) float64 { return rstarOf(u, x, y) },
-		func(u, v map[[2]int]float64) float64 { return u[ordered(x, y)] },
-	})
-	return JackknifeSE{DCor: math.Sqrt(cov[0][0]), DCorSq: math.Sqrt(cov[1][1]), BCDCor: math.Sqrt(cov[2][2]), DCovU: f * math.Sqrt(cov[3][3])}
+	stats := []stat{
+		func(l *loos) float64 { return math.Sqrt(dcorSqOf(l, x, y)) },
+		func(l *loos) float64 { return dcorSqOf(l, x, y) },
+	}
+	if n >= 5 {
+		stats = append(stats,
+			func(l *loos) float64 { return rstarOf(l, x, y) },
+			func(l *loos) float64 { return l.U(x, y) })
+	}
+	cov := j.series(pairs, stats)
+	se.DCor, se.DCorSq = math.Sqrt(cov[0][0]), math.Sqrt(cov[1][1])
+	if n >= 5 {
+		f, _ := j.st.unscale(1, x, y, 1)
+		se.BCDCor, se.DCovU = math.Sqrt(cov[2][2]), f*math.Sqrt(cov[3][3])
+	}
+	return se
 }
 
-// PartialSE returns the jackknife standard error of pdcor(x, y; z).
-func (j *Jackknife) PartialSE(x, y, z int) float64 {
+// pdcorOf is pdCor(x, y; z) from the leave-one-out R* (PartialResult's
+// formula), 0 where z determines x or y.
+func pdcorOf(l *loos, x, y, z int) float64 {
+	rxy, rxz, ryz := rstarOf(l, x, y), rstarOf(l, x, z), rstarOf(l, y, z)
+	return pdcor(rxy, rxz, ryz)
+}
+
+// PartialSE returns the jackknife standard error of pdcor(x, y; z); ok is
+// false, and the SE 0, if n < 5 (the leave-one-out U-statistics are
+// undefined).
+func (j *Jackknife) PartialSE(x, y, z int) (se float64, ok bool) {
 	j.bound()
 	for _, k := range []int{x, y, z} {
 		j.st.checkSpace(k)
 	}
 	if j.st.n < 5 {
-		return 0
+		return 0, false
 	}
 	pairs := [][2]int{ordered(x, y), ordered(x, z), ordered(y, z), {x, x}, {y, y}, {z, z}}
-	_, cov := j.series(pairs, []stat{func(u, v map[[2]int]float64) float64 {
-		rxy, rxz, ryz := rstarOf(u, x, y), rstarOf(u, x, z), rstarOf(u, y, z)
-		dxz, dyz := 1-rxz*rxz, 1-ryz*ryz
-		if dxz <= nearOne || dyz <= nearOne {
-			return 0
-		}
-		return math.Max(-1, math.Min(1, (rxy-rxz*ryz)/math.Sqrt(dxz*dyz)))
-	}})
-	return math.Sqrt(cov[0][0])
+	cov := j.series(pairs, []stat{func(l *loos) float64 { return pdcorOf(l, x, y, z) }})
+	return math.Sqrt(cov[0][0]), true
 }
 
 // BCDCorCov returns the jackknife covariance of the bcdcor of the given
 // pairs of spaces (entries of a matrix, say, in any order): cov[a][b] for
 // entries a and b, whose diagonal is the squared standard errors. The SE
 // of a difference of two entries, as between two layers' closeness to
-// the same space, is sqrt(cov[a][a] + cov[b][b] − 2·cov[a][b]).
+// the same space, is sqrt(cov[a][a] + cov[b][b] − 2·cov[a][b]). It
+// returns nil if n < 5: the leave-one-out U-statistics are undefined.
 func (j *Jackknife) BCDCorCov(entries [][2]int) [][]float64 {
 	j.bound()
 	seen := map[[2]int]bool{}
@@ -318,17 +458,12 @@ func (j *Jackknife) BCDCorCov(entries [][2]int) [][]float64 {
 		add(ordered(x, y))
 		add([2]int{x, x})
 		add([2]int{y, y})
-		stats[e] = func(u, v map[[2]int]float64) float64 { return rstarOf(u, x, y) }
+		stats[e] = func(l *loos) float64 { return rstarOf(l, x, y) }
 	}
 	if j.st.n < 5 {
-		cov := make([][]float64, len(entries))
-		for a := range cov {
-			cov[a] = make([]float64, len(entries))
-		}
-		return cov
+		return nil
 	}
-	_, cov := j.series(pairs, stats)
-	return cov
+	return j.series(pairs, stats)
 }
 
 // bound panics if j is bound to no state.

@@ -23,16 +23,26 @@ import (
 // linear CKA (Kornblith et al. 2019, unbiased=True) is the R* formula on
 // these U-statistics; it equals their feature-space formula exactly.
 //
-// Each space is first scaled by 2^−e_k and centred by a fixed vector
-// (NewLinear's centre; HSIC is invariant to a translation, so any vector
-// fixed before the first row does): sums are then of modest size. Each
-// block of rows given to Add is summed in float64 and added exactly, so
-// the state is the same whatever the order and grouping of the blocks
-// once they are fixed, and shards merge exactly. Memory: 8·w bytes for
+// Each space is first scaled by 2^−e_k and centred by a fixed vector c
+// (NewLinear's centre), fixed before the first row. HSIC is invariant to
+// a translation, so any c gives the same statistic in exact arithmetic;
+// but each block of rows given to Add is summed in float64 (and then
+// added exactly), and an offset μ left in the centred values enters the
+// fourth-order sums, whose rounding the formula's cancellation then
+// amplifies by about (1 + |μ|/spread)⁴: a centre rounded to 8 bits left
+// μ ≈ c/512, and a shift of the data by 10⁷ gave CKA 0 for 0.1996. So c
+// must be near the data and x·2^−e_k − c exact where the offset is large:
+// block.Normalization's centre (the exact median of the leading rows,
+// one of the values: x − c is exact by Sterbenz's lemma for every x
+// within a factor 2 of c, which covers every value of data far from 0)
+// does both, and CKA and HSIC are then exact to ~1e-13 relative for any
+// offset float64 data can hold (TestLinearShiftScaleExact). The state is
+// the same whatever the order and grouping of the blocks once they are
+// fixed, and shards merge exactly. Memory: 8·w bytes for
 // each of the sum_{k≤l} p_k·p_l entries of the XᵀY matrices (w ≈ 3).
 //
 // The zero value is not usable: call NewLinear. A Linear is not safe for
-// concurrent use.
+// concurrent use, not even by readers: CKA caches the self terms.
 type Linear struct {
 	dims   []int
 	n      int
@@ -43,6 +53,11 @@ type Linear struct {
 	v      []bank // per ordered pair (k, l): sum_i |x^l_i|² x^k_i, p_k rows, index k·K+l
 	w      bank   // per pair k ≤ l: sum_i |x^k_i|²|x^l_i|², one row each
 	sq     bank   // per space: sum_i |x_i|², one row each
+
+	// self caches HSIC_kk in the scaled units, by space, evaluated once
+	// for the CKA of every pair of space k (a matrix asks K² pairs); Add
+	// and Merge drop it.
+	self map[int]float64
 }
 
 // NewLinear returns an empty state of spaces of the given dimensions,
@@ -185,7 +200,7 @@ func (l *Linear) Add(rows [][]float64) error {
 			sq[a] += norm[a][i]
 			for b := a; b < k; b++ {
 				if l.has(a, b) {
-					w[PairIndex(k, a, b)] += norm[a][i] * norm[b][i]
+					w[PairIndex(k, a, b)] += float64(norm[a][i] * norm[b][i]) // no FMA: the same bits on every CPU
 				}
 			}
 		}
@@ -202,6 +217,7 @@ func (l *Linear) Add(rows [][]float64) error {
 		p.b.addSlice(0, p.val)
 	}
 	l.n += m
+	l.self = nil
 	return nil
 }
 
@@ -234,6 +250,7 @@ func (l *Linear) Merge(o *Linear) error {
 	l.w.merge(&o.w)
 	l.sq.merge(&o.sq)
 	l.n += o.n
+	l.self = nil
 	return nil
 }
 
@@ -300,19 +317,29 @@ func (l *Linear) uNum(a, b int) *dyadic {
 }
 
 // HSIC returns the unbiased HSIC of spaces a and b with the linear kernel
-// (the U-statistic above, in the units of the data), or ok false and 0 if
-// n < 4. It panics if an index is out of range.
+// (the U-statistic above, in the units of the data), rounded once. ok is
+// false, and h 0, if n < 4; ok is also false if the value in the units
+// of the data is beyond float64's range (the scale of the data puts it
+// above about 1.8e308 or below 2.2e-308: h is then ±MaxFloat64 or the
+// underflowed value). It panics if an index is out of range.
 func (l *Linear) HSIC(a, b int) (h float64, ok bool) {
 	l.check(a, b)
 	if l.n < 4 {
 		return 0, false
 	}
-	n := int64(l.n)
-	v := l.uNum(a, b).quo(bigProd(n, n-1, n-2, n-3))
-	if r := v * math.Pow(2, 2*float64(l.scale[a]+l.scale[b])); !math.IsInf(r, 0) {
-		v = r
+	v := l.scaled(a, b)
+	e := 2 * (l.scale[a] + l.scale[b])
+	if v == 0 || e == 0 {
+		return v, true
 	}
-	return v, true
+	r := math.Ldexp(v, e)
+	switch {
+	case math.IsInf(r, 0):
+		return math.Copysign(math.MaxFloat64, v), false
+	case math.Abs(r) < 0x1p-1022:
+		return r, false
+	}
+	return r, true
 }
 
 // CKA returns debiased linear CKA, HSIC_ab/sqrt(HSIC_aa·HSIC_bb) clamped
@@ -323,13 +350,30 @@ func (l *Linear) CKA(a, b int) (float64, bool) {
 	if l.n < 4 {
 		return 0, false
 	}
-	n := int64(l.n)
-	d := bigProd(n, n-1, n-2, n-3)
-	hab, haa, hbb := l.uNum(a, b).quo(d), l.uNum(a, a).quo(d), l.uNum(b, b).quo(d)
+	hab, haa, hbb := l.scaled(a, b), l.selfScaled(a), l.selfScaled(b)
 	if !(haa > 0 && hbb > 0) {
 		return 0, false
 	}
 	return rstar(hab, haa, hbb), true
+}
+
+// scaled returns HSIC_ab in the scaled units, rounded once (n ≥ 4).
+func (l *Linear) scaled(a, b int) float64 {
+	n := int64(l.n)
+	return l.uNum(a, b).quo(bigProd(n, n-1, n-2, n-3))
+}
+
+// selfScaled returns scaled(a, a), evaluated once per state.
+func (l *Linear) selfScaled(a int) float64 {
+	if v, ok := l.self[a]; ok {
+		return v
+	}
+	if l.self == nil {
+		l.self = make(map[int]float64)
+	}
+	v := l.scaled(a, a)
+	l.self[a] = v
+	return v
 }
 
 func (l *Linear) check(a, b int) {
@@ -340,14 +384,19 @@ func (l *Linear) check(a, b int) {
 
 const linearMagic = "DCLK"
 
-// MarshalBinary encodes l, little endian: magic "DCLK", version byte 1,
+// linearVersion is the version of the encoding: 2 since the centre is
+// exact (the sums of version 1, centred by a rounded median, are not
+// exact for data with an offset, and are refused).
+const linearVersion = 2
+
+// MarshalBinary encodes l, little endian: magic "DCLK", version byte 2,
 // uvarint K, uvarint n, K × (uvarint dim, varint scale, dim × float64
 // centre), then the banks c (PairIndex order), s, v (index k·K+l), w, sq,
 // each as in Stats.MarshalBinary (those of c and v preceded by their row
 // count: 0 for a pair not kept), and a CRC-32C of every byte before it.
 func (l *Linear) MarshalBinary() ([]byte, error) {
 	k := len(l.dims)
-	b := append([]byte(linearMagic), 1)
+	b := append([]byte(linearMagic), linearVersion)
 	b = binary.AppendUvarint(b, uint64(k))
 	b = binary.AppendUvarint(b, uint64(l.n))
 	for a, d := range l.dims {
@@ -376,7 +425,7 @@ func (l *Linear) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary decodes an encoding of MarshalBinary into l. On error l
 // is unchanged and the error wraps ErrCorrupt or ErrVersion.
 func (l *Linear) UnmarshalBinary(data []byte) error {
-	d, err := open(data, linearMagic, 1, "linear")
+	d, err := open(data, linearMagic, linearVersion, "linear")
 	if err != nil {
 		return err
 	}

@@ -81,14 +81,17 @@ func (t *PartialPermutationTest) Result(n int) PartialPermutationResult {
 }
 
 const (
-	partialPermMagic   = "DCPZ"
-	partialPermVersion = 1
+	partialPermMagic = "DCPZ"
+	// partialPermVersion 2: the sums of the permutations of
+	// block.PermutationScheme 2 (Fisher–Yates); version 1's were of the
+	// Feistel permutations of scheme 1, which are not uniform.
+	partialPermVersion = 2
 )
 
-// MarshalBinary encodes t, version 1, all numbers little endian:
+// MarshalBinary encodes t, version 2, all numbers little endian:
 //
 //	bytes 0..3   magic "DCPZ"
-//	byte  4      version (1)
+//	byte  4      version (2)
 //	uvarint      x, uvarint y, uvarint z: the spaces
 //	uvarint      R, the number of permutations (at least 1)
 //	bank         T, then T_b: R+1 rows (see Stats.MarshalBinary)
@@ -108,6 +111,9 @@ func (t *PartialPermutationTest) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary decodes an encoding of MarshalBinary into t. On error t
 // is unchanged and the error wraps ErrCorrupt or ErrVersion.
 func (t *PartialPermutationTest) UnmarshalBinary(data []byte) error {
+	if len(data) > len(partialPermMagic) && string(data[:len(partialPermMagic)]) == partialPermMagic && data[len(partialPermMagic)] == 1 {
+		return fmt.Errorf("partial permutation test version 1, the sums of the Feistel permutations of an earlier dcor-stream, which were not uniform: recompute the permutation pass with this version: %w", ErrVersion)
+	}
 	sp, bk, err := openTest(data, partialPermMagic, partialPermVersion, "partial permutation test", []string{"space x", "space y", "space z"}, 1)
 	if err != nil {
 		return err

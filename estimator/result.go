@@ -13,7 +13,8 @@ type Flags uint
 
 const (
 	// ZeroVarX: space x has zero distance variance (it is constant). dcor,
-	// dcor_sq, bcdcor are 0, t_stat is 0 and p_value is 1.
+	// dcor_sq, bcdcor are 0, t_stat is 0 and p_value is 1. (The block
+	// estimator sets it when the mean U_xx is not positive.)
 	ZeroVarX Flags = 1 << iota
 	// ZeroVarY: as ZeroVarX, for space y.
 	ZeroVarY
@@ -38,6 +39,19 @@ const (
 	// underflowed value. dcor, bcdcor, pdcor and the tests are computed
 	// in scaled units and are not affected.
 	OutOfRange
+	// SEUndefined: a jackknife standard error is undefined, so it is not
+	// a number to print: the delete-one U-statistics (bcdcor, dcov_u,
+	// pdcor) need n − 1 ≥ 4 samples, the delete-one V-statistics (dcor)
+	// n − 1 ≥ 2, and the delete-one-block jackknife 2 blocks. The Go
+	// fields hold 0.
+	SEUndefined
+	// ZeroDVarXU: U_xx = 0 while space x is not constant (V²_xx > 0): its
+	// U-centred distance matrix is exactly 0, as when all samples but one
+	// are equal. bcdcor, dcov_u (and pdcov, pdcor) are 0, t_stat is 0 and
+	// p_value is 1; dcor, the V-statistic, is defined and may be positive.
+	ZeroDVarXU
+	// ZeroDVarYU: as ZeroDVarXU, for space y.
+	ZeroDVarYU
 )
 
 // String returns the names of the set flags, comma separated, or "" if none.
@@ -56,7 +70,8 @@ func (f Flags) String() string {
 // Names returns the snake_case names of the set flags, in bit order.
 func (f Flags) Names() []string {
 	all := []string{"zero_var_x", "zero_var_y", "too_few_samples", "perfect_dependence",
-		"z_determines_x", "z_determines_y", "zero_var_z", "out_of_range"}
+		"z_determines_x", "z_determines_y", "zero_var_z", "out_of_range", "se_undefined",
+		"zero_dvar_x_u", "zero_dvar_y_u"}
 	var out []string
 	for i, n := range all {
 		if f&(1<<i) != 0 {
@@ -289,7 +304,7 @@ func (s *Stats) Pair(x, y int) Result {
 		r.Flags |= ZeroVarX | ZeroVarY | TooFewSamples
 		return r
 	}
-	vxy, vxx, vyy := max(s.v2(x, y), 0), max(s.v2(x, x), 0), max(s.v2(y, y), 0)
+	vxy, vxx, vyy := max(s.v2(x, y), 0), max(s.v2Of(x, x), 0), max(s.v2Of(y, y), 0)
 	if vxx == 0 {
 		r.Flags |= ZeroVarX
 	}
@@ -318,13 +333,14 @@ func (s *Stats) Pair(x, y int) Result {
 		}
 		return r
 	}
-	uxy, uxx, uyy := s.u(x, y), s.u(x, x), s.u(y, y)
+	uxx, uyy := s.uOf(x, x), s.uOf(y, y)
+	uxy := s.uCross(x, y, uxx, uyy, s.u)
 	r.BCDCor = rstar(uxy, uxx, uyy)
-	if uxx == 0 {
-		r.Flags |= ZeroVarX
+	if uxx == 0 && vxx > 0 {
+		r.Flags |= ZeroDVarXU
 	}
-	if uyy == 0 {
-		r.Flags |= ZeroVarY
+	if uyy == 0 && vyy > 0 {
+		r.Flags |= ZeroDVarYU
 	}
 	set(&r.DCovU, uxy, x, y, 1)
 	set(&r.DVarXU, uxx, x, x, 1)
@@ -334,8 +350,9 @@ func (s *Stats) Pair(x, y int) Result {
 	}
 
 	n := float64(s.n)
-	r.DF = n*(n-3)/2 - 1
-	if r.Flags&(ZeroVarX|ZeroVarY) != 0 {
+	m := float64(n * (n - 3)) // an integer below 2^53: exact
+	r.DF = (m - 2) / 2
+	if uxx == 0 || uyy == 0 {
 		return r // T = 0, P = 1
 	}
 	r.T, r.P = tTest(r.BCDCor, r.DF)
@@ -343,6 +360,18 @@ func (s *Stats) Pair(x, y int) Result {
 		r.Flags |= PerfectDependence
 	}
 	return r
+}
+
+// uCross returns U_kl (k != l) given U_kk and U_ll: exactly 0 if either
+// is 0, as Cauchy–Schwarz (|U_kl| ≤ sqrt(U_kk·U_ll)) makes it (the inner
+// product with a U-centred matrix that is 0), whatever the rounding of
+// the tile sums left in its numerator. u evaluates U_kl: s.u, or s.uOf
+// for the terms many results share (U_kz of the given space z).
+func (s *Stats) uCross(k, l int, ukk, ull float64, u func(k, l int) float64) float64 {
+	if ukk == 0 || ull == 0 {
+		return 0
+	}
+	return u(k, l)
 }
 
 // rstar returns U_xy/sqrt(U_xx·U_yy) clamped to [−1, 1], or 0 if either
@@ -394,22 +423,22 @@ func (s *Stats) Partial(x, y, z int) PartialResult {
 		r.Flags |= TooFewSamples
 		return r
 	}
-	uxx, uyy, uzz := s.u(x, x), s.u(y, y), s.u(z, z)
-	uxy, uxz, uyz := s.u(x, y), s.u(x, z), s.u(y, z)
+	uxx, uyy, uzz := s.uOf(x, x), s.uOf(y, y), s.uOf(z, z)
+	uxy, uxz, uyz := s.uCross(x, y, uxx, uyy, s.u), s.uCross(x, z, uxx, uzz, s.uOf), s.uCross(y, z, uyy, uzz, s.uOf)
 	r.BCDCorXY = rstar(uxy, uxx, uyy)
 	r.BCDCorXZ = rstar(uxz, uxx, uzz)
 	r.BCDCorYZ = rstar(uyz, uyy, uzz)
 	if uxx == 0 {
-		r.Flags |= ZeroVarX
+		r.Flags |= zeroU(s.v2(x, x), ZeroVarX, ZeroDVarXU)
 	}
 	if uyy == 0 {
-		r.Flags |= ZeroVarY
+		r.Flags |= zeroU(s.v2(y, y), ZeroVarY, ZeroDVarYU)
 	}
 
 	// pdCov: the projection onto a constant z is zero.
 	pdcov := uxy
 	if uzz > 0 {
-		pdcov = uxy - uxz*uyz/uzz
+		pdcov = uxy - float64(uxz*uyz)/uzz
 	} else {
 		r.Flags |= ZeroVarZ
 	}
@@ -418,21 +447,39 @@ func (s *Stats) Partial(x, y, z int) PartialResult {
 		r.Flags |= OutOfRange
 	}
 
-	dxz, dyz := 1-r.BCDCorXZ*r.BCDCorXZ, 1-r.BCDCorYZ*r.BCDCorYZ
-	if dxz <= nearOne {
+	if 1-float64(r.BCDCorXZ*r.BCDCorXZ) <= nearOne {
 		r.Flags |= ZDeterminesX
 	}
-	if dyz <= nearOne {
+	if 1-float64(r.BCDCorYZ*r.BCDCorYZ) <= nearOne {
 		r.Flags |= ZDeterminesY
 	}
-	if dxz > nearOne && dyz > nearOne {
-		pd := (r.BCDCorXY - r.BCDCorXZ*r.BCDCorYZ) / math.Sqrt(dxz*dyz)
-		r.PDCor = math.Max(-1, math.Min(1, pd))
-	}
-	if dxy := 1 - r.BCDCorXY*r.BCDCorXY; dxy > nearOne {
-		r.SemiPartial = (r.BCDCorXZ - r.BCDCorXY*r.BCDCorYZ) / math.Sqrt(dxy)
+	r.PDCor = pdcor(r.BCDCorXY, r.BCDCorXZ, r.BCDCorYZ)
+	if dxy := 1 - float64(r.BCDCorXY*r.BCDCorXY); dxy > nearOne {
+		r.SemiPartial = (r.BCDCorXZ - float64(r.BCDCorXY*r.BCDCorYZ)) / math.Sqrt(dxy)
 	}
 	return r
+}
+
+// zeroU returns the flag of a space whose U_kk is 0: constant if V²_kk
+// is 0 too, else only its U-centred matrix is 0.
+func zeroU(vkk float64, constant, uZero Flags) Flags {
+	if vkk > 0 {
+		return uZero
+	}
+	return constant
+}
+
+// pdcor returns (R*_xy − R*_xz·R*_yz) / sqrt((1 − R*²_xz)(1 − R*²_yz))
+// clamped to [−1, 1], or 0 if 1 − R*²_xz or 1 − R*²_yz is at most
+// nearOne. Every product is rounded before it is added (float64(·)), so
+// that no CPU fuses it into an FMA and the bits are the same on all.
+func pdcor(rxy, rxz, ryz float64) float64 {
+	dxz, dyz := 1-float64(rxz*rxz), 1-float64(ryz*ryz)
+	if dxz <= nearOne || dyz <= nearOne {
+		return 0
+	}
+	pd := (rxy - float64(rxz*ryz)) / math.Sqrt(float64(dxz*dyz))
+	return math.Max(-1, math.Min(1, pd))
 }
 
 func (s *Stats) checkSpace(k int) {

@@ -84,6 +84,7 @@ type Stats struct {
 	rows     []bank    // per space: the shifted row sums r'^k_i
 	s        bank      // one row per pair (PairIndex order): S'_kl
 	ev       *evaluation
+	terms    *terms // the terms of ev that many results share
 }
 
 // New returns an empty state for k spaces of n samples, with the distance
@@ -387,6 +388,25 @@ func (s *Stats) RowSums(k int, dst []float64) []float64 {
 		dst = append(dst, b.float(i))
 	}
 	return dst
+}
+
+// RowSumParts writes the shifted row sums r'^k_i of rows [i0, i0+len(hi))
+// of space k as three float64 each, r' = hi + mid + lo + ε with hi the
+// rounded sum, mid and lo the rounded remainders, so that |ε| is at most
+// about 2^−159·|r'| (0 for a sum of 159 significant bits or fewer): for
+// products with r' that must not round it (the exact jackknife tiles). It
+// only reads the state, so calls may run concurrently with each other.
+func (s *Stats) RowSumParts(k, i0 int, hi, mid, lo []float64) {
+	s.checkSpace(k)
+	b := &s.rows[k]
+	checkRows(s.n, i0, len(hi))
+	for i := range hi {
+		v := b.value(i0 + i)
+		hi[i] = v.float()
+		v = v.add(dyadicOf(hi[i]).scale(-1))
+		mid[i] = v.float()
+		lo[i] = v.add(dyadicOf(mid[i]).scale(-1)).float()
+	}
 }
 
 // Grow appends m samples to the state, with zero row sums, for the online

@@ -45,20 +45,26 @@ func (p *BlockPair) MarshalJSON() ([]byte, error) {
 		fmt.Fprintf(&b, `,"shuffle_seed":%d`, p.ShuffleSeed)
 	}
 	num := func(k string, v float64) { fmt.Fprintf(&b, ",%q:%s", k, Number(v)) }
+	// With one block the SEs are undefined: left out (flag se_undefined).
+	se := func(k string, v float64) {
+		if p.Flags&estimator.SEUndefined == 0 {
+			num(k, v)
+		}
+	}
 	num("bcdcor", p.BCDCor)
-	num("bcdcor_se", p.BCDCorSE)
+	se("bcdcor_se", p.BCDCorSE)
 	num("dcov_u", p.DCovU)
-	num("dcov_u_se", p.DCovUSE)
+	se("dcov_u_se", p.DCovUSE)
 	num("dvar_x_u", p.DVarXU)
 	num("dvar_y_u", p.DVarYU)
 	flags := p.Flags
 	if q := p.Partial; q != nil {
 		num("pdcor", q.PDCor)
-		num("pdcor_se", q.PDCorSE)
+		se("pdcor_se", q.PDCorSE)
 		num("pdcov", q.PDCov)
-		num("pdcov_se", q.PDCovSE)
+		se("pdcov_se", q.PDCovSE)
 		num("semi_partial", q.SemiPartial)
-		num("semi_partial_se", q.SemiPartialSE)
+		se("semi_partial_se", q.SemiPartialSE)
 		flags |= q.Flags
 	}
 	num("exponent", p.Exponent)
@@ -87,7 +93,11 @@ func (p *BlockPair) WriteText(w io.Writer) error {
 	}
 	tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)
 	row := func(k string, v, se float64, def string) {
-		fmt.Fprintf(tw, "  %s\t%s\t± %s\t%s\n", k, textNumber(v), textNumber(se), def)
+		s := textNumber(se)
+		if p.Flags&estimator.SEUndefined != 0 {
+			s = "undefined (one block)"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t± %s\t%s\n", k, textNumber(v), s, def)
 	}
 	b.WriteByte('\n')
 	row("bcdcor", p.BCDCor, p.BCDCorSE, "R* of the mean U components")
@@ -207,7 +217,7 @@ func runBlocks(ctx context.Context, s *Spec) (*Outcome, error) {
 // memoryBlocks loads the input (or takes Spec.Data), sets *infos, and
 // calls add with each block of Spec.Block rows: rows i of the block
 // sequence are the input's rows π(i), π the seeded permutation
-// block.NewPermutation(n, Spec.ShuffleSeed).At(0, ·) with Spec.Shuffle,
+// block.NewPermutation(n, Spec.ShuffleSeed).Of(0) with Spec.Shuffle,
 // else the identity. It returns the rows dropped as invalid.
 func (r *runner) memoryBlocks(ctx context.Context, infos *[]SpaceInfo, add func([]block.Space, int) error) (int, error) {
 	s := r.spec
@@ -216,9 +226,9 @@ func (r *runner) memoryBlocks(ctx context.Context, infos *[]SpaceInfo, add func(
 		return 0, err
 	}
 	*infos = r.spaceInfos(tab.spaces)
-	var perm *block.Permutation
+	var perm []int
 	if s.Shuffle {
-		perm = block.NewPermutation(tab.n, s.ShuffleSeed)
+		perm = block.NewPermutation(tab.n, s.ShuffleSeed).Of(0)
 	}
 	bufs := make([][]float64, len(tab.spaces))
 	sp := make([]block.Space, len(tab.spaces))
@@ -237,7 +247,7 @@ func (r *runner) memoryBlocks(ctx context.Context, infos *[]SpaceInfo, add func(
 			for i := i0; i < i1; i++ {
 				j := i
 				if perm != nil {
-					j = perm.At(0, i)
+					j = perm[i]
 				}
 				buf = append(buf, x.Data[j*d:(j+1)*d]...)
 			}
@@ -272,6 +282,9 @@ func blockMatrix(est *estimator.Blocks, lay *Matrix) *MatrixResult {
 			entries = append(entries, [2]int{x, y})
 			p := est.Pair(x, y)
 			res.BCDCor[i][j], res.BCDCorSE[i][j], res.Flags[i][j] = p.BCDCor, p.BCDCorSE, p.Flags
+			if x == y { // as the exact matrix: a space against itself is not flagged
+				res.Flags[i][j] &^= estimator.PerfectDependence
+			}
 			if lay.Given >= 0 {
 				q := est.Partial(x, y, lay.Given)
 				res.PDCor[i][j], res.PDCorSE[i][j] = q.PDCor, q.PDCorSE
@@ -281,5 +294,8 @@ func blockMatrix(est *estimator.Blocks, lay *Matrix) *MatrixResult {
 		}
 	}
 	res.BCDCorCov = est.BCDCorCov(entries)
+	if res.BCDCorCov == nil { // one block: every SE undefined, left out
+		res.BCDCorSE, res.PDCorSE, res.SemiPartialSE = nil, nil, nil
+	}
 	return res
 }

@@ -66,7 +66,7 @@ func TestBlocksMatrix(t *testing.T) {
 }
 
 // TestBlocksShuffle: -shuffle SEED takes row π(i) as the i-th, π =
-// block.NewPermutation(n, SEED).At(0, ·): the estimate has the bits of the
+// block.NewPermutation(n, SEED).Of(0): the estimate has the bits of the
 // block estimator on the rows permuted beforehand, in memory or from a
 // file; standard input is refused.
 func TestBlocksShuffle(t *testing.T) {
@@ -82,13 +82,13 @@ func TestBlocksShuffle(t *testing.T) {
 	rd.Close()
 	n := int(rd.N())
 	const seed = 77
-	perm := block.NewPermutation(n, seed)
+	perm := block.NewPermutation(n, seed).Of(0)
 	permuted := make([]stream.Space, len(spaces))
 	for k, sp := range spaces {
 		d := sp.Dim
 		x := make([]float64, 0, len(data[k]))
 		for i := range n {
-			j := perm.At(0, i)
+			j := perm[i]
 			x = append(x, data[k][j*d:(j+1)*d]...)
 		}
 		permuted[k] = stream.Space{Name: sp.Name, Columns: sp.Columns, Dim: d, Data: x}

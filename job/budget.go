@@ -99,6 +99,10 @@ func choose(budget, spent time.Duration, n int, rt rates) (Choice, error) {
 		c.PredictedExact = rt.pair*float64(n)*float64(n-1)/2 + rt.perBlock
 	}
 	fit := budgetUse * (budget - spent).Seconds()
+	if fit <= 0 {
+		return c, fmt.Errorf("the budget %v cannot be met: the calibration alone took %.2g s, and the exact run is predicted to take %.3g s: %w",
+			budget, spent.Seconds(), c.PredictedExact, ErrTimeBudget)
+	}
 	if c.PredictedExact <= fit {
 		c.Estimator, c.Predicted = "exact", c.PredictedExact
 		c.Reason = fmt.Sprintf("the exact run by %s is predicted to take %.3g s, within %.0f%% of the budget left after calibration (%.3g s)",

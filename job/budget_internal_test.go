@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,5 +117,32 @@ func TestBudgetRun(t *testing.T) {
 	}
 	if _, err := Run(t.Context(), Spec{Data: data, Budget: time.Second, Estimator: "tiles"}); !errors.Is(err, ErrSpec) {
 		t.Errorf("a budget with an estimator: %v, want ErrSpec", err)
+	}
+}
+
+// TestChooseSpentBudget: when the calibration alone took longer than the
+// budget, the message says so, without a negative time left.
+func TestChooseSpentBudget(t *testing.T) {
+	_, err := choose(time.Millisecond, 81*time.Millisecond, 3000, rates{pair: 5e-9, perBlock: 1e-4})
+	if !errors.Is(err, ErrTimeBudget) || !strings.Contains(err.Error(), "the calibration alone took 0.081 s") || strings.Contains(err.Error(), " -") {
+		t.Errorf("err = %v, want ErrTimeBudget saying the calibration took the budget, and no negative seconds", err)
+	}
+}
+
+// TestWorkersBounded: absurd worker counts are bounded: by maxWorkers,
+// and the fingerprint's hashing by its chunks (each worker allocated a
+// chunk's buffer: 10^7 workers took minutes before the first tile).
+func TestWorkersBounded(t *testing.T) {
+	if w := (&Spec{Options: Options{Workers: 10_000_000}}).workers(); w > maxWorkers {
+		t.Errorf("workers() = %d for -workers 10^7, want at most %d", w, maxWorkers)
+	}
+	x := make([]float64, 40)
+	allocs := testing.AllocsPerRun(2, func() {
+		if _, err := hashChunks(t.Context(), [][]float64{x}, []int{1}, 40, 16, 1<<18); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 100 {
+		t.Errorf("hashChunks of 3 chunks on 2^18 workers: %v allocations, want a few per chunk", allocs)
 	}
 }

@@ -11,7 +11,8 @@ import (
 )
 
 // Linear CKA (Spec.CKA) on every schedule. Its sums are over the rows, not
-// the tiles: the first shard (the one holding tile 0) adds every row, in
+// the tiles: the first shard (the one holding tile 0; in the second round
+// of shards it takes them from Spec.From) adds every row, in
 // blocks of linearRows consecutive rows from row 0, during the pass that
 // loads or scans the input; the other shards carry an empty part of the
 // same spaces, centres and scales. The blocks being the same in every
@@ -78,6 +79,11 @@ func (s *Spec) ckaPairs() [][2]int {
 	}
 	return pairs
 }
+
+// linearRows reports whether the run adds the rows to the linear sums:
+// the first shard of the first round (a shard of the second round takes
+// the sums of Spec.From).
+func (s *Spec) linearRows() bool { return s.Shard == 0 && s.From == nil }
 
 // linearSums adds rows to a Linear in the fixed blocks of linearRows rows
 // from row 0, whatever the batches it is given.
@@ -175,7 +181,7 @@ func (a *linearSums) part() (Part, error) {
 // linearOf returns the linear CKA part of the spaces in memory: every
 // row's sums in the first shard, none in the others.
 func (s *Spec) linearOf(ctx context.Context, spaces []block.Space) (Part, error) {
-	a := s.newLinearSums(spaces, s.Shard == 0)
+	a := s.newLinearSums(spaces, s.linearRows())
 	if err := a.add(ctx, spaces); err != nil {
 		return nil, err
 	}
@@ -222,11 +228,12 @@ func (r *runner) partBytes() int64 {
 }
 
 // linearResults sets the linear CKA statistics of res from the part of
-// the state, if it has one.
-func (s *State) linearResults(res Results) {
+// the state, if it has one; it returns ctx's error if ctx is done before
+// the last row of a matrix.
+func (s *State) linearResults(ctx context.Context, res Results) error {
 	p, ok := s.Part(linearKind).(*linearPart)
 	if !ok {
-		return
+		return nil
 	}
 	lin := p.lin
 	if pr := res.Pair; pr != nil {
@@ -236,14 +243,22 @@ func (s *State) linearResults(res Results) {
 		x := pr.Extras
 		x.CKA = true
 		x.CKALinear, _ = lin.CKA(0, 1)
-		x.HSICLinU, _ = lin.HSIC(0, 1)
+		var ok bool
+		if x.HSICLinU, ok = lin.HSIC(0, 1); !ok && lin.N() >= 4 {
+			// Beyond float64 in the data's units (CKA, a ratio, is not).
+			pr.Flags |= estimator.OutOfRange
+		}
 	}
 	if m, lay := res.Matrix, s.Matrix; m != nil {
 		m.CKALinear = grid2(len(lay.Rows), len(lay.Cols))
 		for i, x := range lay.Rows {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			for j, y := range lay.Cols {
 				m.CKALinear[i][j], _ = lin.CKA(x, y)
 			}
 		}
 	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -193,5 +194,184 @@ func TestCKABudget(t *testing.T) {
 	spec.CKA = false
 	if _, err := job.Run(t.Context(), spec); err != nil {
 		t.Errorf("without -cka: %v", err)
+	}
+}
+
+// roundsPrint is what must be equal between runs with -cka and the passes
+// after the state: the encodings of the state and of every part, and the
+// results' JSON with the intervals and p-values (every field, CKA's
+// included), one line each, the JSON last.
+func roundsPrint(t *testing.T, st *job.State) string {
+	t.Helper()
+	b, err := st.Stats.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := fmt.Sprintf("stats %x\n", b)
+	for _, kind := range []string{"cka-linear", "cka-rbf", "jackknife", "permutations", "permutations-pdcov", "permutations-matrix"} {
+		if p := st.Part(kind); p != nil {
+			pb, err := p.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out += fmt.Sprintf("%s %x\n", kind, pb)
+		}
+	}
+	res, err := st.Results()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.HasIntervals() {
+		if err := st.Intervals(&res, 0.9); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st.HasPermutations() {
+		if err := st.Permutations(&res); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if res.Pair != nil {
+		res.Pair.Passes = 0 // reported under a budget
+	}
+	return out + resultJSON(t, res)
+}
+
+// TestCKARounds: -cka with -ci, with -permutations and with both, in the
+// pair, partial and matrix modes, from 3 shards in two rounds (in memory
+// and under a budget, a shard of round 2 killed and resumed) gives every
+// statistic of the one-process run to the bit, the RBF kernel's included
+// (the second round once printed cka_rbf 0: no shard of it carried the
+// kernel sums of the first).
+func TestCKARounds(t *testing.T) {
+	passes := []struct {
+		name  string
+		ci    float64
+		perms int
+	}{
+		{"ci", 0.9, 0},
+		{"permutations", 0, 7},
+		{"ci+permutations", 0.9, 7},
+	}
+	for _, m := range modes {
+		for _, ps := range passes {
+			t.Run(m.name+"/"+ps.name, func(t *testing.T) {
+				base := m.spec
+				base.CKA = true
+				base.Options.Tile = 128
+				base.CI, base.Permutations, base.Seed = ps.ci, ps.perms, 3
+				one := run(t, base, 1)
+				want := roundsPrint(t, one.State)
+				if !strings.Contains(want, `"cka_rbf":`) || strings.Contains(want, `"cka_rbf":0,`) || strings.Contains(want, `"cka_rbf":[[0,`) {
+					t.Fatalf("one process: no RBF CKA in\n%s", want)
+				}
+				for _, mem := range []int64{0, 256 << 10} {
+					spec := base
+					spec.Memory = mem
+					first := run(t, spec, 3).State
+					spec.From = first
+					var states []*job.State
+					for i := range 3 {
+						spec.Shard, spec.Shards = i, 3
+						spec.Memory = []int64{mem, 256<<10 - mem}[i%2]
+						states = append(states, run(t, spec, 1).State)
+					}
+					st, err := job.Merge(states...)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got := roundsPrint(t, st); got != want {
+						t.Errorf("memory %d, 3 shards in two rounds: %s", mem, printDiff(got, want))
+					}
+				}
+				// Shard 0 of round 2 (the one whose parts carry the sums
+				// of the first round) killed, resumed, merged through state
+				// files.
+				first := run(t, base, 3).State
+				spec := base
+				spec.From, spec.Shard, spec.Shards = first, 0, 3
+				cp := cancelAfter(t, spec, 5)
+				resumed := spec
+				resumed.Checkpoint, resumed.Options.Workers = cp, 1
+				states := []*job.State{run(t, resumed, 1).State}
+				for _, i := range []int{2, 1} {
+					states = append(states, run(t, withShard(spec, i, 3), 1).State)
+				}
+				for i, s := range states {
+					b, err := s.MarshalBinary()
+					if err != nil {
+						t.Fatal(err)
+					}
+					var r job.State
+					if err := r.UnmarshalBinary(b); err != nil {
+						t.Fatal(err)
+					}
+					states[i] = &r
+				}
+				st, err := job.Merge(states...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := roundsPrint(t, st); got != want {
+					t.Errorf("round 2 with shard 0 killed and resumed: %s", printDiff(got, want))
+				}
+			})
+		}
+	}
+}
+
+// printDiff names the lines of roundsPrint that differ (the encodings by
+// their kind) and shows the results' JSON of both.
+func printDiff(got, want string) string {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	var diff []string
+	for i := range max(len(g), len(w)) {
+		if i >= len(g) || i >= len(w) || g[i] != w[i] {
+			label := "results"
+			if i < len(g)-1 {
+				label = strings.Fields(g[i] + " ?")[0]
+			}
+			diff = append(diff, label)
+		}
+	}
+	return fmt.Sprintf("lines %v differ; results\n%s\nwant\n%s", diff, g[len(g)-1], w[len(w)-1])
+}
+
+// TestRBFUnderflowFlagged: a bandwidth so small that every value of the
+// Gaussian kernel underflows float64 gives no RBF CKA number: cka_rbf and
+// hsic_rbf_u 0 with the flag rbf_underflow, in the pair and in every
+// entry of a matrix of that space (it once printed 0, unflagged, where
+// the value is 0.0014), and the other statistics as without it.
+func TestRBFUnderflowFlagged(t *testing.T) {
+	for _, m := range []int{0, 2} { // the pair, the matrix given a space
+		spec := modes[m].spec
+		spec.CKA = true
+		spec.Options.Tile = 256
+		ok := run(t, spec, 1)
+		spec.RBFSigma = []float64{1e-9}
+		out := run(t, spec, 1)
+		if p := out.Pair; p != nil {
+			x := p.Extras
+			if !x.RBFUnknown || x.CKARBF != 0 || x.HSICRBFU != 0 || !slices.Contains(p.FlagNames(), job.RBFUnderflow) {
+				t.Errorf("pair, σ_x = 1e-9: cka_rbf %v hsic_rbf_u %v, flags %v", x.CKARBF, x.HSICRBFU, p.FlagNames())
+			}
+			if ok.Pair.Extras.RBFUnknown || slices.Contains(ok.Pair.FlagNames(), job.RBFUnderflow) || ok.Pair.BCDCor != p.BCDCor {
+				t.Errorf("pair: the median heuristic flagged, or bcdcor moved: %v, %v", ok.Pair.FlagNames(), p.BCDCor)
+			}
+			continue
+		}
+		mr := out.Matrix
+		for i := range mr.Rows {
+			for j := range mr.Cols {
+				// Space 0 (a_layer1) is row 0.
+				want := i == 0
+				if got := slices.Contains(mr.EntryFlags(i, j), job.RBFUnderflow); got != want || want && mr.CKARBF[i][j] != 0 {
+					t.Errorf("matrix entry (%d, %d): flags %v, cka_rbf %v; want the flag %v", i, j, mr.EntryFlags(i, j), mr.CKARBF[i][j], want)
+				}
+			}
+		}
+		if len(mr.Flagged()) != len(mr.Cols) || len(ok.Matrix.Flagged()) != 0 {
+			t.Errorf("matrix: flagged entries %v, without the tiny σ %v", mr.Flagged(), ok.Matrix.Flagged())
+		}
 	}
 }

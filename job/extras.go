@@ -76,6 +76,11 @@ type PairExtras struct {
 	CILevel                   float64
 	DCorSE, BCDCorSE, PDCorSE float64
 	DCorCI, BCDCorCI, PDCorCI [2]float64
+	// An SE that is undefined (bcdcor's and pdcor's for n < 5, dcor's
+	// for n < 3: see estimator.JackknifeSE) holds 0, is left out of the
+	// JSON and the text with its interval, and the pair is flagged
+	// se_undefined.
+	DCorSEUndefined, BCDCorSEUndefined, PDCorSEUndefined bool
 
 	// Permutations > 0: the permutation p-values (1 + #{T_b ≥ T})/(1 + R)
 	// of independence (bcdcor) and, given Z, of pdCov = 0; PermPV is the
@@ -94,10 +99,20 @@ type PairExtras struct {
 	RBF                  bool
 	CKARBF, HSICRBFU     float64
 	RBFSigmaX, RBFSigmaY float64
+	// RBFUnknown: float64 cannot hold the kernel of x or y (flag
+	// RBFUnderflow); CKARBF and HSICRBFU hold 0.
+	RBFUnknown bool
 }
 
-// interval returns est ± z·se clamped to [lo, hi].
+// interval returns est ± z·se clamped to [lo, hi], z·se rounded before
+// it is added (float64(·): no CPU fuses it into an FMA).
 func interval(est, se, level, lo, hi float64) [2]float64 {
 	z := distuv.UnitNormal.Quantile((1 + level) / 2)
-	return [2]float64{max(lo, est-z*se), min(hi, est+z*se)}
+	h := float64(z * se)
+	return [2]float64{max(lo, est-h), min(hi, est+h)}
+}
+
+// seUndefined reports whether an SE of x is undefined.
+func (x *PairExtras) seUndefined() bool {
+	return x != nil && x.CILevel > 0 && (x.DCorSEUndefined || x.BCDCorSEUndefined || x.PDCorSEUndefined)
 }

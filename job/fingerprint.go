@@ -99,6 +99,9 @@ func appendRows(buf []byte, spaces [][]float64, dims []int, a, b int) []byte {
 // up to workers goroutines (each chunk's sum does not depend on which).
 func hashChunks(ctx context.Context, spaces [][]float64, dims []int, n, t, workers int) ([][sha256.Size]byte, error) {
 	sums := make([][sha256.Size]byte, (n+t-1)/t)
+	// No more goroutines than chunks: each allocates a chunk's buffer
+	// (10^7 workers for 12 chunks spent minutes allocating).
+	workers = max(1, min(workers, len(sums)))
 	g, ctx := errgroup.WithContext(ctx)
 	// Hashing is CPU bound: one goroutine per worker, a stride of chunks each.
 	g.SetLimit(workers)

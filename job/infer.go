@@ -319,7 +319,7 @@ func (s *State) Permutations(res *Results) error {
 		perm := block.NewPermutation(s.N, m.seed)
 		r.Permutations, r.Seed, r.PermP = m.tests[0].R(), m.seed, grid2(len(lay.Rows), len(lay.Cols))
 		for e, t := range m.tests {
-			r.PermP[e/len(lay.Cols)][e%len(lay.Cols)] = t.Result(s.Stats, perm.At).P
+			r.PermP[e/len(lay.Cols)][e%len(lay.Cols)] = t.Result(s.Stats, perm.Fill).P
 		}
 		return nil
 	}
@@ -348,7 +348,7 @@ func (s *State) Permutations(res *Results) error {
 		res.Pair.Extras = x
 	}
 	perm := block.NewPermutation(s.N, p.seed)
-	pr := p.test.Result(s.Stats, perm.At)
+	pr := p.test.Result(s.Stats, perm.Fill)
 	x.Permutations, x.Seed, x.PermP, x.PermPV = p.test.R(), p.seed, pr.P, pr.PV
 	if q != nil && res.Pair.Partial != nil {
 		x.PDCorPermP = q.test.Result(s.N).P
@@ -379,10 +379,13 @@ func (s *State) Intervals(res *Results, level float64) error {
 		}
 		se := jk.Pair(0, 1)
 		x.CILevel, x.DCorSE, x.BCDCorSE = level, se.DCor, se.BCDCor
+		x.DCorSEUndefined, x.BCDCorSEUndefined = se.VFlags&estimator.SEUndefined != 0, se.UFlags&estimator.SEUndefined != 0
 		x.DCorCI = interval(p.DCor, se.DCor, level, 0, 1)
 		x.BCDCorCI = interval(p.BCDCor, se.BCDCor, level, -1, 1)
 		if p.Partial != nil {
-			x.PDCorSE = jk.PartialSE(0, 1, 2)
+			var ok bool
+			x.PDCorSE, ok = jk.PartialSE(0, 1, 2)
+			x.PDCorSEUndefined = !ok
 			x.PDCorCI = interval(p.Partial.PDCor, x.PDCorSE, level, -1, 1)
 		}
 		return nil
@@ -396,6 +399,10 @@ func (s *State) Intervals(res *Results, level float64) error {
 	}
 	m.CILevel = level
 	m.BCDCorCov = jk.BCDCorCov(entries)
+	if m.BCDCorCov == nil { // n < 5: undefined, left out
+		m.flagAll(estimator.SEUndefined)
+		return nil
+	}
 	m.BCDCorSE = grid2(len(lay.Rows), len(lay.Cols))
 	for e := range entries {
 		m.BCDCorSE[e/len(lay.Cols)][e%len(lay.Cols)] = math.Sqrt(m.BCDCorCov[e][e])
@@ -425,8 +432,9 @@ func (s *Spec) jackPass() bool { return slices.Contains(s.passes(), phaseJackkni
 
 // passBytes is the memory a pass holds beyond the state and the panels:
 // the jackknife's per-row sums and final row sums r'; the permutation
-// test's space y (and its rows centred once, for 16 or more dimensions)
-// and per worker the tiles of x's distances; given z, pdcov's: z as y,
+// test's space y (and its rows centred once, for 16 or more dimensions),
+// per worker the tiles of x's distances, and what grows with R
+// (permBytes); given z, pdcov's: z as y,
 // the row sums r' of x, y and z, and per worker seven tiles more (three,
 // and P_xz of a group of four); in the matrix, every column space as y.
 func (r *runner) passBytes(phase string, tile int) int64 {
@@ -461,15 +469,63 @@ func (r *runner) passBytes(phase string, tile int) int64 {
 		if k == 3 && r.hdr.Matrix == nil {
 			b += 8*3*n + w*7*8*t*t
 		}
-		return b
+		return b + r.permBytes()
 	}
 	return 0
 }
 
+// permBytes is the memory of the permutation pass that grows with R: the
+// table of every π_b (4·R·n bytes), each test's exact sums (about 24
+// bytes a permutation, and 48 a sample for its row sums), and per worker
+// the sums of a group of up to 4 tiles for each test (block.PermWorkerBytes);
+// given z, pdcov's sums too.
+func (r *runner) permBytes() int64 {
+	rr, n := r.spec.Permutations, r.hdr.N
+	if rr <= 0 {
+		return 0
+	}
+	tests := int64(1)
+	if m := r.hdr.Matrix; m != nil {
+		tests = int64(len(m.Rows) * len(m.Cols))
+	}
+	const limbs = 3 * 8
+	per := tests * (limbs*(int64(rr)+1) + 2*limbs*int64(n))
+	work := int64(r.spec.workers()) * 4 * tests * block.PermWorkerBytes(rr)
+	if len(r.hdr.Spaces) == 3 && r.hdr.Matrix == nil {
+		per += limbs * (int64(rr) + 1)
+		work += int64(r.spec.workers()) * 4 * 8 * (int64(rr) + 1)
+	}
+	return block.PermTableBytes(n, rr) + per + work
+}
+
+// checkPermBytes refuses -permutations R whose memory (permBytes) is over
+// the budget, or over the machine's memory without one, before anything of
+// that size is allocated.
+func (r *runner) checkPermBytes() error {
+	if !slices.Contains(r.spec.passes(), phasePermutations) {
+		return nil
+	}
+	limit := r.spec.Memory + scratchSlack
+	what := fmt.Sprintf("the budget -mem %s", size(r.spec.Memory))
+	if r.spec.Memory == 0 {
+		limit = physicalMemory()
+		what = fmt.Sprintf("this machine's memory (%s)", size(limit))
+	}
+	if need := r.permBytes(); limit > 0 && need > limit {
+		return fmt.Errorf("-permutations %d: %d permutations of %d samples need %s (a table of the permutations, 4 bytes a sample each, and their exact sums), more than %s: ask fewer permutations: %w",
+			r.spec.Permutations, r.spec.Permutations, r.hdr.N, size(need), what, ErrBudget)
+	}
+	return nil
+}
+
 // checkPassBudget refuses a run whose passes' memory (passBytes) does not
-// fit the budget with a panel of one tile, before any pass.
+// fit the budget with a panel of one tile, or whose permutations do not
+// fit the machine without a budget (checkPermBytes), before any pass.
 func (r *runner) checkPassBudget(pl *block.Plan) error {
 	s := r.spec
+	if err := r.checkPermBytes(); err != nil {
+		return err
+	}
 	if s.Memory == 0 {
 		return nil
 	}
@@ -517,10 +573,41 @@ func (r *runner) startFrom(from *State, fresh *estimator.Stats) error {
 	if why != nil {
 		return fmt.Errorf("-from %s is not the state of this job: %w", from.name(0), why)
 	}
+	if err := r.partsFrom(from); err != nil {
+		return fmt.Errorf("-from %s is not the state of this job: %v: %w", from.name(0), err, ErrState)
+	}
 	r.st = from.Stats
 	r.done = tileSet{}
 	for idx := r.hdr.Tiles[0]; idx < r.hdr.Tiles[1]; idx++ {
 		r.done.add(idx)
+	}
+	return nil
+}
+
+// partsFrom sets the parts of the state pass (the CKA sums) of a run of
+// the second round from from's, which are complete: shard 0 takes copies
+// of them, the other shards keep their fresh empty parts (no shard adds
+// a tile of the state pass again), so that the merge of the round, which
+// adds the shards' parts, holds them once, as one process does.
+func (r *runner) partsFrom(from *State) error {
+	for i, p := range r.parts {
+		q := from.Part(p.Kind())
+		if q == nil {
+			return fmt.Errorf("it holds no part %s (other statistics asked)", p.Kind())
+		}
+		if fp, ok := p.(*rbfPart); ok {
+			if err := fp.same(q.(*rbfPart)); err != nil {
+				return err
+			}
+		}
+		if r.hdr.Shard != 0 {
+			continue
+		}
+		c, err := copyPart(q)
+		if err != nil {
+			return err
+		}
+		r.parts[i] = c
 	}
 	return nil
 }
@@ -553,13 +640,13 @@ func (r *runner) startPass(ctx context.Context, pl *block.Plan, phase string, he
 				p := &matrixPermPart{seed: r.spec.Seed}
 				for _, x := range m.Rows {
 					for _, y := range m.Cols {
-						p.tests = append(p.tests, estimator.NewPermutationTest(x, y, r.spec.Permutations))
+						p.tests = append(p.tests, estimator.NewPermutationTest(x, y, r.spec.Permutations, r.hdr.N))
 					}
 				}
 				r.parts = append(r.parts, p)
 				break
 			}
-			r.parts = append(r.parts, &permPart{seed: r.spec.Seed, test: estimator.NewPermutationTest(0, 1, r.spec.Permutations)})
+			r.parts = append(r.parts, &permPart{seed: r.spec.Seed, test: estimator.NewPermutationTest(0, 1, r.spec.Permutations, r.hdr.N)})
 			if len(r.hdr.Spaces) == 3 {
 				r.parts = append(r.parts, &pdcovPermPart{seed: r.spec.Seed, test: estimator.NewPartialPermutationTest(0, 1, 2, r.spec.Permutations)})
 			}

@@ -28,7 +28,9 @@ func (s *Spec) openReader(ctx context.Context, spill bool, batchRows int) (*stre
 	if r == nil {
 		var err error
 		r, err = stream.NewReader(ctx, s.File, s.Spaces, stream.Options{DropInvalid: s.DropInvalid, Stdin: s.Stdin, Spill: spill, TempDir: s.TempDir, BatchRows: batchRows,
-			Key: s.Key, KeyDrop: s.KeyMissing == "drop", Workers: s.workers()})
+			Key: s.Key, KeyDrop: s.KeyMissing == "drop", Aligned: s.Aligned, Workers: s.workers(),
+			// Row normalisation is not translation invariant: no centre.
+			RawIntegers: s.Options.NormalizeRows})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -168,6 +170,9 @@ func (r *runner) inMemory(ctx context.Context) (*Outcome, error) {
 	}
 	pl, err := block.Prepare(spaces, s.blockOptions())
 	if err != nil {
+		return nil, err
+	}
+	if err := r.checkPermBytes(); err != nil {
 		return nil, err
 	}
 	if err := pl.ScanBound(spaces); err != nil {

@@ -27,6 +27,16 @@ import (
 	"github.com/dcor-stream/dcor-stream/stream"
 )
 
+// SpecError is the error of a Spec that does not describe a job: a
+// choice of the caller (a command line), not of the data. It wraps
+// ErrSpec.
+type SpecError struct{ msg string }
+
+func (e *SpecError) Error() string { return e.msg + ": " + ErrSpec.Error() }
+
+// Unwrap returns ErrSpec.
+func (e *SpecError) Unwrap() error { return ErrSpec }
+
 // Errors of Run, wrapped with context.
 var (
 	// ErrSpec is returned for a Spec that does not describe a job.
@@ -68,6 +78,10 @@ type Spec struct {
 	// reported through Notify); "" or "error" refuses them.
 	Key        string
 	KeyMissing string
+	// Aligned, without Key, takes the rows of the files as aligned as
+	// they are; else .npy inputs whose sample IDs beside them differ
+	// are refused (see stream.Options.Aligned).
+	Aligned bool
 
 	// Matrix asks for the matrix of Matrix.Rows × Matrix.Cols; nil asks
 	// for the pair mode: spaces 0 and 1 (X and Y), and with a space 2 (Z)
@@ -134,7 +148,7 @@ type Spec struct {
 	Block    int
 	OnBlocks func(*BlockPair) error
 	// Shuffle (above) also takes the rows in the order of the seeded
-	// permutation block.NewPermutation(n, ShuffleSeed) (its At(0, i) is
+	// permutation block.NewPermutation(n, ShuffleSeed) (its Of(0)[i] is
 	// the i-th row read) for the block estimator, whose assumption is
 	// that block membership is unrelated to the data: an ordered file
 	// (sorted by time, class, source) breaks it. It loads the input in
@@ -198,7 +212,7 @@ type Options struct {
 	Exponent  float64         // α in (0, 2]; optional, default 1
 	Tile      int             // tile edge in rows; optional, default block.DefaultTileSize
 	Precision block.Precision // of the Gram products; optional, default block.Float64
-	Workers   int             // optional; default runtime.GOMAXPROCS(0); the result does not depend on it
+	Workers   int             // optional; default runtime.GOMAXPROCS(0), at most 4,096; the result does not depend on it
 	// NormalizeRows scales each sample's vector to unit L2 norm, per
 	// space, before distances (as the seed paper's training loss does; its
 	// heatmap and partial scripts do not); zero rows
@@ -285,7 +299,7 @@ type Outcome struct {
 // every combination gives the same state, to the bit, as the one
 // in-memory run of the whole grid.
 //
-// Errors: ErrSpec for an invalid spec; the errors of the stream, block and
+// Errors: a *SpecError (wrapping ErrSpec) for an invalid spec; the errors of the stream, block and
 // estimator packages for the data (naming the file, column and row); an
 // error wrapping ErrState when the checkpoint is of another job or
 // corrupt; ErrChanged when an input changes between passes; ErrBudget;
@@ -323,7 +337,7 @@ func Run(ctx context.Context, spec Spec) (*Outcome, error) {
 
 func (s *Spec) check() error {
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), ErrSpec)
+		return &SpecError{fmt.Sprintf(format, args...)}
 	}
 	k := len(s.Spaces)
 	inputs := 0
@@ -414,7 +428,7 @@ func (s *Spec) check() error {
 
 // blockOptions are the block options of the job.
 func (s *Spec) blockOptions() block.Options {
-	return block.Options{Exponent: s.Options.Exponent, TileSize: s.Options.Tile, Workers: s.Options.Workers, Precision: s.Options.Precision}
+	return block.Options{Exponent: s.Options.Exponent, TileSize: s.Options.Tile, Workers: s.workers(), Precision: s.Options.Precision}
 }
 
 // stateOptions are the options recorded in states.

@@ -16,8 +16,8 @@ import (
 // every statistic is the mean, over batches of B samples, of the
 // statistic of the batch alone. The batches are consecutive rows, or with
 // Spec.Shuffle the rows in the order of the seeded permutation
-// block.NewPermutation(n, Spec.ShuffleSeed) (an index computed per row,
-// nothing of size n); a last batch of fewer than B samples is kept if it
+// block.NewPermutation(n, Spec.ShuffleSeed).Of(0) (8n bytes of row
+// indices); a last batch of fewer than B samples is kept if it
 // has at least 4 (U-statistics need n ≥ 4) and dropped otherwise. The
 // batches are computed concurrently, one worker each, and averaged in
 // batch order, so the result does not depend on the number of workers.
@@ -58,9 +58,9 @@ func runMinibatch(ctx context.Context, s *Spec) (*Outcome, error) {
 	if len(bounds) == 0 {
 		return nil, fmt.Errorf("-minibatch %d: %d samples make no batch of at least 4", batch, n)
 	}
-	var order *block.Permutation
+	var order []int
 	if s.Shuffle {
-		order = block.NewPermutation(n, s.ShuffleSeed)
+		order = block.NewPermutation(n, s.ShuffleSeed).Of(0)
 	}
 	parts, err := batchResults(ctx, s, spaces, lay, bounds, order)
 	if err != nil {
@@ -100,7 +100,7 @@ func runMinibatch(ctx context.Context, s *Spec) (*Outcome, error) {
 		if random[len(random)-1][1]-random[len(random)-1][0] < batch {
 			random = random[:len(random)-1] // whole batches only
 		}
-		rparts, err := batchResults(ctx, s, spaces, lay, random, block.NewPermutation(n, orderCheckSeed))
+		rparts, err := batchResults(ctx, s, spaces, lay, random, block.NewPermutation(n, orderCheckSeed).Of(0))
 		if err != nil {
 			return nil, err
 		}
@@ -142,7 +142,7 @@ func batchMean(parts []*MatrixResult, gi, i, j int) float64 {
 
 // batchResults computes the statistics of each batch [i0, i1) of the rows
 // in the order order (nil: the identity), one worker per batch.
-func batchResults(ctx context.Context, s *Spec, spaces []block.Space, lay *Matrix, bounds [][2]int, order *block.Permutation) ([]*MatrixResult, error) {
+func batchResults(ctx context.Context, s *Spec, spaces []block.Space, lay *Matrix, bounds [][2]int, order []int) ([]*MatrixResult, error) {
 	parts := make([]*MatrixResult, len(bounds))
 	g, gctx := errgroup.WithContext(ctx)
 	// Batches are small: one worker per batch, as many batches at once as
@@ -164,7 +164,7 @@ func batchResults(ctx context.Context, s *Spec, spaces []block.Space, lay *Matri
 				}
 				x := make([]float64, 0, (bd[1]-bd[0])*d)
 				for i := bd[0]; i < bd[1]; i++ {
-					row := order.At(0, i)
+					row := order[i]
 					x = append(x, sp.Data[row*d:(row+1)*d]...)
 				}
 				sub[k] = block.Space{Data: x, Dim: d}
@@ -173,8 +173,8 @@ func batchResults(ctx context.Context, s *Spec, spaces []block.Space, lay *Matri
 			if err != nil {
 				return err
 			}
-			parts[b] = matrixOf(st, lay)
-			return nil
+			parts[b], err = matrixOf(gctx, st, lay)
+			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -240,11 +240,11 @@ func orderCheck(res *MatrixResult, lay *Matrix, parts, random []*MatrixResult) *
 				var ss float64
 				for _, p := range parts {
 					d := minibatchGrids(p)[gi][i][j] - mc
-					ss += d * d
+					ss += float64(d * d)
 				}
 				for _, p := range random {
 					d := minibatchGrids(p)[gi][i][j] - mr
-					ss += d * d
+					ss += float64(d * d)
 				}
 				se := math.Sqrt(ss/df) * math.Sqrt(1/b+1/k)
 				t := 0.0

@@ -108,12 +108,12 @@ func TestMinibatchOrderCheck(t *testing.T) {
 func TestMinibatchShuffleRows(t *testing.T) {
 	const n, seed = 700, 42
 	data := classData(n, false, 3)
-	pi := block.NewPermutation(n, seed)
+	pi := block.NewPermutation(n, seed).Of(0)
 	inv := make([]stream.Space, len(data))
 	for k, sp := range data {
 		inv[k] = stream.Space{Name: sp.Name, Dim: sp.Dim, Data: make([]float64, len(sp.Data))}
 		for i := range n {
-			copy(inv[k].Data[pi.At(0, i)*sp.Dim:], sp.Data[i*sp.Dim:(i+1)*sp.Dim])
+			copy(inv[k].Data[pi[i]*sp.Dim:], sp.Data[i*sp.Dim:(i+1)*sp.Dim])
 		}
 	}
 	var want *MatrixResult

@@ -297,7 +297,7 @@ func (r *runner) scanPass(ctx context.Context, rd *stream.Reader) (*block.Plan, 
 			if need := 16 * s.linearEntries(dims); need > s.Memory+scratchSlack {
 				return s.errCKABudget(need)
 			}
-			lin = s.newLinearSums(fs, s.Shard == 0)
+			lin = s.newLinearSums(fs, s.linearRows())
 			if err := lin.add(ctx, fs); err != nil {
 				return err
 			}

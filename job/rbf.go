@@ -1,6 +1,7 @@
 package job
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -204,12 +205,25 @@ func (r *runner) resumeRBF(pl *block.Plan) error {
 	return nil
 }
 
+// entry returns debiased CKA and unbiased HSIC of kernels a and b, or 0,
+// 0 and unknown if float64 cannot hold either kernel
+// (block.KernelUnknown), and flags with OutOfRange added if HSIC in the
+// units of the data is beyond float64 (CKA, a ratio, is not).
+func (p *rbfPart) entry(a, b int, flags estimator.Flags) (cka, hsic float64, unknown bool, _ estimator.Flags) {
+	if block.KernelUnknown(p.st, a) || block.KernelUnknown(p.st, b) {
+		return 0, 0, true, flags
+	}
+	u := p.st.Pair(a, b)
+	return u.BCDCor, u.DCovU, false, flags | u.Flags&estimator.OutOfRange
+}
+
 // rbfResults sets the RBF CKA statistics of res from the part of the
-// state, if it has one.
-func (s *State) rbfResults(res Results) {
+// state, if it has one; it returns ctx's error if ctx is done before the
+// last row of a matrix.
+func (s *State) rbfResults(ctx context.Context, res Results) error {
 	p, ok := s.Part(rbfKind).(*rbfPart)
 	if !ok {
-		return
+		return nil
 	}
 	at := func(space int) int { return slices.Index(p.rbf.Spaces, space) }
 	if pr := res.Pair; pr != nil {
@@ -219,24 +233,28 @@ func (s *State) rbfResults(res Results) {
 		x := pr.Extras
 		a, b := at(0), at(1)
 		if a < 0 || b < 0 {
-			return
+			return nil
 		}
-		u := p.st.Pair(a, b)
 		x.RBF = true
-		x.CKARBF, x.HSICRBFU = u.BCDCor, u.DCovU
+		x.CKARBF, x.HSICRBFU, x.RBFUnknown, pr.Flags = p.entry(a, b, pr.Flags)
 		x.RBFSigmaX, x.RBFSigmaY = p.rbf.Sigma[a], p.rbf.Sigma[b]
 	}
 	if m, lay := res.Matrix, s.Matrix; m != nil {
 		m.CKARBF, m.HSICRBFU = grid2(len(lay.Rows), len(lay.Cols)), grid2(len(lay.Rows), len(lay.Cols))
+		m.RBFUnknown = make([][]bool, len(lay.Rows))
 		for i, x := range lay.Rows {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			m.RBFSigmaRows = append(m.RBFSigmaRows, p.rbf.Sigma[max(0, at(x))])
+			m.RBFUnknown[i] = make([]bool, len(lay.Cols))
 			for j, y := range lay.Cols {
-				u := p.st.Pair(at(x), at(y))
-				m.CKARBF[i][j], m.HSICRBFU[i][j] = u.BCDCor, u.DCovU
+				m.CKARBF[i][j], m.HSICRBFU[i][j], m.RBFUnknown[i][j], m.Flags[i][j] = p.entry(at(x), at(y), m.Flags[i][j])
 			}
 		}
 		for _, y := range lay.Cols {
 			m.RBFSigmaCols = append(m.RBFSigmaCols, p.rbf.Sigma[max(0, at(y))])
 		}
 	}
+	return nil
 }

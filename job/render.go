@@ -103,10 +103,17 @@ func (r *Pair) WriteText(w io.Writer) error {
 			ci := func(v [2]float64) string { return fmt.Sprintf("[%s, %s]", textNumber(v[0]), textNumber(v[1])) }
 			lvl := fmt.Sprintf("%g%% interval", 100*x.CILevel)
 			fmt.Fprintf(tw, "\nDelete-one jackknife (-ci)\n")
-			fmt.Fprintf(tw, "  bcdcor_se\t%s\t%s %s\n", textNumber(x.BCDCorSE), lvl, ci(x.BCDCorCI))
-			fmt.Fprintf(tw, "  dcor_se\t%s\t%s %s\n", textNumber(x.DCorSE), lvl, ci(x.DCorCI))
+			se := func(key string, v float64, iv [2]float64, undefined bool, why string) {
+				if undefined {
+					fmt.Fprintf(tw, "  %s\tundefined\t%s\n", key, why)
+					return
+				}
+				fmt.Fprintf(tw, "  %s\t%s\t%s %s\n", key, textNumber(v), lvl, ci(iv))
+			}
+			se("bcdcor_se", x.BCDCorSE, x.BCDCorCI, x.BCDCorSEUndefined, "the delete-one U-statistics need n - 1 >= 4 samples")
+			se("dcor_se", x.DCorSE, x.DCorCI, x.DCorSEUndefined, "the delete-one V-statistics need n - 1 >= 2 samples")
 			if r.Partial != nil {
-				fmt.Fprintf(tw, "  pdcor_se\t%s\t%s %s\n", textNumber(x.PDCorSE), lvl, ci(x.PDCorCI))
+				se("pdcor_se", x.PDCorSE, x.PDCorCI, x.PDCorSEUndefined, "the delete-one U-statistics need n - 1 >= 4 samples")
 			}
 		}
 		if x.Permutations > 0 {
@@ -186,7 +193,7 @@ func (r *MatrixResult) WriteCSV(w io.Writer) error {
 					rec = append(rec, "")
 				}
 			}
-			rec = append(rec, strings.Join(r.Flags[i][j].Names(), ";"), est)
+			rec = append(rec, strings.Join(r.EntryFlags(i, j), ";"), est)
 			if err := cw.Write(rec); err != nil {
 				return err
 			}

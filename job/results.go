@@ -2,6 +2,7 @@ package job
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -21,8 +22,15 @@ type Results struct {
 }
 
 // Results returns the statistics of a complete state of the whole grid
-// (a whole job, or the Merge of its shards).
-func (s *State) Results() (Results, error) {
+// (a whole job, or the Merge of its shards): ResultsContext without a
+// deadline.
+func (s *State) Results() (Results, error) { return s.ResultsContext(context.Background()) }
+
+// ResultsContext is Results, abandoned with ctx's error when ctx is done:
+// a matrix of K spaces evaluates K² pairs, each from exact sums (seconds
+// for K in the thousands), and a cancellation is honoured between its
+// rows.
+func (s *State) ResultsContext(ctx context.Context) (Results, error) {
 	if !s.Whole() {
 		return Results{}, fmt.Errorf("the state holds %d tile intervals of shard %d/%d, not the whole job: %w", len(s.Done), s.Shard, s.Shards, ErrState)
 	}
@@ -34,13 +42,20 @@ func (s *State) Results() (Results, error) {
 	if s.Matrix == nil {
 		res.Pair = pairOf(s.Stats, s.Spaces, s.Options.Exponent, s.Dropped, prec)
 	} else {
-		m := matrixOf(s.Stats, s.Matrix)
+		m, err := matrixOf(ctx, s.Stats, s.Matrix)
+		if err != nil {
+			return Results{}, err
+		}
 		m.setLabels(s.Spaces, s.Matrix)
 		m.Exponent, m.Dropped, m.NormalizeRows, m.Precision = s.Options.Exponent, s.Dropped, s.Options.NormalizeRows, prec
 		res.Matrix = m
 	}
-	s.linearResults(res)
-	s.rbfResults(res)
+	if err := s.linearResults(ctx, res); err != nil {
+		return Results{}, err
+	}
+	if err := s.rbfResults(ctx, res); err != nil {
+		return Results{}, err
+	}
 	return res, nil
 }
 
@@ -78,16 +93,26 @@ func pairOf(st *estimator.Stats, spaces []SpaceInfo, exponent float64, dropped i
 // FlagNames returns the degenerate-case flags of the pair and partial
 // statistics, each once.
 func (p *Pair) FlagNames() []string {
-	names := p.Flags.Names()
+	f := p.Flags
 	if p.Partial != nil {
-		for _, n := range p.Partial.Flags.Names() {
-			if !slices.Contains(names, n) {
-				names = append(names, n)
-			}
-		}
+		f |= p.Partial.Flags
+	}
+	if p.Extras.seUndefined() {
+		f |= estimator.SEUndefined
+	}
+	names := f.Names()
+	if x := p.Extras; x != nil && x.RBFUnknown {
+		names = append(names, RBFUnderflow)
 	}
 	return names
 }
+
+// RBFUnderflow is the flag of RBF CKA whose Gaussian kernel float64
+// cannot hold: σ so far below the data's distances that every kernel
+// value of a space lies below about 2^−450, where the values underflow
+// (below e^−708) or their products do (block.KernelUnknown). cka_rbf and
+// hsic_rbf_u are then 0, not a value: give a larger -rbf-sigma.
+const RBFUnderflow = "rbf_underflow"
 
 // Number formats v so that it parses back to the same float64. JSON has
 // no infinities: ±Inf (t_stat under perfect dependence) is written as
@@ -133,12 +158,16 @@ func (p *Pair) MarshalJSON() ([]byte, error) {
 	}
 	if x := p.Extras; x != nil {
 		pair := func(k string, v [2]float64) { fmt.Fprintf(&b, ",%q:[%s,%s]", k, Number(v[0]), Number(v[1])) }
-		if x.CILevel > 0 {
-			num("dcor_se", x.DCorSE)
-			pair("dcor_ci", x.DCorCI)
-			num("bcdcor_se", x.BCDCorSE)
-			pair("bcdcor_ci", x.BCDCorCI)
-			if p.Partial != nil {
+		if x.CILevel > 0 { // an undefined SE is left out (flag se_undefined)
+			if !x.DCorSEUndefined {
+				num("dcor_se", x.DCorSE)
+				pair("dcor_ci", x.DCorCI)
+			}
+			if !x.BCDCorSEUndefined {
+				num("bcdcor_se", x.BCDCorSE)
+				pair("bcdcor_ci", x.BCDCorCI)
+			}
+			if p.Partial != nil && !x.PDCorSEUndefined {
 				num("pdcor_se", x.PDCorSE)
 				pair("pdcor_ci", x.PDCorCI)
 			}
@@ -238,6 +267,9 @@ type MatrixResult struct {
 	CKALinear                  [][]float64
 	CKARBF, HSICRBFU           [][]float64
 	RBFSigmaRows, RBFSigmaCols []float64
+	// RBFUnknown marks the entries whose RBF CKA float64 cannot know
+	// (flag RBFUnderflow; their CKARBF and HSICRBFU hold 0).
+	RBFUnknown [][]bool
 	// The block estimator (Block > 0): the delete-one-block SEs of pdcor
 	// and semi_partial (BCDCorSE and BCDCorCov are its too); Batches and
 	// UnusedSamples count its blocks and the rows of a last block of
@@ -281,6 +313,15 @@ func (m *MatrixResult) Estimator() string {
 	return "exact"
 }
 
+// flagAll sets f on every entry.
+func (m *MatrixResult) flagAll(f estimator.Flags) {
+	for i := range m.Flags {
+		for j := range m.Flags[i] {
+			m.Flags[i][j] |= f
+		}
+	}
+}
+
 func grid2(r, c int) [][]float64 {
 	g := make([][]float64, r)
 	for i := range g {
@@ -301,11 +342,15 @@ func newMatrixResult(n, r, c int, partial bool) *MatrixResult {
 	return res
 }
 
-// matrixOf reads the matrix off one state.
-func matrixOf(st *estimator.Stats, lay *Matrix) *MatrixResult {
+// matrixOf reads the matrix off one state; it returns ctx's error if ctx
+// is done before the last row.
+func matrixOf(ctx context.Context, st *estimator.Stats, lay *Matrix) (*MatrixResult, error) {
 	given := lay.Given
 	res := newMatrixResult(st.N(), len(lay.Rows), len(lay.Cols), given >= 0)
 	for i, x := range lay.Rows {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		for j, y := range lay.Cols {
 			r := st.Pair(x, y)
 			res.DCor[i][j], res.DCorSq[i][j], res.BCDCor[i][j], res.PValue[i][j] = r.DCor, r.DCorSq, r.BCDCor, r.P
@@ -321,7 +366,7 @@ func matrixOf(st *estimator.Stats, lay *Matrix) *MatrixResult {
 			res.Flags[i][j] = f
 		}
 	}
-	return res
+	return res, nil
 }
 
 // setLabels names the rows, columns and given space.
@@ -384,13 +429,23 @@ type Flagged struct {
 func (m *MatrixResult) Flagged() []Flagged {
 	var out []Flagged
 	for i, fs := range m.Flags {
-		for j, f := range fs {
-			if f != 0 {
-				out = append(out, Flagged{m.Rows[i], m.Cols[j], f.Names()})
+		for j := range fs {
+			if names := m.EntryFlags(i, j); len(names) > 0 {
+				out = append(out, Flagged{m.Rows[i], m.Cols[j], names})
 			}
 		}
 	}
 	return out
+}
+
+// EntryFlags returns the flags of entry (i, j): its estimator.Flags'
+// names and RBFUnderflow.
+func (m *MatrixResult) EntryFlags(i, j int) []string {
+	names := m.Flags[i][j].Names()
+	if m.RBFUnknown != nil && m.RBFUnknown[i][j] {
+		names = append(names, RBFUnderflow)
+	}
+	return names
 }
 
 func jsonOf(v any) string {

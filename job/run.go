@@ -59,6 +59,10 @@ func (r *runner) begin(n, dropped int, spaces []SpaceInfo, sums [][sha256.Size]b
 	r.hdr.Tiles = shardRange(r.g, s.Shard, s.shards())
 	r.prog.TotalTiles = r.hdr.Tiles[1] - r.hdr.Tiles[0]
 	r.prog.TotalPairs = r.g.rangePairs(r.hdr.Tiles[0], r.hdr.Tiles[1])
+	// No more workers than tiles: each holds scratch of its own in the
+	// passes (4,096 workers for the 78 tiles of n = 3,000 doubled the
+	// peak memory).
+	s.Options.Workers = max(1, min(s.workers(), r.prog.TotalTiles))
 }
 
 // resume sets the state to fresh (or to the complete state Spec.From, for
@@ -129,7 +133,10 @@ func (r *runner) resume(ctx context.Context, fresh *estimator.Stats) error {
 		why = checkParts(saved.Parts, r.parts)
 	}
 	if why != nil {
-		return fmt.Errorf("checkpoint %s cannot be resumed: %v; remove it to start over: %w", cp, why, ErrState)
+		if !errors.Is(why, ErrState) {
+			why = fmt.Errorf("%w: %w", why, ErrState)
+		}
+		return fmt.Errorf("checkpoint %s cannot be resumed (remove it to start over): %w", cp, why)
 	}
 	r.st, r.parts, r.hdr.Phase = saved.Stats, saved.Parts, saved.Phase
 	r.done = tileSet{iv: saved.Done}
@@ -233,7 +240,19 @@ func (r *runner) finish(ctx context.Context, err error) (*Outcome, error) {
 	}
 	out := &Outcome{State: st, Resumed: r.resumed}
 	if st.Whole() {
-		res, err := st.Results()
+		res, err := st.ResultsContext(ctx)
+		if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			// Every tile is done: a checkpoint saves them, and the run
+			// again only evaluates the results.
+			if cp == nil {
+				return nil, fmt.Errorf("%w while evaluating the results (every tile done, not saved: no checkpoint): %w", ErrInterrupted, ctx.Err())
+			}
+			if serr := cp.Save(context.WithoutCancel(ctx), st); serr != nil {
+				return nil, fmt.Errorf("%w, and saving the checkpoint failed: %v: %w", ErrInterrupted, serr, ctx.Err())
+			}
+			return nil, fmt.Errorf("%w while evaluating the results: every tile saved in checkpoint %s; run the same command again to resume: %w",
+				ErrInterrupted, cp, ctx.Err())
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -271,10 +290,16 @@ func (r *runner) spaceInfos(spaces []stream.Space) []SpaceInfo {
 	return out
 }
 
-// workers is the number of workers of the run.
+// maxWorkers bounds the workers of a run: the work is CPU bound, and
+// goroutines beyond the machine's cores only take memory and scheduling
+// (-workers 10^7 took minutes before the first tile). The result does not
+// depend on the workers.
+const maxWorkers = 4096
+
+// workers is the number of workers of the run, at most maxWorkers.
 func (s *Spec) workers() int {
 	if s.Options.Workers > 0 {
-		return s.Options.Workers
+		return min(s.Options.Workers, maxWorkers)
 	}
 	return runtime.GOMAXPROCS(0)
 }

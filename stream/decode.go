@@ -3,6 +3,7 @@ package stream
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"path"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
+	"github.com/dcor-stream/dcor-stream/arrowio"
 	"github.com/dcor-stream/dcor-stream/internal/finite"
 )
 
@@ -27,7 +29,18 @@ const dropHint = " (use -drop-invalid to drop such rows)"
 // (one sample's vector per row; all rows of the same length), or one or
 // more scalar numeric columns (one dimension each). Numbers are float16,
 // float32, float64 and the signed and unsigned integers of 8 to 64 bits;
-// integers convert exactly up to 2^53, float16 through its float32 value.
+// float16 converts through its float32 value, and integers of up to 32
+// bits exactly.
+//
+// Integers of 64 bits are converted minus a centre per dimension, the
+// first non-null value of that dimension in the file (see learn): the
+// difference, formed exactly in integer arithmetic, converts exactly
+// whenever the column's values lie within 2^53 of it, whatever their
+// magnitude (2^62 + k is k), and distances, hence every statistic but
+// those of -normalize-rows, do not change under a translation. A
+// difference that float64 cannot hold exactly is an error wrapping
+// ErrInexact, never a rounding. With raw (Options.RawIntegers) the
+// centre is 0.
 //
 // A Decoder keeps the list length once seen; it is not safe for concurrent
 // use. Its zero value is not usable.
@@ -39,6 +52,16 @@ type Decoder struct {
 	list    bool          // one list-like column
 	dim     int           // values per row; 0 until known for List columns
 	pending int           // List: null rows appended before dim was known
+
+	// The centres of the 64-bit integer columns (ints), one per
+	// dimension, in the order of the column's values (signed: the
+	// value's bits with the sign bit flipped, so that the unsigned
+	// order is the signed one), each set (known) by the first non-null
+	// value converted (see learn); known is true for the other columns.
+	ints    bool
+	raw     bool // Options.RawIntegers: centres 0
+	centres []uint64
+	known   []bool
 }
 
 // NewDecoder resolves columns (names and globs, as in Spec.Columns) against
@@ -106,6 +129,7 @@ func newDecoder(file string, schema *arrow.Schema, columns []string, skip string
 
 	if len(d.idx) == 1 {
 		if elem, size, ok := listElem(d.fields[0].Type); ok {
+			d.ints = isInt64(elem)
 			if !isNumber(elem) {
 				return nil, colErr(ErrType, d.columns[0], "has type %s, want a number or a list of numbers", d.fields[0].Type)
 			}
@@ -116,6 +140,9 @@ func newDecoder(file string, schema *arrow.Schema, columns []string, skip string
 			d.dim = size // -1 for List: known at the first non-null row
 			if size < 0 {
 				d.dim = 0
+			}
+			if d.ints {
+				d.centres, d.known = make([]uint64, d.dim), make([]bool, d.dim)
 			}
 			return d, nil
 		}
@@ -129,12 +156,21 @@ func newDecoder(file string, schema *arrow.Schema, columns []string, skip string
 			return nil, colErr(ErrColumn, f.Name, "is a list column: it must be a space by itself, not combined with other columns%s", via)
 		}
 		if !isNumber(f.Type) {
-			return nil, colErr(ErrType, f.Name, "has type %s, want a number or a list of numbers%s", f.Type, via)
+			why := ""
+			if w := arrowio.TextCell(f); w != "" {
+				why = " (" + w + ")"
+			}
+			return nil, colErr(ErrType, f.Name, "has type %s%s, want a number or a list of numbers%s", f.Type, why, via)
 		}
+		d.ints = d.ints || isInt64(f.Type)
+		d.known = append(d.known, !isInt64(f.Type))
 	}
 	d.dim = len(d.idx)
+	d.centres = make([]uint64, d.dim)
 	return d, nil
 }
+
+func isInt64(dt arrow.DataType) bool { return dt.ID() == arrow.INT64 || dt.ID() == arrow.UINT64 }
 
 // available lists the column names of schema for an error message.
 func available(schema *arrow.Schema) string {
@@ -320,7 +356,9 @@ func (d *Decoder) appendScalars(dst []float64, rec arrow.RecordBatch, c *checker
 	out := dst[base:]
 	for k, i := range d.idx {
 		col := rec.Column(i)
-		put(out[k:], w, col, 0, n)
+		if !d.putInts(out[k:], w, col, 0, n, k, 1, c, d.columns[k], nil) {
+			put(out[k:], w, col, 0, n)
+		}
 		if col.NullN() > 0 {
 			for r := 0; r < n; r++ {
 				if col.IsNull(r) {
@@ -343,7 +381,9 @@ func (d *Decoder) appendFixed(dst []float64, col *array.FixedSizeList, c *checke
 	base := len(dst)
 	dst = slices.Grow(dst, n*w)[:base+n*w]
 	out := dst[base:]
-	put(out, 1, values, lo, hi)
+	if !d.putInts(out, 1, values, lo, hi, 0, w, c, name, func(e int) int { return e / w }) {
+		put(out, 1, values, lo, hi)
+	}
 	if col.NullN() > 0 {
 		for r := 0; r < n; r++ {
 			if col.IsNull(r) {
@@ -396,7 +436,9 @@ func (d *Decoder) appendList(dst []float64, col array.ListLike, c *checker) []fl
 		base := len(dst)
 		dst = slices.Grow(dst, m)[:base+m]
 		out := dst[base:]
-		put(out, 1, values, int(start), int(end))
+		if !d.putInts(out, 1, values, int(start), int(end), 0, m, c, name, func(int) int { return r }) {
+			put(out, 1, values, int(start), int(end))
+		}
 		if values.NullN() > 0 {
 			for e := int(start); e < int(end); e++ {
 				if values.IsNull(e) {
@@ -475,4 +517,142 @@ func putAs[T number](dst []float64, stride int, src []T) {
 	for k, v := range src {
 		dst[k*stride] = float64(v)
 	}
+}
+
+// putInts is put for an Int64 or Uint64 array a (else it returns false):
+// value j of lo..hi, of dimension dim0 + j%period and of batch row
+// row(j) (j itself if row is nil), is written to dst[j*stride] minus the
+// centre of its dimension, exactly, or recorded as an error in c.
+func (d *Decoder) putInts(dst []float64, stride int, a arrow.Array, lo, hi, dim0, period int, c *checker, col string, row func(int) int) bool {
+	var signed bool
+	var vals []uint64
+	switch a := a.(type) {
+	case *array.Int64:
+		signed = true
+		iv := a.Int64Values()[lo:hi]
+		vals = make([]uint64, len(iv))
+		for j, v := range iv {
+			vals[j] = uint64(v) ^ 1<<63
+		}
+	case *array.Uint64:
+		vals = a.Uint64Values()[lo:hi]
+	default:
+		return false
+	}
+	if len(d.centres) < dim0+period {
+		// A List column's first rows (the dim was not known when the
+		// centres were learnt): learnt from this one.
+		d.centres = append(d.centres, make([]uint64, dim0+period-len(d.centres))...)
+		d.known = append(d.known, make([]bool, dim0+period-len(d.known))...)
+	}
+	nulls := a.NullN() > 0
+	for j, u := range vals {
+		q := dim0 + j%period
+		if nulls && a.IsNull(lo+j) {
+			dst[j*stride] = 0 // a null row: dropped or refused by the caller
+			continue
+		}
+		if !d.known[q] {
+			d.setCentre(q, u, signed)
+		}
+		ctr := d.centres[q]
+		neg, mag := u < ctr, u-ctr
+		if neg {
+			mag = ctr - u
+		}
+		f := float64(mag)
+		if mag>>53 != 0 && bits.Len64(mag)-bits.TrailingZeros64(mag) > 53 {
+			i := j
+			if row != nil {
+				i = row(j)
+			}
+			c.fail(i, col, d.inexact(u, ctr, signed), ErrInexact)
+			continue
+		}
+		if neg {
+			f = -f
+		}
+		dst[j*stride] = f
+	}
+	return true
+}
+
+// setCentre fixes the centre of dimension q: u, a value of the column in
+// its order's bits, or 0 with raw.
+func (d *Decoder) setCentre(q int, u uint64, signed bool) {
+	switch {
+	case d.raw && signed:
+		u = 1 << 63
+	case d.raw:
+		u = 0
+	}
+	d.centres[q], d.known[q] = u, true
+}
+
+// inexact is the message of a value u that float64 cannot hold exactly
+// once the centre ctr is subtracted.
+func (d *Decoder) inexact(u, ctr uint64, signed bool) string {
+	show := func(u uint64) string {
+		if signed {
+			return fmt.Sprint(int64(u ^ 1<<63))
+		}
+		return fmt.Sprint(u)
+	}
+	if d.raw {
+		return fmt.Sprintf("integer %s is beyond float64's 53 bits of precision (it would be rounded; integers are not centred with -normalize-rows, which is not translation invariant)", show(u))
+	}
+	return fmt.Sprintf("integer %s is beyond float64's 53 bits of precision from the column's first value %s (distances need the differences exact: the column spans more than 2^53)", show(u), show(ctr))
+}
+
+// learn sets the centres of the 64-bit integer columns that rec holds a
+// non-null value of (rec being the next batch of the file, in order from
+// its first row), and returns whether every one is now known. Conversion
+// (Append) learns the same way, from the rows it converts; a Reader calls
+// learn on the first batches of each file before any pass, so that every
+// pass, from whatever row, and every process reading the file subtracts
+// the same centres: the first non-null value of each dimension in the
+// file. (A file read once, in one pass from its first row, learns them as
+// that pass converts its rows: the same ones.)
+func (d *Decoder) learn(rec arrow.RecordBatch) bool {
+	if !d.ints {
+		return true
+	}
+	if d.list {
+		col := rec.Column(d.idx[0])
+		for r := 0; r < col.Len() && !d.learnt(); r++ {
+			if col.IsNull(r) {
+				continue
+			}
+			var vals arrow.Array
+			var lo, hi int
+			switch l := col.(type) {
+			case *array.FixedSizeList:
+				vals, lo, hi = l.ListValues(), (l.Offset()+r)*d.dim, (l.Offset()+r+1)*d.dim
+			case array.ListLike:
+				s, e := l.ValueOffsets(r)
+				vals, lo, hi = l.ListValues(), int(s), int(e)
+			}
+			if hi > lo {
+				scratch := make([]float64, hi-lo)
+				d.putInts(scratch, 1, vals, lo, hi, 0, hi-lo, &checker{d: d, first: -1}, "", nil)
+			}
+		}
+		return d.learnt()
+	}
+	for k, i := range d.idx {
+		col := rec.Column(i)
+		for r := 0; r < col.Len() && !d.known[k]; r++ {
+			if !col.IsNull(r) {
+				var scratch [1]float64
+				d.putInts(scratch[:], 1, col, r, r+1, k, 1, &checker{d: d, first: -1}, "", nil)
+			}
+		}
+	}
+	return d.learnt()
+}
+
+// learnt reports whether every centre is known (for a List column, once
+// its length is).
+func (d *Decoder) learnt() bool {
+	return len(d.known) > 0 && !slices.Contains(d.known, false)
 }

@@ -21,6 +21,11 @@ var (
 	// ErrInvalidValue reports a null, NaN or ±Inf value when invalid rows
 	// are not dropped.
 	ErrInvalidValue = errors.New("invalid value")
+	// ErrInexact reports a 64-bit integer that float64 cannot hold
+	// exactly, even minus its column's centre (see Decoder): its column
+	// spans more than 2^53. It is not an invalid value: DropInvalid does
+	// not drop it.
+	ErrInexact = errors.New("integer beyond float64's precision")
 	// ErrListLength reports a list row whose length differs from the
 	// earlier rows' (or is 0).
 	ErrListLength = errors.New("list length mismatch")
@@ -29,6 +34,10 @@ var (
 	ErrSchemaMismatch = errors.New("schema differs between batches")
 	// ErrRowMismatch reports files of different row counts.
 	ErrRowMismatch = errors.New("row count mismatch")
+	// ErrNoRows reports input that holds no sample: files of no rows, or
+	// whose every row DropInvalid dropped (or, with Key and KeyDrop, of
+	// no ID in every file).
+	ErrNoRows = errors.New("no samples")
 	// ErrKey reports sample IDs (Options.Key) that do not align the
 	// files: an ID twice in a file, an ID in one file and not in another
 	// (without Options.KeyDrop), a null ID.

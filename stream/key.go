@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -135,7 +137,8 @@ func (k *strIDs) add(b []byte) {
 // keyCol is where the IDs of one input are read.
 type keyCol struct {
 	src    *arrowio.Source
-	own    bool   // src is a file of IDs beside the input, closed after
+	own    bool   // src is a file of IDs beside the input (or a CSV's text), closed after
+	text   bool   // a CSV column of numbers, read as text: each ID must be an exact integer
 	col    int    // its index in src's schema
 	where  string // for messages: `FILE: column "NAME"`, or the file of IDs
 	file   string // the input, for messages
@@ -172,7 +175,20 @@ func (r *Reader) keyColumn(ctx context.Context, in *input, aopts arrowio.Options
 	case 0:
 		return nil, &Error{File: in.src.Name(), Column: key, Row: -1, Err: ErrColumn, Msg: fmt.Sprintf("sample-ID column (-key) not found (columns: %s)", available(sch))}
 	case 1:
-		return &keyCol{src: in.src, col: is[0], where: fmt.Sprintf("%s: column %q", in.src.Name(), key), file: in.src.Name(), column: key}, nil
+		kc := &keyCol{src: in.src, col: is[0], where: fmt.Sprintf("%s: column %q", in.src.Name(), key), file: in.src.Name(), column: key}
+		if in.src.Format() == arrowio.FormatCSV && idKind(sch.Field(is[0]).Type) == 'i' {
+			// A CSV column of numbers: its IDs are its text, each an
+			// exact integer (9007199254740993 is not 2^53, nor
+			// 1.0000000000000001 1, as float64 would have them).
+			o := aopts
+			o.TextColumns = []string{key}
+			src, err := arrowio.Open(ctx, in.path, o)
+			if err != nil {
+				return nil, err
+			}
+			kc.src, kc.own, kc.text = src, true, true
+		}
+		return kc, nil
 	default:
 		return nil, &Error{File: in.src.Name(), Column: key, Row: -1, Err: ErrColumn, Msg: fmt.Sprintf("sample-ID column (-key) is ambiguous: %d columns have this name", len(is))}
 	}
@@ -182,7 +198,11 @@ func (r *Reader) keyColumn(ctx context.Context, in *input, aopts arrowio.Options
 func readIDs(ctx context.Context, kc *keyCol, like ids) (ids, error) {
 	f := kc.src.Schema().Field(kc.col)
 	var out ids
-	switch idKind(f.Type) {
+	kind, typ := idKind(f.Type), f.Type.String()
+	if kc.text {
+		kind, typ = 'i', "csv numbers"
+	}
+	switch kind {
 	case 'i':
 		out = intIDs(nil)
 	case 's':
@@ -191,7 +211,7 @@ func readIDs(ctx context.Context, kc *keyCol, like ids) (ids, error) {
 		return nil, &Error{File: kc.file, Column: kc.column, Row: -1, Err: ErrType, Msg: fmt.Sprintf("sample IDs of type %s: want integers or strings", f.Type)}
 	}
 	if like != nil && kindName(like) != kindName(out) {
-		return nil, &Error{File: kc.file, Column: kc.column, Row: -1, Err: ErrType, Msg: fmt.Sprintf("sample IDs of type %s, those of the first file are %s", f.Type, kindName(like))}
+		return nil, &Error{File: kc.file, Column: kc.column, Row: -1, Err: ErrType, Msg: fmt.Sprintf("sample IDs of type %s, those of the first file are %s", typ, kindName(like))}
 	}
 	rr, err := kc.src.NewRecordReader(ctx)
 	if err != nil {
@@ -222,8 +242,9 @@ func kindName(k ids) string {
 	return "strings"
 }
 
-// idKind is 'i' for integer IDs (integers, and floats holding integers, as
-// CSV numbers are read), 's' for strings and bytes, 0 for other types.
+// idKind is 'i' for integer IDs (integers, and floats holding integers of
+// at most 2^53), 's' for strings and bytes, 0 for other types. (A CSV
+// column of numbers is read as text: see keyColumn.)
 func idKind(dt arrow.DataType) byte {
 	switch dt.ID() {
 	case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64, arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64,
@@ -248,6 +269,17 @@ func appendIDs(dst ids, col arrow.Array, kc *keyCol, row0 int64) (ids, error) {
 				return nil, bad(i, "null sample ID")
 			}
 		}
+	}
+	if kc.text {
+		c := col.(*array.String)
+		for i := range c.Len() {
+			v, err := decimalInteger(c.Value(i))
+			if err != nil {
+				return nil, bad(i, "sample ID %s %v", c.Value(i), err)
+			}
+			dst = append(dst.(intIDs), v)
+		}
+		return dst, nil
 	}
 	if d, ok := col.(*array.Dictionary); ok {
 		var vals ids = intIDs(nil)
@@ -311,6 +343,60 @@ func appendIDs(dst ids, col arrow.Array, kc *keyCol, row0 int64) (ids, error) {
 		dst = append(dst.(intIDs), int64(v))
 	}
 	return dst, nil
+}
+
+// decimalInteger returns the integer that the decimal number s
+// ([+-]digits[.digits][e[+-]digits], as a CSV column of numbers holds)
+// equals exactly: "01", "-0", "1e0" and "1.50e1" are integers (1, 0, 1,
+// 15), "1.0000000000000001" and "1e-1" are not; an error says which of
+// not an integer or beyond int64 s is.
+func decimalInteger(s string) (int64, error) {
+	notInt := errors.New("is not an integer")
+	t, neg := s, false
+	if t != "" && (t[0] == '+' || t[0] == '-') {
+		t, neg = t[1:], t[0] == '-'
+	}
+	mant, exp, hasExp := strings.Cut(strings.ToLower(t), "e")
+	whole, frac, _ := strings.Cut(mant, ".")
+	digits := whole + frac
+	isDigits := func(s string) bool { return s != "" && strings.Trim(s, "0123456789") == "" }
+	if !isDigits(digits) || hasExp && !isDigits(strings.TrimLeft(exp, "+-")) {
+		return 0, notInt // inf, nan, or not a decimal number
+	}
+	e := -len(frac)
+	if hasExp {
+		x, err := strconv.Atoi(exp)
+		if err != nil { // an exponent beyond int
+			switch {
+			case strings.Trim(digits, "0") == "":
+				return 0, nil
+			case exp[0] == '-':
+				return 0, notInt
+			}
+			return 0, errors.New("is beyond int64")
+		}
+		e += max(-1<<40, min(x, 1<<40)) // beyond any cell's digits: the verdict is the same
+	}
+	digits = strings.TrimLeft(digits, "0")
+	for digits != "" && digits[len(digits)-1] == '0' {
+		digits, e = digits[:len(digits)-1], e+1
+	}
+	switch {
+	case digits == "":
+		return 0, nil
+	case e < 0:
+		return 0, notInt
+	case len(digits)+e > 19:
+		return 0, errors.New("is beyond int64")
+	}
+	mag, err := strconv.ParseUint(digits+strings.Repeat("0", e), 10, 64)
+	switch {
+	case err != nil || !neg && mag > math.MaxInt64 || neg && mag > 1<<63:
+		return 0, errors.New("is beyond int64")
+	case neg:
+		return -int64(mag-1) - 1, nil
+	}
+	return int64(mag), nil
 }
 
 // sortedRows returns the rows of k in the order of their IDs (rows of equal
@@ -462,6 +548,9 @@ func (r *Reader) align(ctx context.Context, aopts arrowio.Options) error {
 		return fmt.Errorf("%d of the %d sample IDs are not in every file: %s; -key-missing drop keeps the %d in every file: %w",
 			missing, union, strings.Join(parts, "; "), n, ErrKey)
 	}
+	if n == 0 && union > 0 {
+		return fmt.Errorf("none of the %d sample IDs is in every file: %s: %w", union, strings.Join(parts, "; "), ErrNoRows)
+	}
 	r.key = rep
 	var files []*input
 	for f, in := range r.files {
@@ -486,6 +575,74 @@ func (r *Reader) align(ctx context.Context, aopts arrowio.Options) error {
 	}
 	r.files = files
 	return nil
+}
+
+// checkSidecars compares the sample IDs beside the .npy inputs (keyFile
+// with the name "ids") that have them: two that differ are an error
+// wrapping ErrKey (see Options.Aligned). It holds the IDs of two files at
+// a time, 8 bytes a row for integers.
+func (r *Reader) checkSidecars(ctx context.Context, aopts arrowio.Options) error {
+	var first *keyCol
+	var firstIDs ids
+	defer func() {
+		if first != nil {
+			first.src.Close()
+		}
+	}()
+	for _, in := range r.files {
+		if in.src.Format() != arrowio.FormatNpy {
+			continue
+		}
+		exists := func(p string) bool { return !arrowio.IsObjectURL(p) && isFile(p) }
+		p, _ := keyFile(in.path, "ids", exists)
+		if p == "" || first != nil && p == first.src.Name() {
+			continue
+		}
+		src, err := arrowio.Open(ctx, p, aopts)
+		if err != nil {
+			return err
+		}
+		kc := &keyCol{src: src, own: true, where: in.src.Name(), file: src.Name(), column: arrowio.NpyColumn}
+		k, err := readIDs(ctx, kc, nil)
+		if err != nil {
+			// Not sample IDs (floats, nulls…): nothing to compare.
+			src.Close()
+			if cerr := ctx.Err(); cerr != nil {
+				return cerr
+			}
+			continue
+		}
+		if first == nil {
+			first, firstIDs = kc, k
+			continue
+		}
+		src.Close()
+		if at, differ := firstDifference(firstIDs, k); differ {
+			what := fmt.Sprintf("at row %d (%s and %s)", at, firstIDs.show(at), k.show(at))
+			if at == min(firstIDs.len(), k.len()) {
+				what = fmt.Sprintf("in number (%d and %d)", firstIDs.len(), k.len())
+			}
+			return fmt.Errorf("%s and %s are not in the same sample order: the sample IDs beside them, %s and %s, differ %s; -key ids aligns their rows by ID (-aligned takes the rows as they are): %w",
+				first.where, kc.where, first.file, kc.file, what, ErrKey)
+		}
+	}
+	return nil
+}
+
+// firstDifference returns the first row where a and b differ, and
+// whether they do (in kind, at a row, or in length: then the shorter
+// length).
+func firstDifference(a, b ids) (int, bool) {
+	if kindName(a) != kindName(b) {
+		return 0, true
+	}
+	m := min(a.len(), b.len())
+	for i := range m {
+		if a.compare(i, b, i) != 0 {
+			return i, true
+		}
+	}
+	return m, a.len() != b.len()
 }
 
 // identity reports whether dest maps row i to sample i, for n rows.

@@ -359,3 +359,93 @@ func TestKeyOneFile(t *testing.T) {
 		t.Errorf("one file with a duplicate: %v, want ErrKey naming %s at rows 1, 3", err, intID(1))
 	}
 }
+
+// TestKeyExactIDs: CSV IDs are compared as exact integers, from their
+// text: 2^53+1 is not 2^53 and 1.0000000000000001 is not 1 (float64 holds
+// each pair as one value), two IDs past 2^53 in one file are distinct;
+// "01", "+1", "1.0", "1e0" and "10e-1" are 1 and "-0" is 0, as numbers; a
+// number that is not an integer, or beyond int64, is refused naming its
+// file, column and row.
+func TestKeyExactIDs(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, ids ...string) string {
+		t.Helper()
+		var b strings.Builder
+		b.WriteString("id,v\n")
+		for i, id := range ids {
+			fmt.Fprintf(&b, "%s,%d\n", id, i)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	load := func(a, b string, drop bool) (*stream.Table, error) {
+		return stream.Load(t.Context(), "", []stream.Spec{{File: a, Columns: []string{"v"}}, {File: b, Columns: []string{"v"}}}, stream.Options{Key: "id", KeyDrop: drop})
+	}
+	for _, tc := range []struct{ name, a, b string }{
+		{"2^53+1 vs 2^53", "9007199254740993", "9007199254740992"},
+		{"1.0000000000000001 vs 1", "1.0000000000000001", "1"},
+		{"-2^63+1 vs -2^63", "-9223372036854775807", "-9223372036854775808"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := write("a.csv", "5", "6", tc.a, "7")
+			b := write("b.csv", "7", tc.b, "6", "5")
+			_, err := load(a, b, false)
+			if strings.Contains(tc.a, ".") {
+				// Not an integer: refused, with its row.
+				if !errors.Is(err, stream.ErrKey) || !strings.Contains(err.Error(), a+`: column "id": row 2: sample ID 1.0000000000000001 is not an integer`) {
+					t.Fatalf("err = %v, want the non-integer ID refused at row 2", err)
+				}
+				return
+			}
+			if !errors.Is(err, stream.ErrKey) || !strings.Contains(err.Error(), "2 of the 5 sample IDs are not in every file") {
+				t.Fatalf("err = %v, want 2 of 5 IDs not in every file", err)
+			}
+			tab, err := load(a, b, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tab.N != 3 {
+				t.Errorf("KeyDrop: n = %d, want 3", tab.N)
+			}
+		})
+	}
+	t.Run("distinct past 2^53", func(t *testing.T) {
+		a := write("c.csv", "9007199254740992", "9007199254740993", "9007199254740995")
+		b := write("d.csv", "9007199254740995", "9007199254740993", "9007199254740992")
+		tab, err := load(a, b, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// v of d (minus d's first, 0) in c's order: rows 2, 1, 0.
+		if w := []float64{2, 1, 0}; tab.N != 3 || !slices.Equal(tab.Spaces[1].Data, w) {
+			t.Errorf("n = %d, d's v = %v, want 3, %v", tab.N, tab.Spaces[1].Data, w)
+		}
+	})
+	t.Run("equal as numbers", func(t *testing.T) {
+		a := write("e.csv", "01", "-0", "1e1", "2.50e1", " 3 ", "4.0")
+		b := write("f.csv", "4", "25", "3", "10", "0", "+1")
+		tab, err := load(a, b, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := []float64{5, 4, 3, 1, 2, 0}; tab.N != 6 || !slices.Equal(tab.Spaces[1].Data, w) {
+			t.Errorf("n = %d, f's v = %v, want 6, %v", tab.N, tab.Spaces[1].Data, w)
+		}
+	})
+	for _, tc := range []struct{ id, why string }{
+		{"1.5", "is not an integer"}, {"1e-1", "is not an integer"}, {"nan", "is not an integer"}, {"inf", "is not an integer"},
+		{"9223372036854775808", "is beyond int64"}, {"1e19", "is beyond int64"}, {"1e400", "is beyond int64"},
+	} {
+		t.Run(tc.id, func(t *testing.T) {
+			a := write("g.csv", "1", "2", tc.id)
+			b := write("h.csv", "1", "2", "3")
+			_, err := load(b, a, false)
+			if want := a + `: column "id": row 2: sample ID ` + tc.id + " " + tc.why; !errors.Is(err, stream.ErrKey) || !strings.Contains(err.Error(), want) {
+				t.Errorf("err = %v, want %q", err, want)
+			}
+		})
+	}
+}

@@ -57,6 +57,19 @@ type Options struct {
 	// KeyDrop leaves out the samples whose ID is not in every file
 	// (Reader.Key counts them) instead of failing.
 	KeyDrop bool
+	// Aligned, without Key, takes the rows of the files as aligned as
+	// they are. Otherwise NewReader compares the sample IDs beside the
+	// .npy files (PREFIX.ids.npy, as examples/pytorch writes: see
+	// keyFile) of the inputs that have them, and if two differ (files
+	// of differently shuffled exports) fails with an error wrapping
+	// ErrKey that says to align them by Key "ids".
+	Aligned bool
+
+	// RawIntegers converts 64-bit integers as they are, instead of
+	// minus their column's first value (see Decoder), for statistics that
+	// are not translation invariant (-normalize-rows); one beyond 2^53
+	// that float64 cannot hold exactly is then an error.
+	RawIntegers bool
 
 	// Workers is the number of files decoded at once (their columns
 	// converted to float64 and checked), where no row is dropped
@@ -72,6 +85,8 @@ type Space struct {
 	Dim     int      // values per sample
 	Data    []float64
 	// Data is row-major: sample i is Data[i*Dim : (i+1)*Dim]; len(Data) = N*Dim.
+	// A dimension of 64-bit integers holds them minus the dimension's
+	// first value in the file, exactly (see Decoder; RawIntegers).
 }
 
 // Table is the result of Load: N samples seen in every space, sample i

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"slices"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -77,6 +79,9 @@ func NewReader(ctx context.Context, defaultFile string, specs []Spec, opts Optio
 		if p == "" {
 			return nil, fmt.Errorf("spec %q names no file and no default file is given: %w", sp, ErrSpec)
 		}
+		if stdinAlias(p) {
+			p = arrowio.Stdin
+		}
 		in := byPath[p]
 		if in == nil {
 			in = &input{path: p}
@@ -105,7 +110,12 @@ func NewReader(ctx context.Context, defaultFile string, specs []Spec, opts Optio
 				r.Close()
 				return nil, err
 			}
+			d.raw = opts.RawIntegers
 			r.decs[k] = d
+		}
+		if err := r.learnCentres(ctx, in); err != nil {
+			r.Close()
+			return nil, err
 		}
 	}
 	r.columns = make([][]string, len(specs))
@@ -117,8 +127,55 @@ func NewReader(ctx context.Context, defaultFile string, specs []Spec, opts Optio
 			r.Close()
 			return nil, err
 		}
+	} else if !opts.Aligned {
+		if err := r.checkSidecars(ctx, aopts); err != nil {
+			r.Close()
+			return nil, err
+		}
 	}
 	return r, nil
+}
+
+// stdinAlias reports whether p names standard input by a path of the
+// system ("/dev/stdin", "/dev/fd/0", "/proc/self/fd/0") while it is a
+// pipe: such a spec reads "-", for a second open of the pipe, under
+// another name, would find it drained by the first. (A regular file on
+// standard input is read by its path, as any file.)
+func stdinAlias(p string) bool {
+	switch p {
+	case "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0":
+		fi, err := os.Stdin.Stat()
+		return err == nil && !fi.Mode().IsRegular()
+	}
+	return false
+}
+
+// learnCentres reads the first batches of in, as far as its spaces of
+// 64-bit integers need to fix their centres (Decoder.learn), so that every
+// pass subtracts the same ones. A file that can be read only once learns
+// them in its one pass.
+func (r *Reader) learnCentres(ctx context.Context, in *input) error {
+	var need []*Decoder
+	for _, k := range in.spaces {
+		if d := r.decs[k]; d.ints {
+			need = append(need, d)
+		}
+	}
+	if len(need) == 0 || !in.src.Rereadable() {
+		return nil
+	}
+	rr, err := in.src.NewRecordReader(ctx)
+	if err != nil {
+		return err
+	}
+	defer rr.Release()
+	for len(need) > 0 && rr.Next() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		need = slices.DeleteFunc(need, func(d *Decoder) bool { return d.learn(rr.RecordBatch()) })
+	}
+	return rr.Err()
 }
 
 // Close ends the open pass, if any, and closes the files (removing a
@@ -377,6 +434,9 @@ func (p *Pass) next(ctx context.Context) (*Block, error) {
 		filled += kept
 	}
 	if filled == 0 {
+		if r.n == 0 {
+			return nil, p.noRows(r.raw)
+		}
 		p.done = true
 		return nil, io.EOF
 	}
@@ -494,6 +554,21 @@ func (p *Pass) end() error {
 		r.n = p.pos // every row was handed out or skipped
 	}
 	return nil
+}
+
+// noRows is the error of a pass from the first row that kept no row of
+// the raw rows of every file.
+func (p *Pass) noRows(raw int64) error {
+	var names []string
+	for _, c := range p.cur {
+		if !slices.Contains(names, c.in.src.Name()) {
+			names = append(names, c.in.src.Name())
+		}
+	}
+	if raw == 0 {
+		return fmt.Errorf("%s: no rows: %w", strings.Join(names, ", "), ErrNoRows)
+	}
+	return fmt.Errorf("%s: every one of the %d rows has a null, NaN or ±Inf value, and -drop-invalid dropped them all: %w", strings.Join(names, ", "), raw, ErrNoRows)
 }
 
 // mismatch returns the error for files ending at different rows, with the

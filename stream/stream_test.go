@@ -111,7 +111,8 @@ func typesWant(name string, i int) []float64 {
 	case "llist8":
 		return []float64{f, -f, 1}
 	case "u,s":
-		return []float64{float64(uint64(1)<<52 + uint64(i)), -7 * f}
+		return []float64{f, -7 * f} // u is 2^52 + i, of 64 bits: minus its first value
+
 	case "x_*", "x_?", "x_[1-3]":
 		return []float64{f + 1, f + 2, f + 3}
 	case "x_3,x_1":
@@ -121,7 +122,8 @@ func typesWant(name string, i int) []float64 {
 }
 
 // TestLoadTypes reads every supported column type from a file of three
-// batches (one empty): values must be exact and contiguous across batches.
+// batches (one empty): values must be exact and contiguous across batches
+// (64-bit integers minus their column's first value).
 func TestLoadTypes(t *testing.T) {
 	const n = 5
 	for _, ext := range []string{".arrow", ".arrows"} {
@@ -211,9 +213,10 @@ func TestLoadStar(t *testing.T) {
 			t.Errorf("space %d = %q, %d, %v, want %q, %d, %v", k, sp.Columns, sp.Dim, sp.Data, cols, dim, data)
 		}
 	}
-	check(0, []string{"b", "a"}, 2, []float64{1, 2, 3, 4})
+	// b is int64: minus its first value.
+	check(0, []string{"b", "a"}, 2, []float64{0, 2, 2, 4})
 	check(1, []string{"v"}, 2, []float64{5, 6, 7, 8})
-	check(2, []string{"b", "a"}, 2, []float64{1, 2, 3, 4})
+	check(2, []string{"b", "a"}, 2, []float64{0, 2, 2, 4})
 	if !slices.Equal(tab.Files, []string{num, vec}) {
 		t.Errorf("Files = %q, want each file once: %q", tab.Files, []string{num, vec})
 	}
@@ -622,7 +625,8 @@ func TestLoadCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tab.N != 3 || !slices.Equal(tab.Spaces[0].Data, []float64{1, 2, 3, 4.5, 7, 8}) || !slices.Equal(tab.Spaces[1].Data, []float64{10, 11, 13}) {
+	// x1 and y are integers (int64): minus their first value.
+	if tab.N != 3 || !slices.Equal(tab.Spaces[0].Data, []float64{0, 2, 2, 4.5, 6, 8}) || !slices.Equal(tab.Spaces[1].Data, []float64{0, 1, 3}) {
 		t.Errorf("Load(csv) = N %d, x %v, y %v", tab.N, tab.Spaces[0].Data, tab.Spaces[1].Data)
 	}
 	all, _ := stream.ParseSpec(ay)

@@ -95,6 +95,8 @@ type Sampler struct {
 	n       int // iterations of a slice of about d
 	flops   float64
 	seconds float64
+	cpu     float64 // CPU seconds of the workers' threads (ThreadCPU)
+	best    float64 // GFLOP/s of the fastest slice
 }
 
 // NewSampler returns a Sampler of k on workers cores with slices of about d.
@@ -119,25 +121,50 @@ func NewSampler(k Kind, workers int, d time.Duration) *Sampler {
 func (s *Sampler) Sample() {
 	var wg sync.WaitGroup
 	start := make(chan struct{})
-	for range s.workers {
+	cpu := make([]float64, s.workers)
+	for w := range s.workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
 			<-start
+			c0, _ := ThreadCPU()
 			s.k.loop(s.n)
+			c1, _ := ThreadCPU()
+			cpu[w] = c1 - c0
 		}()
 	}
 	t0 := time.Now()
 	close(start)
 	wg.Wait()
-	s.seconds += time.Since(t0).Seconds()
+	el := time.Since(t0).Seconds()
+	s.seconds += el
+	s.best = max(s.best, float64(s.workers)*float64(s.n)*float64(2*s.k.acc*s.k.lanes)/el/1e9)
+	for _, c := range cpu {
+		s.cpu += c
+	}
 	s.flops += float64(s.workers) * float64(s.n) * float64(2*s.k.acc*s.k.lanes)
 }
 
 // GFLOPS returns the mean rate of the slices run so far.
 func (s *Sampler) GFLOPS() float64 { return s.flops / s.seconds / 1e9 }
+
+// BestGFLOPS returns the rate of the fastest slice run so far: on a
+// shared machine, the slice that had its cores to itself, to compare
+// with the fastest run of the code measured.
+func (s *Sampler) BestGFLOPS() float64 { return s.best }
+
+// CPUGFLOPS returns the rate of the slices run so far per second of CPU
+// time of their threads (0 where ThreadCPU is not available): on a
+// machine whose cores are shared, what a thread does while it runs, less
+// sensitive to the time the scheduler gives it than GFLOPS.
+func (s *Sampler) CPUGFLOPS() float64 {
+	if s.cpu <= 0 {
+		return 0
+	}
+	return s.flops / s.cpu / 1e9
+}
 
 // CPU returns the model name of the first processor in /proc/cpuinfo
 // (Linux), else GOARCH.

@@ -67,6 +67,7 @@ type computeFlags struct {
 	normalize    bool          // -normalize-rows
 	key          string        // -key
 	keyMissing   string        // -key-missing
+	aligned      bool          // -aligned
 	minibatch    int           // -minibatch
 	shuffle      *uint64       // -shuffle; nil: the rows in order
 
@@ -101,6 +102,7 @@ func (c *computeFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&c.rbfSigma, "rbf-sigma", 0, "bandwidth `σ` of the Gaussian kernel of -cka, in the units of the data, for every space (default: the median distance of the first 500 rows of each space)")
 	fs.StringVar(&c.key, "key", "", "align the files by the sample IDs of `COLUMN` (integers or strings) instead of row order; a .npy file's IDs are the .npy beside it named COLUMN or ids, with its prefix (PREFIX.ids.npy, as examples/pytorch writes)")
 	fs.StringVar(&c.keyMissing, "key-missing", "error", "`MODE` for the IDs not in every file (with -key): error, or drop (keep the IDs in every file, and say how many rows were dropped)")
+	fs.BoolVar(&c.aligned, "aligned", false, "without -key: take the rows of the files as aligned as they are, even where the sample IDs beside .npy inputs (PREFIX.ids.npy) are in different orders (else an error)")
 	fs.IntVar(&c.minibatch, "minibatch", 0, "mean over batches of `B` samples instead of the exact statistic (a different, biased estimator: the seed paper's minibatch numbers)")
 	fs.Func("shuffle", "with -minibatch or -estimator blocks: batches or blocks of the rows in the random order drawn from `SEED` (as a shuffling data loader), not consecutive rows; loads the input in memory; not for standard input with blocks", func(v string) error {
 		seed, err := strconv.ParseUint(v, 10, 64)
@@ -151,6 +153,8 @@ func (c *computeFlags) check() error {
 		return usagef("-rbf-sigma, -rbf-sigma-x and -rbf-sigma-y go with -cka")
 	case c.keyMissing != "error" && c.keyMissing != "drop":
 		return usagef("-key-missing %q: want error or drop", c.keyMissing)
+	case c.keyMissing == "drop" && c.key == "" || c.aligned && c.key != "":
+		return usagef("-key-missing goes with -key, -aligned without it")
 	case c.from != "" && !c.ci && c.permutations == 0:
 		return usagef("-from is the second round of -ci or -permutations: give them")
 	case c.minibatch < 0 || c.minibatch > 0 && c.minibatch < 4:
@@ -197,6 +201,7 @@ func (c *computeFlags) spec(file string, stdin io.Reader) job.Spec {
 		CKA:             c.cka,
 		Key:             c.key,
 		KeyMissing:      keyMissing(c.key, c.keyMissing),
+		Aligned:         c.aligned,
 		Minibatch:       c.minibatch,
 	}
 }
@@ -418,14 +423,16 @@ func (c *computeFlags) runJob(ctx context.Context, spec job.Spec, stderr io.Writ
 
 // exitCode prints err, prefixed by the command's name ("dcor-stream",
 // "dcor-stream matrix"), and returns the exit status it calls for: 0 for
-// nil or -h, 2 for a usage error, 1 otherwise.
+// nil or -h, 2 for a usage error (the flags', or a combination the job
+// refuses: *job.SpecError), 1 otherwise.
 func exitCode(err error, name string, stderr io.Writer) int {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
 	fmt.Fprintf(stderr, "%s: %v\n", name, err)
 	var ue usageError
-	if errors.As(err, &ue) {
+	var se *job.SpecError
+	if errors.As(err, &ue) || errors.As(err, &se) {
 		fmt.Fprintf(stderr, "run '%s -h' for usage\n", name)
 		return 2
 	}

@@ -23,6 +23,8 @@ func TestErrors(t *testing.T) {
 	short := write("short.csv", "a,b\n1,2\n3,4\n")
 	str := write("str.csv", "a,s\n1,x\n2,y\n3,z\n4,w\n")
 	empty := write("empty.csv", "")
+	head := write("head.csv", "a,b\n")
+	gosyntax := write("go.csv", "x,y\n1,1\n1_000,2\n3,3\n4,5\n0x1p-2,1\n")
 	full, err := os.ReadFile(example)
 	if err != nil {
 		t.Fatal(err)
@@ -56,6 +58,18 @@ func TestErrors(t *testing.T) {
 		{"garbage", []string{"-x", "model_a", "-y", "model_b", garbage}, 1, []string{"garbage.arrow"}},
 		{"empty csv", []string{"-x", "a", "-y", "b", empty}, 1, []string{"empty.csv"}},
 		{"list column missing", []string{"-x", "model_c", "-y", "model_b", example}, 1, []string{"activations.arrow", `"model_c"`, "model_a"}},
+		// Combinations the job refuses are usage errors, as the flags'.
+		{"every with ci", []string{"-every", "7", "-ci", "-x", "a", "-y", "b", nan}, 2, []string{"intervals", "for usage"}},
+		{"every with cka", []string{"-every", "7", "-cka", "-x", "a", "-y", "b", nan}, 2, []string{"CKA"}},
+		{"every with permutations", []string{"-every", "7", "-permutations", "5", "-x", "a", "-y", "b", nan}, 2, []string{"permutation"}},
+		{"blocks with ci", []string{"-estimator", "blocks", "-ci", "-x", "a", "-y", "b", nan}, 2, []string{"block estimator"}},
+		{"blocks with permutations", []string{"-estimator", "blocks", "-permutations", "5", "-x", "a", "-y", "b", nan}, 2, []string{"block estimator"}},
+		{"key-missing without key", []string{"-key-missing", "drop", "-x", "a", "-y", "b", nan}, 2, []string{"-key-missing goes with -key"}},
+		// No samples is an error naming the file.
+		{"header only", []string{"-x", "a", "-y", "b", head}, 1, []string{"head.csv: no rows"}},
+		{"all dropped", []string{"-drop-invalid", "-x", "a", "-y", "b", write("nans.csv", "a,b\n1,NaN\nInf,2\n")}, 1, []string{"nans.csv", "dropped them all"}},
+		// Go's number syntax is not CSV's.
+		{"go syntax", []string{"-x", "x", "-y", "y", gosyntax}, 1, []string{"go.csv", `column "x"`, `row 1: "1_000" is not a number`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, stdout, stderr := runCLI(t, nil, tc.args...)

@@ -204,3 +204,30 @@ func TestKeyCLIErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestSidecarCLI: two .npy exports of differently shuffled loaders, each
+// with its IDs beside it, compared without -key exit 1 saying to use
+// -key ids (they were compared row by row: garbage at exit 0); -aligned
+// takes the rows as they are; -key ids aligns them.
+func TestSidecarCLI(t *testing.T) {
+	const n = 60
+	d := newKeyData(n)
+	dir := t.TempDir()
+	d.npy(t, dir, "m.", seq(n))
+	d.npy(t, dir, "s.", rand.New(rand.NewPCG(3, 3)).Perm(n))
+	m, s := filepath.Join(dir, "m.y.npy"), filepath.Join(dir, "s.y.npy")
+	code, stdout, stderr := runCLI(t, nil, "-x", m, "-y", s)
+	if code != 1 || stdout != "" || !strings.Contains(stderr, "not in the same sample order") || !strings.Contains(stderr, "-key ids") {
+		t.Errorf("shuffled exports without -key: exit %d, stderr %q; want 1 and a message naming -key ids", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, nil, "-aligned", "-x", m, "-y", s); code != 0 {
+		t.Errorf("-aligned: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, nil, "-key", "ids", "-aligned", "-x", m, "-y", s); code != 2 {
+		t.Errorf("-aligned with -key: exit %d, want 2: %s", code, stderr)
+	}
+	want := numbers(pairJSON(t, "-x", m, "-y", m))
+	if got := numbers(pairJSON(t, "-key", "ids", "-x", m, "-y", s)); !reflect.DeepEqual(got, want) {
+		t.Errorf("-key ids: %v, want the output of the files in one order %v", got, want)
+	}
+}

@@ -26,7 +26,7 @@ Flags:
 `
 
 // runMerge is 'dcor-stream merge'.
-func runMerge(args []string, stdout, stderr io.Writer) error {
+func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("dcor-stream merge", mergeUsage, stderr)
 	format := fs.String("format", "text", "output format: text, json, or csv (matrix states)")
 	heatmap := fs.String("heatmap", "", "matrix states: also draw the matrix as a heatmap to `FILE`.png or FILE.svg")
@@ -81,7 +81,7 @@ func runMerge(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	res, err := total.Results()
+	res, err := total.ResultsContext(ctx)
 	if err != nil {
 		return err
 	}

@@ -106,7 +106,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		case "matrix":
 			return runMatrix(ctx, args[1:], stdin, stdout, stderr)
 		case "merge":
-			return exitCode(runMerge(args[1:], stdout, stderr), "dcor-stream merge", stderr)
+			return exitCode(runMerge(ctx, args[1:], stdout, stderr), "dcor-stream merge", stderr)
 		}
 	}
 	o, err := parseFlags(args, stderr)

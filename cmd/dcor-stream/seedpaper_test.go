@@ -237,10 +237,7 @@ func TestSeedPaperMinibatch(t *testing.T) {
 			order = append(order, i)
 		}
 		if seed != nil {
-			p := block.NewPermutation(n, *seed)
-			for i := range order {
-				order[i] = p.At(0, i)
-			}
+			order = block.NewPermutation(n, *seed).Of(0)
 			extra = []string{"-shuffle", fmt.Sprint(*seed)}
 		}
 		var newDC, pDC float64

@@ -230,35 +230,47 @@ func TestKillResume(t *testing.T) {
 	})
 }
 
-// killResume runs bin with args once uninterrupted, then five times
-// killed with SIGKILL at a random moment, then to the end: its output
-// must be the uninterrupted one (but for the passes of a -mem run, which
-// count those of the last process).
+// killResume runs bin with args once uninterrupted, then killed with
+// SIGKILL five times, each time once it has saved a new checkpoint (after
+// 0 to 2 more saves, at random), then to the end: its output must be the
+// uninterrupted one (but for the passes of a -mem run, which count those
+// of the last process), and every run started on a checkpoint must say it
+// resumed. The kills wait for the checkpoint file, not for a time, so
+// that a loaded machine only makes the test slower (a kill that came
+// before the first checkpoint made it flaky); a run that ends before a
+// kill lands is run again.
 func killResume(t *testing.T, bin, cp string, args []string) {
 	passes := regexp.MustCompile(`,"passes":[0-9]+`)
-	start := time.Now()
 	want, err := exec.Command(bin, args...).Output()
 	if err != nil {
 		t.Fatal(err)
 	}
-	full := time.Since(start)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
-	resumed := 0
-	for kill := range 5 {
+	kills, resumed := 0, 0
+	for attempt := 0; kills < 5; attempt++ {
+		if attempt == 50 {
+			t.Fatalf("only %d of 50 runs saved a checkpoint before they ended", kills)
+		}
+		_, statErr := os.Stat(cp)
+		onCheckpoint := statErr == nil
 		cmd := exec.Command(bin, args...)
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(full/10 + time.Duration(rng.Int64N(int64(full/3))))
-		cmd.Process.Signal(syscall.SIGKILL)
-		cmd.Wait()
-		if strings.Contains(stderr.String(), "resuming") {
-			resumed++
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
+		if waitSaves(cp, 1+rng.IntN(3), exited) {
+			cmd.Process.Signal(syscall.SIGKILL)
+			kills++
 		}
-		if _, err := os.Stat(cp); err != nil && kill == 0 {
-			t.Logf("no checkpoint after the first kill (the run may have been killed before its first tile)")
+		<-exited
+		if onCheckpoint {
+			if !strings.Contains(stderr.String(), "resuming") {
+				t.Errorf("a run started on a checkpoint did not resume: %s", stderr.String())
+			}
+			resumed++
 		}
 	}
 	got, err := exec.Command(bin, args...).Output()
@@ -271,12 +283,33 @@ func killResume(t *testing.T, bin, cp string, args []string) {
 	if resumed == 0 {
 		t.Errorf("no run resumed from a checkpoint: the kills did not test resuming")
 	}
-	t.Logf("%d of 4 later runs resumed from a checkpoint", resumed)
+	t.Logf("%d runs resumed from a checkpoint", resumed)
 }
 
-// TestSigtermResume sends SIGTERM (or SIGINT) at a random moment: the
-// command writes a final checkpoint, exits 1 saying the run can be
-// resumed, and the rerun prints what an uninterrupted run prints.
+// waitSaves waits until the checkpoint file cp has been written saves
+// times (a save renames a new file onto it), and reports true; or false
+// if exited is closed first (the run ended).
+func waitSaves(cp string, saves int, exited <-chan struct{}) bool {
+	last, _ := os.Stat(cp)
+	for saves > 0 {
+		select {
+		case <-exited:
+			return false
+		case <-time.After(time.Millisecond):
+		}
+		fi, err := os.Stat(cp)
+		if err == nil && (last == nil || !os.SameFile(fi, last) || !fi.ModTime().Equal(last.ModTime())) {
+			last = fi
+			saves--
+		}
+	}
+	return true
+}
+
+// TestSigtermResume sends SIGTERM (or SIGINT) to runs that have saved
+// their first checkpoint: the command writes a final checkpoint, exits 1
+// saying the run can be resumed, and the rerun prints what an
+// uninterrupted run prints.
 func TestSigtermResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the command and runs it: skipped in -short mode")
@@ -298,40 +331,47 @@ func TestSigtermResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	passes := regexp.MustCompile(`,"passes":[0-9]+`)
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5))
 	for _, mode := range [][]string{nil, {"-mem", "800KiB"}} {
 		cp := filepath.Join(dir, "cp")
 		args := append(append([]string{"-format", "json", "-tile", "128", "-workers", "2", "-checkpoint", cp, "-checkpoint-every", "1h",
 			"-estimator", "tiles", "-x", "a", "-y", "b"}, mode...), data)
-		start := time.Now()
 		want, err := exec.Command(bin, args...).Output()
 		if err != nil {
 			t.Fatal(err)
 		}
-		full := time.Since(start)
+		// Each signal is sent once the run has saved its first checkpoint
+		// (after its first tile), not after a time: a run that ends first
+		// is run again.
 		saved := 0
-		for i, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGTERM} {
+		sigs := []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGTERM}
+		for attempt := 0; saved < len(sigs); attempt++ {
+			if attempt == 30 {
+				t.Fatalf("%v: only %d of 30 runs were signalled before they ended", mode, saved)
+			}
 			cmd := exec.Command(bin, args...)
 			var stderr strings.Builder
 			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(full/5 + time.Duration(rng.Int64N(int64(full/2))))
-			cmd.Process.Signal(sig)
-			err := cmd.Wait()
+			var err error
+			done := make(chan struct{})
+			go func() { err = cmd.Wait(); close(done) }()
+			if waitSaves(cp, 1, done) {
+				cmd.Process.Signal(sigs[saved])
+			}
+			<-done
 			var ee *exec.ExitError
 			if err == nil {
 				continue // it finished first
 			}
 			if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-				t.Fatalf("%v, signal %d: %v, want exit status 1; stderr %q", mode, i, err, stderr.String())
+				t.Fatalf("%v, signal %d: %v, want exit status 1; stderr %q", mode, saved, err, stderr.String())
 			}
-			if strings.Contains(stderr.String(), "saved in checkpoint") && strings.Contains(stderr.String(), "to resume") {
-				saved++
-			} else if !strings.Contains(stderr.String(), "interrupted") {
-				t.Errorf("%v, signal %d: stderr %q, want a message that it can be resumed", mode, i, stderr.String())
+			if !strings.Contains(stderr.String(), "saved in checkpoint") || !strings.Contains(stderr.String(), "to resume") {
+				t.Errorf("%v, signal %d: stderr %q, want a message that it can be resumed", mode, saved, stderr.String())
 			}
+			saved++
 		}
 		got, err := exec.Command(bin, args...).Output()
 		if err != nil {
@@ -339,9 +379,6 @@ func TestSigtermResume(t *testing.T) {
 		}
 		if passes.ReplaceAllString(string(got), "") != passes.ReplaceAllString(string(want), "") {
 			t.Errorf("%v, after signals and resumes:\n%s\nwant (uninterrupted):\n%s", mode, got, want)
-		}
-		if saved == 0 {
-			t.Errorf("%v: no signal landed mid-run: the final checkpoint was not tested", mode)
 		}
 	}
 }

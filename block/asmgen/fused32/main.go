@@ -28,6 +28,7 @@ func main() {
 	distStrip()
 	distStrip512()
 	pack512()
+	pack()
 	Generate()
 }
 
@@ -477,6 +478,82 @@ func pack512() {
 		VMOVAPD(Z(24+r), Z0)
 		VEXTRACTF64X4(U8(1), Z0, Y1)
 		VADDPD(Y1, Y0, Y0)
+		VEXTRACTF128(U8(1), Y0, X1)
+		VADDPD(X1, X0, X0)
+		VPERMILPD(U8(1), X0, X1)
+		VADDSD(X1, X0, X0)
+		VMOVSD(X0, M(RDI, 8*r))
+	}
+	VZEROUPPER()
+	RET()
+}
+
+func pack() {
+	TEXT("pack32Asm", NOSPLIT, "func(dst *float32, w int, src *float64, dim, dim8 int, mu, norms *float64)")
+	Pragma("noescape")
+	Doc("pack32Asm is pack32Asm512 with AVX2 for 4 rows: it packs the",
+		"coordinates q < dim8 (a multiple of 8, > 0) of 4 rows of dim float64",
+		"each, at src, src+dim, …, centred by mu, rounded to float32, into",
+		"dst[q·w + r] (r < 4), and writes into norms[r] the sum of the squared",
+		"centred coordinates of row r in the order of pack32Go: lane j of two",
+		"accumulators (q mod 8 = j and 4 + j) sums in q order (multiply, then",
+		"add), then ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)).",
+		"",
+		"Per 4 coordinates: each row centred in Y0, its squares added to",
+		"Y(8+2r+h) (h = 0 for q mod 8 < 4, else 1), rounded into X4-X7,",
+		"transposed as 4×4 floats through X0-X3 and stored as 4 rows of 4",
+		"floats at dst + k·w.")
+	MOVQ(Arg("dst"), RDI)
+	MOVQ(Arg("w"), R9)
+	MOVQ(Arg("src"), RSI)
+	MOVQ(Arg("dim"), RBX)
+	MOVQ(Arg("dim8"), RCX)
+	MOVQ(Arg("mu"), RAX)
+	SHLQ(U8(2), R9)
+	Comment("w·4: bytes between coordinates of dst")
+	SHLQ(U8(3), RBX)
+	Comment("dim·8: bytes between rows of src")
+	LEAQ(MI(R9, R9, 2), R13)
+	LEAQ(MI(RBX, RBX, 2), R12)
+	SHRQ(U8(3), RCX)
+	for r := range 8 {
+		VXORPD(Y(8+r), Y(8+r), Y(8+r))
+	}
+	Label("qload")
+	LEAQ(MI(RDI, R9, 4), R14)
+	rowaddr := []Mem{{Base: RSI}, MI(RSI, RBX, 1), MI(RSI, RBX, 2), MI(RSI, R12, 1)}
+	dstaddr := []Mem{{Base: RDI}, MI(RDI, R9, 1), MI(RDI, R9, 2), MI(RDI, R13, 1),
+		{Base: R14}, MI(R14, R9, 1), MI(R14, R9, 2), MI(R14, R13, 1)}
+	for h := range 2 {
+		for r := range 4 {
+			VMOVUPD(rowaddr[r].Offset(32*h), Y0)
+			VSUBPD(M(RAX, 32*h), Y0, Y0)
+			VMULPD(Y0, Y0, Y1)
+			VADDPD(Y1, Y(8+2*r+h), Y(8+2*r+h))
+			VCVTPD2PSY(Y0, X(4+r))
+		}
+		// 4×4 transpose: X(4+r) holds coordinates k < 4 of row r;
+		// afterwards X(4+k) holds coordinate k of the 4 rows.
+		VUNPCKLPS(X5, X4, X0)
+		VUNPCKHPS(X5, X4, X1)
+		VUNPCKLPS(X7, X6, X2)
+		VUNPCKHPS(X7, X6, X3)
+		VSHUFPS(U8(0x44), X2, X0, X4)
+		VSHUFPS(U8(0xEE), X2, X0, X5)
+		VSHUFPS(U8(0x44), X3, X1, X6)
+		VSHUFPS(U8(0xEE), X3, X1, X7)
+		for k := range 4 {
+			VMOVUPS(X(4+k), dstaddr[4*h+k])
+		}
+	}
+	ADDQ(U8(64), RSI)
+	ADDQ(U8(64), RAX)
+	LEAQ(MI(R14, R9, 4), RDI)
+	DECQ(RCX)
+	JNZ(LabelRef("qload"))
+	MOVQ(Arg("norms"), RDI)
+	for r := range 4 {
+		VADDPD(Y(9+2*r), Y(8+2*r), Y0)
 		VEXTRACTF128(U8(1), Y0, X1)
 		VADDPD(X1, X0, X0)
 		VPERMILPD(U8(1), X0, X1)
