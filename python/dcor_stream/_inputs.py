@@ -135,8 +135,12 @@ def _npy_path(obj):
         return None
     try:
         with open(fn, "rb") as f:
-            version = np.lib.format.read_magic(f)
-            shape, fortran, dtype = np.lib.format._read_array_header(f, version)
+            fmt = np.lib.format
+            version = fmt.read_magic(f)
+            read = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}.get(version)
+            if read is None:
+                return None
+            shape, fortran, dtype = read(f)
             start = f.tell()
     except (OSError, ValueError):
         return None
