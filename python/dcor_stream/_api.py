@@ -12,7 +12,17 @@ from ._results import MatrixResult, Result
 _LOUD = ("warning", "left out", "dropped", "differ")
 
 
-def _flags(*, exponent=1.0, ci=False, ci_level=0.95, permutations=0, seed=1, cka=False, precision="float64",
+def _flags(**options):
+    """The command line's flags of options: an unknown option, or a value
+    that is not a number where one is wanted, is a UsageError."""
+    try:
+        return _flag_list(**options)
+    except (TypeError, ValueError) as e:
+        raise UsageError("dcor_stream: " + str(e).replace("_flag_list() got an unexpected keyword argument",
+                                                          "unknown option")) from None
+
+
+def _flag_list(*, exponent=1.0, ci=False, ci_level=0.95, permutations=0, seed=1, cka=False, precision="float64",
            memory=None, workers=None, estimator="auto", key=None, key_missing=None, drop_invalid=False,
            normalize_rows=False, tile=None, block=None, budget=None, shuffle=None, minibatch=None,
            rbf_sigma=None, shard=None, state=None, checkpoint=None, from_state=None, tmpdir=None):
@@ -135,14 +145,20 @@ def _named(spaces, what):
         return [str(k) for k in spaces], list(spaces.values())
     if isinstance(spaces, (str, os.PathLike)) or hasattr(spaces, "shape"):
         raise UsageError(f"{what}: want a dict {{name: array}} or a list of spaces, not one space")
-    names = []
-    for i, s in enumerate(spaces):
-        if isinstance(s, (str, os.PathLike)):
-            base = os.path.basename(os.fspath(s).split(":")[0])
-            names.append(base[:-4] if base.lower().endswith(".npy") else os.fspath(s))
-        else:
-            names.append(f"{what}{i}")
-    return names, list(spaces)
+    spaces = list(spaces)
+    return [_label(s) if isinstance(s, (str, os.PathLike)) else f"{what}{i}" for i, s in enumerate(spaces)], spaces
+
+
+def _label(spec):
+    """The label of a path or SPEC as the user wrote it: NAME of
+    NAME=SPEC, the stem of a .npy file, else the SPEC itself (the binary
+    sees it made absolute)."""
+    spec = os.fspath(spec)
+    name, eq, _ = spec.partition("=")
+    if eq and name and not any(c in name for c in ":/,*?[\\"):
+        return name
+    base = os.path.basename(spec.split(":")[0] if not os.path.exists(spec) else spec)
+    return base[:-4] if base.lower().endswith(".npy") else spec
 
 
 def matrix(rows, cols=None, *, given=None, ci=False, permutations=0, cka=False, minibatch=None, compare=None,
@@ -190,10 +206,11 @@ def matrix(rows, cols=None, *, given=None, ci=False, permutations=0, cka=False, 
 
 
 def _entry(e, rnames, cnames):
-    r, c = e
-    i = r if isinstance(r, int) else rnames.index(r)
-    j = c if isinstance(c, int) else cnames.index(c)
-    return i, j
+    """A matrix entry (row, col) by label or index, as indices for -compare."""
+    try:
+        return tuple(x if isinstance(x, int) else names.index(x) for x, names in zip(e, (rnames, cnames)))
+    except ValueError:
+        raise UsageError(f"compare: entry {e!r}: want (row, col) among the rows {rnames} and the columns {cnames}") from None
 
 
 def _relabel(data, notes, rnames, cnames):

@@ -135,11 +135,23 @@ def run(args, *, cmd=None, cwd=None, progress=None, desc="dcor-stream"):
         raise InternalError(f"dcor_stream: cannot run {exe}: {e}") from None
     if w is not None:
         os.close(w)
-    out, err = [], []
+    out, err, failed = [], [], []
     lock = threading.Lock()
 
     def drain(f, dst):
         dst.append(f.read())
+
+    def feed(line):
+        # An exception of the caller's callback stops the run and is raised
+        # after it; the stream is still drained so the binary never blocks.
+        with lock:
+            if failed:
+                return
+            try:
+                bar.update(line)
+            except BaseException as e:
+                failed.append(e)
+                _interrupt(proc)
 
     def lines(f):
         for raw in f:
@@ -147,8 +159,7 @@ def run(args, *, cmd=None, cwd=None, progress=None, desc="dcor-stream"):
                 line = json.loads(raw)
             except ValueError:
                 continue
-            with lock:
-                bar.update(line)
+            feed(line)
 
     def stderr_lines(f):
         # On Windows the progress lines share stderr with the messages.
@@ -156,9 +167,7 @@ def run(args, *, cmd=None, cwd=None, progress=None, desc="dcor-stream"):
         for raw in f:
             if bar is not None and raw.startswith(b'{"pass"'):
                 try:
-                    line = json.loads(raw)
-                    with lock:
-                        bar.update(line)
+                    feed(json.loads(raw))
                     continue
                 except ValueError:
                     pass
@@ -191,6 +200,8 @@ def run(args, *, cmd=None, cwd=None, progress=None, desc="dcor-stream"):
             bar.close()
     stdout = b"".join(out).decode("utf-8", "replace")
     stderr = b"".join(err).decode("utf-8", "replace")
+    if failed:
+        raise failed[0]
     if interrupted:
         raise KeyboardInterrupt(_clean(stderr, cwd) or "dcor-stream interrupted")
     code = proc.returncode

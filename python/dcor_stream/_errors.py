@@ -15,8 +15,9 @@ class DataError(Error, ValueError):
     exit_status = 1
 
 
-class UsageError(Error, ValueError):
-    """An invalid option or combination of options (exit status 2)."""
+class UsageError(Error, ValueError, TypeError):
+    """An invalid option or combination of options (exit status 2), or an
+    unknown keyword argument (a TypeError too, as Python's own)."""
 
     exit_status = 2
 
