@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
-	"strconv"
+	"os/exec"
+	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/dcor-stream/dcor-stream/job"
@@ -37,11 +40,15 @@ func readProgress(t *testing.T, b []byte) []progressLine {
 // from 0 again.
 func TestProgressStreamPasses(t *testing.T) {
 	var buf bytes.Buffer
-	s := &progressStream{w: &buf}
+	calls := 0
+	update := progressLines(&buf, func(job.Progress) { calls++ })
 	for range 3 {
 		for done := 1; done <= 50; done++ {
-			s.update(job.Progress{Tiles: done, TotalTiles: 50, Pairs: int64(10 * done), TotalPairs: 500})
+			update(job.Progress{Tiles: done, TotalTiles: 50, Pairs: int64(10 * done), TotalPairs: 500})
 		}
+	}
+	if calls != 150 {
+		t.Errorf("the chained Progress was called %d times, want 150", calls)
 	}
 	lines := readProgress(t, buf.Bytes())
 	var ends []progressLine
@@ -63,28 +70,45 @@ func TestProgressStreamPasses(t *testing.T) {
 }
 
 // TestProgressFD runs -ci -permutations (three passes) with -progress-fd
-// on a pipe: the stream ends each pass complete, and the result is that
-// of the run without it.
+// on a pipe, in a child process that inherits the pipe as descriptor 3
+// (the run's from then on, as in a program's child: in this process the
+// *os.File the command makes of it would close the descriptor when
+// collected, after the test had closed and maybe reused it): the stream
+// ends each pass complete, and the result is that of the run without it.
 func TestProgressFD(t *testing.T) {
 	args := []string{"-format", "json", "-tile", "128", "-ci", "-permutations", "9", "-x", "model_a", "-y", "model_b", example}
+	if os.Getenv("DCOR_STREAM_PROGRESS_CHILD") != "" {
+		code, stdout, stderr := runCLI(t, nil, append([]string{"-progress-fd", "3"}, args...)...)
+		fmt.Print(stdout)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		return
+	}
+	if runtime.GOOS == "windows" {
+		t.Skip("no inherited descriptors but 2 on Windows")
+	}
 	_, want, _ := runCLI(t, nil, args...)
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	read := make(chan []byte)
-	go func() {
-		var b bytes.Buffer
-		b.ReadFrom(r)
-		read <- b.Bytes()
-	}()
-	code, got, stderr := runCLI(t, nil, append([]string{"-progress-fd", strconv.Itoa(int(w.Fd()))}, args...)...)
-	w.Close()
-	lines := readProgress(t, <-read)
-	if code != 0 || got != want {
-		t.Fatalf("with -progress-fd: exit %d, stdout %q, stderr %q; want exit 0 and %q", code, got, stderr, want)
+	child := exec.Command(os.Args[0], "-test.run", "^TestProgressFD$", "-test.count", "1")
+	child.Env = append(os.Environ(), "DCOR_STREAM_PROGRESS_CHILD=1")
+	child.ExtraFiles = []*os.File{w}
+	var stdout bytes.Buffer
+	child.Stdout = &stdout
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
 	}
+	w.Close()
+	var stream bytes.Buffer
+	stream.ReadFrom(r)
+	if err := child.Wait(); err != nil || !strings.HasPrefix(stdout.String(), want) {
+		t.Fatalf("with -progress-fd: %v, stdout %q; want %q", err, stdout.String(), want)
+	}
+	lines := readProgress(t, stream.Bytes())
 	var passes []int
 	for _, l := range lines {
 		if l.Done == l.Total {
