@@ -194,6 +194,8 @@ def run(args, *, cmd=None, cwd=None, progress=None, desc="dcor-stream"):
     finally:
         for t in threads:
             t.join()
+        proc.stdout.close()
+        proc.stderr.close()
         if prog is not None:
             prog.close()
         if bar is not None:

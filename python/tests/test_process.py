@@ -46,8 +46,9 @@ def test_keyboard_interrupt_stops_the_binary(rng, tmpdir_env):
 
     start = time.monotonic()
     with pytest.raises(KeyboardInterrupt, match="interrupted"):
-        dcor_stream.dcor(x, y, ci=True, progress=ctrl_c, tile=64)
-    assert time.monotonic() - start < 30 and lines[-1]["done"] < lines[-1]["total"]
+        dcor_stream.dcor(x, y, ci=True, permutations=20, progress=ctrl_c, tile=64)
+    assert time.monotonic() - start < 30
+    assert not any(l["pass"] == 3 and l["done"] == l["total"] for l in lines)  # it stopped before the end
     assert workspaces(tmpdir_env) == {}
 
 
@@ -118,6 +119,13 @@ def test_progress_bar_on_stderr(xyz, capfd, monkeypatch):
     assert "\rdcor: [" in err and "100.0% 10/10 tiles" in err and err.endswith("\n")
 
 
+def test_progress_bar_tqdm(xyz, capfd):
+    pytest.importorskip("tqdm", reason="tqdm is not installed (optional)")
+    dcor_stream.dcor(*xyz[:2], ci=True, progress=True, tile=16)
+    err = capfd.readouterr().err
+    assert "dcor: 100%" in err and "dcor (pass 2): 100%" in err and "10/10" in err
+
+
 def _in_child(seed):
     x = np.random.default_rng(seed).normal(size=(80, 3))
     return dcor_stream.dcor(x, np.sin(x)).bcdcor
@@ -142,3 +150,12 @@ def test_binary_is_the_wheels():
         assert "DCOR_STREAM_BIN" not in os.environ
     out = subprocess.run([path, "-h"], capture_output=True, text=True)
     assert "usage: dcor-stream" in out.stderr + out.stdout
+
+
+def test_notices_warn_and_minibatch(xyz):
+    x, y, _ = xyz
+    with pytest.warns(dcor_stream.DcorStreamWarning, match="cka_rbf left out"):
+        r = dcor_stream.dcor(x, y, cka=True, exponent=1.5)
+    assert r.cka_rbf is None and r.cka_linear is not None and r.notes
+    m = dcor_stream.dcor(x, y, minibatch=15)  # the seed paper's minibatch mean: its 1×1 matrix
+    assert isinstance(m, dcor_stream.MatrixResult) and m.minibatch["batches"] == 4 and m.bcdcor.shape == (1, 1)
