@@ -186,8 +186,12 @@ def run(args, *, cmd=None, cwd=None, progress=None, desc="dcor-stream"):
     try:
         while True:
             try:
-                proc.wait()
+                # Not a blocking waitpid: a SIGINT that lands on another
+                # thread (the kernel's choice) is seen by the next poll.
+                proc.wait(timeout=1)
                 break
+            except subprocess.TimeoutExpired:
+                pass
             except KeyboardInterrupt:
                 interrupted = True
                 _interrupt(proc)
