@@ -40,6 +40,7 @@ type computeFlags struct {
 	prec        block.Precision // parsed from precision by check
 	quiet       bool            // -quiet
 	progress    bool            // -progress
+	progressFD  int             // -progress-fd
 
 	shard           string        // "I/N", with state
 	state           string        // where -shard writes its state
@@ -81,6 +82,7 @@ func (c *computeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.precision, "precision", "float64", "inner products of spaces of 16 or more columns: float64 (the reference) or float32 (faster; norms, distances and every sum stay float64; bcdcor within 1e-7)")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress on stderr")
 	fs.BoolVar(&c.progress, "progress", false, "report progress on stderr even when it is not a terminal (a line every 10 s); on a terminal a bar is shown anyway")
+	fs.IntVar(&c.progressFD, "progress-fd", 0, "also write progress as JSON lines {\"pass\",\"done\",\"total\",\"pairs\",\"total_pairs\"} to file descriptor `FD` (2: standard error), for programs")
 	fs.StringVar(&c.shard, "shard", "", "compute only shard `I/N` of the tile grid (0 <= I < N) and write its state to -state; combine with 'dcor-stream merge'")
 	fs.StringVar(&c.state, "state", "", "`FILE` the state of a -shard run is written to")
 	fs.StringVar(&c.checkpoint, "checkpoint", "", "write the state to `FILE` as the run goes (and on SIGTERM or SIGINT), and resume from it if it exists; removed when the run ends")
@@ -394,6 +396,9 @@ func (c *computeFlags) runJob(ctx context.Context, spec job.Spec, stderr io.Writ
 		}
 		spec.Progress = prog.job
 		defer prog.finish()
+	}
+	if err := addProgressFD(&spec, c.progressFD); err != nil {
+		return err
 	}
 	out, err := job.Run(ctx, spec)
 	prog.finish()

@@ -12,13 +12,15 @@ random data), which is what run_example.sh does:
 
     python3 export_activations.py --out /tmp/acts --n 2000
 
-Nothing here depends on the model: a forward hook on each named module
-(``dict(model.named_modules())``, the names ``print(model)`` shows) copies
-its output, flattened to one row per sample, into a float32 .npy opened with
-``np.lib.format.open_memmap`` at its final shape (n from the dataset's
-length). Rows are appended in the loader's order, so memory holds one batch,
-never the whole array. The sample IDs of each row go to ``<prefix>ids.npy``
-(int64), in the same order.
+The capture itself is ``dcor_stream.torch.capture`` (python/ of this
+repository, ``pip install ./python`` or the dcor-stream wheel; without it
+installed, it is imported from the source tree): a forward hook on each named
+module (``dict(model.named_modules())``, the names ``print(model)`` shows)
+copies its output, flattened to one row per sample, into a float32 .npy,
+appended batch by batch, so memory holds one batch, never the whole array.
+The sample IDs of each row go to ``<prefix>ids.npy`` (int64), in the same
+order. ``dcor_stream.torch.compare`` does this for two models and computes
+the layer x layer matrix in one call.
 
 Sample IDs: the loader must give them. Batches may be
 ``(inputs, ids)``, ``(inputs, targets, ids)`` (the IDs last) or a dict with
@@ -37,143 +39,48 @@ import sys
 import numpy as np
 import torch
 
+try:
+    import dcor_stream.torch as dst
+except ImportError:  # not installed: the package of this checkout
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+    import dcor_stream.torch as dst
 
-class WithIndex(torch.utils.data.Dataset):
-    """A map-style dataset whose items are the wrapped item plus its index."""
-
-    def __init__(self, dataset):
-        self.dataset = dataset
-
-    def __len__(self):
-        return len(self.dataset)
-
-    def __getitem__(self, i):
-        item = self.dataset[i]
-        if isinstance(item, tuple):
-            return (*item, i)
-        return item, i
+WithIndex = dst.WithIndex
 
 
-def _split_batch(batch):
-    """(inputs for the model, int64 IDs) from one batch of the loader."""
-    if isinstance(batch, dict):
-        ids = batch["id"]
-        inputs = {k: v for k, v in batch.items() if k != "id"}
-        if len(inputs) == 1:
-            inputs = next(iter(inputs.values()))
-        return inputs, torch.as_tensor(ids, dtype=torch.int64)
+def _ids(batch):
+    """The IDs of a batch: (inputs, ..., ids) or a dict with an "id" entry."""
+    if isinstance(batch, dict) and "id" in batch:
+        return batch["id"]
     if not isinstance(batch, (tuple, list)) or len(batch) < 2:
         raise ValueError("each batch must be (inputs, ..., ids) or a dict with 'id': wrap the dataset in WithIndex")
-    return batch[0], torch.as_tensor(batch[-1], dtype=torch.int64)
+    return batch[-1]
 
 
-def _first_tensor(out):
-    """The tensor of a module's output (the first one of a tuple, as LSTM and attention layers return)."""
-    while isinstance(out, (tuple, list)):
-        out = out[0]
-    if not torch.is_tensor(out):
-        raise TypeError(f"layer output is {type(out).__name__}, not a tensor")
-    return out
+def _at_most(loader, n):
+    """The batches of loader, failing once they hold more than n samples."""
+    rows = 0
+    for batch in loader:
+        rows += len(torch.as_tensor(_ids(batch)).reshape(-1))
+        if rows > n:
+            raise ValueError(f"the loader gave more than n = {n} samples")
+        yield batch
 
 
-def _set_rows(path, rows):
-    """Shrink the .npy at path to its first rows (for loaders that drop samples).
-
-    The header keeps its length (a shorter shape is padded with spaces), so
-    the data does not move; the file is truncated after the last row."""
-    with open(path, "r+b") as f:
-        version = np.lib.format.read_magic(f)
-        shape, fortran, dtype = np.lib.format._read_array_header(f, version)
-        start = f.tell()
-        new = dict(descr=np.lib.format.dtype_to_descr(dtype), fortran_order=fortran, shape=(rows, *shape[1:]))
-        text = repr(new).encode("latin1")
-        head = 10 if version == (1, 0) else 12
-        pad = start - head - len(text) - 1
-        if pad < 0:
-            raise ValueError(f"{path}: the new header does not fit")
-        f.seek(head)
-        f.write(text + b" " * pad + b"\n")
-        f.truncate(start + rows * int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize)
-
-
-@torch.no_grad()
 def export_layers(model, layers, loader, out_dir, prefix="", n=None, order="loader", device=None, pool=None):
     """Run loader through model once and write each layer of layers to
     <out_dir>/<prefix><layer>.npy, float32 (n, d); the IDs to <prefix>ids.npy.
 
-    layers: module names (as in model.named_modules()); n: samples to expect
-    (default: len(loader.dataset)); order: "loader" (append in the loader's
-    order) or "id" (row = sample ID, IDs in 0..n-1); pool: None (flatten
-    everything: d = C·H·W for a feature map) or "mean" (average a feature
-    map over its spatial positions: d = C). Returns {layer: path}.
+    layers: module names (as in model.named_modules()); n: at most this many
+    samples (default: len(loader.dataset)); order: "loader" (append in the
+    loader's order) or "id" (row = sample ID, IDs in 0..n-1); pool: None
+    (flatten everything: d = C·H·W for a feature map) or "mean" (average a
+    feature map over its spatial positions: d = C). Returns {layer: path}.
     """
-    if order not in ("loader", "id"):
-        raise ValueError(f'order={order!r}: want "loader" or "id"')
-    if pool not in (None, "mean"):
-        raise ValueError(f'pool={pool!r}: want None or "mean"')
-    os.makedirs(out_dir, exist_ok=True)
-    n = len(loader.dataset) if n is None else n
-    modules = dict(model.named_modules())
-    missing = [l for l in layers if l not in modules]
-    if missing:
-        raise KeyError(f"no such layers {missing}; the model has {[k for k in modules if k]}")
-    model.eval()
-    paths = {l: os.path.join(out_dir, f"{prefix}{l}.npy") for l in layers}
-    arrays = {}   # layer -> memmap, opened at the first batch (d is known then)
-    current = {}  # layer -> this batch's output
-    hooks = []
-    for l in layers:
-        def hook(_module, _inputs, output, l=l):
-            current[l] = _first_tensor(output).detach()
-        hooks.append(modules[l].register_forward_hook(hook))
-    ids = np.lib.format.open_memmap(os.path.join(out_dir, f"{prefix}ids.npy"), mode="w+", dtype=np.int64, shape=(n,))
-    seen = np.zeros(n, dtype=bool) if order == "id" else None
-    rows = 0
-    try:
-        for batch in loader:
-            inputs, bids = _split_batch(batch)
-            b = len(bids)
-            if rows + b > n:
-                raise ValueError(f"the loader gave more than n = {n} samples")
-            if device is not None:
-                inputs = inputs.to(device)
-            current.clear()
-            model(inputs)
-            bids = bids.numpy()
-            if order == "id":
-                if bids.min() < 0 or bids.max() >= n:
-                    raise ValueError(f'order="id" needs IDs in 0..{n - 1}, got {bids.min()}..{bids.max()}')
-                if seen[bids].any():
-                    raise ValueError(f"sample ID {bids[seen[bids]][0]} seen twice")
-                seen[bids] = True
-                where = bids
-            else:
-                where = slice(rows, rows + b)
-            for l in layers:
-                if l not in current:
-                    raise RuntimeError(f"layer {l} did not run in the forward pass")
-                out = current[l]
-                if pool == "mean" and out.dim() > 2:
-                    out = out.flatten(2).mean(2)
-                out = out.reshape(b, -1).to("cpu", torch.float32).numpy()
-                if l not in arrays:
-                    arrays[l] = np.lib.format.open_memmap(paths[l], mode="w+", dtype=np.float32, shape=(n, out.shape[1]))
-                arrays[l][where] = out
-            ids[where] = bids
-            rows += b
-    finally:
-        for h in hooks:
-            h.remove()
-    for a in arrays.values():
-        a.flush()
-    ids.flush()
-    del arrays, ids
-    if rows != n:
-        if order == "id":
-            raise ValueError(f'order="id": the loader gave {rows} of {n} samples')
-        for p in [*paths.values(), os.path.join(out_dir, f"{prefix}ids.npy")]:
-            _set_rows(p, rows)
-    return paths
+    if n is None and hasattr(loader, "dataset"):
+        n = len(loader.dataset)
+    batches = loader if n is None else _at_most(loader, n)
+    return dst.capture(model, batches, layers, out_dir, ids=_ids, prefix=prefix, device=device, pool=pool, order=order)
 
 
 # The demo: two small random networks seeing the same inputs.
