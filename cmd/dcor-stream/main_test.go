@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -148,5 +149,23 @@ func TestReferenceCLI(t *testing.T) {
 	}
 	if checked < 200 {
 		t.Errorf("checked only %d values", checked)
+	}
+}
+
+// TestHelpNamesCommands: -h lists the subcommands, each with what it
+// does, and -version; -version prints one line and needs no -x or -y.
+func TestHelpNamesCommands(t *testing.T) {
+	code, _, stderr := runCLI(t, nil, "-h")
+	if code != 0 {
+		t.Fatalf("-h: exit %d", code)
+	}
+	for _, want := range []string{"dcor-stream matrix [flags] [FILE]    dCor between many spaces", "dcor-stream merge [flags] STATE...   adds the states of -shard", "dcor-stream -version", "\n  -version\n"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("-h does not say %q:\n%s", want, stderr)
+		}
+	}
+	code, stdout, stderr := runCLI(t, nil, "-version")
+	if code != 0 || stderr != "" || !regexp.MustCompile(`^dcor-stream \S+( [0-9a-f]+)? go\S+ \w+/\w+\n$`).MatchString(stdout) {
+		t.Errorf("-version: exit %d, stdout %q, stderr %q; want exit 0 and one line 'dcor-stream VERSION [REVISION] GO OS/ARCH'", code, stdout, stderr)
 	}
 }
