@@ -24,7 +24,7 @@ Exact distance correlation (dCor), bias-corrected dCor with its t-test, and
 partial dCor (with -z) between two feature spaces of FILE, computed tile by
 tile without the n×n distance matrix.
 
-A SPEC is [NAME=][FILE:]COLUMNS (NAME labels the space in the output): one list column (a vector per row), one scalar
+A SPEC is [NAME=][FILE:]COLUMNS (NAME labels the space in the output; a .npy space is labelled by its file's stem unless named): one list column (a vector per row), one scalar
 column, a comma list of scalar columns, or a glob over column names ("x_*";
 "*" is every column). A SPEC that names an existing file means all of its
 columns (a .npy file's one column is "data"). FILE is an Arrow IPC file or
