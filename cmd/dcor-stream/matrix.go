@@ -97,9 +97,12 @@ func parseMatrixFlags(args []string, stderr io.Writer) (matrixOptions, error) {
 		o.compare = append(o.compare, s)
 		return nil
 	})
-	var err error
-	if o.file, err = parse(fs, args, false); err != nil {
+	files, err := parse(fs, args, false)
+	if err != nil {
 		return o, err
+	}
+	if len(files) == 1 {
+		o.file = files[0]
 	}
 	if err := o.computeFlags.check(); err != nil {
 		return o, err

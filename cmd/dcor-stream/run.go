@@ -71,9 +71,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.format, "format", "text", "output format: text or json")
 	fs.IntVar(&o.every, "every", 0, "print the running estimate as one JSON line per `N` new rows, then the result")
 	fs.BoolVar(&o.version, "version", false, "print the version of dcor-stream and exit")
-	var err error
-	if o.file, err = parse(fs, args, false); err != nil || o.version {
+	files, err := parse(fs, args, false)
+	if err != nil || o.version {
 		return o, err
+	}
+	if len(files) == 1 {
+		o.file = files[0]
 	}
 	if o.x == "" || o.y == "" {
 		return o, usagef("-x and -y are required")
