@@ -64,6 +64,9 @@ func (r *runner) outOfCore(ctx context.Context) (out *Outcome, err error) {
 			out, err = nil, cerr
 		}
 	}()
+	if err := s.checkContrasts(r.spaceInfos(rd.Spaces())); err != nil {
+		return nil, err
+	}
 	pl, sums, passes, err := r.scanPass(ctx, rd)
 	if err != nil {
 		return nil, err

@@ -260,6 +260,11 @@ func (r *runner) finish(ctx context.Context, err error) (*Outcome, error) {
 			if err := st.Intervals(&res, r.spec.CI); err != nil {
 				return nil, err
 			}
+			if m := res.Matrix; m != nil {
+				if err := m.AddContrasts(r.spec.Compare); err != nil {
+					return nil, err
+				}
+			}
 		}
 		if st.HasPermutations() {
 			if err := st.Permutations(&res); err != nil {

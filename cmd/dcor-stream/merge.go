@@ -96,7 +96,7 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	if res.Matrix != nil {
-		if err := compare(res.Matrix, contrasts); err != nil {
+		if err := res.Matrix.AddContrasts(contrasts); err != nil {
 			return err
 		}
 		return writeMatrix(stdout, res.Matrix, *format, *heatmap, *heatmapStat)
