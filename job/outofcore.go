@@ -173,6 +173,9 @@ func (r *runner) outOfCore(ctx context.Context) (out *Outcome, err error) {
 		if out.Pair != nil {
 			out.Pair.Passes = pp.passes
 		}
+		if out.Matrix != nil {
+			out.Matrix.Passes = pp.passes
+		}
 	}
 	return out, err
 }

@@ -234,7 +234,7 @@ const MinibatchNote = "minibatch mean over %d-sample batches: a different, biase
 //	    "random", "t", "df", "p_value", "threshold", "warning"}]}],
 //	 ["block", "blocks", "unused_rows", ["shuffle_seed"] of the block estimator,
 //	 with "bcdcor_se", "bcdcor_cov", "pdcor_se", "semi_partial_se"],
-//	 [the fields of Choice under Spec.Budget], "flags"}
+//	 [the fields of Choice under Spec.Budget], ["passes"], "flags"}
 type MatrixResult struct {
 	N                  int
 	Rows, Cols         []string // labels
@@ -258,6 +258,8 @@ type MatrixResult struct {
 	PermP        [][]float64
 	Permutations int
 	Seed         uint64
+	// Passes over the input under a memory budget; 0 in memory.
+	Passes int
 	// Contrasts are differences of entries asked of a result with the
 	// covariance (see Compare), in JSON "compare".
 	Contrasts []Contrast
@@ -528,6 +530,9 @@ func (m *MatrixResult) MarshalJSON() ([]byte, error) {
 		}
 	}
 	m.Budget.writeJSON(&b)
+	if m.Passes > 0 {
+		fmt.Fprintf(&b, `,"passes":%d`, m.Passes)
+	}
 	b.WriteString(`,"flags":[`)
 	for i, f := range m.Flagged() {
 		if i > 0 {
