@@ -23,8 +23,9 @@
 //
 // Any of these may be an object of an object store instead of a local
 // file: s3://bucket/key, gs://bucket/key or azblob://container/key (see
-// IsObjectURL and object.go), read by ranged requests where the format is
-// read by offset, and by one request per pass otherwise.
+// IsObjectURL and object.go; the stores are registered by package
+// objstore), read by ranged requests where the format is read by offset,
+// and by one request per pass otherwise.
 //
 // A pipe (standard input) holding an IPC stream is read once, or, with
 // Options.Spill, copied to a temporary file as it is read so that it can
@@ -190,7 +191,6 @@ type Options struct {
 	TempDir string
 
 	createTemp func(dir string) (tempFile, error) // tests: a failing file
-	getenv     func(string) string                // tests; default os.Getenv
 }
 
 func (o Options) withDefaults() Options {
@@ -199,9 +199,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Stdin == nil {
 		o.Stdin = os.Stdin
-	}
-	if o.getenv == nil {
-		o.getenv = os.Getenv
 	}
 	if o.MaxMetadataSize <= 0 {
 		o.MaxMetadataSize = DefaultMaxMetadataSize
@@ -479,7 +476,7 @@ func open(ctx context.Context, path string, opts Options) (source, Format, *obje
 		return src, format, nil, err
 	}
 	if IsObjectURL(path) {
-		o, err := openObject(ctx, path, opts.getenv)
+		o, err := openObject(ctx, path)
 		if err != nil {
 			return nil, 0, nil, err
 		}

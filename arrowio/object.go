@@ -5,38 +5,23 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"gocloud.dev/blob"
-	_ "gocloud.dev/blob/azureblob" // azblob://
-	_ "gocloud.dev/blob/gcsblob"   // gs://
-	_ "gocloud.dev/blob/s3blob"    // s3://
-	"gocloud.dev/gcerrors"
 )
 
-// This file reads objects of object stores, through gocloud.dev/blob:
+// This file reads objects of object stores:
 //
 //	s3://bucket/key       Amazon S3 and S3-compatible stores (MinIO, Ceph)
 //	gs://bucket/key       Google Cloud Storage
 //	azblob://container/key Azure Blob Storage
 //
-// Each is configured by its cloud's standard environment, as its SDK reads
-// it: for S3, credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY,
-// AWS_PROFILE, the shared files, a role), AWS_REGION, AWS_ENDPOINT_URL_S3
-// or AWS_ENDPOINT_URL for another store; for GCS, Application Default
-// Credentials (GOOGLE_APPLICATION_CREDENTIALS); for Azure,
-// AZURE_STORAGE_ACCOUNT with AZURE_STORAGE_KEY or
-// AZURE_STORAGE_SAS_TOKEN, or a default Azure credential. Query
-// parameters after the key are the bucket options of gocloud.dev's URL
-// openers (s3://bucket/key?region=eu-west-1). With a custom S3 endpoint
-// (the endpoint parameter, AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL),
-// requests use path-style addressing (http://host/bucket/key), which
-// MinIO and Ceph need, unless use_path_style=false is given.
+// through the Bucket registered for the URL's scheme (RegisterObjectStore).
+// This package links no cloud SDK: package objstore registers the three
+// stores, through gocloud.dev/blob, when a program imports it (the
+// command does); how each is configured is said there.
 //
 // IPC files, Parquet and .npy are read by range: the footer, then each
 // batch (IPC: one GET per batch, metadata and body; Parquet: the column
@@ -46,44 +31,81 @@ import (
 // what a pass costs.
 
 // objectSchemes are the URL schemes read as objects.
-var objectSchemes = [...]string{"s3://", "gs://", "azblob://"}
+var objectSchemes = [...]string{"s3", "gs", "azblob"}
 
 // IsObjectURL reports whether path names an object of an object store
-// (s3://, gs:// or azblob://) rather than a local file.
+// (s3://, gs:// or azblob://) rather than a local file, whether or not a
+// store is registered for it.
 func IsObjectURL(path string) bool {
 	for _, s := range objectSchemes {
-		if strings.HasPrefix(path, s) {
+		if strings.HasPrefix(path, s+"://") {
 			return true
 		}
 	}
 	return false
 }
 
-// splitObjectURL splits an object URL into the URL of its bucket (with
-// the query) and the object's key.
-func splitObjectURL(raw string, getenv func(string) string) (bucketURL, key string, err error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "", "", err
+// A Bucket is a bucket (or container) of an object store, as an
+// ObjectStore opens it. Its methods are called concurrently.
+type Bucket interface {
+	// Attributes returns the size, ETag and modification time of the
+	// object key. A missing object (or bucket) is an error wrapping
+	// os.ErrNotExist.
+	Attributes(ctx context.Context, key string) (ObjectAttributes, error)
+	// NewRangeReader reads length bytes of the object key from offset
+	// (length < 0: to its end), by one request. Errors are those of
+	// Attributes.
+	NewRangeReader(ctx context.Context, key string, offset, length int64) (ObjectReader, error)
+	Close() error
+}
+
+// ObjectAttributes describe an object; a store that does not give the
+// ETag or the modification time leaves it zero.
+type ObjectAttributes struct {
+	Size    int64
+	ETag    string
+	ModTime time.Time
+}
+
+// An ObjectReader reads the response to one request. Attributes are the
+// object's as the response gives them (Size is the whole object's).
+type ObjectReader interface {
+	io.ReadCloser
+	Attributes() ObjectAttributes
+}
+
+// An ObjectStore opens the bucket of an object URL
+// (scheme://bucket/key?query) and returns it with the object's key.
+// Errors need not repeat the URL: Open names it.
+type ObjectStore func(ctx context.Context, url string) (b Bucket, key string, err error)
+
+// stores are the object stores registered, by scheme. This is the one
+// piece of package state, as for database/sql's drivers and image's
+// formats: the stores register from their own package, so that a program
+// reading local files links none of the cloud SDKs.
+var stores struct {
+	mu sync.RWMutex
+	m  map[string]ObjectStore
+}
+
+// RegisterObjectStore makes Open read the objects of scheme ("s3", "gs"
+// or "azblob") through open, replacing any store registered before. It
+// panics for another scheme: IsObjectURL, and so the parsing of specs,
+// must not depend on what a program registers.
+func RegisterObjectStore(scheme string, open ObjectStore) {
+	known := false
+	for _, s := range objectSchemes {
+		known = known || s == scheme
 	}
-	key = strings.TrimPrefix(u.Path, "/")
-	if u.Host == "" || key == "" {
-		return "", "", fmt.Errorf("want %s://BUCKET/KEY", u.Scheme)
+	if !known || open == nil {
+		panic("arrowio: RegisterObjectStore of an unknown scheme or a nil store")
 	}
-	q := u.Query()
-	if u.Scheme == "s3" {
-		if !q.Has("use_path_style") && !q.Has("s3ForcePathStyle") &&
-			(q.Has("endpoint") || getenv("AWS_ENDPOINT_URL_S3") != "" || getenv("AWS_ENDPOINT_URL") != "") {
-			q.Set("use_path_style", "true")
-		}
-		// Ranged GETs carry no checksum of what they return, and the
-		// SDK would say so on standard error for every request.
-		if !q.Has("response_checksum_validation") {
-			q.Set("response_checksum_validation", "when_required")
-		}
+	stores.mu.Lock()
+	defer stores.mu.Unlock()
+	if stores.m == nil {
+		stores.m = map[string]ObjectStore{}
 	}
-	b := url.URL{Scheme: u.Scheme, Host: u.Host, RawQuery: q.Encode()}
-	return b.String(), key, nil
+	stores.m[scheme] = open
 }
 
 // objectFile is an object of an object store: a randomFile read by
@@ -97,7 +119,7 @@ func splitObjectURL(raw string, getenv func(string) string) (bucketURL, key stri
 // It is safe for concurrent use.
 type objectFile struct {
 	ctx    context.Context
-	bucket *blob.Bucket
+	bucket Bucket
 	key    string
 	size   int64
 	etag   string
@@ -121,12 +143,15 @@ type objectFile struct {
 const readAhead = 16 << 10
 
 // openObject opens the object named by the URL raw.
-func openObject(ctx context.Context, raw string, getenv func(string) string) (*objectFile, error) {
-	bucketURL, key, err := splitObjectURL(raw, getenv)
-	if err != nil {
-		return nil, err
+func openObject(ctx context.Context, raw string) (*objectFile, error) {
+	scheme, _, _ := strings.Cut(raw, "://")
+	stores.mu.RLock()
+	open := stores.m[scheme]
+	stores.mu.RUnlock()
+	if open == nil {
+		return nil, fmt.Errorf("%w: no object store is registered for %s:// in this program (import _ \"github.com/dcor-stream/dcor-stream/objstore\")", ErrUnsupported, scheme)
 	}
-	b, err := blob.OpenBucket(ctx, bucketURL)
+	b, key, err := open(ctx, raw)
 	if err != nil {
 		return nil, err
 	}
@@ -135,9 +160,6 @@ func openObject(ctx context.Context, raw string, getenv func(string) string) (*o
 	a, err := b.Attributes(ctx, key)
 	if err != nil {
 		b.Close()
-		if gcerrors.Code(err) == gcerrors.NotFound {
-			return nil, fmt.Errorf("no such object: %w", os.ErrNotExist)
-		}
 		return nil, err
 	}
 	o.size, o.etag, o.mod = a.Size, a.ETag, a.ModTime
@@ -155,7 +177,7 @@ func (o *objectFile) changed() error {
 	o.requests.Add(1)
 	a, err := o.bucket.Attributes(o.ctx, o.key)
 	switch {
-	case gcerrors.Code(err) == gcerrors.NotFound:
+	case errors.Is(err, os.ErrNotExist):
 		return fmt.Errorf("%w: the object was deleted", ErrChanged)
 	case err != nil:
 		return err
@@ -171,18 +193,19 @@ func (o *objectFile) changed() error {
 
 // check returns an error wrapping ErrChanged if a response says the
 // object is not the one opened.
-func (o *objectFile) check(r *blob.Reader) error {
-	if r.Size() != o.size {
-		return fmt.Errorf("%w: it was replaced while being read: size %d bytes, was %d", ErrChanged, r.Size(), o.size)
+func (o *objectFile) check(r ObjectReader) error {
+	a := r.Attributes()
+	if a.Size != o.size {
+		return fmt.Errorf("%w: it was replaced while being read: size %d bytes, was %d", ErrChanged, a.Size, o.size)
 	}
-	if m := r.ModTime(); !m.IsZero() && !o.mod.IsZero() && !m.Equal(o.mod) {
+	if m := a.ModTime; !m.IsZero() && !o.mod.IsZero() && !m.Equal(o.mod) {
 		return fmt.Errorf("%w: it was replaced while being read: modified at %v, was %v", ErrChanged, m, o.mod)
 	}
 	return nil
 }
 
 func (o *objectFile) readErr(err error) error {
-	if gcerrors.Code(err) == gcerrors.NotFound {
+	if errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("%w: the object was deleted while being read", ErrChanged)
 	}
 	return err
@@ -248,7 +271,7 @@ func (o *objectFile) eof(n int, p []byte) (int, error) {
 // get fills p with the bytes at off, by one ranged GET.
 func (o *objectFile) get(p []byte, off int64) error {
 	o.requests.Add(1)
-	r, err := o.bucket.NewRangeReader(o.ctx, o.key, off, int64(len(p)), nil)
+	r, err := o.bucket.NewRangeReader(o.ctx, o.key, off, int64(len(p)))
 	if err != nil {
 		return o.readErr(err)
 	}
@@ -267,7 +290,7 @@ func (o *objectFile) get(p []byte, off int64) error {
 // open returns a reader of the whole object (one GET).
 func (o *objectFile) open(ctx context.Context) (io.ReadCloser, error) {
 	o.requests.Add(1)
-	r, err := o.bucket.NewReader(ctx, o.key, nil)
+	r, err := o.bucket.NewRangeReader(ctx, o.key, 0, -1)
 	if err != nil {
 		return nil, o.readErr(err)
 	}

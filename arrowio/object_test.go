@@ -7,6 +7,7 @@ import (
 	"io"
 	"log"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,6 +23,7 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/dcor-stream/dcor-stream/arrowio"
+	_ "github.com/dcor-stream/dcor-stream/objstore" // s3://
 )
 
 // fakeS3 is an S3-compatible server (gofakes3) on 127.0.0.1, with the
@@ -205,14 +207,29 @@ func TestObjectErrors(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	s3 := newFakeS3(t)
-	for _, url := range []string{"s3://acts/nope.arrow", "s3://nobucket/x.arrow"} {
+	// A missing object or bucket says which, in words of its own (not the
+	// SDK's), and wraps os.ErrNotExist.
+	for url, want := range map[string]string{
+		"s3://acts/nope.arrow":  `s3://acts/nope.arrow: no such object "nope.arrow" in bucket "acts": `,
+		"s3://nobucket/x.arrow": `s3://nobucket/x.arrow: no such bucket "nobucket": `,
+	} {
 		_, err := arrowio.Open(t.Context(), url, arrowio.Options{Alloc: mem})
-		if err == nil || !strings.HasPrefix(err.Error(), url+": ") {
-			t.Errorf("Open(%s): err = %v, want an error naming it", url, err)
+		if err == nil || !strings.HasPrefix(err.Error(), want) || !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("Open(%s): err = %v, want %q… wrapping os.ErrNotExist", url, err, want)
 		}
-		if url == "s3://acts/nope.arrow" && !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("Open(%s): err = %v, want os.ErrNotExist", url, err)
-		}
+	}
+	// A store that cannot be reached is named by the URL requested, http
+	// as given (the SDK's text said "https response error").
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://" + ln.Addr().String()
+	ln.Close()
+	url := "s3://acts/x.arrow?endpoint=" + down
+	_, err = arrowio.Open(t.Context(), url, arrowio.Options{Alloc: mem})
+	if want := url + ": cannot reach the object store: Head " + down + "/acts/x.arrow: "; err == nil || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "https") {
+		t.Errorf("Open(%s), no server there: err = %v, want %q…, without https", url, err, want)
 	}
 	if _, err := arrowio.Open(t.Context(), "s3://acts", arrowio.Options{Alloc: mem}); err == nil || !strings.HasPrefix(err.Error(), "s3://acts: ") {
 		t.Errorf("Open(s3://acts): err = %v, want an error naming it", err)

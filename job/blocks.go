@@ -89,7 +89,7 @@ func (p *BlockPair) WriteText(w io.Writer) error {
 	b.WriteString(shuffleNote(p.Shuffled, p.ShuffleSeed))
 	p.Budget.writeText(&b)
 	for i, sp := range p.Spaces {
-		fmt.Fprintf(&b, "%c = %s (%d dims)\n", "XYZ"[i], spaceLabel(sp.Name, sp.Columns), sp.Dim)
+		fmt.Fprintf(&b, "%c = %s\n", "XYZ"[i], sp.text())
 	}
 	tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)
 	row := func(k string, v, se float64, def string) {

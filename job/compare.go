@@ -47,13 +47,52 @@ func (m *MatrixResult) Compare(a, b [2]int) (Contrast, error) {
 // a row and a column given by label or by index from 0 (labels first). A
 // label may hold '-' or ',' if the split is unambiguous.
 func (m *MatrixResult) ParseContrast(s string) (a, b [2]int, err error) {
+	return parseContrast(m.Rows, m.Cols, s)
+}
+
+// AddContrasts appends to m.Contrasts the contrast of each of specs (see
+// ParseContrast and Compare), as Spec.Compare asks. An entry that is not
+// in m, or a matrix without the covariance, is an error wrapping ErrSpec
+// that quotes the entry and lists the labels.
+func (m *MatrixResult) AddContrasts(specs []string) error {
+	for _, s := range specs {
+		a, b, err := m.ParseContrast(s)
+		if err != nil {
+			return &SpecError{"-compare " + err.Error()}
+		}
+		c, err := m.Compare(a, b)
+		if err != nil {
+			return &SpecError{fmt.Sprintf("-compare %q: %v", s, err)}
+		}
+		m.Contrasts = append(m.Contrasts, c)
+	}
+	return nil
+}
+
+// checkContrasts checks that every contrast of Spec.Compare names entries
+// of the matrix whose spaces are described by spaces, so that a bad label
+// is refused before the first tile rather than after the passes.
+func (s *Spec) checkContrasts(spaces []SpaceInfo) error {
+	if len(s.Compare) == 0 || s.Matrix == nil {
+		return nil
+	}
+	rows, cols := labelsOf(spaces, s.Matrix.Rows), labelsOf(spaces, s.Matrix.Cols)
+	for _, c := range s.Compare {
+		if _, _, err := parseContrast(rows, cols, c); err != nil {
+			return &SpecError{"-compare " + err.Error()}
+		}
+	}
+	return nil
+}
+
+func parseContrast(rows, cols []string, s string) (a, b [2]int, err error) {
 	found := 0
 	for i := range len(s) {
 		if s[i] != '-' {
 			continue
 		}
-		x, errA := m.entry(s[:i])
-		y, errB := m.entry(s[i+1:])
+		x, errA := entry(rows, cols, s[:i])
+		y, errB := entry(rows, cols, s[i+1:])
 		if errA == nil && errB == nil {
 			a, b = x, y
 			found++
@@ -61,7 +100,7 @@ func (m *MatrixResult) ParseContrast(s string) (a, b [2]int, err error) {
 	}
 	switch found {
 	case 0:
-		return a, b, fmt.Errorf("%q: want ROW,COL-ROW,COL, rows among %v and columns among %v (labels or indices from 0)", s, m.Rows, m.Cols)
+		return a, b, fmt.Errorf("%q: want ROW,COL-ROW,COL, rows among %v and columns among %v (labels or indices from 0)", s, rows, cols)
 	case 1:
 		return a, b, nil
 	}
@@ -69,13 +108,13 @@ func (m *MatrixResult) ParseContrast(s string) (a, b [2]int, err error) {
 }
 
 // entry parses "ROW,COL".
-func (m *MatrixResult) entry(s string) ([2]int, error) {
+func entry(rows, cols []string, s string) ([2]int, error) {
 	for i := range len(s) {
 		if s[i] != ',' {
 			continue
 		}
-		r, okR := index(m.Rows, s[:i])
-		c, okC := index(m.Cols, s[i+1:])
+		r, okR := index(rows, s[:i])
+		c, okC := index(cols, s[i+1:])
 		if okR && okC {
 			return [2]int{r, c}, nil
 		}

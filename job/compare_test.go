@@ -1,7 +1,9 @@
 package job_test
 
 import (
+	"errors"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/dcor-stream/dcor-stream/job"
@@ -57,5 +59,49 @@ func TestCompare(t *testing.T) {
 	noCI.BCDCorCov = nil
 	if _, err := noCI.Compare([2]int{0, 0}, [2]int{1, 0}); err == nil {
 		t.Error("Compare without the covariance: no error")
+	}
+}
+
+// TestCompareSpec: Spec.Compare adds the contrasts to the result, equal to
+// Compare's; a bad label is a *SpecError naming it and the labels there
+// are, returned before the first tile in memory and out of core (no
+// progress, no pass), and Compare without CI or a matrix is refused.
+func TestCompareSpec(t *testing.T) {
+	spec := modes[2].spec
+	spec.Options.Tile = 128
+	spec.CI = 0.95
+	spec.Compare = []string{"a1,b1-a2,b2"}
+	out := run(t, spec, 1)
+	m := out.Matrix
+	want, err := m.Compare([2]int{0, 0}, [2]int{1, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Contrasts) != 1 || m.Contrasts[0] != want {
+		t.Errorf("Spec.Compare: contrasts %+v, want [%+v]", m.Contrasts, want)
+	}
+	for _, mem := range []int64{0, 1 << 20} {
+		bad := spec
+		bad.Memory = mem
+		bad.Compare = []string{"a1,b1-a2,b2", "a1,b9-a2,b2"}
+		tiles, passes := 0, 0
+		bad.Progress = func(job.Progress) { tiles++ }
+		bad.AfterPass = func(int) { passes++ }
+		_, err := job.Run(t.Context(), bad)
+		var se *job.SpecError
+		if !errors.As(err, &se) || !strings.Contains(err.Error(), `"a1,b9-a2,b2"`) || !strings.Contains(err.Error(), "rows among [a1 a2] and columns among [b1 b2]") {
+			t.Errorf("-mem %d, a bad label: %v, want a SpecError naming it and the labels", mem, err)
+		}
+		if tiles != 0 || passes != 0 {
+			t.Errorf("-mem %d, a bad label: refused after %d progress calls and %d passes, want before any", mem, tiles, passes)
+		}
+	}
+	for _, bad := range []job.Spec{
+		{File: spec.File, Spaces: spec.Spaces, Matrix: spec.Matrix, Compare: spec.Compare},
+		{File: activations, Spaces: specs("model_a", "model_b"), CI: 0.95, Compare: []string{"0,0-0,0"}},
+	} {
+		if _, err := job.Run(t.Context(), bad); !errors.Is(err, job.ErrSpec) {
+			t.Errorf("Compare without CI or a matrix: %v, want ErrSpec", err)
+		}
 	}
 }

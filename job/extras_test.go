@@ -13,6 +13,7 @@ import (
 	"gonum.org/v1/gonum/floats/scalar"
 
 	"github.com/dcor-stream/dcor-stream/job"
+	"github.com/dcor-stream/dcor-stream/stream"
 )
 
 // univariateCSV writes n samples of univariate x, y, z (y depends on x)
@@ -232,5 +233,51 @@ func TestNames(t *testing.T) {
 	}
 	if n, s := job.SplitName("x_*=3"); n != "" || s != "x_*=3" {
 		t.Errorf("SplitName of a glob: %q, %q", n, s)
+	}
+	// The pair mode follows the same rule, in every schedule: the stem
+	// unless Labels names the space.
+	data = make([]byte, 40*2*8)
+	for i := range 80 {
+		binary.LittleEndian.PutUint64(data[8*i:], math.Float64bits(float64(i*i%11)))
+	}
+	writeNpy(t, a, "(40, 2)", data)
+	writeNpy(t, b, "(40, 2)", data)
+	pair := []stream.Spec{{File: a, Columns: []string{"data"}}, {File: b, Columns: []string{"data"}}}
+	for _, tc := range []struct {
+		name string
+		spec job.Spec
+		want string
+	}{
+		{"in memory", job.Spec{Spaces: pair}, "[mlp_h3 cnn_block2]"},
+		{"named", job.Spec{Spaces: pair, Labels: []string{"", "cnn"}}, "[mlp_h3 cnn]"},
+		{"out of core", job.Spec{Spaces: pair, Memory: 1 << 20}, "[mlp_h3 cnn_block2]"},
+		{"online", job.Spec{Spaces: pair, Every: 10}, "[mlp_h3 cnn_block2]"},
+		{"blocks", job.Spec{Spaces: pair, Estimator: "blocks", Block: 10}, "[mlp_h3 cnn_block2]"},
+	} {
+		out, err := job.Run(t.Context(), tc.spec)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		spaces := []job.SpaceInfo(nil)
+		if out.Pair != nil {
+			spaces = out.Pair.Spaces
+		} else {
+			spaces = out.Blocks.Spaces
+		}
+		var got []string
+		for _, sp := range spaces {
+			got = append(got, sp.Label)
+		}
+		if fmt.Sprint(got) != tc.want {
+			t.Errorf("%s: pair labels %q, want %s", tc.name, got, tc.want)
+		}
+	}
+	// The minibatch mean of a pair is a 1×1 matrix, labelled the same.
+	out, err := job.Run(t.Context(), job.Spec{Spaces: pair, Minibatch: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := out.Matrix; fmt.Sprint(m.Rows, m.Cols) != "[mlp_h3] [cnn_block2]" {
+		t.Errorf("minibatch: rows %q, cols %q, want [mlp_h3] [cnn_block2]", m.Rows, m.Cols)
 	}
 }

@@ -148,6 +148,9 @@ func (r *runner) inMemory(ctx context.Context) (*Outcome, error) {
 		return nil, err
 	}
 	infos := r.spaceInfos(tab.spaces)
+	if err := s.checkContrasts(infos); err != nil {
+		return nil, err
+	}
 	if err := s.checkBudget(infos, tab.files); err != nil {
 		return nil, err
 	}

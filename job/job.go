@@ -180,6 +180,13 @@ type Spec struct {
 	// first shard, or in the tiles), saved in checkpoints and added by
 	// Merge.
 	CI float64
+	// Compare, with CI in the matrix mode, are contrasts of its entries
+	// ("ROW,COL-ROW,COL", see MatrixResult.ParseContrast) added to the
+	// result's Contrasts. Their labels are checked once the spaces are
+	// open, before the first tile: a bad one is a *SpecError naming it
+	// and the labels there are. (A shard's run only checks them: merge
+	// the shards, then MatrixResult.AddContrasts.)
+	Compare []string
 	// From, with CI or Permutations, is the complete state of the whole
 	// job (the merge of the shards of a first round): the run computes
 	// the passes of its shard given it, and its State is of the last,
@@ -383,6 +390,8 @@ func (s *Spec) check() error {
 		return bad("confidence level %v outside (0, 1)", s.CI)
 	case s.Permutations < 0:
 		return bad("%d permutations", s.Permutations)
+	case len(s.Compare) > 0 && (s.Matrix == nil || s.CI == 0):
+		return bad("-compare needs -ci (the covariance of the entries) in the matrix mode")
 	case s.CI > 0 && (s.Every > 0 || s.Minibatch > 0):
 		return bad("intervals are for the exact schedules (not the online or the minibatch mode)")
 	case s.From != nil && s.CI == 0 && s.Permutations == 0:

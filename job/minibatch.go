@@ -36,15 +36,7 @@ func runMinibatch(ctx context.Context, s *Spec) (*Outcome, error) {
 	spaces := tab.blockSpaces(s.Options.NormalizeRows, true)
 	lay := s.Matrix
 	if lay == nil {
-		lay = pairLayout(len(spaces))
-		// Labelled as the matrix labels them: a .npy space by its file's
-		// stem, unless named.
-		files := s.files()
-		for k := range infos {
-			if infos[k].Label == "" {
-				infos[k].Label = defaultLabel(files[k], infos[k].Columns, infos[k].Name)
-			}
-		}
+		lay = pairLayout(len(spaces)) // labelled as the matrix's: see spaceInfos
 	}
 	batch, n := s.Minibatch, tab.n
 	var bounds [][2]int

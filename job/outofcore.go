@@ -64,6 +64,9 @@ func (r *runner) outOfCore(ctx context.Context) (out *Outcome, err error) {
 			out, err = nil, cerr
 		}
 	}()
+	if err := s.checkContrasts(r.spaceInfos(rd.Spaces())); err != nil {
+		return nil, err
+	}
 	pl, sums, passes, err := r.scanPass(ctx, rd)
 	if err != nil {
 		return nil, err
@@ -169,6 +172,9 @@ func (r *runner) outOfCore(ctx context.Context) (out *Outcome, err error) {
 		out.Passes, out.PanelRows = pp.passes, pp.lay.held
 		if out.Pair != nil {
 			out.Pair.Passes = pp.passes
+		}
+		if out.Matrix != nil {
+			out.Matrix.Passes = pp.passes
 		}
 	}
 	return out, err

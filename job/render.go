@@ -74,15 +74,7 @@ func (r *Pair) WriteText(w io.Writer) error {
 	b.WriteByte('\n')
 	r.Budget.writeText(&b)
 	for i, sp := range r.Spaces {
-		unit := "dims"
-		if sp.Dim == 1 {
-			unit = "dim"
-		}
-		label := spaceLabel(sp.Name, sp.Columns)
-		if sp.Label != "" {
-			label = sp.Label + ": " + label
-		}
-		fmt.Fprintf(&b, "%c = %s (%d %s)\n", "XYZ"[i], label, sp.Dim, unit)
+		fmt.Fprintf(&b, "%c = %s\n", "XYZ"[i], sp.text())
 	}
 	pair, partial := fields(r)
 	tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)
@@ -150,6 +142,23 @@ func textNumber(v float64) string {
 		return strconv.FormatFloat(v, 'g', -1, 64)
 	}
 	return strconv.FormatFloat(v, 'g', 10, 64)
+}
+
+// text describes the space in the pair's text: "LABEL: COLUMNS (DIM dims)".
+func (sp SpaceInfo) text() string {
+	label := spaceLabel(sp.Name, sp.Columns)
+	if sp.Label != "" {
+		label = sp.Label + ": " + label
+	}
+	return fmt.Sprintf("%s (%d %s)", label, sp.Dim, plural(sp.Dim, "dim"))
+}
+
+// plural returns word, or word+"s" unless n is 1.
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
 }
 
 func spaceLabel(name string, cols []string) string {

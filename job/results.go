@@ -234,7 +234,7 @@ const MinibatchNote = "minibatch mean over %d-sample batches: a different, biase
 //	    "random", "t", "df", "p_value", "threshold", "warning"}]}],
 //	 ["block", "blocks", "unused_rows", ["shuffle_seed"] of the block estimator,
 //	 with "bcdcor_se", "bcdcor_cov", "pdcor_se", "semi_partial_se"],
-//	 [the fields of Choice under Spec.Budget], "flags"}
+//	 [the fields of Choice under Spec.Budget], ["passes"], "flags"}
 type MatrixResult struct {
 	N                  int
 	Rows, Cols         []string // labels
@@ -258,6 +258,8 @@ type MatrixResult struct {
 	PermP        [][]float64
 	Permutations int
 	Seed         uint64
+	// Passes over the input under a memory budget; 0 in memory.
+	Passes int
 	// Contrasts are differences of entries asked of a result with the
 	// covariance (see Compare), in JSON "compare".
 	Contrasts []Contrast
@@ -371,24 +373,29 @@ func matrixOf(ctx context.Context, st *estimator.Stats, lay *Matrix) (*MatrixRes
 
 // setLabels names the rows, columns and given space.
 func (m *MatrixResult) setLabels(spaces []SpaceInfo, lay *Matrix) {
-	label := func(k int) string {
-		if l := spaces[k].Label; l != "" {
-			return l
-		}
-		return spaces[k].Name
-	}
+	m.Rows, m.Cols = labelsOf(spaces, lay.Rows), labelsOf(spaces, lay.Cols)
 	for _, k := range lay.Rows {
-		m.Rows = append(m.Rows, label(k))
 		m.RowDims = append(m.RowDims, spaces[k].Dim)
 	}
 	for _, k := range lay.Cols {
-		m.Cols = append(m.Cols, label(k))
 		m.ColDims = append(m.ColDims, spaces[k].Dim)
 	}
 	if lay.Given >= 0 {
-		m.Given, m.GivenDim = label(lay.Given), spaces[lay.Given].Dim
+		m.Given, m.GivenDim = labelsOf(spaces, []int{lay.Given})[0], spaces[lay.Given].Dim
 	}
 	m.Square, m.RowTitle, m.ColTitle = lay.Square, lay.RowTitle, lay.ColTitle
+}
+
+// labelsOf returns the labels of the spaces ks: each Label, or its Name.
+func labelsOf(spaces []SpaceInfo, ks []int) []string {
+	out := make([]string, len(ks))
+	for i, k := range ks {
+		out[i] = spaces[k].Label
+		if out[i] == "" {
+			out[i] = spaces[k].Name
+		}
+	}
+	return out
 }
 
 // Stat is one matrix of a MatrixResult.
@@ -523,6 +530,9 @@ func (m *MatrixResult) MarshalJSON() ([]byte, error) {
 		}
 	}
 	m.Budget.writeJSON(&b)
+	if m.Passes > 0 {
+		fmt.Fprintf(&b, `,"passes":%d`, m.Passes)
+	}
 	b.WriteString(`,"flags":[`)
 	for i, f := range m.Flagged() {
 		if i > 0 {

@@ -260,6 +260,11 @@ func (r *runner) finish(ctx context.Context, err error) (*Outcome, error) {
 			if err := st.Intervals(&res, r.spec.CI); err != nil {
 				return nil, err
 			}
+			if m := res.Matrix; m != nil {
+				if err := m.AddContrasts(r.spec.Compare); err != nil {
+					return nil, err
+				}
+			}
 		}
 		if st.HasPermutations() {
 			if err := st.Permutations(&res); err != nil {
@@ -279,12 +284,19 @@ func (r *runner) finish(ctx context.Context, err error) (*Outcome, error) {
 }
 
 // spaceInfos describes the spaces of a reader or of in-memory data.
+// A space without a label of Spec.Labels that is a .npy file's one
+// column is labelled by the file's stem, in every mode, as MatrixSpaces
+// labels the matrix's.
 func (r *runner) spaceInfos(spaces []stream.Space) []SpaceInfo {
 	out := make([]SpaceInfo, len(spaces))
+	files := r.spec.files()
 	for k, sp := range spaces {
 		out[k] = SpaceInfo{Name: sp.Name, Columns: sp.Columns, Dim: sp.Dim}
 		if r.spec.Labels != nil {
 			out[k].Label = r.spec.Labels[k]
+		}
+		if out[k].Label == "" && k < len(files) {
+			out[k].Label = defaultLabel(files[k], sp.Columns, "")
 		}
 	}
 	return out

@@ -16,6 +16,7 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
+	_ "github.com/dcor-stream/dcor-stream/objstore" // s3://
 	"github.com/dcor-stream/dcor-stream/stream"
 )
 

@@ -266,19 +266,31 @@ func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parse parses args into fs and returns the one FILE argument, if any
-// (more is a usage error unless many). -h returns flag.ErrHelp.
-func parse(fs *flag.FlagSet, args []string, many bool) (string, error) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return "", err
+// parse parses args into fs and returns the FILE arguments. Flags may come
+// before, between or after them (dcor-stream acts.arrow -x a -y b); after
+// "--" every argument is a FILE. More than one FILE is a usage error
+// unless many. -h returns flag.ErrHelp.
+func parse(fs *flag.FlagSet, args []string, many bool) ([]string, error) {
+	var files []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError{err.Error()}
 		}
-		return "", usageError{err.Error()}
+		// Parse stops at the first FILE, or after a "--" it consumes.
+		rest := fs.Args()
+		if n := len(args) - len(rest); len(rest) == 0 || n > 0 && args[n-1] == "--" {
+			files = append(files, rest...)
+			break
+		}
+		files, args = append(files, rest[0]), rest[1:]
 	}
-	if fs.NArg() > 1 && !many {
-		return "", usagef("more than one FILE: %s", strings.Join(fs.Args(), " "))
+	if len(files) > 1 && !many {
+		return nil, usagef("more than one FILE: %s", strings.Join(files, " "))
 	}
-	return fs.Arg(0), nil
+	return files, nil
 }
 
 // checkHeatmap checks the -heatmap file's extension.

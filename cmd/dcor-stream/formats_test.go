@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -145,5 +146,33 @@ func TestFormatsAgree(t *testing.T) {
 		if got != want {
 			t.Errorf("%s:\n%s\nwant (Arrow file):\n%s", name, got, want)
 		}
+	}
+}
+
+// TestNpyLabels: a .npy space is labelled by its file's stem unless
+// NAME= names it, in the pair mode (text) as in the matrix.
+func TestNpyLabels(t *testing.T) {
+	dir := t.TempDir()
+	data := make([]byte, 30*2*4)
+	for i := range 60 {
+		binary.LittleEndian.PutUint32(data[4*i:], math.Float32bits(float32(i*i%13)))
+	}
+	a, b := filepath.Join(dir, "mlp_h3.npy"), filepath.Join(dir, "cnn.c2.npy")
+	writeNpy(t, a, "<f4", "(30, 2)", data)
+	writeNpy(t, b, "<f4", "(30, 2)", data)
+	for _, args := range [][]string{{}, {"-estimator", "blocks", "-block", "10"}} {
+		code, stdout, stderr := runCLI(t, nil, append(args, "-quiet", "-x", a, "-y", "gt="+b)...)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		for _, want := range []string{"\nX = mlp_h3: data (2 dims)\n", "\nY = gt: data (2 dims)\n"} {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("pair %v: no %q in\n%s", args, want, stdout)
+			}
+		}
+	}
+	code, stdout, stderr := runCLI(t, nil, "matrix", "-quiet", "-format", "csv", "-rows", a, "-cols", b)
+	if code != 0 || !strings.Contains(stdout, "\nmlp_h3,cnn.c2,") {
+		t.Errorf("matrix: exit %d, stdout %q, stderr %s; want the row mlp_h3,cnn.c2", code, stdout, stderr)
 	}
 }

@@ -79,6 +79,16 @@ func TestCIEverySchedule(t *testing.T) {
 				if code, _, stderr := runCLI(t, nil, args("-compare", pair)...); code != 2 || !strings.Contains(stderr, "needs -ci") {
 					t.Errorf("-compare without -ci: exit %d, %s", code, stderr)
 				}
+				// A bad label: exit 2 naming it and the labels, before
+				// any pass (no notice of the jackknife pass), in a run
+				// and in a merge.
+				for _, bad := range [][]string{args("-ci", "-compare", "model_a,nope-model_b,label"),
+					append([]string{"merge", "-compare", "model_a,nope-model_b,label"}, second...)} {
+					code, stdout, stderr := runCLI(t, nil, bad...)
+					if code != 2 || stdout != "" || !strings.Contains(stderr, `-compare "model_a,nope-model_b,label": want ROW,COL-ROW,COL, rows among [model_a model_b] and columns among [label`) || strings.Contains(stderr, "jackknife pass") {
+						t.Errorf("%v: exit %d, stdout %q, stderr %s; want exit 2 naming the label and the labels, before the jackknife pass", bad[:2], code, stdout, stderr)
+					}
+				}
 			}
 			if code, _, stderr := runCLI(t, nil, args("-from", whole)...); !strings.HasSuffix(c.name, "permutations") && (code != 2 || !strings.Contains(stderr, "-from is the second round of -ci")) {
 				t.Errorf("-from without -ci: exit %d, %s", code, stderr)

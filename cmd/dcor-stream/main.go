@@ -28,6 +28,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	_ "github.com/dcor-stream/dcor-stream/objstore" // s3://, gs://, azblob://
 )
 
 func main() {

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -148,5 +150,58 @@ func TestReferenceCLI(t *testing.T) {
 	}
 	if checked < 200 {
 		t.Errorf("checked only %d values", checked)
+	}
+}
+
+// TestHelpNamesCommands: -h lists the subcommands, each with what it
+// does, and -version; -version prints one line and needs no -x or -y.
+func TestHelpNamesCommands(t *testing.T) {
+	code, _, stderr := runCLI(t, nil, "-h")
+	if code != 0 {
+		t.Fatalf("-h: exit %d", code)
+	}
+	for _, want := range []string{"dcor-stream matrix [flags] [FILE]    dCor between many spaces", "dcor-stream merge [flags] STATE...   adds the states of -shard", "dcor-stream -version", "\n  -version\n"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("-h does not say %q:\n%s", want, stderr)
+		}
+	}
+	code, stdout, stderr := runCLI(t, nil, "-version")
+	if code != 0 || stderr != "" || !regexp.MustCompile(`^dcor-stream \S+( [0-9a-f]+)? go\S+ \w+/\w+\n$`).MatchString(stdout) {
+		t.Errorf("-version: exit %d, stdout %q, stderr %q; want exit 0 and one line 'dcor-stream VERSION [REVISION] GO OS/ARCH'", code, stdout, stderr)
+	}
+}
+
+// TestFlagsAnywhere: flags may follow the FILE arguments, in the pair,
+// matrix and merge commands, and give the output of the flags first;
+// after "--" every argument is a FILE.
+func TestFlagsAnywhere(t *testing.T) {
+	same := func(first, anywhere []string) {
+		t.Helper()
+		c1, out1, err1 := runCLI(t, nil, first...)
+		c2, out2, err2 := runCLI(t, nil, anywhere...)
+		if c1 != 0 || c2 != 0 || out1 != out2 || out1 == "" {
+			t.Errorf("%q: exit %d, %q: exit %d; stderr %s / %s; want exit 0 and the same output:\n%s\n%s", first, c1, anywhere, c2, err1, err2, out1, out2)
+		}
+	}
+	same([]string{"-quiet", "-format", "json", "-x", "model_a", "-y", "model_b", example},
+		[]string{example, "-quiet", "-x", "model_a", "-format", "json", "-y", "model_b"})
+	same([]string{"matrix", "-quiet", "-format", "csv", "-rows", "a_*", "-cols", "b_*", networks},
+		[]string{"matrix", "-rows", "a_*", networks, "-cols", "b_*", "-quiet", "-format", "csv"})
+	dir := t.TempDir()
+	var states []string
+	for i := range 2 {
+		p := filepath.Join(dir, fmt.Sprintf("s%d", i))
+		if code, _, stderr := runCLI(t, nil, example, "-quiet", "-shard", fmt.Sprintf("%d/2", i), "-state", p, "-x", "model_a", "-y", "model_b"); code != 0 {
+			t.Fatalf("shard %d: exit %d: %s", i, code, stderr)
+		}
+		states = append(states, p)
+	}
+	same([]string{"merge", "-format", "json", states[0], states[1]}, []string{"merge", states[0], "-format", "json", states[1]})
+	// After "--", "-format" is a FILE, not a flag.
+	if code, _, stderr := runCLI(t, nil, "-x", "model_a", "-y", "model_b", "--", example, "-format"); code != 2 || !strings.Contains(stderr, "more than one FILE: "+example+" -format") {
+		t.Errorf(`"--" then a FILE and "-format": exit %d, stderr %q; want 2 and "more than one FILE"`, code, stderr)
+	}
+	if code, _, stderr := runCLI(t, nil, "merge", "--", states[0], "-x"); code != 1 || !strings.Contains(stderr, "-x") {
+		t.Errorf(`merge -- STATE -x: exit %d, stderr %q; want 1, reading the file "-x"`, code, stderr)
 	}
 }

@@ -97,9 +97,12 @@ func parseMatrixFlags(args []string, stderr io.Writer) (matrixOptions, error) {
 		o.compare = append(o.compare, s)
 		return nil
 	})
-	var err error
-	if o.file, err = parse(fs, args, false); err != nil {
+	files, err := parse(fs, args, false)
+	if err != nil {
 		return o, err
+	}
+	if len(files) == 1 {
+		o.file = files[0]
 	}
 	if err := o.computeFlags.check(); err != nil {
 		return o, err
@@ -113,8 +116,6 @@ func parseMatrixFlags(args []string, stderr io.Writer) (matrixOptions, error) {
 		return o, usagef("no spaces: give -spaces, -space, or -rows and -cols")
 	case o.format != "text" && o.format != "json" && o.format != "csv":
 		return o, usagef("-format %q: want text, json or csv", o.format)
-	case len(o.compare) > 0 && !o.ci:
-		return o, usagef("-compare needs -ci (the covariance of the entries)")
 	case o.minibatch > 0 && (o.estimator == "blocks" || o.budget > 0):
 		return o, usagef("-minibatch is an estimator of its own: not with -estimator blocks or -budget")
 	case o.shuffle != nil && o.estimator == "blocks" && usesStdin(o):
@@ -184,34 +185,15 @@ func matrixCommand(ctx context.Context, o matrixOptions, in io.Reader, stdout, s
 		return err
 	}
 	spec := o.computeFlags.spec(o.file, stdin())
-	spec.Spaces, spec.Labels, spec.Matrix = spaces, labels, m
+	spec.Spaces, spec.Labels, spec.Matrix, spec.Compare = spaces, labels, m, o.compare
 	spec.RBFSigma = o.sigmas(len(spaces))
 	m.Square, m.RowTitle, m.ColTitle = cols == nil, "space", "space"
 	if !m.Square {
 		m.RowTitle, m.ColTitle = argsTitle(o.rows), argsTitle(o.cols)
 	}
 	return o.runJob(ctx, spec, stderr, func(out *job.Outcome) error {
-		if err := compare(out.Matrix, o.compare); err != nil {
-			return err
-		}
 		return writeMatrix(stdout, out.Matrix, o.format, o.heatmap, o.heatmapStat)
 	})
-}
-
-// compare adds the contrasts of -compare to m.
-func compare(m *job.MatrixResult, specs []string) error {
-	for _, s := range specs {
-		a, b, err := m.ParseContrast(s)
-		if err != nil {
-			return usagef("-compare %v", err)
-		}
-		c, err := m.Compare(a, b)
-		if err != nil {
-			return usagef("-compare %q: %v", s, err)
-		}
-		m.Contrasts = append(m.Contrasts, c)
-	}
-	return nil
 }
 
 // usesStdin reports whether any space may be read from "-".

@@ -38,7 +38,8 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		contrasts = append(contrasts, s)
 		return nil
 	})
-	if _, err := parse(fs, args, true); err != nil {
+	files, err := parse(fs, args, true)
+	if err != nil {
 		return err
 	}
 	if *format != "text" && *format != "json" && *format != "csv" {
@@ -47,7 +48,7 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := checkHeatmap(*heatmap); err != nil {
 		return err
 	}
-	if fs.NArg() == 0 {
+	if len(files) == 0 {
 		return usagef("merge needs the state files of the shards")
 	}
 	if !(*level > 0 && *level < 1) {
@@ -55,14 +56,13 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	var out *job.StateFile
 	if *statePath != "" {
-		var err error
-		if out, err = job.OpenStateFile(*statePath, fs.Args()); err != nil {
+		if out, err = job.OpenStateFile(*statePath, files); err != nil {
 			return err
 		}
 		defer out.Close()
 	}
-	states := make([]*job.State, fs.NArg())
-	for i, p := range fs.Args() {
+	states := make([]*job.State, len(files))
+	for i, p := range files {
 		s, err := job.ReadStateFile(p)
 		if err != nil {
 			return err
@@ -96,7 +96,7 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	if res.Matrix != nil {
-		if err := compare(res.Matrix, contrasts); err != nil {
+		if err := res.Matrix.AddContrasts(contrasts); err != nil {
 			return err
 		}
 		return writeMatrix(stdout, res.Matrix, *format, *heatmap, *heatmapStat)

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"runtime"
 	"runtime/debug"
 	"strings"
 
@@ -15,12 +16,15 @@ import (
 )
 
 const usageText = `usage: dcor-stream -x SPEC -y SPEC [-z SPEC] [flags] [FILE]
+       dcor-stream matrix [flags] [FILE]    dCor between many spaces (layer × layer): see matrix -h
+       dcor-stream merge [flags] STATE...   adds the states of -shard runs into one result: see merge -h
+       dcor-stream -version                 prints the version
 
 Exact distance correlation (dCor), bias-corrected dCor with its t-test, and
 partial dCor (with -z) between two feature spaces of FILE, computed tile by
 tile without the n×n distance matrix.
 
-A SPEC is [NAME=][FILE:]COLUMNS (NAME labels the space in the output): one list column (a vector per row), one scalar
+A SPEC is [NAME=][FILE:]COLUMNS (NAME labels the space in the output; a .npy space is labelled by its file's stem unless named): one list column (a vector per row), one scalar
 column, a comma list of scalar columns, or a glob over column names ("x_*";
 "*" is every column). A SPEC that names an existing file means all of its
 columns (a .npy file's one column is "data"). FILE is an Arrow IPC file or
@@ -51,7 +55,8 @@ type options struct {
 	x, y, z string
 	format  string
 	file    string
-	every   int // -every: print the running estimate every N rows
+	every   int  // -every: print the running estimate every N rows
+	version bool // -version
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -65,9 +70,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Float64Var(&o.rbfSigmaXY[1], "rbf-sigma-y", 0, "bandwidth `σ` of the Gaussian kernel of -cka for Y (overrides -rbf-sigma)")
 	fs.StringVar(&o.format, "format", "text", "output format: text or json")
 	fs.IntVar(&o.every, "every", 0, "print the running estimate as one JSON line per `N` new rows, then the result")
-	var err error
-	if o.file, err = parse(fs, args, false); err != nil {
+	fs.BoolVar(&o.version, "version", false, "print the version of dcor-stream and exit")
+	files, err := parse(fs, args, false)
+	if err != nil || o.version {
 		return o, err
+	}
+	if len(files) == 1 {
+		o.file = files[0]
 	}
 	if o.x == "" || o.y == "" {
 		return o, usagef("-x and -y are required")
@@ -113,10 +122,30 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
+	if err == nil && o.version {
+		fmt.Fprintln(stdout, version())
+		return 0
+	}
 	if err == nil {
 		err = compute(ctx, o, stdin, stdout, stderr)
 	}
 	return exitCode(err, "dcor-stream", stderr)
+}
+
+// version is the line of -version: the module's version ("(devel)" when
+// built in a checkout), the VCS revision if the build recorded one, and
+// the Go toolchain and platform.
+func version() string {
+	v := "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v = bi.Main.Version
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				v += " " + s.Value
+			}
+		}
+	}
+	return fmt.Sprintf("dcor-stream %s %s %s/%s", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
 
 func compute(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.Writer) error {

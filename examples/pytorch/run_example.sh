@@ -47,13 +47,18 @@ for f in "$out"/b.layers.*.npy "$out/label.npy"; do cols+=(-cols "$(basename "$f
 echo "== cd $out && dcor-stream matrix ${rows[*]} ${cols[*]} -heatmap heatmap.png -format csv"
 dcor matrix "${rows[@]}" "${cols[@]}" -heatmap heatmap.png -format csv >"$out/matrix.csv"
 t2=$(date +%s.%N)
-# The bcdcor table, with the file names shortened to the layer names.
-sed 's|\.npy:data||g' "$out/matrix.csv" |
-	awk -F, 'NR == 1 { next } { v[$1 "," $2] = $4; if (!($1 in r)) { r[$1]; ro[++nr] = $1 } if (!($2 in c)) { c[$2]; co[++nc] = $2 } }
+# The bcdcor table. The columns are picked by their names in the CSV
+# header, never by position: a column inserted before bcdcor (dcor_sq
+# once was) must not change what is printed.
+awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i
+		if (!("row" in col) || !("col" in col) || !("bcdcor" in col)) { print "run_example.sh: no row, col or bcdcor column in the CSV header: " $0 > "/dev/stderr"; exit 1 }
+		next }
+	{ r0 = $col["row"]; c0 = $col["col"]; v[r0 "," c0] = $col["bcdcor"]; if (!(r0 in r)) { r[r0]; ro[++nr] = r0 } if (!(c0 in c)) { c[c0]; co[++nc] = c0 } }
 	END {
+		if (nr == 0) exit 1
 		printf "bcdcor %12s", ""; for (j = 1; j <= nc; j++) printf " %12s", co[j]; print ""
 		for (i = 1; i <= nr; i++) { printf "%-19s", ro[i]; for (j = 1; j <= nc; j++) printf " %12.4f", v[ro[i] "," co[j]]; print "" }
-	}'
+	}' "$out/matrix.csv"
 echo "heatmap: $out/heatmap.png  csv: $out/matrix.csv"
 
 # The same layers written in each shuffled loader's order (--order loader),
@@ -64,9 +69,14 @@ echo "heatmap: $out/heatmap.png  csv: $out/matrix.csv"
 echo "== export --order loader to $out/loader; dcor-stream matrix ... -key ids"
 "$PYTHON" "$here/export_activations.py" --out "$out/loader" --n "$n" --order loader >/dev/null
 (cd "$out/loader" && "$bin" matrix "${rows[@]}" "${cols[@]}" -key ids -format csv >"$out/matrix-key.csv")
-if paste -d, "$out/matrix.csv" "$out/matrix-key.csv" | awk -F, 'NR > 1 {
-	h = NF / 2; if ($1 != $(h + 1) || $2 != $(h + 2)) exit 1
-	for (i = 3; i <= 5; i++) { d = $i - $(h + i); if (d < 0) d = -d; if (d > 1e-12) exit 1 } }'; then
+if paste -d, "$out/matrix.csv" "$out/matrix-key.csv" | awk -F, '
+	NR == 1 { h = NF / 2; for (i = 1; i <= h; i++) col[$i] = i
+		for (k in want) if (!(k in col)) exit 1
+		next }
+	BEGIN { want["row"]; want["col"]; want["dcor"]; want["dcor_sq"]; want["bcdcor"] }
+	{ if ($col["row"] != $(h + col["row"]) || $col["col"] != $(h + col["col"])) exit 1
+	  for (k in want) { if (k == "row" || k == "col") continue
+		d = $col[k] - $(h + col[k]); if (d < 0) d = -d; if (d > 1e-12) exit 1 } }'; then
 	echo "-key ids on the loader-ordered files: the same matrix (dcor, dcor_sq, bcdcor within 1e-12)"
 else
 	echo "-key ids on the loader-ordered files gave another matrix:" >&2
