@@ -19,6 +19,11 @@ import (
 // exact on its float64 distances.
 const exactLimit = 4096
 
+// tinyRows: a job of fewer rows takes every tile exactly. Its leading
+// distances are too few for a fair yardstick v_k (n = 3 gives two), and
+// exact tiles cost nothing there.
+const tinyRows = 64
+
 // computeSlot computes the tile (rows [li, li+ni) × [lj, lj+nj) of
 // p.spaces) into sl's tile: by the fast kernels, then, if needsExact says
 // that their sums may have rounded too much, again by exactTile.
@@ -48,6 +53,9 @@ func (p *plan) needsExact(s []float64, ni, nj int, diag bool) bool {
 	}
 	if pairs == 0 {
 		return false
+	}
+	if p.n < tinyRows {
+		return true
 	}
 	for k := range p.k {
 		if !(s[estimator.PairIndex(p.k, k, k)] <= 2*exactLimit*pairs*p.spread[k]) {
