@@ -90,12 +90,16 @@ def test_temp_dir_on_tmpfs(small_ints, monkeypatch):
     with open("/proc/mounts") if os.path.exists("/proc/mounts") else open(os.devnull) as f:
         if not any(l.split()[1:3] == ["/dev/shm", "tmpfs"] for l in f):
             pytest.skip("no tmpfs at /dev/shm")
-    before = set(os.listdir("/dev/shm"))
+    mine = f"space{os.getpid()}"  # a file name no other process's call has
+
+    def ours():
+        return {d for d in os.listdir("/dev/shm")
+                if d.startswith("dcor-stream-") and os.path.exists(f"/dev/shm/{d}/{mine}.npy")}
+
     seen = []
-    dcor_stream.dcor(*small_ints, progress=lambda line: seen.append(set(os.listdir("/dev/shm")) - before))
-    ours = [d for d in set.union(*seen) if d.startswith("dcor-stream-")]
-    assert ours, "no private directory of the call in /dev/shm"
-    assert not set(ours) & set(os.listdir("/dev/shm"))  # removed on return
+    dcor_stream.matrix({mine: small_ints[0], "y": small_ints[1]}, progress=lambda line: seen.append(ours()))
+    assert seen and all(len(s) == 1 for s in seen), "no private directory of the call in /dev/shm"
+    assert ours() == set()  # removed on return
 
 
 def test_nan_and_inf_name_file_column_row(small_ints):
